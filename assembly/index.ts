@@ -1,0 +1,17 @@
+// WebAssembly kernels for Roost's hot paths. Each has a TypeScript twin in src/ and is used only where
+// bench/ shows it faster. The tar, diff and checksum kernels grow here (see docs/architecture.md).
+
+/** Bytes the host copies headers into: one 512-byte tar header at offset 0. */
+export const HEADER_OFFSET: usize = 0;
+
+/**
+ * ustar header checksum: the unsigned sum of the 512 header bytes with the 8-byte checksum field
+ * (offset 148) counted as spaces. Returns the sum; the caller compares it with the stored octal value.
+ */
+export function tarHeaderChecksum(offset: usize): u32 {
+  let sum: u32 = 0;
+  for (let i: usize = 0; i < 512; i++) {
+    sum += i >= 148 && i < 156 ? 32 : <u32>load<u8>(offset + i);
+  }
+  return sum;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# As root: make this machine look like a normal distro host for a rootless engine.
+# usage: prepare-host.sh [TEST_USER] [OTHER_USER]
+set -euo pipefail
+test_user=${1:-}
+other_user=${2:-}
+packages=(crun runc uidmap busybox-static passt slirp4netns fuse-overlayfs catatonit util-linux attr gcc make libc6-dev procps)
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Distributions ship these 0666; some VMs have them 0600, which leaves fuse-overlayfs and pasta unusable.
+for dev in /dev/fuse /dev/net/tun; do [ -e "$dev" ] && chmod 0666 "$dev"; done
+next_range() {  # the first 65536 ids after every range already handed out
+  awk -F: 'BEGIN { m = 100000 } { e = $2 + $3; if (e > m) m = e } END { print m "-" m + 65535 }' "$1"
+}
+add_user() {
+  local user=$1
+  id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$user"
+  # useradd gives new users subordinate ranges on Debian; make sure anyway.
+  grep -q "^$user:" /etc/subuid || usermod --add-subuids "$(next_range /etc/subuid)" "$user"
+  grep -q "^$user:" /etc/subgid || usermod --add-subgids "$(next_range /etc/subgid)" "$user"
+}
+[ -n "$test_user" ] && add_user "$test_user"
+[ -n "$other_user" ] && { id "$other_user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$other_user"; }
+exit 0

@@ -1,0 +1,174 @@
+import { familiar } from '../image/reference.js';
+import type { ImageRecord } from '../image/types.js';
+import { EngineError, invalid } from '../util/errors.js';
+import { sendJson } from './http-util.js';
+import type { RouteContext, Router } from './router.js';
+
+function createdSeconds(image: ImageRecord): number {
+  const created = image.config.created ? Date.parse(image.config.created) : NaN;
+  return Number.isNaN(created) ? 0 : Math.floor(created / 1000);
+}
+
+function repoDigests(image: ImageRecord): string[] {
+  return image.names.map((n) => `${familiar(n).replace(/:[^:/]+$/, '')}@${image.manifestDigest}`);
+}
+
+export function imageSummary(image: ImageRecord, containers: number) {
+  return {
+    Id: image.id,
+    ParentId: '',
+    RepoTags: image.names.map(familiar),
+    RepoDigests: repoDigests(image),
+    Created: createdSeconds(image),
+    Size: image.size,
+    SharedSize: -1,
+    VirtualSize: image.size,
+    Labels: image.config.config?.Labels ?? {},
+    Containers: containers,
+  };
+}
+
+export function imageInspect(image: ImageRecord) {
+  const config = {
+    Hostname: '', Domainname: '', User: '', AttachStdin: false, AttachStdout: false, AttachStderr: false, Tty: false,
+    OpenStdin: false, StdinOnce: false, Env: null, Cmd: null, Image: '', Volumes: null, WorkingDir: '', Entrypoint: null,
+    OnBuild: null, Labels: null, ...(image.config.config ?? {}),
+  };
+  return {
+    Id: image.id,
+    RepoTags: image.names.map(familiar),
+    RepoDigests: repoDigests(image),
+    Parent: '',
+    Comment: '',
+    Created: image.config.created ?? '1970-01-01T00:00:00Z',
+    Container: '',
+    ContainerConfig: config,
+    DockerVersion: '',
+    Author: image.config.author ?? '',
+    Config: config,
+    Architecture: image.config.architecture,
+    Variant: image.config.variant,
+    Os: image.config.os,
+    Size: image.size,
+    VirtualSize: image.size,
+    GraphDriver: { Name: 'overlay', Data: null },
+    RootFS: { Type: 'layers', Layers: image.config.rootfs.diff_ids },
+    Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
+  };
+}
+
+function matchesImageFilters(ctx: RouteContext, image: ImageRecord, filters: Record<string, string[]>): boolean {
+  for (const [key, values] of Object.entries(filters)) {
+    const ok = values.some((value) => {
+      switch (key) {
+        case 'dangling': return (value === 'true' || value === '1') === (image.names.length === 0);
+        case 'reference': {
+          const pattern = new RegExp(`^${value.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.')}$`);
+          return image.names.map(familiar).some((n) => pattern.test(n) || pattern.test(n.replace(/:[^:/]+$/, '')));
+        }
+        case 'label': {
+          const [k, v] = value.split('=', 2) as [string, string | undefined];
+          const labels = image.config.config?.Labels ?? {};
+          return k in labels && (v === undefined || labels[k] === v);
+        }
+        case 'before': return createdSeconds(image) < createdSeconds(ctx.engine.images.resolve(value));
+        case 'since': return createdSeconds(image) > createdSeconds(ctx.engine.images.resolve(value));
+        default: throw invalid(`invalid filter '${key}'`);
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+export function imageRoutes(router: Router): void {
+  router.add('GET', '/images/json', async (ctx) => {
+    const filters = ctx.query.filters();
+    const containers = ctx.engine.containers.list();
+    // Roost keeps no intermediate images, so `all` shows the same list.
+    const images = ctx.engine.images.list()
+      .filter((image) => matchesImageFilters(ctx, image, filters))
+      .sort((a, b) => createdSeconds(b) - createdSeconds(a));
+    sendJson(ctx.res!, 200, images.map((image) => imageSummary(image, containers.filter((c) => c.Image === image.id).length)));
+  });
+
+  router.add('POST', '/images/load', async (ctx) => {
+    const lines = await ctx.engine.images.load(ctx.req);
+    const quiet = ctx.query.bool('quiet');
+    const res = ctx.res!;
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    for (const line of lines) res.write(JSON.stringify({ stream: `${line}\n` }) + (quiet ? '\n' : '\n'));
+    res.end();
+  });
+
+  const save = async (ctx: RouteContext, names: string[]) => {
+    if (names.length === 0) throw invalid('no image names given');
+    for (const name of names) ctx.engine.images.resolve(name);
+    ctx.res!.writeHead(200, { 'Content-Type': 'application/x-tar' });
+    await ctx.engine.images.save(names, ctx.res!);
+  };
+  router.add('GET', '/images/get', async (ctx) => save(ctx, ctx.query.all('names')));
+  router.add('GET', '/images/{name*}/get', async (ctx) => save(ctx, [ctx.params.name!]));
+
+  router.add('POST', '/images/create', async (ctx) => {
+    const fromSrc = ctx.query.string('fromSrc');
+    if (fromSrc === '-') {
+      const repo = ctx.query.string('repo');
+      const tag = ctx.query.string('tag');
+      const name = repo ? `${repo}${tag ? `:${tag}` : ''}` : undefined;
+      const image = await ctx.engine.images.importRootfs(ctx.req, name);
+      sendJson(ctx.res!, 200, { status: image.id });
+      return;
+    }
+    const fromImage = ctx.query.string('fromImage');
+    if (!fromImage) throw invalid('fromImage or fromSrc is required');
+    throw new EngineError('unavailable', `pulling ${fromImage} is not supported yet: registries are not implemented`, { hint: 'load the image from an archive with `roost load -i FILE`' });
+  });
+
+  router.add('GET', '/images/{name*}/json', async (ctx) => {
+    sendJson(ctx.res!, 200, imageInspect(ctx.engine.images.resolve(ctx.params.name!)));
+  });
+
+  router.add('GET', '/images/{name*}/history', async (ctx) => {
+    const image = ctx.engine.images.resolve(ctx.params.name!);
+    const history = image.config.history ?? [];
+    const layers = [...image.manifest.layers];
+    const rows = history.map((h, i) => ({
+      Id: i === history.length - 1 ? image.id : '<missing>',
+      Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
+      CreatedBy: h.created_by ?? '',
+      Tags: i === history.length - 1 ? image.names.map(familiar) : null,
+      Size: h.empty_layer ? 0 : layers.shift()?.size ?? 0,
+      Comment: h.comment ?? '',
+    }));
+    sendJson(ctx.res!, 200, rows.reverse());
+  });
+
+  router.add('POST', '/images/{name*}/tag', async (ctx) => {
+    const repo = ctx.query.string('repo');
+    if (!repo) throw invalid('repo is required');
+    const tag = ctx.query.string('tag');
+    await ctx.engine.images.tag(ctx.params.name!, tag ? `${repo}:${tag}` : repo);
+    ctx.res!.writeHead(201).end();
+  });
+
+  router.add('DELETE', '/images/{name*}', async (ctx) => {
+    const report = await ctx.engine.images.remove(ctx.params.name!, {
+      force: ctx.query.bool('force'),
+      inUse: (id) => ctx.engine.containers.imageInUse(id),
+    });
+    sendJson(ctx.res!, 200, report);
+  });
+
+  router.add('POST', '/images/prune', async (ctx) => {
+    const filters = ctx.query.filters();
+    const all = (filters.dangling ?? []).some((v) => v === 'false' || v === '0');
+    const deleted: Array<{ Deleted?: string; Untagged?: string }> = [];
+    for (const image of ctx.engine.images.list()) {
+      if (ctx.engine.containers.imageInUse(image.id)) continue;
+      if (!all && image.names.length > 0) continue;
+      deleted.push(...(await ctx.engine.images.remove(image.id, { force: true, inUse: () => false })));
+    }
+    sendJson(ctx.res!, 200, { ImagesDeleted: deleted, SpaceReclaimed: 0 });
+  });
+}

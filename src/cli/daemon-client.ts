@@ -1,0 +1,29 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiClient } from '../api/client.js';
+import { socketAnswers, prepareRunDir } from '../daemon/run-daemon.js';
+import { EngineError } from '../util/errors.js';
+import { roostPaths } from '../util/paths.js';
+
+/** Returns a client for the user's daemon, starting `roost daemon` in the background when needed. */
+export async function connectDaemon(scriptPath: string): Promise<ApiClient> {
+  const paths = roostPaths();
+  if (await socketAnswers(paths.socket)) return new ApiClient(paths.socket);
+  prepareRunDir(paths);
+  const logFile = path.join(paths.runDir, 'daemon.log');
+  const logFd = fs.openSync(logFile, 'a', 0o600);
+  const child = spawn(process.execPath, [scriptPath, 'daemon'], { detached: true, stdio: ['ignore', logFd, logFd] });
+  fs.closeSync(logFd);
+  let exited = false;
+  child.on('exit', () => { exited = true; });
+  child.unref();
+  for (let i = 0; i < 300; i++) {
+    if (await socketAnswers(paths.socket)) return new ApiClient(paths.socket);
+    if (exited) break;
+    await sleep(i < 20 ? 10 : 50);
+  }
+  const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-1)[0] ?? '';
+  throw new EngineError('unavailable', `the roost daemon did not start${tail ? `: ${tail.replace(/^roost: /, '')}` : ''}`, { hint: `see ${logFile}` });
+}

@@ -1,0 +1,104 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { parseArgs, usage } from './args.js';
+import type { Command } from './command.js';
+import { asEngineError, EngineError, invalid } from '../util/errors.js';
+
+const scriptPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'roost.js');
+
+/** Docker's management-command spellings that map onto the flat commands. */
+const aliases: Record<string, string> = {
+  'container run': 'run', 'container create': 'create', 'container start': 'start', 'container stop': 'stop',
+  'container restart': 'restart', 'container kill': 'kill', 'container rm': 'rm', 'container wait': 'wait',
+  'container rename': 'rename', 'container ls': 'ps', 'container list': 'ps', 'container ps': 'ps', 'container logs': 'logs',
+  'container exec': 'exec', 'container attach': 'attach', 'container inspect': 'inspect',
+  'image ls': 'images', 'image list': 'images', 'image load': 'load', 'image save': 'save', 'image import': 'import',
+  'image tag': 'tag', 'image rm': 'rmi', 'image history': 'history', 'system info': 'info',
+};
+
+async function loadCommands(): Promise<Command[]> {
+  const [{ containerCommands }, { imageCommands }, { systemCommands }] = await Promise.all([
+    import('./commands/containers.js'), import('./commands/images.js'), import('./commands/system.js'),
+  ]);
+  return [...containerCommands, ...imageCommands, ...systemCommands];
+}
+
+function topUsage(commands: Command[]): string {
+  const rows = commands.map((c) => `  ${c.name.padEnd(16)} ${c.description}`);
+  return `Usage:  roost [OPTIONS] COMMAND\n\nA rootless, Docker-compatible container engine\n\nCommands:\n  daemon           Run the engine in the foreground\n${rows.join('\n')}\n\nGlobal options:\n  --debug          Show the cause of errors\n\nRun 'roost COMMAND --help' for more information on a command.\n`;
+}
+
+function printError(err: EngineError, debug: boolean): void {
+  process.stderr.write(`roost: ${err.message}\n`);
+  if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+  if (debug) {
+    let cause = (err as Error).cause;
+    while (cause) {
+      process.stderr.write(`cause: ${cause instanceof Error ? cause.stack ?? cause.message : String(cause)}\n`);
+      cause = cause instanceof Error ? cause.cause : undefined;
+    }
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let debug = false;
+  while (argv[0]?.startsWith('-')) {
+    const flag = argv.shift()!;
+    if (flag === '--debug' || flag === '-D') debug = true;
+    else if (flag === '--help' || flag === '-h') argv.unshift('help');
+    else if (flag === '--version' || flag === '-v') argv.unshift('version');
+    else throw invalid(`unknown flag: ${flag}`, "See 'roost --help'.");
+  }
+  try {
+    const name = argv[0];
+    if (name === 'daemon') {
+      const { runDaemonInside, runDaemonOutside } = await import('../daemon/run-daemon.js');
+      return argv.includes('--in-namespace') ? await runDaemonInside() : await runDaemonOutside(scriptPath);
+    }
+    const commands = await loadCommands();
+    if (name === undefined || name === 'help') {
+      process.stdout.write(topUsage(commands));
+      return name === undefined ? 0 : 0;
+    }
+    const two = `${argv[0]} ${argv[1]}`;
+    const target = aliases[two] ?? (commands.some((c) => c.name === two) ? two : undefined);
+    const commandName = target ?? name;
+    const rest = argv.slice(target ? 2 : 1);
+    const command = commands.find((c) => c.name === commandName);
+    if (!command) throw invalid(`'${argv.slice(0, 2).join(' ')}' is not a roost command`, "See 'roost --help'.");
+    const args = parseArgs(rest, command.flags, { stopAtPositional: command.stopAtPositional, command: command.name });
+    if (args.flags.help) {
+      process.stdout.write(usage(command.name, command.synopsis, command.description, command.flags));
+      return 0;
+    }
+    if (command.minArgs !== undefined && args.positionals.length < command.minArgs) {
+      throw invalid(`"roost ${command.name}" requires at least ${command.minArgs} argument${command.minArgs === 1 ? '' : 's'}`, `See 'roost ${command.name} --help'.`);
+    }
+    if (command.maxArgs !== undefined && args.positionals.length > command.maxArgs) {
+      throw invalid(`"roost ${command.name}" accepts ${command.maxArgs === 0 ? 'no arguments' : `at most ${command.maxArgs} argument${command.maxArgs === 1 ? '' : 's'}`}`, `See 'roost ${command.name} --help'.`);
+    }
+    let clientPromise: ReturnType<CommandContextClient> | undefined;
+    const client = () => (clientPromise ??= import('./daemon-client.js').then((m) => m.connectDaemon(scriptPath)));
+    try {
+      return await command.run({ args, client });
+    } finally {
+      if (clientPromise) (await clientPromise.catch(() => undefined))?.close();
+    }
+  } catch (err) {
+    const engineError = asEngineError(err);
+    printError(engineError, debug);
+    return engineError.exitCode;
+  }
+}
+
+type CommandContextClient = () => Promise<import('../api/client.js').ApiClient>;
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`roost: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 125;
+  },
+);

@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import { checkHost, findExecutable } from '../rootless/host-check.js';
+import { PauseProcess, pausePidFile, readMapping } from '../rootless/user-namespace.js';
+import { EngineError, unavailable } from '../util/errors.js';
+import { roostPaths, type RoostPaths } from '../util/paths.js';
+
+/** Makes $XDG_RUNTIME_DIR/roost (0700) and refuses one owned by someone else. */
+export function prepareRunDir(paths: RoostPaths): void {
+  fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
+  const stat = fs.statSync(paths.runDir);
+  if (stat.uid !== process.getuid!()) throw unavailable(`${paths.runDir} belongs to another user`, 'set XDG_RUNTIME_DIR to a directory of your own');
+  fs.chmodSync(paths.runDir, 0o700);
+}
+
+export function socketAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.createConnection(socketPath);
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * `roost daemon`, outside the user namespace: find or create the pause process that holds the
+ * namespaces, then run the engine inside them (nsenter) as the namespace's root.
+ */
+export async function runDaemonOutside(scriptPath: string): Promise<number> {
+  const paths = roostPaths();
+  prepareRunDir(paths);
+  if (await socketAnswers(paths.socket)) {
+    let pid = '';
+    try { pid = fs.readFileSync(`${paths.runDir}/daemon.pid`, 'utf8').trim(); } catch { /* unknown */ }
+    throw new EngineError('conflict', `a roost daemon is already running for this user${pid ? ` (pid ${pid})` : ''} on ${paths.socket}`);
+  }
+  const pause = new PauseProcess(pausePidFile(paths.runDir));
+  let pid = pause.findExisting();
+  let mapping;
+  if (pid === undefined) ({ pid, mapping } = await pause.create());
+  else mapping = readMapping(pid);
+  const nsenter = findExecutable('nsenter');
+  if (!nsenter) throw unavailable('nsenter (util-linux) is not installed', 'sudo apt-get install util-linux');
+  // Device access and subuid ranges are judged as the real user, outside the namespace.
+  const findings = checkHost();
+  const child = spawn(nsenter, ['--target', String(pid), '--user', '--mount', '--', process.execPath, scriptPath, 'daemon', '--in-namespace'], {
+    stdio: 'inherit',
+    cwd: '/',
+    env: {
+      ...process.env,
+      ROOST_RUN_DIR: paths.runDir,
+      ROOST_DATA_DIR: paths.dataDir,
+      ROOST_ID_MAPPING: JSON.stringify(mapping),
+      ROOST_HOST_FINDINGS: JSON.stringify(findings),
+      ROOST_OUTER_UID: String(process.getuid!()),
+    },
+  });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  process.on('SIGTERM', forward);
+  process.on('SIGINT', forward);
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+}
+
+/** Inside the namespaces: open the engine and serve the API until a signal stops it. */
+export async function runDaemonInside(): Promise<number> {
+  const paths = roostPaths();
+  const { Engine } = await import('../engine/engine.js');
+  const { createApiServer, listenUnix } = await import('../api/server.js');
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  if (await socketAnswers(paths.socket)) throw new EngineError('conflict', `a roost daemon is already running on ${paths.socket}`);
+  const engine = await Engine.open({
+    dataDir: paths.dataDir,
+    runDir: paths.runDir,
+    mapping: JSON.parse(process.env.ROOST_ID_MAPPING ?? '{"kind":"single","uidMap":"","gidMap":""}'),
+    hostFindings: JSON.parse(process.env.ROOST_HOST_FINDINGS ?? '[]'),
+    snapshotter: process.env.ROOST_STORAGE_DRIVER,
+  });
+  // One client's broken connection must never take the engine down for every other client.
+  process.on('uncaughtException', (err) => log(`internal error (kept running): ${err.stack ?? err.message}`));
+  process.on('unhandledRejection', (err) => log(`internal error (kept running): ${err instanceof Error ? err.stack ?? err.message : String(err)}`));
+  const server = createApiServer(engine, log);
+  await listenUnix(server, paths.socket);
+  fs.writeFileSync(`${paths.runDir}/daemon.pid`, `${process.pid}\n`);
+  log(`roost daemon listening on ${paths.socket} (storage ${engine.snapshotter.name}, runtime ${engine.runtime.name})`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  // Containers keep running under their monitors; only the API goes away.
+  server.close();
+  fs.rmSync(paths.socket, { force: true });
+  return 0;
+}

@@ -1,0 +1,85 @@
+import type { ContainerDefaults } from '../image/types.js';
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+/** The container's config as Docker's API shows it (image defaults merged in at create). */
+export interface ContainerConfig extends ContainerDefaults {
+  Image: string;
+  Hostname?: string;
+  Domainname?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  StdinOnce?: boolean;
+  StopTimeout?: number;
+}
+
+export interface PortBinding {
+  HostIp?: string;
+  HostPort?: string;
+}
+
+export interface HostConfig {
+  NetworkMode?: string;
+  PortBindings?: Record<string, PortBinding[] | null> | null;
+  AutoRemove?: boolean;
+  Init?: boolean | null;
+  Binds?: string[] | null;
+  RestartPolicy?: { Name: string; MaximumRetryCount?: number };
+  PublishAllPorts?: boolean;
+  [key: string]: unknown;
+}
+
+export interface ContainerState {
+  Status: ContainerStatus;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+export interface ContainerRecord {
+  Id: string;
+  Name: string;
+  Created: string;
+  /** Image ID (config digest). */
+  Image: string;
+  Config: ContainerConfig;
+  HostConfig: HostConfig;
+  Path: string;
+  Args: string[];
+  State: ContainerState;
+  RestartCount: number;
+  Driver: string;
+  LogPath: string;
+  /** Snapshot chain the rootfs stands on (internal, kept for re-mounting after a restart). */
+  chainIds: string[];
+  /** Host ports as really published while running (random ports resolved). */
+  publishedPorts?: Record<string, Array<{ HostIp: string; HostPort: string }>>;
+}
+
+const zeroTime = '0001-01-01T00:00:00Z';
+
+export function initialState(): ContainerState {
+  return {
+    Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false,
+    Pid: 0, ExitCode: 0, Error: '', StartedAt: zeroTime, FinishedAt: zeroTime,
+  };
+}
+
+/** Which operations each status allows: one lookup instead of scattered ifs. */
+export const transitions: Record<ContainerStatus, { start: boolean; stop: boolean; remove: boolean }> = {
+  created: { start: true, stop: false, remove: true },
+  running: { start: false, stop: true, remove: false },
+  paused: { start: false, stop: true, remove: false },
+  restarting: { start: false, stop: true, remove: false },
+  removing: { start: false, stop: false, remove: false },
+  exited: { start: true, stop: false, remove: true },
+  dead: { start: false, stop: false, remove: true },
+};

@@ -1,0 +1,688 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Snapshotter } from '../fs/snapshotter.js';
+import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
+import { familiar } from '../image/reference.js';
+import { createNetns, removeNetns, resolveHostPorts, startPasta, stopPasta } from '../net/pasta-uplink.js';
+import { findExecutable, type RuntimeChoice } from '../rootless/host-check.js';
+import { buildExecProcess, buildSpec } from '../runtime/oci-spec.js';
+import { launchMonitor, MonitorLink, type MonitorFiles } from '../runtime/monitor.js';
+import { resolveUser } from '../runtime/user.js';
+import { EngineError, conflict, invalid } from '../util/errors.js';
+import { runCommand } from '../util/exec.js';
+import type { ContainerConfig, ContainerRecord, HostConfig, PortBinding } from './container-types.js';
+import { initialState, transitions } from './container-types.js';
+import type { EventBus } from './events.js';
+import type { ImageService } from './images.js';
+import { namePattern, randomName } from './names.js';
+
+export interface CreateRequest {
+  name?: string;
+  config: ContainerConfig;
+  hostConfig: HostConfig;
+}
+
+/** A client attached to a container's stdio (API attach, `roost run`). */
+export interface AttachSession {
+  onOutput(stream: 1 | 2, data: Buffer): void;
+  onEnd(): void;
+  wantsStdout: boolean;
+  wantsStderr: boolean;
+}
+
+/** What the daemon holds for a container with a live monitor. */
+interface LiveContainer {
+  link?: MonitorLink;
+  sessions: Set<AttachSession>;
+  /** stdin that arrived before the monitor link existed (docker run -i sends early). */
+  pendingStdin: Buffer[];
+  pendingStdinClose: boolean;
+}
+
+export interface ExecRecord {
+  ID: string;
+  ContainerID: string;
+  Running: boolean;
+  ExitCode: number | null;
+  Pid: number;
+  OpenStdin: boolean;
+  OpenStdout: boolean;
+  OpenStderr: boolean;
+  ProcessConfig: { tty: boolean; entrypoint: string; arguments: string[]; privileged: boolean; user: string };
+  env: string[];
+  workingDir: string;
+  detachKeys?: string;
+  link?: MonitorLink;
+}
+
+export interface EngineDirs {
+  dataDir: string;
+  runDir: string;
+}
+
+const signalNumbers: Record<string, number> = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12,
+  PIPE: 13, ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23,
+  XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, PWR: 30, SYS: 31,
+};
+
+/** Accepts `9`, `KILL`, `SIGKILL`; returns the name runc/crun take (`KILL`). */
+export function parseSignal(text: string): string {
+  const upper = text.toUpperCase().replace(/^SIG/, '');
+  if (/^\d+$/.test(upper)) {
+    const entry = Object.entries(signalNumbers).find(([, n]) => n === Number(upper));
+    if (entry) return entry[0];
+  } else if (upper in signalNumbers) return upper;
+  throw invalid(`invalid signal: ${text}`);
+}
+
+/** runc/crun print logrus lines (`level=warning msg=...`): keep the error's own message. */
+export function runtimeMessage(text: string): string {
+  const errors = [...text.matchAll(/level=(?:error|fatal) msg="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\"/g, '"'));
+  const message = errors.at(-1) ?? text;
+  return message.replace(/^runc (create|start|exec) failed: /, '').replace(/^unable to start container process: /, '').trim();
+}
+
+function nowIso(): string {
+  return new Date().toISOString();
+}
+
+/** Containers: create, start, stop, remove, attach, exec, wait; one record per container on disk. */
+export class ContainerService {
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly live = new Map<string, LiveContainer>();
+  private readonly execs = new Map<string, ExecRecord>();
+  private readonly waiters = new EventEmitter();
+  private readonly containersDir: string;
+  private readonly runContainersDir: string;
+  private readonly runtimeRoot: string;
+
+  constructor(
+    private readonly dirs: EngineDirs,
+    private readonly images: ImageService,
+    private readonly snapshotter: Snapshotter,
+    private readonly events: EventBus,
+    private readonly runtime: RuntimeChoice,
+  ) {
+    this.containersDir = path.join(dirs.dataDir, 'containers');
+    this.runContainersDir = path.join(dirs.runDir, 'c');
+    this.runtimeRoot = path.join(dirs.runDir, 'runtime');
+    this.waiters.setMaxListeners(0);
+  }
+
+  private containerDir(id: string): string {
+    return path.join(this.containersDir, id);
+  }
+
+  private monitorFiles(id: string, execId?: string): MonitorFiles {
+    const dir = path.join(this.runContainersDir, id.slice(0, 12));
+    const prefix = execId ? `exec-${execId.slice(0, 12)}` : 'ctr';
+    return {
+      socket: path.join(dir, `${prefix}.sock`),
+      exitFile: path.join(dir, `${prefix}.exit`),
+      pidFile: path.join(dir, `${prefix}.pid`),
+      debugLog: path.join(dir, `${prefix}.monitor.log`),
+    };
+  }
+
+  async open(): Promise<void> {
+    for (const dir of [this.containersDir, this.runContainersDir, this.runtimeRoot]) await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const id of await fsp.readdir(this.containersDir)) {
+      const record = await readJsonIfExists<ContainerRecord>(path.join(this.containerDir(id), 'container.json'));
+      // A directory without its record is a create interrupted by kill -9: nothing refers to it.
+      if (!record) {
+        await fsp.rm(this.containerDir(id), { recursive: true, force: true });
+        continue;
+      }
+      this.records.set(record.Id, record);
+    }
+    for (const record of this.records.values()) {
+      if (record.State.Running) await this.readopt(record);
+      else if (record.State.Status === 'removing') await this.remove(record.Id, { force: true, volumes: false });
+    }
+  }
+
+  /** After a daemon restart: reconnect to a container's monitor, or record the exit it missed. */
+  private async readopt(record: ContainerRecord): Promise<void> {
+    const files = this.monitorFiles(record.Id);
+    try {
+      const link = await MonitorLink.connect(files.socket);
+      this.attachLink(record, link);
+      return;
+    } catch {
+      // The monitor is gone: the container ended while no daemon was watching.
+    }
+    let exitCode = 255;
+    try {
+      exitCode = Number(fs.readFileSync(files.exitFile, 'utf8').trim());
+    } catch { /* no exit file: the host restarted */ }
+    await this.onExit(record, exitCode);
+  }
+
+  list(): ContainerRecord[] {
+    return [...this.records.values()];
+  }
+
+  /** By full ID, unique ID prefix or name (with or without the leading slash). */
+  get(idOrName: string): ContainerRecord {
+    const byId = this.records.get(idOrName);
+    if (byId) return byId;
+    const name = idOrName.startsWith('/') ? idOrName : `/${idOrName}`;
+    for (const record of this.records.values()) if (record.Name === name) return record;
+    if (/^[a-f0-9]+$/.test(idOrName)) {
+      const matches = [...this.records.values()].filter((r) => r.Id.startsWith(idOrName));
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length > 1) throw invalid(`multiple containers found with provided prefix: ${idOrName}`);
+    }
+    throw new EngineError('not_found', `No such container: ${idOrName}`);
+  }
+
+  imageInUse(imageId: string): boolean {
+    return [...this.records.values()].some((r) => r.Image === imageId);
+  }
+
+  usedChains(): Set<string> {
+    return new Set([...this.records.values()].flatMap((r) => r.chainIds));
+  }
+
+  private async persist(record: ContainerRecord): Promise<void> {
+    await writeJsonAtomic(path.join(this.containerDir(record.Id), 'container.json'), record);
+  }
+
+  private nameTaken(name: string): boolean {
+    return [...this.records.values()].some((r) => r.Name === `/${name}`);
+  }
+
+  async create(request: CreateRequest): Promise<ContainerRecord> {
+    const config = request.config;
+    if (!config.Image) throw invalid('no image specified');
+    const image = this.images.resolve(config.Image);
+    let name = request.name?.replace(/^\//, '');
+    if (name !== undefined && name !== '') {
+      if (!namePattern.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      const existing = [...this.records.values()].find((r) => r.Name === `/${name}`);
+      if (existing) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${existing.Id}". You have to remove (or rename) that container to be able to reuse that name.`);
+    } else {
+      name = randomName((n) => this.nameTaken(n));
+    }
+    const defaults = image.config.config ?? {};
+    const entrypoint = config.Entrypoint === undefined || config.Entrypoint === null ? defaults.Entrypoint ?? [] : config.Entrypoint;
+    // Docker: a new entrypoint resets the image's Cmd unless a Cmd is given.
+    const cmd = config.Cmd && config.Cmd.length > 0 ? config.Cmd : config.Entrypoint != null ? [] : defaults.Cmd ?? [];
+    const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
+    if (argv.length === 0) throw invalid('no command specified');
+    const id = randomBytes(32).toString('hex');
+    const hostConfig: HostConfig = { NetworkMode: 'default', ...request.hostConfig };
+    const networkMode = hostConfig.NetworkMode === 'default' || hostConfig.NetworkMode === 'bridge' || hostConfig.NetworkMode === '' ? 'bridge' : hostConfig.NetworkMode!;
+    if (!['bridge', 'host', 'none'].includes(networkMode)) {
+      throw new EngineError('not_found', `network ${networkMode} not found`, { hint: 'user-defined networks are not implemented yet: use bridge, host or none' });
+    }
+    if (networkMode !== 'bridge' && Object.keys(hostConfig.PortBindings ?? {}).length > 0) {
+      throw invalid(`published ports are discarded when using ${networkMode} network mode`);
+    }
+    const env = [...(defaults.Env ?? [])];
+    for (const entry of config.Env ?? []) {
+      const key = entry.split('=')[0];
+      const at = env.findIndex((e) => e.split('=')[0] === key);
+      if (at >= 0) env[at] = entry;
+      else env.push(entry);
+    }
+    const record: ContainerRecord = {
+      Id: id,
+      Name: `/${name}`,
+      Created: nowIso(),
+      Image: image.id,
+      Config: {
+        ...config,
+        Hostname: config.Hostname || (networkMode === 'host' ? undefined : id.slice(0, 12)),
+        Env: env,
+        Cmd: cmd,
+        Entrypoint: entrypoint && entrypoint.length ? entrypoint : null,
+        WorkingDir: config.WorkingDir || defaults.WorkingDir || '',
+        User: config.User || defaults.User || '',
+        Labels: { ...(defaults.Labels ?? {}), ...(config.Labels ?? {}) },
+        StopSignal: config.StopSignal || defaults.StopSignal || 'SIGTERM',
+        ExposedPorts: { ...(defaults.ExposedPorts ?? {}), ...(config.ExposedPorts ?? {}) },
+        Image: config.Image,
+      },
+      HostConfig: { ...hostConfig, NetworkMode: networkMode === 'bridge' ? (hostConfig.NetworkMode || 'default') : networkMode },
+      Path: argv[0]!,
+      Args: argv.slice(1),
+      State: initialState(),
+      RestartCount: 0,
+      Driver: this.snapshotter.name,
+      LogPath: path.join(this.containerDir(id), 'ctr.log'),
+      chainIds: this.images.chainIdsOf(image),
+    };
+    if (config.StopSignal) parseSignal(config.StopSignal);
+    await fsp.mkdir(this.containerDir(id), { recursive: true, mode: 0o700 });
+    try {
+      await this.snapshotter.mountRootfs(this.containerDir(id), record.chainIds);
+      await this.persist(record);
+    } catch (err) {
+      await this.snapshotter.unmountRootfs(this.containerDir(id)).catch(() => {});
+      await fsp.rm(this.containerDir(id), { recursive: true, force: true });
+      throw err;
+    }
+    this.records.set(id, record);
+    this.events.emit('container', 'create', id, this.eventAttributes(record));
+    return record;
+  }
+
+  private eventAttributes(record: ContainerRecord): Record<string, string> {
+    return { ...(record.Config.Labels ?? {}), image: record.Config.Image, name: record.Name.slice(1) };
+  }
+
+  private liveOf(id: string): LiveContainer {
+    let live = this.live.get(id);
+    if (!live) {
+      live = { sessions: new Set(), pendingStdin: [], pendingStdinClose: false };
+      this.live.set(id, live);
+    }
+    return live;
+  }
+
+  private async writeEtcFiles(record: ContainerRecord): Promise<Record<string, string>> {
+    const dir = this.containerDir(record.Id);
+    const hostname = record.Config.Hostname ?? '';
+    const files: Record<string, string> = {};
+    const hosts = path.join(dir, 'hosts');
+    await fsp.writeFile(hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${hostname ? `127.0.1.1\t${hostname}\n` : ''}`);
+    files['/etc/hosts'] = hosts;
+    if (hostname) {
+      const hostnameFile = path.join(dir, 'hostname');
+      await fsp.writeFile(hostnameFile, `${hostname}\n`);
+      files['/etc/hostname'] = hostnameFile;
+    }
+    const resolv = path.join(dir, 'resolv.conf');
+    let hostResolv = '';
+    try { hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8'); } catch { /* none */ }
+    await fsp.writeFile(resolv, hostResolv.split('\n').filter((l) => !/^nameserver\s+127\./.test(l)).join('\n'));
+    files['/etc/resolv.conf'] = resolv;
+    return files;
+  }
+
+  private initBinary(): string | undefined {
+    return findExecutable('catatonit') ?? findExecutable('tini-static') ?? findExecutable('tini');
+  }
+
+  async start(idOrName: string): Promise<void> {
+    const record = this.get(idOrName);
+    if (record.State.Running) throw new EngineError('not_modified', 'container already started');
+    if (!transitions[record.State.Status].start) throw conflict(`cannot start a container in state ${record.State.Status}`);
+    const dir = this.containerDir(record.Id);
+    const rootfs = await this.snapshotter.mountRootfs(dir, record.chainIds);
+    const user = resolveUser(rootfs, record.Config.User);
+    const hostNetwork = record.HostConfig.NetworkMode === 'host';
+    let initPath: string | undefined;
+    if (record.HostConfig.Init) {
+      initPath = this.initBinary();
+      if (!initPath) throw new EngineError('unavailable', '--init needs catatonit or tini', { hint: 'sudo apt-get install catatonit' });
+    }
+    const files = this.monitorFiles(record.Id);
+    const runDir = path.dirname(files.socket);
+    await fsp.mkdir(runDir, { recursive: true, mode: 0o700 });
+    const netnsFile = path.join(runDir, 'netns');
+    const pastaPidFile = path.join(runDir, 'pasta.pid');
+    const uplink = record.HostConfig.NetworkMode !== 'host' && record.HostConfig.NetworkMode !== 'none';
+    const cleanupNetwork = async () => {
+      stopPasta(pastaPidFile);
+      await removeNetns(netnsFile);
+    };
+    let monitor: Awaited<ReturnType<typeof launchMonitor>> | undefined;
+    try {
+      if (uplink) {
+        await removeNetns(netnsFile);
+        await createNetns(netnsFile);
+        const ports = await resolveHostPorts(this.portBindings(record));
+        await startPasta(netnsFile, ports, pastaPidFile);
+        record.publishedPorts = ports;
+      }
+      const spec = buildSpec({ container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath: uplink ? netnsFile : undefined });
+      const bundle = path.join(dir, 'bundle');
+      await fsp.mkdir(bundle, { recursive: true });
+      await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
+      for (const file of [files.exitFile, files.pidFile]) await fsp.rm(file, { force: true });
+      await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'delete', '--force', record.Id]).catch(() => {});
+      monitor = await launchMonitor({
+        id: record.Id, bundle, runtime: this.runtime.path, runtimeRoot: this.runtimeRoot, files,
+        logFile: record.LogPath, tty: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin),
+      });
+      const link = await MonitorLink.connect(files.socket);
+      this.attachLink(record, link);
+      const pid = await monitor.start();
+      record.State = { ...record.State, Status: 'running', Running: true, Pid: pid, ExitCode: 0, Error: '', StartedAt: nowIso(), FinishedAt: '0001-01-01T00:00:00Z' };
+      await this.persist(record);
+    } catch (err) {
+      monitor?.abort();
+      await cleanupNetwork();
+      throw this.startError(record, err);
+    }
+    this.events.emit('container', 'start', record.Id, this.eventAttributes(record));
+  }
+
+  /** Docker's exit statuses for a process that cannot start: 127 not found, 126 not executable. */
+  private startError(record: ContainerRecord, err: unknown): EngineError {
+    const message = runtimeMessage(err instanceof Error ? err.message : String(err));
+    record.State.Error = message;
+    void this.persist(record).catch(() => {});
+    if (err instanceof EngineError && err.code !== 'internal') return err;
+    if (/not found|no such file/i.test(message) && /exec|executable|stat/i.test(message)) {
+      return new EngineError('invalid_argument', `failed to start container: ${message}`, { exitCode: 127 });
+    }
+    if (/permission denied/i.test(message)) return new EngineError('invalid_argument', `failed to start container: ${message}`, { exitCode: 126 });
+    return err instanceof EngineError ? err : new EngineError('internal', message, { cause: err });
+  }
+
+  private attachLink(record: ContainerRecord, link: MonitorLink): void {
+    const live = this.liveOf(record.Id);
+    live.link = link;
+    for (const data of live.pendingStdin) link.writeStdin(data);
+    live.pendingStdin = [];
+    if (live.pendingStdinClose) link.closeStdin();
+    link.on('output', (stream: number, data: Buffer) => {
+      for (const session of live.sessions) {
+        if ((stream === 1 && session.wantsStdout) || (stream === 2 && session.wantsStderr)) session.onOutput(stream === 2 ? 2 : 1, data);
+      }
+    });
+    let exited = false;
+    link.on('exit', (code: number) => {
+      exited = true;
+      void this.onExit(record, code);
+    });
+    link.on('close', () => {
+      if (exited) return;
+      // The monitor died without telling us (killed): read what it left, if anything.
+      let code = 255;
+      try { code = Number(fs.readFileSync(this.monitorFiles(record.Id).exitFile, 'utf8').trim()); } catch { /* none */ }
+      void this.onExit(record, code);
+    });
+  }
+
+  private async onExit(record: ContainerRecord, exitCode: number): Promise<void> {
+    if (!this.records.has(record.Id)) return;
+    const live = this.live.get(record.Id);
+    this.live.delete(record.Id);
+    live?.link?.close();
+    for (const session of live?.sessions ?? []) session.onEnd();
+    const wasRunning = record.State.Running;
+    record.State = { ...record.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: exitCode, FinishedAt: nowIso() };
+    const runDir = path.dirname(this.monitorFiles(record.Id).socket);
+    stopPasta(path.join(runDir, 'pasta.pid'));
+    await removeNetns(path.join(runDir, 'netns'));
+    delete record.publishedPorts;
+    await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'delete', '--force', record.Id]).catch(() => {});
+    await this.persist(record).catch(() => {});
+    if (wasRunning) this.events.emit('container', 'die', record.Id, { ...this.eventAttributes(record), exitCode: String(exitCode) });
+    this.waiters.emit(`exit:${record.Id}`, exitCode);
+    if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true, volumes: true }).catch(() => {});
+  }
+
+  /** Registers a client on the container's stdio; before start, it sees everything from the first byte. */
+  attach(idOrName: string, session: AttachSession): { detach(): void; writeStdin(data: Buffer): void; closeStdin(): void; resize(rows: number, cols: number): void } {
+    const record = this.get(idOrName);
+    if (record.State.Status === 'exited' || record.State.Status === 'dead') {
+      if (!transitions[record.State.Status].start) throw conflict('container is not running');
+    }
+    const live = this.liveOf(record.Id);
+    live.sessions.add(session);
+    return {
+      detach: () => live.sessions.delete(session),
+      writeStdin: (data) => (live.link ? live.link.writeStdin(data) : live.pendingStdin.push(data)),
+      closeStdin: () => {
+        if (live.link) live.link.closeStdin();
+        else live.pendingStdinClose = true;
+      },
+      resize: (rows, cols) => live.link?.resize(rows, cols),
+    };
+  }
+
+  resize(idOrName: string, rows: number, cols: number): void {
+    const record = this.get(idOrName);
+    if (!record.State.Running) throw conflict(`container ${record.Id.slice(0, 12)} is not running`);
+    this.live.get(record.Id)?.link?.resize(rows, cols);
+  }
+
+  async kill(idOrName: string, signal = 'KILL'): Promise<void> {
+    const record = this.get(idOrName);
+    if (!record.State.Running) throw conflict(`cannot kill container: ${idOrName}: container ${record.Id.slice(0, 12)} is not running`);
+    const name = parseSignal(signal);
+    await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'kill', record.Id, name]);
+    this.events.emit('container', 'kill', record.Id, { ...this.eventAttributes(record), signal: String(signalNumbers[name]) });
+  }
+
+  private waitExit(id: string, timeoutMs: number): Promise<boolean> {
+    const record = this.records.get(id);
+    if (!record || !record.State.Running) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.waiters.off(`exit:${id}`, done); resolve(false); }, timeoutMs);
+      const done = () => { clearTimeout(timer); resolve(true); };
+      this.waiters.once(`exit:${id}`, done);
+    });
+  }
+
+  async stop(idOrName: string, timeoutSeconds?: number, signal?: string): Promise<void> {
+    const record = this.get(idOrName);
+    if (!record.State.Running) throw new EngineError('not_modified', 'container already stopped');
+    const timeout = timeoutSeconds ?? record.Config.StopTimeout ?? 10;
+    const stopSignal = parseSignal(signal ?? record.Config.StopSignal ?? 'TERM');
+    if (timeout !== 0) {
+      await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'kill', record.Id, stopSignal]).catch(() => {});
+    }
+    const exited = timeout < 0 ? await this.waitExit(record.Id, 2 ** 31 - 1) : await this.waitExit(record.Id, timeout * 1000);
+    if (!exited) {
+      await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'kill', record.Id, 'KILL']).catch(() => {});
+      await this.waitExit(record.Id, 10_000);
+    }
+    this.events.emit('container', 'stop', record.Id, this.eventAttributes(record));
+  }
+
+  async restart(idOrName: string, timeoutSeconds?: number): Promise<void> {
+    const record = this.get(idOrName);
+    if (record.State.Running) await this.stop(record.Id, timeoutSeconds);
+    await this.start(record.Id);
+    this.events.emit('container', 'restart', record.Id, this.eventAttributes(record));
+  }
+
+  async remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
+    const record = this.get(idOrName);
+    if (record.State.Running) {
+      if (!opts.force) throw conflict(`cannot remove container "${record.Name.slice(1)}": container is running: stop the container before removing or force remove`);
+      await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'kill', record.Id, 'KILL']).catch(() => {});
+      await this.waitExit(record.Id, 10_000);
+    }
+    if (record.State.Status === 'removing' && this.live.has(`rm:${record.Id}`)) return;
+    record.State.Status = 'removing';
+    await this.persist(record).catch(() => {});
+    const dir = this.containerDir(record.Id);
+    await this.snapshotter.unmountRootfs(dir).catch(() => {});
+    await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'delete', '--force', record.Id]).catch(() => {});
+    // Drop the record first: a kill -9 half way leaves a dir without container.json, which open() sweeps.
+    await fsp.rm(path.join(dir, 'container.json'), { force: true });
+    this.records.delete(record.Id);
+    await fsp.rm(dir, { recursive: true, force: true });
+    await fsp.rm(path.dirname(this.monitorFiles(record.Id).socket), { recursive: true, force: true });
+    this.events.emit('container', 'destroy', record.Id, this.eventAttributes(record));
+    this.waiters.emit(`removed:${record.Id}`);
+  }
+
+  /** `wait`: resolves with the exit code for `not-running` (default), `next-exit` or `removed`. */
+  async wait(idOrName: string, condition: string = 'not-running'): Promise<number> {
+    const record = this.get(idOrName);
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalid(`invalid condition: ${condition}`);
+    if (condition === 'not-running' && !record.State.Running) return record.State.ExitCode;
+    const exitCode = await new Promise<number>((resolve) => {
+      const onExit = (code: number) => resolve(code);
+      this.waiters.once(`exit:${record.Id}`, onExit);
+    });
+    if (condition === 'removed' && this.records.has(record.Id)) {
+      await new Promise<void>((resolve) => this.waiters.once(`removed:${record.Id}`, () => resolve()));
+    }
+    return exitCode;
+  }
+
+  /** Like wait, but subscribes synchronously so a start right after cannot be missed. */
+  waitLater(idOrName: string, condition: string = 'not-running'): Promise<number> {
+    const record = this.get(idOrName);
+    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalid(`invalid condition: ${condition}`);
+    if (condition === 'not-running' && !record.State.Running) return Promise.resolve(record.State.ExitCode);
+    return new Promise((resolve) => {
+      this.waiters.once(`exit:${record.Id}`, (code: number) => {
+        if (condition !== 'removed' || !this.records.has(record.Id)) return resolve(code);
+        this.waiters.once(`removed:${record.Id}`, () => resolve(code));
+      });
+    });
+  }
+
+  async rename(idOrName: string, newName: string): Promise<void> {
+    const record = this.get(idOrName);
+    const name = newName.replace(/^\//, '');
+    if (!namePattern.test(name)) throw invalid(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if (this.nameTaken(name)) throw conflict(`Conflict. The container name "/${name}" is already in use`);
+    const oldName = record.Name;
+    record.Name = `/${name}`;
+    await this.persist(record);
+    this.events.emit('container', 'rename', record.Id, { ...this.eventAttributes(record), oldName });
+  }
+
+  async prune(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const record of [...this.records.values()]) {
+      if (record.State.Running) continue;
+      await this.remove(record.Id, { force: false, volumes: false });
+      removed.push(record.Id);
+    }
+    return removed;
+  }
+
+  publishedPorts(record: ContainerRecord): Record<string, Array<{ HostIp: string; HostPort: string }>> {
+    return record.publishedPorts ?? {};
+  }
+
+  /** -p bindings, plus every exposed port on a random host port with -P. */
+  private portBindings(record: ContainerRecord): Record<string, PortBinding[] | null> {
+    const bindings: Record<string, PortBinding[] | null> = { ...(record.HostConfig.PortBindings ?? {}) };
+    if (record.HostConfig.PublishAllPorts) {
+      for (const key of Object.keys(record.Config.ExposedPorts ?? {})) if (!bindings[key]?.length) bindings[key] = [{ HostIp: '', HostPort: '' }];
+    }
+    return bindings;
+  }
+
+  // ---- exec ----
+
+  execCreate(idOrName: string, body: { Cmd?: string[]; Env?: string[]; WorkingDir?: string; User?: string; Tty?: boolean; AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean; Privileged?: boolean; DetachKeys?: string }): ExecRecord {
+    const record = this.get(idOrName);
+    if (!record.State.Running) throw conflict(`container ${record.Id} is not running`);
+    if (!body.Cmd || body.Cmd.length === 0) throw invalid('no exec command specified');
+    const exec: ExecRecord = {
+      ID: randomBytes(32).toString('hex'),
+      ContainerID: record.Id,
+      Running: false,
+      ExitCode: null,
+      Pid: 0,
+      OpenStdin: Boolean(body.AttachStdin),
+      OpenStdout: body.AttachStdout !== false,
+      OpenStderr: body.AttachStderr !== false,
+      ProcessConfig: { tty: Boolean(body.Tty), entrypoint: body.Cmd[0]!, arguments: body.Cmd.slice(1), privileged: Boolean(body.Privileged), user: body.User ?? '' },
+      env: body.Env ?? [],
+      workingDir: body.WorkingDir ?? '',
+      detachKeys: body.DetachKeys,
+    };
+    this.execs.set(exec.ID, exec);
+    return exec;
+  }
+
+  getExec(id: string): ExecRecord {
+    const exec = this.execs.get(id) ?? [...this.execs.values()].find((e) => e.ID.startsWith(id) && id.length >= 12);
+    if (!exec) throw new EngineError('not_found', `No such exec instance: ${id}`);
+    return exec;
+  }
+
+  /** Starts an exec; output reaches `session` (if any) from the first byte. Resolves once it runs. */
+  async execStart(execId: string, session: AttachSession | undefined, tty?: boolean): Promise<{ writeStdin(data: Buffer): void; closeStdin(): void; resize(rows: number, cols: number): void; exited: Promise<number> }> {
+    const exec = this.getExec(execId);
+    if (exec.Running || exec.ExitCode !== null) throw conflict(`exec ${exec.ID} has already been started`);
+    const record = this.get(exec.ContainerID);
+    if (!record.State.Running) throw conflict(`container ${record.Id} is not running`);
+    const rootfs = path.join(this.containerDir(record.Id), 'rootfs');
+    const useTty = tty ?? exec.ProcessConfig.tty;
+    const env = [...(record.Config.Env ?? [])];
+    if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+    for (const entry of exec.env) env.push(entry);
+    if (useTty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
+    const processSpec = buildExecProcess({
+      args: [exec.ProcessConfig.entrypoint, ...exec.ProcessConfig.arguments],
+      env, cwd: exec.workingDir || record.Config.WorkingDir || '/', tty: useTty,
+      user: resolveUser(rootfs, exec.ProcessConfig.user || record.Config.User),
+    });
+    const files = this.monitorFiles(record.Id, exec.ID);
+    const processFile = `${files.pidFile}.process.json`;
+    await fsp.writeFile(processFile, JSON.stringify(processSpec));
+    const monitor = await launchMonitor({
+      id: record.Id, bundle: path.join(this.containerDir(record.Id), 'bundle'), runtime: this.runtime.path, runtimeRoot: this.runtimeRoot,
+      files, tty: useTty, stdin: exec.OpenStdin, execProcessFile: processFile,
+    }).catch((err: unknown) => { throw this.startError(record, err); });
+    const link = await MonitorLink.connectFresh(files.socket).catch((err: unknown) => { monitor.abort(); throw err; });
+    exec.link = link;
+    exec.Running = true;
+    if (session) {
+      link.on('output', (stream: number, data: Buffer) => {
+        if ((stream === 1 && session.wantsStdout) || (stream === 2 && session.wantsStderr)) session.onOutput(stream === 2 ? 2 : 1, data);
+      });
+    }
+    const exited = new Promise<number>((resolve) => {
+      let done = false;
+      const finish = (code: number) => {
+        if (done) return;
+        done = true;
+        exec.Running = false;
+        exec.ExitCode = code;
+        session?.onEnd();
+        link.close();
+        void fsp.rm(processFile, { force: true });
+        this.events.emit('container', `exec_die`, record.Id, { ...this.eventAttributes(record), execID: exec.ID, exitCode: String(code) });
+        resolve(code);
+      };
+      link.on('exit', finish);
+      link.on('close', () => {
+        let code = 126;
+        try { code = Number(fs.readFileSync(files.exitFile, 'utf8').trim()); } catch { /* none */ }
+        finish(code);
+      });
+    });
+    exec.Pid = await monitor.start().catch((err: unknown) => { throw this.startError(record, err); });
+    this.events.emit('container', `exec_start: ${exec.ProcessConfig.entrypoint} ${exec.ProcessConfig.arguments.join(' ')}`.trim(), record.Id, { ...this.eventAttributes(record), execID: exec.ID });
+    return {
+      writeStdin: (data) => link.writeStdin(data),
+      closeStdin: () => link.closeStdin(),
+      resize: (rows, cols) => link.resize(rows, cols),
+      exited,
+    };
+  }
+
+  execResize(execId: string, rows: number, cols: number): void {
+    const exec = this.getExec(execId);
+    exec.link?.resize(rows, cols);
+  }
+
+  imageName(record: ContainerRecord): string {
+    try {
+      const image = this.images.resolve(record.Image);
+      const given = record.Config.Image;
+      return image.names.length > 0 && !given.startsWith('sha256:') ? given : record.Image;
+    } catch {
+      return record.Image;
+    }
+  }
+
+  familiarImage(record: ContainerRecord): string {
+    const name = this.imageName(record);
+    try { return name.startsWith('sha256:') ? name : familiar(name); } catch { return name; }
+  }
+}
+
+export { sleep };

@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+
+/** write to a temp file beside the target (or in tmpDir on the same filesystem), fsync, rename. */
+export async function writeFileAtomic(target: string, data: string | Buffer, tmpDir?: string): Promise<void> {
+  const tmp = path.join(tmpDir ?? path.dirname(target), `.tmp-${path.basename(target)}-${randomBytes(6).toString('hex')}`);
+  const handle = await fsp.open(tmp, 'w', 0o600);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fsp.rename(tmp, target);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export async function writeJsonAtomic(target: string, value: unknown): Promise<void> {
+  await writeFileAtomic(target, JSON.stringify(value, null, 2) + '\n');
+}
+
+export async function readJsonIfExists<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fsp.readFile(file, 'utf8')) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,743 @@
+/**
+ * Applies one image layer (a tar, optionally gzip-compressed) to a directory.
+ *
+ * This is the hot path of `load` and `pull`, and the place where a hostile image would try to escape, so:
+ *   - everything streams (decompression, hashing, parsing, file contents); nothing is buffered whole;
+ *   - names are normalised lexically and must stay inside the target; absolute names are re-rooted;
+ *   - we never write through a symlink: every parent of an entry is lstat'ed (once per directory, then cached)
+ *     and must be a real directory; final components are created with O_EXCL / O_NOFOLLOW semantics and an
+ *     existing path is removed (never followed) before it is replaced;
+ *   - symlink targets are stored verbatim; they are resolved inside the container later, never by us.
+ *
+ * Whiteouts are either applied by deleting (flattened rootfs, copy driver) or converted to overlayfs'
+ * representation (one directory per layer, mounted with `userxattr`).
+ */
+import { createHash } from 'node:crypto';
+import fs, { constants as fsConstants } from 'node:fs';
+import fsp, { type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline, type Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { extract as tarExtract, type Header } from 'tar-stream';
+import { EngineError, invalid } from '../util/errors.js';
+import { createOverlayWhiteouts, markOverlayOpaque, parseWhiteout, runTool } from './whiteout.js';
+
+export type WhiteoutMode = 'overlay' | 'delete';
+
+export interface ApplyOptions {
+  /** 'overlay': the directory is one overlayfs lower layer; 'delete': the directory is a flattened rootfs (copy driver). */
+  whiteouts: WhiteoutMode;
+  /**
+   * true: chown entries to the tar's uid/gid and fail when that is impossible (we run as root in a user namespace).
+   * false: still try, but ignore a refused chown silently (and stop trying after the first refusal).
+   */
+  ownership: boolean;
+}
+
+export interface ApplyResult {
+  /** 'sha256:<hex>' of the uncompressed tar bytes. */
+  diffId: string;
+  /** Number of uncompressed tar bytes. */
+  size: number;
+  /** Container paths ('/dev/null', ...) of entries we could not create, e.g. device nodes without CAP_MKNOD. */
+  skipped: string[];
+}
+
+/**
+ * A parsed header as tar-stream really produces it: `type` is null for typeflags it does not know (GNU sparse,
+ * volume headers, ...), `linkname` null when absent, and `pax` holds the pax extended header's records.
+ */
+type TarHeader = Omit<Header, 'type' | 'linkname' | 'pax'> & {
+  type: Header['type'] | null;
+  linkname: string | null;
+  pax?: Record<string, string> | null;
+};
+
+/** An entry's content stream (a streamx Readable); we only iterate, drain or destroy it. */
+type EntryStream = AsyncIterable<Buffer>;
+
+interface EntryMeta {
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Seconds since the epoch (fractional allowed). */
+  atime: number;
+  mtime: number;
+}
+
+const O_CREATE_FILE = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
+/** Gather this many bytes of file content before one writev. */
+const WRITE_BATCH_BYTES = 512 * 1024;
+/** Files up to this size are gathered in memory and written with one synchronous open/write/close. */
+const SMALL_FILE_BYTES = 256 * 1024;
+const GUNZIP_CHUNK = 128 * 1024;
+const HEAD_BYTES = 6;
+
+type Compression = 'none' | 'gzip' | 'zstd' | 'xz' | 'bzip2';
+
+function sniffCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  // "BZh" then the block size digit; a plain tar starting with a file named "BZh1..." is not worth worrying about.
+  if (head.length >= 4 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68 && head[3]! >= 0x31 && head[3]! <= 0x39) return 'bzip2';
+  return 'none';
+}
+
+const errCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
+const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+const quote = (s: string): string => JSON.stringify(s);
+const toBuffer = (chunk: unknown): Buffer => (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string | Uint8Array));
+
+/**
+ * Lexically normalises a tar path to a slash-separated path relative to the target root ('' is the root itself).
+ * Leading slashes are dropped (absolute names are relative to the root, like Docker); '.' and empty components
+ * vanish; '..' pops a component and must never climb above the root.
+ */
+export function normalizeEntryPath(raw: string, what = 'entry'): string {
+  if (raw.includes('\0')) throw invalid(`layer ${what} ${quote(raw)} contains a NUL byte`);
+  const parts = raw.split('/');
+  const out: string[] = [];
+  for (const part of parts) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (out.length === 0) throw invalid(`layer ${what} ${quote(raw)} escapes the target directory`);
+      out.pop();
+      continue;
+    }
+    out.push(part);
+  }
+  return out.join('/');
+}
+
+const parentOf = (rel: string): string => {
+  const i = rel.lastIndexOf('/');
+  return i < 0 ? '' : rel.slice(0, i);
+};
+const baseOf = (rel: string): string => rel.slice(rel.lastIndexOf('/') + 1);
+const joinRel = (dir: string, name: string): string => (dir === '' ? name : `${dir}/${name}`);
+const depthOf = (rel: string): number => {
+  if (rel === '') return 0;
+  let n = 1;
+  for (let i = 0; i < rel.length; i++) if (rel.charCodeAt(i) === 47) n++;
+  return n;
+};
+
+function parseNumber(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function entryMeta(h: TarHeader, defaultMode: number): EntryMeta {
+  const pax = h.pax ?? undefined;
+  const headerMtime = h.mtime instanceof Date ? h.mtime.getTime() / 1000 : NaN;
+  const mtime = parseNumber(pax?.mtime) ?? (Number.isFinite(headerMtime) ? headerMtime : 0);
+  const atime = parseNumber(pax?.atime) ?? mtime;
+  const uid = parseNumber(pax?.uid) ?? h.uid ?? 0;
+  const gid = parseNumber(pax?.gid) ?? h.gid ?? 0;
+  return { mode: (h.mode ?? defaultMode) & 0o7777, uid, gid, atime, mtime };
+}
+
+/** Wraps a filesystem error with the entry it happened on; EngineErrors pass through. */
+function entryError(err: unknown, label: string): EngineError {
+  if (err instanceof EngineError) return err;
+  return new EngineError('internal', `cannot extract layer entry ${label}: ${errMessage(err)}`, { cause: err });
+}
+
+async function drain(stream: EntryStream): Promise<number> {
+  let n = 0;
+  for await (const chunk of stream) n += chunk.length;
+  return n;
+}
+
+async function writeAll(fh: FileHandle, bufs: Buffer[], total: number): Promise<void> {
+  const { bytesWritten } = bufs.length === 1 ? await fh.write(bufs[0]!) : await fh.writev(bufs);
+  if (bytesWritten === total) return;
+  // Partial writes are rare on regular files (a full disk reports ENOSPC on the next call); finish the rest.
+  let rest = Buffer.concat(bufs, total).subarray(bytesWritten);
+  while (rest.length > 0) {
+    const r = await fh.write(rest);
+    if (r.bytesWritten <= 0) throw new Error('short write');
+    rest = rest.subarray(r.bytesWritten);
+  }
+}
+
+/** Streams an entry's content to an open file; returns the byte count. */
+async function writeContent(fh: FileHandle, stream: EntryStream): Promise<number> {
+  let total = 0;
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  for await (const chunk of stream) {
+    batch.push(chunk);
+    batchBytes += chunk.length;
+    if (batchBytes >= WRITE_BATCH_BYTES) {
+      await writeAll(fh, batch, batchBytes);
+      total += batchBytes;
+      batch = [];
+      batchBytes = 0;
+    }
+  }
+  if (batchBytes > 0) {
+    await writeAll(fh, batch, batchBytes);
+    total += batchBytes;
+  }
+  return total;
+}
+
+/** Reads at least `want` bytes (or everything, when shorter) without consuming the rest of the stream. */
+function readHead(src: Readable, want: number): Promise<{ head: Buffer; ended: boolean }> {
+  return new Promise((resolve, reject) => {
+    if (src.readableEnded) return resolve({ head: Buffer.alloc(0), ended: true });
+    if (src.destroyed) return reject(src.errored ?? new Error('layer stream was closed before it was read'));
+    const chunks: Buffer[] = [];
+    let len = 0;
+    const finish = (fn: () => void) => {
+      src.off('readable', onReadable);
+      src.off('end', onEnd);
+      src.off('error', onError);
+      src.off('close', onClose);
+      fn();
+    };
+    const onReadable = () => {
+      let chunk: unknown;
+      while (len < want && (chunk = src.read()) !== null) {
+        const b = toBuffer(chunk);
+        chunks.push(b);
+        len += b.length;
+      }
+      if (len >= want) finish(() => resolve({ head: Buffer.concat(chunks, len), ended: false }));
+    };
+    const onEnd = () => finish(() => resolve({ head: Buffer.concat(chunks, len), ended: true }));
+    const onError = (err: unknown) => finish(() => reject(err));
+    const onClose = () => finish(() => reject(new Error('layer stream closed before its end')));
+    src.on('readable', onReadable);
+    src.on('end', onEnd);
+    src.on('error', onError);
+    src.on('close', onClose);
+  });
+}
+
+async function* chainChunks(head: Buffer, rest: Readable | undefined): AsyncGenerator<Buffer> {
+  if (head.length > 0) yield head;
+  if (rest) for await (const chunk of rest) yield toBuffer(chunk);
+}
+
+/**
+ * Applies tar entries to one directory; knows nothing about compression or hashing.
+ *
+ * Metadata-sized syscalls (lstat, mkdir, symlink, link, chown, chmod, utimes, and the whole open/write/close of
+ * a small file) are made synchronously on purpose: each takes microseconds, while a promise-based call costs a
+ * thread-pool round trip. Measured on a 20 000-file layer, the async version was 3-5x slower end to end. The
+ * event loop is still released between input chunks. Content of larger files streams through async writes.
+ */
+class LayerWriter {
+  readonly skipped: string[] = [];
+  /** Relative paths checked (or made) to be real directories; '' is the root. */
+  private readonly verified = new Set<string>(['']);
+  /** Every path this layer created (delete mode only): what an opaque marker must keep. */
+  private readonly written: Set<string> | undefined;
+  /** Directory entries whose owner, mode and times are applied after all entries (children change mtimes). */
+  private readonly dirMeta = new Map<string, EntryMeta>();
+  private readonly overlayWhiteouts = new Set<string>();
+  private readonly overlayOpaque = new Set<string>();
+  private chownRefused = false;
+  private mknodRefused = false;
+  private readonly implicitOwner: { uid: number; gid: number } | undefined;
+
+  constructor(
+    private readonly root: string,
+    rootOwner: { uid: number; gid: number },
+    private readonly opts: ApplyOptions,
+  ) {
+    this.written = opts.whiteouts === 'delete' ? new Set() : undefined;
+    const euid = process.geteuid?.();
+    const egid = process.getegid?.();
+    // Directories we create ourselves are owned like the root; skip the chown when mkdir already does that.
+    this.implicitOwner = rootOwner.uid === euid && rootOwner.gid === egid ? undefined : rootOwner;
+  }
+
+  private abs(rel: string): string {
+    return rel === '' ? this.root : `${this.root}/${rel}`;
+  }
+
+  async entry(h: TarHeader, stream: EntryStream): Promise<void> {
+    const label = quote(h.name);
+    const rel = normalizeEntryPath(h.name);
+    try {
+      const whiteout = rel === '' ? undefined : parseWhiteout(baseOf(rel));
+      if (whiteout) {
+        if (whiteout.kind === 'opaque') await this.opaque(parentOf(rel), label);
+        else if (whiteout.kind === 'remove') await this.whiteout(parentOf(rel), whiteout.name, label);
+        if ((h.size ?? 0) > 0) await drain(stream);
+        return;
+      }
+      switch (h.type) {
+        case 'file':
+        case 'contiguous-file':
+          await this.file(rel, h, stream, label);
+          return;
+        case 'directory':
+          await this.directory(rel, h, label);
+          return;
+        case 'symlink':
+          await this.symlink(rel, h, label);
+          break;
+        case 'link':
+          await this.hardlink(rel, h, label);
+          break;
+        case 'character-device':
+        case 'block-device':
+        case 'fifo':
+          await this.special(rel, h, label);
+          break;
+        default:
+          throw invalid(`layer entry ${label} has an unsupported tar type (${h.type ?? 'unknown'})`);
+      }
+      if ((h.size ?? 0) > 0) await drain(stream);
+    } catch (err) {
+      throw entryError(err, label);
+    }
+  }
+
+  /** Makes sure `rel` is a real directory, walking down from the root; missing ones are created when `create`. */
+  private ensureDir(rel: string, create: boolean, label: string): boolean {
+    if (this.verified.has(rel)) return true;
+    let cur = '';
+    for (const part of rel.split('/')) {
+      cur = cur === '' ? part : `${cur}/${part}`;
+      if (this.verified.has(cur)) continue;
+      const st = fs.lstatSync(this.abs(cur), { throwIfNoEntry: false });
+      if (st === undefined) {
+        if (!create) return false;
+        this.makeImplicitDir(cur, label);
+      } else if (st.isDirectory()) {
+        this.verified.add(cur);
+      } else if (st.isSymbolicLink()) {
+        throw invalid(`layer entry ${label} traverses a symlink at ${quote(cur)}`);
+      } else {
+        throw invalid(`layer entry ${label} needs ${quote(cur)} to be a directory, but it is not one`);
+      }
+    }
+    return true;
+  }
+
+  private makeImplicitDir(rel: string, label: string): void {
+    const abs = this.abs(rel);
+    fs.mkdirSync(abs, 0o755);
+    fs.chmodSync(abs, 0o755); // mkdir's mode is filtered by the umask
+    if (this.implicitOwner) {
+      const { uid, gid } = this.implicitOwner;
+      this.chown(label, uid, gid, () => fs.lchownSync(abs, uid, gid));
+    }
+    this.verified.add(rel);
+    this.noteWritten(rel);
+  }
+
+  private noteWritten(rel: string): void {
+    this.written?.add(rel);
+    if (this.overlayWhiteouts.size > 0) this.overlayWhiteouts.delete(rel);
+  }
+
+  /** Forgets everything remembered about `rel` and, when it was a directory, about everything below it. */
+  private forget(rel: string, tree: boolean): void {
+    const sets: Array<Set<string> | Map<string, unknown>> = [this.verified, this.dirMeta, this.overlayWhiteouts, this.overlayOpaque];
+    if (this.written) sets.push(this.written);
+    const prefix = `${rel}/`;
+    for (const set of sets) {
+      set.delete(rel);
+      if (!tree || set.size === 0) continue;
+      for (const key of set.keys()) if (key.startsWith(prefix)) set.delete(key);
+    }
+  }
+
+  /** Removes whatever is at `rel` (recursively for a directory, never following a symlink). */
+  private async removePath(rel: string): Promise<boolean> {
+    if (rel === '') throw new Error('refusing to remove the layer root');
+    const abs = this.abs(rel);
+    const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+    if (st === undefined) return false;
+    if (st.isDirectory()) {
+      await fsp.rm(abs, { recursive: true, force: true }); // lstat-based: symlinks inside are unlinked, not followed
+      this.forget(rel, true);
+    } else {
+      fs.unlinkSync(abs);
+      this.forget(rel, false);
+    }
+    return true;
+  }
+
+  /** Runs `create`; when the path already exists, removes it and tries once more. */
+  private async replacing<T>(rel: string, create: () => T): Promise<Awaited<T>> {
+    try {
+      return await create();
+    } catch (err) {
+      if (errCode(err) !== 'EEXIST') throw err;
+    }
+    await this.removePath(rel);
+    return await create();
+  }
+
+  private chown(label: string, uid: number, gid: number, op: () => void): void {
+    if (this.chownRefused) return;
+    try {
+      op();
+    } catch (err) {
+      const code = errCode(err);
+      if (!this.opts.ownership && (code === 'EPERM' || code === 'EINVAL')) {
+        this.chownRefused = true;
+        return;
+      }
+      throw new EngineError('internal', `cannot give layer entry ${label} the owner ${uid}:${gid}: ${errMessage(err)}`, {
+        hint: code === 'EINVAL' || code === 'EPERM' ? 'the id is probably not mapped in the user namespace; check /etc/subuid and /etc/subgid' : undefined,
+        cause: err,
+      });
+    }
+  }
+
+  private rejectRoot(rel: string, label: string): void {
+    if (rel === '') throw invalid(`layer entry ${label} would replace the root directory`);
+  }
+
+  private async file(rel: string, h: TarHeader, stream: EntryStream, label: string): Promise<void> {
+    this.rejectRoot(rel, label);
+    this.ensureDir(parentOf(rel), true, label);
+    const abs = this.abs(rel);
+    const size = h.size ?? 0;
+    const meta = entryMeta(h, 0o644);
+    const truncated = () => invalid(`layer is not a valid tar archive: entry ${label} is truncated`);
+    // O_EXCL|O_NOFOLLOW: never write into an existing file (it may be a hard link shared with a lower layer's
+    // file) nor through a symlink; an existing path is removed and the file created fresh.
+    if (size <= SMALL_FILE_BYTES) {
+      const chunks: Buffer[] = [];
+      let received = 0;
+      for await (const chunk of stream) {
+        chunks.push(chunk);
+        received += chunk.length;
+      }
+
+      const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
+      const fd = await this.replacing(rel, () => fs.openSync(abs, O_CREATE_FILE, 0o600));
+      this.noteWritten(rel);
+      try {
+        for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off);
+        this.chown(label, meta.uid, meta.gid, () => fs.fchownSync(fd, meta.uid, meta.gid));
+        fs.fchmodSync(fd, meta.mode); // after chown, which may clear setuid/setgid
+        fs.futimesSync(fd, meta.atime, meta.mtime);
+      } finally {
+        fs.closeSync(fd);
+      }
+      return;
+    }
+    const fh = await this.replacing(rel, () => fsp.open(abs, O_CREATE_FILE, 0o600));
+    this.noteWritten(rel);
+    try {
+      if ((await writeContent(fh, stream)) !== size) throw truncated();
+      this.chown(label, meta.uid, meta.gid, () => fs.fchownSync(fh.fd, meta.uid, meta.gid));
+      fs.fchmodSync(fh.fd, meta.mode);
+      fs.futimesSync(fh.fd, meta.atime, meta.mtime);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async directory(rel: string, h: TarHeader, label: string): Promise<void> {
+    const meta = entryMeta(h, 0o755);
+    if (rel !== '') {
+      this.ensureDir(parentOf(rel), true, label);
+      const abs = this.abs(rel);
+      try {
+        fs.mkdirSync(abs, 0o700); // the real mode comes at the end, once children are written
+      } catch (err) {
+        if (errCode(err) !== 'EEXIST') throw err;
+        // A directory stays (with its content); anything else is replaced.
+        if (!fs.lstatSync(abs).isDirectory()) {
+          await this.removePath(rel);
+          fs.mkdirSync(abs, 0o700);
+        }
+      }
+      this.verified.add(rel);
+      this.noteWritten(rel);
+    }
+    this.dirMeta.set(rel, meta);
+  }
+
+  private async symlink(rel: string, h: TarHeader, label: string): Promise<void> {
+    this.rejectRoot(rel, label);
+    const target = h.linkname ?? '';
+    if (target === '') throw invalid(`layer symlink ${label} has an empty target`);
+    if (target.includes('\0')) throw invalid(`layer symlink ${label} has a target containing a NUL byte`);
+    this.ensureDir(parentOf(rel), true, label);
+    const abs = this.abs(rel);
+    await this.replacing(rel, () => fs.symlinkSync(target, abs));
+    this.noteWritten(rel);
+    const meta = entryMeta(h, 0o777);
+    this.chown(label, meta.uid, meta.gid, () => fs.lchownSync(abs, meta.uid, meta.gid));
+    fs.lutimesSync(abs, meta.atime, meta.mtime);
+  }
+
+  private async hardlink(rel: string, h: TarHeader, label: string): Promise<void> {
+    this.rejectRoot(rel, label);
+    const linkname = h.linkname ?? '';
+    let targetRel: string;
+    try {
+      targetRel = normalizeEntryPath(linkname, 'hard link target');
+    } catch {
+      throw invalid(`layer hard link ${label} points to ${quote(linkname)}, which escapes the target directory`);
+    }
+    if (targetRel === '') throw invalid(`layer hard link ${label} points to the root directory`);
+    const missing = () => invalid(`layer hard link ${label} points to ${quote(linkname)}, which does not exist`);
+    // The target's parents must be real directories too, or a symlink could make us link a host file in.
+    if (!this.ensureDir(parentOf(targetRel), false, label)) throw missing();
+    this.ensureDir(parentOf(rel), true, label);
+    if (targetRel === rel) return;
+    const abs = this.abs(rel);
+    const targetAbs = this.abs(targetRel);
+    const st = fs.lstatSync(targetAbs, { throwIfNoEntry: false });
+    if (st === undefined) throw missing();
+    if (st.isDirectory()) throw invalid(`layer hard link ${label} points to ${quote(linkname)}, which is a directory`);
+    try {
+      // link(2) on Linux does not follow a symlink given as the existing path.
+      await this.replacing(rel, () => fs.linkSync(targetAbs, abs));
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') throw missing(); // e.g. the link replaced a directory holding its own target
+      throw err;
+    }
+    this.noteWritten(rel);
+  }
+
+  /** Devices and fifos: created with the host tools when allowed, otherwise recorded as skipped. */
+  private async special(rel: string, h: TarHeader, label: string): Promise<void> {
+    this.rejectRoot(rel, label);
+    this.ensureDir(parentOf(rel), true, label);
+    const abs = this.abs(rel);
+    await this.removePath(rel);
+    const meta = entryMeta(h, 0o644);
+    const mode = meta.mode.toString(8);
+    if (h.type === 'fifo') {
+      try {
+        await runTool('mkfifo', ['-m', mode, '--', abs]);
+      } catch {
+        this.skipped.push(`/${rel}`);
+        return;
+      }
+    } else {
+      if (this.mknodRefused) {
+        this.skipped.push(`/${rel}`);
+        return;
+      }
+      const kind = h.type === 'block-device' ? 'b' : 'c';
+      try {
+        await runTool('mknod', ['-m', mode, '--', abs, kind, String(h.devmajor ?? 0), String(h.devminor ?? 0)]);
+      } catch {
+        // Without CAP_MKNOD (a user namespace) every further device fails the same way: stop spawning.
+        this.mknodRefused = true;
+        this.skipped.push(`/${rel}`);
+        return;
+      }
+    }
+    this.noteWritten(rel);
+    this.chown(label, meta.uid, meta.gid, () => fs.lchownSync(abs, meta.uid, meta.gid));
+    fs.chmodSync(abs, meta.mode); // a device or fifo we just made: chmod cannot follow anything
+    fs.lutimesSync(abs, meta.atime, meta.mtime);
+  }
+
+  private async whiteout(dirRel: string, name: string, label: string): Promise<void> {
+    if (name === '' || name === '.' || name === '..') throw invalid(`layer whiteout ${label} names no file`);
+    const victim = joinRel(dirRel, name);
+    if (this.opts.whiteouts === 'delete') {
+      // Nothing to delete when the directory does not exist.
+      if (this.ensureDir(dirRel, false, label)) await this.removePath(victim);
+      return;
+    }
+    this.ensureDir(dirRel, true, label);
+    await this.removePath(victim); // something this same layer wrote earlier
+    this.overlayWhiteouts.add(victim);
+  }
+
+  private async opaque(dirRel: string, label: string): Promise<void> {
+    if (this.opts.whiteouts === 'overlay') {
+      this.ensureDir(dirRel, true, label);
+      this.overlayOpaque.add(dirRel);
+      return;
+    }
+    if (!this.ensureDir(dirRel, false, label)) return;
+    // Keep what this layer wrote (and the directories leading to it); everything else came from lower layers.
+    const keep = new Set<string>();
+    const prefix = dirRel === '' ? '' : `${dirRel}/`;
+    for (const w of this.written ?? []) {
+      if (w === dirRel || !w.startsWith(prefix)) continue;
+      for (let p = w; p.length > prefix.length && !keep.has(p); p = parentOf(p)) keep.add(p);
+    }
+    await this.prune(dirRel, keep);
+  }
+
+  private async prune(dirRel: string, keep: Set<string>): Promise<void> {
+    for (const e of await fsp.readdir(this.abs(dirRel), { withFileTypes: true })) {
+      const child = joinRel(dirRel, e.name);
+      if (!keep.has(child)) await this.removePath(child);
+      else if (e.isDirectory()) await this.prune(child, keep);
+    }
+  }
+
+  /** After the last entry: overlay whiteouts, opaque markers, then directory owners, modes and times. */
+  async finish(): Promise<void> {
+    if (this.overlayWhiteouts.size > 0) await createOverlayWhiteouts([...this.overlayWhiteouts].map((rel) => this.abs(rel)));
+    if (this.overlayOpaque.size > 0) await markOverlayOpaque([...this.overlayOpaque].map((rel) => this.abs(rel)));
+    // Deepest first, so a restrictive parent mode cannot lock us out of its children.
+    const dirs = [...this.dirMeta].sort((a, b) => depthOf(b[0]) - depthOf(a[0]));
+    for (const [rel, meta] of dirs) {
+      const abs = this.abs(rel);
+      const label = quote(rel === '' ? '/' : rel);
+      try {
+        if (!fs.lstatSync(abs).isDirectory()) continue; // defensive: replaced paths were forgotten already
+        this.chown(label, meta.uid, meta.gid, () => fs.lchownSync(abs, meta.uid, meta.gid));
+        fs.chmodSync(abs, meta.mode);
+        fs.lutimesSync(abs, meta.atime, meta.mtime);
+      } catch (err) {
+        throw entryError(err, label);
+      }
+    }
+  }
+}
+
+/**
+ * Extracts `source` (a layer blob: plain tar or gzip) into `targetDir`, which is created when missing.
+ * Rejects with an `invalid_argument` EngineError for a malformed or hostile layer; the directory may then hold
+ * a partial extraction (callers extract into a temporary directory and remove it on failure).
+ */
+export async function applyLayer(source: Readable, targetDir: string, opts: ApplyOptions): Promise<ApplyResult> {
+  if (opts.whiteouts !== 'overlay' && opts.whiteouts !== 'delete') {
+    source.destroy();
+    throw invalid(`unknown whiteout mode ${quote(String(opts.whiteouts))}`);
+  }
+
+  targetDir = path.resolve(targetDir);
+  let rootStat;
+  try {
+    await fsp.mkdir(targetDir, { recursive: true, mode: 0o755 });
+    rootStat = await fsp.stat(targetDir);
+  } catch (err) {
+    source.destroy();
+    throw new EngineError('internal', `cannot use ${quote(targetDir)} as a layer directory: ${errMessage(err)}`, { cause: err });
+  }
+  if (!rootStat.isDirectory()) {
+    source.destroy();
+    throw invalid(`layer target ${quote(targetDir)} is not a directory`);
+  }
+
+  let head: Buffer;
+  let ended: boolean;
+  try {
+    ({ head, ended } = await readHead(source, HEAD_BYTES));
+  } catch (err) {
+    source.destroy();
+    throw err;
+  }
+
+  const compression = sniffCompression(head);
+  if (compression === 'zstd' && typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress !== 'function') {
+    source.destroy();
+    throw invalid('zstd layers are not supported yet', 'this Node.js has no zstd decompressor; use an image with gzip layers');
+  }
+  if (compression === 'xz' || compression === 'bzip2') {
+    source.destroy();
+    throw invalid(`${compression} layers are not supported`, 'use an image with gzip or uncompressed layers');
+  }
+
+  // The uncompressed byte stream.
+  let decompressor: zlib.Gunzip | undefined;
+  let input: AsyncIterable<Buffer>;
+  if (compression === 'none') {
+    input = chainChunks(head, ended ? undefined : source);
+  } else {
+    const z = compression === 'gzip'
+      ? zlib.createGunzip({ chunkSize: GUNZIP_CHUNK })
+      : (zlib as unknown as { createZstdDecompress(o: object): zlib.Gunzip }).createZstdDecompress({ chunkSize: GUNZIP_CHUNK });
+    decompressor = z;
+    z.write(head);
+    if (ended) z.end();
+    // pipeline destroys both streams if either fails or is destroyed; the error reaches us through `z`.
+    else pipeline(source, z, () => undefined);
+    input = z;
+  }
+
+  const hash = createHash('sha256');
+  let size = 0;
+  const extract = tarExtract({ highWaterMark: 256 * 1024 });
+
+  let failed = false;
+  let failure: unknown;
+  const fail = (err: unknown) => {
+    if (!failed) {
+      failed = true;
+      failure = err;
+    }
+    extract.destroy();
+    decompressor?.destroy();
+    source.destroy();
+  };
+
+  const writer = new LayerWriter(targetDir, { uid: rootStat.uid, gid: rootStat.gid }, opts);
+
+  let current: Promise<void> = Promise.resolve();
+  extract.on('entry', (header, stream, next) => {
+    current = writer.entry(header as unknown as TarHeader, stream as unknown as EntryStream).then(
+      () => next(),
+      (err) => fail(err),
+    );
+  });
+
+  let tarFinished = false;
+  const extractClosed = new Promise<void>((resolve) => {
+    extract.on('finish', () => {
+      tarFinished = true;
+    });
+    extract.on('error', (err: unknown) => fail(invalid(`layer is not a valid tar archive: ${errMessage(err)}`)));
+    extract.on('close', () => resolve());
+  });
+
+  const waitDrain = () =>
+    new Promise<boolean>((resolve) => {
+      if (extract.destroyed) return resolve(false);
+      const onDrain = () => {
+        extract.off('close', onClose);
+        resolve(true);
+      };
+      const onClose = () => {
+        extract.off('drain', onDrain);
+        resolve(false);
+      };
+      extract.once('drain', onDrain);
+      extract.once('close', onClose);
+    });
+
+  const pumped = (async () => {
+    try {
+      for await (const chunk of input) {
+        if (failed) break;
+        hash.update(chunk);
+        size += chunk.length;
+        if (!extract.write(chunk) && !(await waitDrain())) break;
+      }
+      if (!failed) extract.end(null);
+    } catch (err) {
+      if (failed) return;
+      const code = errCode(err);
+      if (decompressor && typeof code === 'string' && code.startsWith('Z_')) {
+        fail(invalid(`layer is not a valid ${compression} stream: ${errMessage(err)}`));
+      } else {
+        fail(err);
+      }
+    }
+  })();
+
+  await pumped;
+  await extractClosed;
+  await current; // an entry may still be finishing a filesystem call after a failure
+  if (!failed && !tarFinished) fail(invalid('layer is not a valid tar archive: it ended early'));
+  if (failed) throw failure;
+
+  await writer.finish();
+  return { diffId: `sha256:${hash.digest('hex')}`, size, skipped: writer.skipped };
+}

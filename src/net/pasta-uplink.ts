@@ -1,0 +1,105 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import { runCommand } from '../util/exec.js';
+import { unavailable } from '../util/errors.js';
+import { findExecutable } from '../rootless/host-check.js';
+import type { PortBinding } from '../engine/container-types.js';
+
+/** Asks the kernel for a free port, for `-p 80` (random host port) as Docker does. */
+async function freePort(host: string, proto: string): Promise<number> {
+  if (proto !== 'tcp') {
+    const dgram = await import('node:dgram');
+    return new Promise((resolve, reject) => {
+      const socket = dgram.createSocket('udp4');
+      socket.once('error', reject);
+      socket.bind(0, host || '0.0.0.0', () => { const { port } = socket.address(); socket.close(() => resolve(port)); });
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, host || '0.0.0.0', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Fills in random host ports; returns the bindings as they are really published. */
+export async function resolveHostPorts(bindings: Record<string, PortBinding[] | null>): Promise<Record<string, Array<{ HostIp: string; HostPort: string }>>> {
+  const resolved: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const [key, list] of Object.entries(bindings)) {
+    const proto = key.split('/')[1] ?? 'tcp';
+    resolved[key] = [];
+    for (const binding of list ?? []) {
+      const hostPort = binding.HostPort && binding.HostPort !== '' ? binding.HostPort : String(await freePort(binding.HostIp ?? '', proto));
+      resolved[key].push({ HostIp: binding.HostIp || '0.0.0.0', HostPort: hostPort });
+    }
+  }
+  return resolved;
+}
+
+function pastaSpecs(bindings: Record<string, PortBinding[]>, proto: string): string[] {
+  const specs: string[] = [];
+  for (const [key, list] of Object.entries(bindings)) {
+    const [containerPort, keyProto] = key.split('/');
+    if ((keyProto ?? 'tcp') !== proto) continue;
+    for (const binding of list) {
+      const address = binding.HostIp && binding.HostIp !== '0.0.0.0' ? `${binding.HostIp}/` : '';
+      specs.push(`${address}${binding.HostPort}:${containerPort}`);
+    }
+  }
+  return specs;
+}
+
+/**
+ * A network namespace of the user's own, kept as a bind mount on `nsFile` inside the engine's mount
+ * namespace (so it outlives a daemon restart), for the runtime to join by path.
+ */
+export async function createNetns(nsFile: string): Promise<void> {
+  fs.writeFileSync(nsFile, '');
+  try {
+    await runCommand('unshare', [`--net=${nsFile}`, '--', 'true']);
+  } catch (err) {
+    fs.rmSync(nsFile, { force: true });
+    throw unavailable(`cannot create a network namespace: ${(err as Error).message}`);
+  }
+}
+
+export async function removeNetns(nsFile: string): Promise<void> {
+  if (!fs.existsSync(nsFile)) return;
+  await runCommand('umount', ['-l', nsFile]).catch(() => {});
+  fs.rmSync(nsFile, { force: true });
+}
+
+/**
+ * The per-container uplink: pasta joins the container's network namespace, gives it the host's addresses
+ * and routes, and forwards the published ports from the host. It quits by itself when the namespace file
+ * goes away. User-defined networks (a shared namespace with a bridge) come with the networks issue.
+ */
+export async function startPasta(nsFile: string, bindings: Record<string, PortBinding[]>, pidFile: string): Promise<number> {
+  const pasta = findExecutable('pasta');
+  if (!pasta) throw unavailable('pasta is not installed: the default network needs it', 'sudo apt-get install passt, or run with --network none|host');
+  const args = ['--config-net', '--quiet', '--pid', pidFile, '-T', 'none', '-U', 'none'];
+  const tcp = pastaSpecs(bindings, 'tcp');
+  const udp = pastaSpecs(bindings, 'udp');
+  for (const spec of tcp.length ? tcp : ['none']) args.push('-t', spec);
+  for (const spec of udp.length ? udp : ['none']) args.push('-u', spec);
+  args.push('--netns', nsFile);
+  try {
+    await runCommand(pasta, args, { timeoutMs: 15_000 });
+  } catch (err) {
+    const detail = (err as Error).message.replace(/Failed to send \d+ bytes to syslog\s*/g, '');
+    throw unavailable(`cannot start the network uplink (pasta): ${detail}`,
+      'check that /dev/net/tun is usable by you (distributions ship it 0666), or run with --network none|host');
+  }
+  return Number(fs.readFileSync(pidFile, 'utf8').trim());
+}
+
+export function stopPasta(pidFile: string): void {
+  try {
+    const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    if (pid > 0) process.kill(pid, 'SIGTERM');
+  } catch { /* already gone */ }
+  fs.rmSync(pidFile, { force: true });
+}

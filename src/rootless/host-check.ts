@@ -1,0 +1,116 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import { findSubIdRange } from './subid.js';
+
+/** One thing Roost checked about the host, with what it falls back to and how to fix it. */
+export interface HostFinding {
+  name: string;
+  ok: boolean;
+  detail: string;
+  remedy?: string;
+}
+
+export function findExecutable(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
+    const candidate = `${dir}/${name}`;
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch { /* next */ }
+  }
+  return undefined;
+}
+
+function canOpen(device: string): boolean {
+  try {
+    fs.closeSync(fs.openSync(device, 'r+'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** cgroup v1 with a v2 "unified" mount beside it. crun 1.8 refuses to run there. */
+export function cgroupLayout(): 'v2' | 'hybrid' | 'v1' {
+  const mounts = fs.readFileSync('/proc/self/mounts', 'utf8');
+  if (/ \/sys\/fs\/cgroup cgroup2 /.test(mounts)) return 'v2';
+  return / cgroup2 /.test(mounts) ? 'hybrid' : 'v1';
+}
+
+function hugetlbOnV1(): boolean {
+  return / \/sys\/fs\/cgroup\/hugetlb cgroup /.test(fs.readFileSync('/proc/self/mounts', 'utf8'));
+}
+
+export interface RuntimeChoice {
+  name: 'crun' | 'runc';
+  path: string;
+  reason: string;
+}
+
+/** crun where it can run; runc where crun refuses (hybrid cgroups without hugetlb on v1) or is missing. */
+export function chooseRuntime(env: NodeJS.ProcessEnv = process.env): RuntimeChoice | undefined {
+  const crun = findExecutable('crun');
+  const runc = findExecutable('runc');
+  const wanted = env.ROOST_RUNTIME;
+  if (wanted === 'runc' && runc) return { name: 'runc', path: runc, reason: 'chosen by ROOST_RUNTIME' };
+  if (wanted === 'crun' && crun) return { name: 'crun', path: crun, reason: 'chosen by ROOST_RUNTIME' };
+  const crunRefuses = cgroupLayout() === 'hybrid' && !hugetlbOnV1();
+  if (crun && !crunRefuses) return { name: 'crun', path: crun, reason: 'preferred runtime' };
+  if (runc) return { name: 'runc', path: runc, reason: crun ? 'crun refuses hybrid cgroups on this host' : 'crun is not installed' };
+  if (crun) return { name: 'crun', path: crun, reason: 'only runtime installed' };
+  return undefined;
+}
+
+/** Everything `roost info` and the daemon's start-up explain about this host. */
+export function checkHost(): HostFinding[] {
+  const findings: HostFinding[] = [];
+  const user = os.userInfo();
+  const maxUserNs = Number(fs.readFileSync('/proc/sys/user/max_user_namespaces', 'utf8').trim());
+  let unprivClone = '1';
+  try { unprivClone = fs.readFileSync('/proc/sys/kernel/unprivileged_userns_clone', 'utf8').trim(); } catch { /* not a Debian-patched kernel */ }
+  const userns = maxUserNs > 0 && unprivClone === '1';
+  findings.push({
+    name: 'user namespaces', ok: userns,
+    detail: userns ? `enabled (max ${maxUserNs})` : 'disabled',
+    remedy: userns ? undefined : 'sudo sysctl -w user.max_user_namespaces=28633 kernel.unprivileged_userns_clone=1',
+  });
+  const newuidmap = findExecutable('newuidmap');
+  const subuid = findSubIdRange('/etc/subuid', user.username, user.uid);
+  const subgid = findSubIdRange('/etc/subgid', user.username, user.uid);
+  findings.push({
+    name: 'newuidmap', ok: Boolean(newuidmap), detail: newuidmap ?? 'not found: single-id mapping only',
+    remedy: newuidmap ? undefined : 'sudo apt-get install uidmap',
+  });
+  findings.push({
+    name: 'subordinate ids', ok: Boolean(subuid && subgid),
+    detail: subuid && subgid ? `uids ${subuid.start}+${subuid.count}, gids ${subgid.start}+${subgid.count}` : `no range for ${user.username} in /etc/subuid or /etc/subgid: every file is owned by you (single-id mapping); images whose files need other owners still run, with squashed ownership`,
+    remedy: subuid && subgid ? undefined : `sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user.username}`,
+  });
+  const runtime = chooseRuntime();
+  findings.push({
+    name: 'OCI runtime', ok: Boolean(runtime),
+    detail: runtime ? `${runtime.name} (${runtime.reason})` : 'neither crun nor runc is installed',
+    remedy: runtime ? (runtime.name === 'runc' && findExecutable('crun') ? 'crun 1.8 needs the hugetlb v1 hierarchy on hybrid cgroups: sudo mkdir -p /sys/fs/cgroup/hugetlb && sudo mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb' : undefined) : 'sudo apt-get install crun runc',
+  });
+  const fuse = canOpen('/dev/fuse');
+  findings.push({
+    name: '/dev/fuse', ok: fuse, detail: fuse ? 'usable' : 'not usable by this user: fuse-overlayfs is unavailable (native overlay or copy is used instead)',
+    remedy: fuse ? undefined : 'sudo chmod 0666 /dev/fuse (distributions ship it 0666)',
+  });
+  const tun = canOpen('/dev/net/tun');
+  const pasta = findExecutable('pasta');
+  const slirp = findExecutable('slirp4netns');
+  findings.push({
+    name: 'network uplink', ok: tun && Boolean(pasta || slirp),
+    detail: !tun ? '/dev/net/tun is not usable by this user: containers get no uplink (use --network none or host)'
+      : pasta ? `pasta (${pasta})` : slirp ? `slirp4netns (${slirp})` : 'neither pasta nor slirp4netns is installed',
+    remedy: !tun ? 'sudo chmod 0666 /dev/net/tun (distributions ship it 0666)' : pasta || slirp ? undefined : 'sudo apt-get install passt',
+  });
+  const layout = cgroupLayout();
+  findings.push({
+    name: 'cgroups', ok: false,
+    detail: layout === 'v2' ? 'v2, not delegated to this user: resource limits are not applied' : `${layout}: resource limits need a delegated cgroup v2 subtree and are not applied`,
+    remedy: 'boot with systemd.unified_cgroup_hierarchy=1 and enable user delegation (systemd user@.service Delegate=yes)',
+  });
+  return findings;
+}

@@ -1,0 +1,112 @@
+import fs from 'node:fs';
+import type { ContainerRecord } from '../engine/container-types.js';
+
+/** Docker's default capability set. */
+export const defaultCapabilities = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+const maskedPaths = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+const readonlyPaths = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+export interface ProcessUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+}
+
+export interface SpecInput {
+  container: ContainerRecord;
+  rootfs: string;
+  user: ProcessUser;
+  /** Files the engine writes per container and binds in (/etc/hosts, /etc/hostname, /etc/resolv.conf). */
+  etcFiles: Record<string, string>;
+  /** 'host' shares the host's network namespace; otherwise a new one, or the one at `netnsPath`. */
+  hostNetwork: boolean;
+  netnsPath?: string;
+  initPath?: string;
+}
+
+function processArgs(container: ContainerRecord, initPath?: string): string[] {
+  const args = [container.Path, ...container.Args];
+  return initPath ? ['/sbin/docker-init', '--', ...args] : args;
+}
+
+/** The daemon's own open-files limit: a user namespace cannot raise the hard limit it was given. */
+function openFilesLimit(): { hard: number; soft: number } {
+  try {
+    const line = fs.readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const [soft, hard] = (line ?? '').split(/\s+/).slice(3, 5).map(Number);
+    if (hard && Number.isFinite(hard)) return { hard, soft: hard };
+    if (soft && Number.isFinite(soft)) return { hard: soft, soft };
+  } catch { /* fall through */ }
+  return { hard: 1024, soft: 1024 };
+}
+
+/** OCI runtime config for a container running inside Roost's user namespace. */
+export function buildSpec(input: SpecInput): Record<string, unknown> {
+  const { container, user } = input;
+  const config = container.Config;
+  const env = config.Env ?? [];
+  const withPath = env.some((e) => e.startsWith('PATH=')) ? env : ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...env];
+  const withHostname = withPath.some((e) => e.startsWith('HOSTNAME=')) ? withPath : [...withPath, `HOSTNAME=${config.Hostname ?? ''}`];
+  const withTerm = config.Tty && !withHostname.some((e) => e.startsWith('TERM=')) ? [...withHostname, 'TERM=xterm'] : withHostname;
+  const caps = defaultCapabilities;
+  const mounts: Array<Record<string, unknown>> = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    // sysfs can only be mounted in a network namespace owned by our user namespace; with the host's, bind it.
+    input.hostNetwork
+      ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
+      : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+  ];
+  for (const [destination, source] of Object.entries(input.etcFiles)) {
+    mounts.push({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
+  }
+  if (input.initPath) mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: input.initPath, options: ['rbind', 'ro'] });
+  const namespaces: Array<{ type: string; path?: string }> = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  if (!input.hostNetwork) namespaces.push(input.netnsPath ? { type: 'network', path: input.netnsPath } : { type: 'network' });
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: Boolean(config.Tty),
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      args: processArgs(container, input.initPath),
+      env: withTerm,
+      cwd: config.WorkingDir || '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      rlimits: [{ type: 'RLIMIT_NOFILE', ...openFilesLimit() }],
+      noNewPrivileges: false,
+    },
+    root: { path: input.rootfs, readonly: false },
+    hostname: input.hostNetwork ? undefined : config.Hostname,
+    mounts,
+    linux: {
+      namespaces,
+      maskedPaths,
+      readonlyPaths,
+    },
+  };
+}
+
+/** OCI process for `exec`. */
+export function buildExecProcess(opts: {
+  args: string[]; env: string[]; cwd: string; tty: boolean; user: ProcessUser;
+}): Record<string, unknown> {
+  return {
+    terminal: opts.tty,
+    user: { uid: opts.user.uid, gid: opts.user.gid, additionalGids: opts.user.additionalGids },
+    args: opts.args,
+    env: opts.env,
+    cwd: opts.cwd || '/',
+    capabilities: { bounding: defaultCapabilities, effective: defaultCapabilities, permitted: defaultCapabilities },
+    noNewPrivileges: false,
+  };
+}
