@@ -33,3 +33,8 @@ export function pipeTerminal(socket: net.Socket, opts: { tty: boolean; stdin: bo
   });
   return { done, restore };
 }
+
+/** A bounded wait that never keeps the process alive by itself. */
+export function graceDelay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

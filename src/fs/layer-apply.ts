@@ -2,7 +2,8 @@
  * Applies one image layer (a tar, optionally gzip-compressed) to a directory.
  *
  * This is the hot path of `load` and `pull`, and the place where a hostile image would try to escape, so:
- *   - everything streams (decompression, hashing, parsing, file contents); nothing is buffered whole;
+ *   - everything streams (decompression, hashing, parsing, file contents); only files up to 256 KiB are
+ *     gathered in memory, to be written with one open/write/close;
  *   - names are normalised lexically and must stay inside the target; absolute names are re-rooted;
  *   - we never write through a symlink: every parent of an entry is lstat'ed (once per directory, then cached)
  *     and must be a real directory; final components are created with O_EXCL / O_NOFOLLOW semantics and an
@@ -415,7 +416,7 @@ class LayerWriter {
         chunks.push(chunk);
         received += chunk.length;
       }
-
+      if (received !== size) throw truncated();
       const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
       const fd = await this.replacing(rel, () => fs.openSync(abs, O_CREATE_FILE, 0o600));
       this.noteWritten(rel);
@@ -724,7 +725,7 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
     } catch (err) {
       if (failed) return;
       const code = errCode(err);
-      if (decompressor && typeof code === 'string' && code.startsWith('Z_')) {
+      if (decompressor && typeof code === 'string' && /^(Z_|ZSTD_|ERR_ZSTD)/.test(code)) {
         fail(invalid(`layer is not a valid ${compression} stream: ${errMessage(err)}`));
       } else {
         fail(err);

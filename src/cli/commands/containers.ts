@@ -2,7 +2,7 @@ import type { ApiClient } from '../../api/client.js';
 import { Demuxer } from '../../api/client.js';
 import { EngineError, invalid } from '../../util/errors.js';
 import type { FlagSpec } from '../args.js';
-import { pipeTerminal } from '../attach-io.js';
+import { graceDelay, pipeTerminal } from '../attach-io.js';
 import { formatFlag, type Command } from '../command.js';
 import { buildCreateBody, createFlags } from '../create-options.js';
 import { formatOne, formatRows } from '../format.js';
@@ -58,7 +58,7 @@ const run: Command = {
       startFailure(err);
     }
     const { StatusCode } = await waited;
-    await Promise.race([io.done, new Promise((r) => setTimeout(r, 2000))]);
+    await Promise.race([io.done, graceDelay(2000)]);
     io.restore();
     socket.destroy();
     return StatusCode;
@@ -94,7 +94,7 @@ const start: Command = {
       const io = pipeTerminal(socket, { tty: info.Config.Tty, stdin: interactive });
       await client.call(`/containers/${info.Id}/start`).catch(startFailure);
       const { StatusCode } = await waited;
-      await Promise.race([io.done, new Promise((r) => setTimeout(r, 2000))]);
+      await Promise.race([io.done, graceDelay(2000)]);
       io.restore();
       socket.destroy();
       return StatusCode;
@@ -356,7 +356,7 @@ const attach: Command = {
     const waited = client.json<{ StatusCode: number }>(`/containers/${info.Id}/wait`, { method: 'POST' });
     const io = pipeTerminal(socket, { tty: info.Config.Tty, stdin });
     const { StatusCode } = await waited;
-    await Promise.race([io.done, new Promise((r) => setTimeout(r, 1000))]);
+    await Promise.race([io.done, graceDelay(1000)]);
     io.restore();
     socket.destroy();
     return StatusCode;
@@ -365,7 +365,7 @@ const attach: Command = {
 
 const inspect: Command = {
   name: 'inspect', synopsis: '[OPTIONS] NAME|ID [NAME|ID...]', description: 'Return low-level information on containers or images',
-  flags: [formatFlag, { name: 'type', type: 'string', help: 'Return JSON for specified type (container, image)' }], minArgs: 1,
+  flags: [{ ...formatFlag, short: 'f' }, { name: 'type', type: 'string', help: 'Return JSON for specified type (container, image)' }], minArgs: 1,
   async run(ctx) {
     const client = await ctx.client();
     const type = ctx.args.flags.type as string | undefined;

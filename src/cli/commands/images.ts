@@ -178,7 +178,7 @@ const rmi: Command = {
 
 const imageInspect: Command = {
   name: 'image inspect', synopsis: '[OPTIONS] IMAGE [IMAGE...]', description: 'Display detailed information on one or more images',
-  flags: [formatFlag], minArgs: 1,
+  flags: [{ ...formatFlag, short: 'f' }], minArgs: 1,
   async run(ctx) {
     const client = await ctx.client();
     const results = [];

@@ -1,0 +1,159 @@
+import anyTest, { type TestFn } from 'ava';
+import { e2eUnavailable, freePort, retry, RoostEnv } from '../helpers/roost-env.js';
+
+const skip = e2eUnavailable();
+const test = anyTest as TestFn<{ roost: RoostEnv }>;
+const e2e = skip ? test.skip : test.serial;
+if (skip) test('end-to-end: run (skipped)', (t) => { t.log(skip); t.pass(); });
+
+test.before(async (t) => {
+  t.context.roost = new RoostEnv('run');
+  if (!skip) await t.context.roost.loadBusybox(t as never);
+});
+test.after.always(async (t) => {
+  await t.context.roost?.destroy();
+});
+
+e2e('run --rm prints the command output and exits 0', async (t) => {
+  const result = await t.context.roost.roost(['run', '--rm', 'busybox', 'sh', '-c', 'echo $((6*7))']);
+  t.is(result.stdout, '42\n', result.stderr);
+  t.is(result.exitCode, 0);
+});
+
+e2e('run passes the container exit status through', async (t) => {
+  const result = await t.context.roost.roost(['run', '--rm', 'busybox', 'sh', '-c', 'exit 3']);
+  t.is(result.exitCode, 3);
+});
+
+e2e('a missing command exits 127 and a non-executable one 126, with one line of error', async (t) => {
+  const missing = await t.context.roost.roost(['run', '--rm', 'busybox', 'no-such-command']);
+  t.is(missing.exitCode, 127);
+  t.regex(missing.stderr, /no-such-command/);
+  t.is(missing.stderr.trim().split('\n').length, 1, missing.stderr);
+  const notExecutable = await t.context.roost.roost(['run', '--rm', 'busybox', '/etc/passwd']);
+  t.is(notExecutable.exitCode, 126, notExecutable.stderr);
+  const ps = await t.context.roost.roost(['ps', '-aq']);
+  t.is(ps.stdout, '', 'failed --rm containers are removed');
+});
+
+e2e('stdout and stderr stay apart, and stdin reaches the container with -i', async (t) => {
+  const result = await t.context.roost.roost(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2']);
+  t.is(result.stdout, 'out\n');
+  t.is(result.stderr, 'err\n');
+  const piped = await t.context.roost.roost(['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo done'], { input: 'from stdin\n' });
+  t.is(piped.stdout, 'from stdin\ndone\n', piped.stderr);
+});
+
+e2e('image defaults and -e, -w, -u, --entrypoint, -h apply as Docker applies them', async (t) => {
+  const result = await t.context.roost.roost(['run', '--rm', '-e', 'GREETING=hi', '-w', '/tmp', '-u', '33:33', '-h', 'box1', 'busybox', 'sh', '-c', 'echo $GREETING $(pwd) $(id -u):$(id -g) $(hostname) $PATH']);
+  t.is(result.stdout, 'hi /tmp 33:33 box1 /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n', result.stderr);
+  const entry = await t.context.roost.roost(['run', '--rm', '--entrypoint', 'echo', 'busybox', 'via', 'entrypoint']);
+  t.is(entry.stdout, 'via entrypoint\n');
+  const named = await t.context.roost.roost(['run', '--rm', '-u', 'www-data', 'busybox', 'id', '-un']);
+  t.is(named.stdout, 'www-data\n', named.stderr);
+});
+
+e2e('--env-file reads KEY=VALUE lines and a bad one is one clear error with exit 125', async (t) => {
+  const fs = await import('node:fs');
+  const good = `${t.context.roost.base}/good.env`;
+  fs.writeFileSync(good, '# comment\nA=1\nB=two words\n');
+  const result = await t.context.roost.roost(['run', '--rm', '--env-file', good, 'busybox', 'sh', '-c', 'echo "$A|$B"']);
+  t.is(result.stdout, '1|two words\n', result.stderr);
+  const bad = `${t.context.roost.base}/bad.env`;
+  fs.writeFileSync(bad, 'GOOD=1\nBAD KEY=2\n');
+  const failed = await t.context.roost.roost(['run', '--rm', '--env-file', bad, 'busybox', 'true']);
+  t.is(failed.exitCode, 125);
+  t.regex(failed.stderr, /^roost: invalid env file .*line 2/);
+  const missing = await t.context.roost.roost(['run', '--rm', '--env-file', '/nonexistent.env', 'busybox', 'true']);
+  t.is(missing.exitCode, 125);
+});
+
+e2e('a detached httpd with -p 127.0.0.1:PORT:80 answers on the host; ps, logs, exec, stop, rm work on it', async (t) => {
+  const { roost } = t.context;
+  const port = await freePort();
+  const run = await roost.roost(['run', '-d', '--name', 'web', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sh', '-c', 'echo started; exec httpd -f -v -p 80 -h /var/www']);
+  t.is(run.exitCode, 0, run.stderr);
+  t.regex(run.stdout, /^[0-9a-f]{64}\n$/);
+  const body = await retry(async () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()).catch(() => ''), (b) => b.includes('hello'));
+  t.is(body, '<h1>hello from roost</h1>\n');
+  const ps = await roost.roost(['ps', '--format', '{{.Names}} {{.Status}} {{.Ports}}']);
+  t.regex(ps.stdout, new RegExp(`^web Up .* 127\\.0\\.0\\.1:${port}->80/tcp\\n$`));
+  const logs = await retry(() => roost.roost(['logs', 'web']), (r) => r.stdout.includes('started'));
+  t.regex(logs.stdout, /started/);
+  const exec = await roost.roost(['exec', 'web', 'sh', '-c', 'echo in $(hostname); exit 5']);
+  t.is(exec.exitCode, 5);
+  t.regex(exec.stdout, /^in [0-9a-f]{12}\n$/);
+  const inspect = await roost.roost(['inspect', '--format', '{{.State.Status}} {{.State.Running}}', 'web']);
+  t.is(inspect.stdout, 'running true\n');
+  const rmRunning = await roost.roost(['rm', 'web']);
+  t.is(rmRunning.exitCode, 125, 'a running container is not removed without -f');
+  t.regex(rmRunning.stderr, /container is running/);
+  const stop = await roost.roost(['stop', '-t', '1', 'web']);
+  t.is(stop.exitCode, 0, stop.stderr);
+  const stopped = await roost.roost(['inspect', '--format', '{{.State.Status}}', 'web']);
+  t.is(stopped.stdout, 'exited\n');
+  t.is((await roost.roost(['rm', 'web'])).exitCode, 0);
+  t.is((await roost.roost(['ps', '-aq'])).stdout, '');
+});
+
+e2e('logs -f follows a running container until it exits, and --tail limits the history', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['run', '-d', '--name', 'counter', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5; do echo line$i; sleep 0.2; done']);
+  const follow = await roost.roost(['logs', '-f', 'counter'], { timeout: 20_000 });
+  t.is(follow.stdout, 'line1\nline2\nline3\nline4\nline5\n');
+  const tail = await roost.roost(['logs', '--tail', '2', 'counter']);
+  t.is(tail.stdout, 'line4\nline5\n');
+  const wait = await roost.roost(['wait', 'counter']);
+  t.is(wait.stdout, '0\n');
+  await roost.roost(['rm', 'counter']);
+});
+
+e2e('create, start, kill, restart, rename and container prune', async (t) => {
+  const { roost } = t.context;
+  const created = await roost.roost(['create', '--name', 'sleeper', 'busybox', 'sleep', '300']);
+  t.is(created.exitCode, 0, created.stderr);
+  t.is((await roost.roost(['inspect', '-f', '{{.State.Status}}', 'sleeper'])).stdout, 'created\n');
+  t.is((await roost.roost(['start', 'sleeper'])).exitCode, 0);
+  t.is((await roost.roost(['rename', 'sleeper', 'dozer'])).exitCode, 0);
+  t.is((await roost.roost(['kill', 'dozer'])).exitCode, 0);
+  const exited = await retry(() => roost.roost(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'dozer']), (r) => r.stdout.startsWith('exited'));
+  t.is(exited.stdout, 'exited 137\n');
+  t.is((await roost.roost(['restart', '-t', '1', 'dozer'])).exitCode, 0);
+  t.is((await roost.roost(['inspect', '-f', '{{.State.Running}}', 'dozer'])).stdout, 'true\n');
+  await roost.roost(['kill', 'dozer']);
+  await roost.roost(['wait', 'dozer']);
+  const prune = await roost.roost(['container', 'prune', '-f']);
+  t.regex(prune.stdout, /Deleted Containers:/);
+  t.is((await roost.roost(['ps', '-aq'])).stdout, '');
+});
+
+e2e('a name in use, an unknown image, a bad port spec and an unknown flag each give one line and exit 125', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['create', '--name', 'taken', 'busybox', 'true']);
+  const cases: Array<[string[], RegExp]> = [
+    [['create', '--name', 'taken', 'busybox', 'true'], /name "\/taken" is already in use/],
+    [['run', '--rm', 'no-such-image'], /no-such-image/],
+    [['run', '--rm', '-p', '99999:80', 'busybox', 'true'], /invalid host port/],
+    [['run', '--rm', '-p', 'abc', 'busybox', 'true'], /invalid container port/],
+    [['run', '--bogus', 'busybox'], /unknown flag: --bogus/],
+    [['frobnicate'], /not a roost command/],
+    [['stop', 'no-such-container'], /No such container: no-such-container/],
+  ];
+  for (const [args, pattern] of cases) {
+    const result = await roost.roost(args);
+    t.is(result.exitCode, 125, `${args.join(' ')}: ${result.stderr}`);
+    t.regex(result.stderr, pattern, args.join(' '));
+    t.notRegex(result.stderr, /\n\s+at /, 'no stack trace');
+  }
+  await roost.roost(['rm', 'taken']);
+});
+
+e2e('--network none has only loopback, the default network has an uplink interface, host shares the host network', async (t) => {
+  const { roost } = t.context;
+  const none = await roost.roost(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net']);
+  t.is(none.stdout, 'lo\n', none.stderr);
+  const dflt = await roost.roost(['run', '--rm', 'busybox', 'sh', '-c', 'ls /sys/class/net | grep -v "^lo$" | wc -l']);
+  t.is(dflt.stdout.trim(), '1', dflt.stderr);
+  const host = await roost.roost(['run', '--rm', '--network', 'host', 'busybox', 'hostname']);
+  t.is(host.exitCode, 0, host.stderr);
+});
