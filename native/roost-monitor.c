@@ -445,8 +445,9 @@ static int listen_unix(const char *path, int backlog) {
 static void setup_stdio(void) {
 	if (opt.tty) {
 		/* several execs may share the bundle, so theirs get unique names */
-		if (opt.exec) snprintf(cons_path, sizeof cons_path, "%s/exec-%d.sock", opt.bundle, (int)getpid());
-		else snprintf(cons_path, sizeof cons_path, "%s/console.sock", opt.bundle);
+		/* Beside the attach socket: that path is short and unique per container
+		 * and per exec, while the bundle may sit too deep for sun_path. */
+		snprintf(cons_path, sizeof cons_path, "%s.console", opt.socket);
 		if ((cons_fd = listen_unix(cons_path, 1)) < 0) fail("console socket %s: %s", cons_path, strerror(errno));
 		return;
 	}

@@ -417,7 +417,7 @@ def test_tty():
     finish(m, 0)
     lines = m.log_lines()
     expect(len(lines) == 3 and all(re.match(TS + " stdout F ", l) for l in lines), f"log {lines}")
-    expect(not os.path.exists(os.path.join(m.dir, "console.sock")), "console.sock left over")
+    expect(not os.path.exists(m.sock + ".console"), "console socket left over")
 
 
 def test_tty_stdin_and_resize():
@@ -485,7 +485,7 @@ def test_exec_and_signal():
     out, _, code = ec.collect()
     expect(re.fullmatch(rb"/dev/pts/\d+\r\n", out) and code == 0, f"exec tty output {short(out)} code {code}")
     finish(e, 0)
-    expect(not [n for n in os.listdir(ctr.bundle) if n.startswith("exec-")], "exec console socket left over")
+    expect(not os.path.exists(e.sock + ".console"), "exec console socket left over")
 
     e = Monitor("exec-stdin", ["cat"], exec_of=ctr, stdin=True)
     e.status()

@@ -57,15 +57,22 @@ export function imageInspect(image: ImageRecord) {
   };
 }
 
+function referencePattern(value: string): RegExp {
+  return new RegExp(`^${value.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.')}$`);
+}
+
+/** Whether a familiar name (busybox:latest) matches a `reference` filter (busybox, busybox:*, team/*). */
+function nameMatchesReference(name: string, value: string): boolean {
+  const pattern = referencePattern(value);
+  return pattern.test(name) || (!value.includes(':') && pattern.test(name.replace(/:[^:/]+$/, '')));
+}
+
 function matchesImageFilters(ctx: RouteContext, image: ImageRecord, filters: Record<string, string[]>): boolean {
   for (const [key, values] of Object.entries(filters)) {
     const ok = values.some((value) => {
       switch (key) {
         case 'dangling': return (value === 'true' || value === '1') === (image.names.length === 0);
-        case 'reference': {
-          const pattern = new RegExp(`^${value.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '.')}$`);
-          return image.names.map(familiar).some((n) => pattern.test(n) || pattern.test(n.replace(/:[^:/]+$/, '')));
-        }
+        case 'reference': return image.names.map(familiar).some((n) => nameMatchesReference(n, value));
         case 'label': {
           const [k, v] = value.split('=', 2) as [string, string | undefined];
           const labels = image.config.config?.Labels ?? {};
@@ -89,7 +96,13 @@ export function imageRoutes(router: Router): void {
     const images = ctx.engine.images.list()
       .filter((image) => matchesImageFilters(ctx, image, filters))
       .sort((a, b) => createdSeconds(b) - createdSeconds(a));
-    sendJson(ctx.res!, 200, images.map((image) => imageSummary(image, containers.filter((c) => c.Image === image.id).length)));
+    const references = filters.reference ?? [];
+    sendJson(ctx.res!, 200, images.map((image) => {
+      const summary = imageSummary(image, containers.filter((c) => c.Image === image.id).length);
+      // As Docker: with a reference filter, only the matching names are listed.
+      if (references.length) summary.RepoTags = summary.RepoTags.filter((n) => references.some((r) => nameMatchesReference(n, r)));
+      return summary;
+    }));
   });
 
   router.add('POST', '/images/load', async (ctx) => {

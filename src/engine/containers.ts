@@ -3,10 +3,8 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Snapshotter } from '../fs/snapshotter.js';
 import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
-import { familiar } from '../image/reference.js';
 import { createNetns, removeNetns, resolveHostPorts, startPasta, stopPasta } from '../net/pasta-uplink.js';
 import { findExecutable, type RuntimeChoice } from '../rootless/host-check.js';
 import { buildExecProcess, buildSpec } from '../runtime/oci-spec.js';
@@ -360,7 +358,10 @@ export class ContainerService {
     } catch (err) {
       monitor?.abort();
       await cleanupNetwork();
-      throw this.startError(record, err);
+      const failure = this.startError(record, err);
+      // Docker removes an --rm container whose start failed; clients waiting for `removed` rely on it.
+      if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true, volumes: true }).catch(() => {});
+      throw failure;
     }
     this.events.emit('container', 'start', record.Id, this.eventAttributes(record));
   }
@@ -510,32 +511,13 @@ export class ContainerService {
     this.waiters.emit(`removed:${record.Id}`);
   }
 
-  /** `wait`: resolves with the exit code for `not-running` (default), `next-exit` or `removed`. */
-  async wait(idOrName: string, condition: string = 'not-running'): Promise<number> {
-    const record = this.get(idOrName);
-    if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalid(`invalid condition: ${condition}`);
-    if (condition === 'not-running' && !record.State.Running) return record.State.ExitCode;
-    const exitCode = await new Promise<number>((resolve) => {
-      const onExit = (code: number) => resolve(code);
-      this.waiters.once(`exit:${record.Id}`, onExit);
-    });
-    if (condition === 'removed' && this.records.has(record.Id)) {
-      await new Promise<void>((resolve) => this.waiters.once(`removed:${record.Id}`, () => resolve()));
-    }
-    return exitCode;
-  }
-
-  /** Like wait, but subscribes synchronously so a start right after cannot be missed. */
+  /** Subscribes synchronously (so a start right after cannot be missed); resolves with the exit code. */
   waitLater(idOrName: string, condition: string = 'not-running'): Promise<number> {
     const record = this.get(idOrName);
     if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw invalid(`invalid condition: ${condition}`);
     if (condition === 'not-running' && !record.State.Running) return Promise.resolve(record.State.ExitCode);
-    return new Promise((resolve) => {
-      this.waiters.once(`exit:${record.Id}`, (code: number) => {
-        if (condition !== 'removed' || !this.records.has(record.Id)) return resolve(code);
-        this.waiters.once(`removed:${record.Id}`, () => resolve(code));
-      });
-    });
+    const event = condition === 'removed' ? `removed:${record.Id}` : `exit:${record.Id}`;
+    return new Promise((resolve) => this.waiters.once(event, () => resolve(record.State.ExitCode)));
   }
 
   async rename(idOrName: string, newName: string): Promise<void> {
@@ -669,20 +651,12 @@ export class ContainerService {
     exec.link?.resize(rows, cols);
   }
 
-  imageName(record: ContainerRecord): string {
-    try {
-      const image = this.images.resolve(record.Image);
-      const given = record.Config.Image;
-      return image.names.length > 0 && !given.startsWith('sha256:') ? given : record.Image;
-    } catch {
-      return record.Image;
-    }
-  }
-
+  /** The image as the user named it (Docker shows Config.Image), or its ID once that name moved on. */
   familiarImage(record: ContainerRecord): string {
-    const name = this.imageName(record);
-    try { return name.startsWith('sha256:') ? name : familiar(name); } catch { return name; }
+    try {
+      if (this.images.resolve(record.Config.Image).id === record.Image) return record.Config.Image;
+    } catch { /* the name is gone */ }
+    return record.Image;
   }
 }
 
-export { sleep };

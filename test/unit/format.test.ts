@@ -1,6 +1,6 @@
 import test from 'ava';
-import { EngineError } from '../src/util/errors.js';
-import { compileTemplate, formatOne, formatRows, tabwrite } from '../src/cli/format.js';
+import { EngineError } from '../../src/util/errors.js';
+import { compileTemplate, formatOne, formatRows, tabwrite } from '../../src/cli/format.js';
 
 const rows = [
   { ID: 'abc123def456', Image: 'alpine:3.19', Names: 'web', CreatedAt: '2024-01-02', Labels: { 'com.example.tier': 'front', env: 'prod' }, Ports: ['80/tcp', '443/tcp'] },

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import tar from 'tar-stream';
-import { tarHeaderChecksumJs, tarHeaderChecksumWasm } from '../src/wasm/kernels.js';
+import { tarHeaderChecksumJs, tarHeaderChecksumWasm } from '../../src/wasm/kernels.js';
 
 test('the tar header checksum kernel matches its JS twin on random headers', (t) => {
   for (let i = 0; i < 2000; i++) {

@@ -8,8 +8,8 @@ import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import test, { type ExecutionContext } from 'ava';
 import { pack, type Header } from 'tar-stream';
-import { applyLayer, type ApplyOptions, type ApplyResult } from '../src/fs/layer-apply.js';
-import { EngineError } from '../src/util/errors.js';
+import { applyLayer, type ApplyOptions, type ApplyResult } from '../../src/fs/layer-apply.js';
+import { EngineError } from '../../src/util/errors.js';
 
 type Entry = Partial<Omit<Header, 'pax'>> & { name: string; content?: string | Buffer; pax?: Record<string, string> };
 

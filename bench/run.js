@@ -1,0 +1,892 @@
+#!/usr/bin/env node
+// Roost benchmark harness: Roost side by side with podman, in one run.
+//
+//   npm run bench [-- --quick] [-- --only NAME[,NAME]] [-- --network default|none] [-- --no-podman]
+//
+// Plain Node ESM, no build step, no dependencies. Run it as the unprivileged user the engines run as.
+// See bench/README.md for what each benchmark measures and how podman is invoked.
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(BENCH_DIR, '..');
+const ROOST_JS = path.join(REPO, 'bin', 'roost.js');
+const MAKE_BUSYBOX = path.join(REPO, 'scripts', 'make-busybox-image.sh');
+
+// Image names private to the benchmark, so that nothing of the user's is touched and everything can be removed.
+const IMAGE = 'roost-bench-busybox:latest';
+const IMAGE_SHORT = 'roost-bench-busybox';
+const BIG_IMAGE = 'roost-bench-big:latest';
+const BIG_LAYER_BYTES = 200 * 1024 * 1024; // ~210 MB of incompressible data in the second layer
+const BIG_FILE_BYTES = 4 * 1024 * 1024;
+
+const BENCHMARKS = [
+  { key: 'run', aliases: ['1', 'run-rm'], title: 'run --rm busybox true' },
+  { key: 'docker-run', aliases: ['2', 'docker'], title: 'docker CLI run --rm busybox true' },
+  { key: 'idle', aliases: ['3', 'run-d', 'detached'], title: 'run -d busybox sleep 600' },
+  { key: 'load', aliases: ['4'], title: 'load ~200 MB docker-archive' },
+];
+
+// ---------------------------------------------------------------------------------------------- options
+
+function usage() {
+  return `usage: node bench/run.js [--quick] [--only NAME[,NAME...]] [--network default|none] [--no-podman] [--json FILE]
+
+  --quick            fewer iterations (run 5, docker-run 3, idle 5 containers, load 1)
+  --only NAME        run only these benchmarks: ${BENCHMARKS.map((b) => b.key).join(', ')} (repeatable or comma-separated)
+  --network MODE     default: each engine's default rootless network (Roost: pasta, podman 4: slirp4netns);
+                     none: --network=none on both sides
+  --no-podman        Roost's figures only
+  --json FILE        where to write the results (default bench/results/latest.json)
+`;
+}
+
+function parseOptions(argv) {
+  const opts = { quick: false, only: new Set(), network: 'default', podman: true, json: path.join(BENCH_DIR, 'results', 'latest.json') };
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i];
+    let value;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) { value = arg.slice(eq + 1); arg = arg.slice(0, eq); }
+    const next = () => {
+      if (value !== undefined) return value;
+      if (i + 1 >= argv.length) throw new Error(`${arg} needs a value`);
+      return argv[++i];
+    };
+    if (arg === '--quick') opts.quick = true;
+    else if (arg === '--only') {
+      for (const name of next().split(',').map((s) => s.trim()).filter(Boolean)) {
+        const b = BENCHMARKS.find((x) => x.key === name || x.aliases.includes(name));
+        if (!b) throw new Error(`unknown benchmark "${name}" (known: ${BENCHMARKS.map((x) => x.key).join(', ')})`);
+        opts.only.add(b.key);
+      }
+    } else if (arg === '--network') {
+      opts.network = next();
+      if (!['default', 'none'].includes(opts.network)) throw new Error('--network takes "default" or "none"');
+    } else if (arg === '--no-podman') opts.podman = false;
+    else if (arg === '--json') opts.json = path.resolve(next());
+    else if (arg === '--help' || arg === '-h') { process.stdout.write(usage()); process.exit(0); }
+    else throw new Error(`unknown argument: ${arg}\n${usage()}`);
+  }
+  opts.iterations = opts.quick
+    ? { run: 5, 'docker-run': 3, idle: 5, load: 1 }
+    : { run: 20, 'docker-run': 10, idle: 20, load: 3 };
+  return opts;
+}
+
+// ---------------------------------------------------------------------------------------------- processes
+
+const children = new Set();
+
+/**
+ * Runs a command to completion. Resolves { code, stdout, stderr, ns } (ns: wall time as a bigint, from
+ * process.hrtime.bigint() taken just before spawn and at exit); never rejects except on spawn errors.
+ */
+function exec(cmd, args, { env = process.env, timeoutMs = 180_000, cwd } = {}) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    let child;
+    try {
+      child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.setEncoding('utf8').on('data', (c) => { stdout += c; });
+    child.stderr.setEncoding('utf8').on('data', (c) => { stderr += c; });
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+    child.on('error', (err) => { clearTimeout(timer); children.delete(child); reject(err); });
+    child.on('close', (code, signal) => {
+      const ns = process.hrtime.bigint() - started;
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ code: timedOut ? 124 : code ?? 128, signal, stdout, stderr, ns, timedOut });
+    });
+  });
+}
+
+function describe(cmd, args) {
+  return [cmd === process.execPath ? 'node' : cmd, ...args].map((a) => (/[\s'"]/.test(a) ? JSON.stringify(a) : a)).join(' ');
+}
+
+class CommandError extends Error {
+  constructor(cmd, args, result) {
+    const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
+    super(`\`${describe(cmd, args)}\` ${result.timedOut ? 'timed out' : `exited ${result.code}`}${tail ? `: ${tail}` : ''}`);
+    this.result = result;
+  }
+}
+
+/** Like exec, but throws a CommandError unless the command exits 0. */
+async function check(cmd, args, options) {
+  const result = await exec(cmd, args, options);
+  if (result.code !== 0) throw new CommandError(cmd, args, result);
+  return result;
+}
+
+const nsToMs = (ns) => Number(ns) / 1e6;
+
+// ---------------------------------------------------------------------------------------------- engines
+
+class Engine {
+  constructor(name, cmd, globalArgs, runArgs, env) {
+    this.name = name;
+    this.cmd = cmd;
+    this.globalArgs = globalArgs; // before the subcommand (podman's storage / runtime flags)
+    this.runArgs = runArgs; // after `run` (network)
+    this.env = env;
+  }
+  argv(args) { return [...this.globalArgs, ...args]; }
+  exec(args, options = {}) { return exec(this.cmd, this.argv(args), { env: this.env, ...options }); }
+  check(args, options = {}) { return check(this.cmd, this.argv(args), { env: this.env, ...options }); }
+  display(args) { return describe(this.cmd, this.argv(args)); }
+  /** Container ids (full) of every container whose image is one of the benchmark's images. */
+  async benchContainers() {
+    const r = await this.check(['ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.Image}}']);
+    return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter((p) => p.length >= 2 && isBenchImage(p[1])).map((p) => p[0]);
+  }
+  async hasImage(ref) {
+    const r = await this.exec(['image', 'inspect', ref]);
+    return r.code === 0;
+  }
+}
+
+function isBenchImage(ref) {
+  const name = ref.replace(/^(docker\.io\/library\/|localhost\/)/, '').replace(/:latest$/, '');
+  return name === IMAGE_SHORT || name === 'roost-bench-big';
+}
+
+// ---------------------------------------------------------------------------------------------- cleanup
+
+const cleanups = []; // LIFO: { label, fn }
+function onCleanup(label, fn) {
+  const entry = { label, fn };
+  cleanups.push(entry);
+  return () => { const i = cleanups.indexOf(entry); if (i >= 0) cleanups.splice(i, 1); };
+}
+let cleaning;
+async function runCleanups() {
+  cleaning ??= (async () => {
+    while (cleanups.length) {
+      const { label, fn } = cleanups.pop();
+      try {
+        await fn();
+      } catch (err) {
+        warn(`cleanup (${label}) failed: ${err.message}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+const warnings = [];
+function warn(message) {
+  warnings.push(message);
+  process.stderr.write(`bench: warning: ${message}\n`);
+}
+function log(message) {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------- statistics
+
+function stats(samples) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const n = sorted.length;
+  if (n === 0) return undefined;
+  const median = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  const p90 = sorted[Math.min(n - 1, Math.ceil(0.9 * n) - 1)];
+  const mean = sorted.reduce((s, x) => s + x, 0) / n;
+  return { n, median, p90, mean, min: sorted[0], max: sorted[n - 1] };
+}
+
+// ---------------------------------------------------------------------------------------------- memory
+
+function readSubIdRanges(file, user, uid) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').map((l) => l.split(':'))
+      .filter((p) => p.length === 3 && (p[0] === user || p[0] === String(uid)))
+      .map((p) => [Number(p[1]), Number(p[1]) + Number(p[2])]);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Memory of every process of this user (its uid and its subordinate uids), except this harness itself:
+ * Pss from /proc/PID/smaps_rollup where readable, else VmRSS from /proc/PID/status.
+ */
+function userMemory() {
+  const uid = process.getuid();
+  const ranges = readSubIdRanges('/etc/subuid', os.userInfo().username, uid);
+  const ours = (u) => u === uid || ranges.some(([lo, hi]) => u >= lo && u < hi);
+  const procs = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    let status;
+    try {
+      status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch {
+      continue;
+    }
+    const field = (name) => status.match(new RegExp(`^${name}:\\s*(.*)$`, 'm'))?.[1];
+    const realUid = Number(field('Uid')?.split(/\s+/)[0]);
+    if (!ours(realUid)) continue;
+    if (Number(field('PPid')) === process.pid) continue; // a command of ours, on its way out
+    const rssKb = Number(field('VmRSS')?.split(/\s+/)[0] ?? NaN);
+    if (!Number.isFinite(rssKb)) continue; // kernel thread or zombie
+    let pssKb;
+    try {
+      const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      const m = rollup.match(/^Pss:\s+(\d+) kB/m);
+      if (m) pssKb = Number(m[1]);
+    } catch { /* not readable: fall back to VmRSS */ }
+    let cmdline = '';
+    try { cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' '); } catch { /* gone */ }
+    procs.push({ pid, comm: field('Name') ?? '?', cmdline: cmdline.slice(0, 160), rssKb, pssKb, kb: pssKb ?? rssKb });
+  }
+  return {
+    kb: procs.reduce((s, p) => s + p.kb, 0),
+    rssKb: procs.reduce((s, p) => s + p.rssKb, 0),
+    fallbacks: procs.filter((p) => p.pssKb === undefined).length,
+    procs,
+  };
+}
+
+/** What changed between two userMemory() snapshots, by process name. */
+function memoryDelta(before, after) {
+  const beforePids = new Map(before.procs.map((p) => [p.pid, p]));
+  const afterPids = new Set(after.procs.map((p) => p.pid));
+  const byComm = {};
+  for (const p of after.procs) {
+    const old = beforePids.get(p.pid);
+    const key = old ? `${p.comm} (existing)` : p.comm;
+    byComm[key] ??= { count: 0, kb: 0 };
+    if (!old) byComm[key].count++;
+    byComm[key].kb += p.kb - (old?.kb ?? 0);
+  }
+  for (const p of before.procs) {
+    if (afterPids.has(p.pid)) continue;
+    const key = `${p.comm} (exited)`;
+    byComm[key] ??= { count: 0, kb: 0 };
+    byComm[key].count--;
+    byComm[key].kb -= p.kb;
+  }
+  for (const [k, v] of Object.entries(byComm)) if (v.count === 0 && Math.abs(v.kb) < 64) delete byComm[k];
+  return byComm;
+}
+
+function memAvailableKb() {
+  const m = fs.readFileSync('/proc/meminfo', 'utf8').match(/^MemAvailable:\s+(\d+) kB/m);
+  return m ? Number(m[1]) : NaN;
+}
+
+// ---------------------------------------------------------------------------------------------- images
+
+async function sha256File(file) {
+  const hash = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+const TAR_FLAGS = ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=2024-01-01 00:00:00'];
+
+/**
+ * A docker-archive: the busybox image from scripts/make-busybox-image.sh plus a second layer holding
+ * BIG_LAYER_BYTES of random (incompressible) files, with the config's diff_ids, history and manifest to match.
+ */
+async function makeBigArchive(baseArchive, workDir, out) {
+  const dir = path.join(workDir, 'big-archive');
+  const rootfs = path.join(workDir, 'big-rootfs');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(path.join(rootfs, 'bench-data'), { recursive: true });
+  try {
+    await check('tar', ['-xf', baseArchive, '-C', dir]);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    const baseConfigFile = manifest[0].Config;
+    const config = JSON.parse(fs.readFileSync(path.join(dir, baseConfigFile), 'utf8'));
+    for (let i = 0, written = 0; written < BIG_LAYER_BYTES; i++) {
+      const size = Math.min(BIG_FILE_BYTES, BIG_LAYER_BYTES - written);
+      fs.writeFileSync(path.join(rootfs, 'bench-data', `blob-${String(i).padStart(3, '0')}.bin`), crypto.randomBytes(size));
+      written += size;
+    }
+    const layerTmp = path.join(dir, 'layer.tar');
+    await check('tar', [...TAR_FLAGS, '-C', rootfs, '-cf', layerTmp, '.']);
+    fs.rmSync(rootfs, { recursive: true, force: true });
+    const diffId = await sha256File(layerTmp);
+    fs.mkdirSync(path.join(dir, diffId));
+    fs.renameSync(layerTmp, path.join(dir, diffId, 'layer.tar'));
+    config.rootfs.diff_ids.push(`sha256:${diffId}`);
+    config.history = [...(config.history ?? []), { created: '2024-01-01T00:00:00Z', created_by: `bench/run.js: ${BIG_LAYER_BYTES} bytes of random data in /bench-data` }];
+    const configText = JSON.stringify(config);
+    const configId = crypto.createHash('sha256').update(configText).digest('hex');
+    fs.writeFileSync(path.join(dir, `${configId}.json`), configText);
+    fs.rmSync(path.join(dir, baseConfigFile));
+    manifest[0] = { Config: `${configId}.json`, RepoTags: [BIG_IMAGE], Layers: [...manifest[0].Layers, `${diffId}/layer.tar`] };
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+    await check('tar', [...TAR_FLAGS, '-C', dir, '-cf', out, '.']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(rootfs, { recursive: true, force: true });
+  }
+  return fs.statSync(out).size;
+}
+
+async function duBytes(dir) {
+  const r = await exec('du', ['-sb', dir], { timeoutMs: 120_000 });
+  const n = Number(r.stdout.trim().split(/\s+/)[0]);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------- podman
+
+/** Answers whether a unix socket accepts a connection. */
+function socketAnswers(file) {
+  return new Promise((resolve) => {
+    const s = net.connect(file);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Finds a podman invocation that works for this user on this host. Podman gets storage of its own for the
+ * benchmark (graph root under $XDG_DATA_HOME, run root under $XDG_RUNTIME_DIR) so that the user's podman
+ * images and containers are not touched and a like-for-like storage driver can be chosen: native kernel
+ * overlay first (what Roost uses), then fuse-overlayfs, then vfs. Then runtime / cgroup flags in order, as
+ * crun 1.8 refuses hybrid cgroup hosts.
+ */
+async function setupPodman(ctx) {
+  const version = await exec('podman', ['--version']).catch((err) => ({ code: -1, stderr: err.code === 'ENOENT' ? 'not installed' : err.message, stdout: '' }));
+  if (version.code !== 0) return { available: false, reason: version.stderr.trim().split('\n').pop() || 'podman --version failed' };
+  const dataHome = process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
+  const base = path.join(dataHome, `roost-bench-podman-${process.pid}`);
+  const runBase = path.join(process.env.XDG_RUNTIME_DIR, `roost-bench-podman-${process.pid}`);
+  const removeStorage = async (root, runroot) => {
+    // Files in a rootless graph root belong to subordinate ids: remove them from inside podman's user namespace.
+    await exec('podman', ['unshare', 'rm', '-rf', root, runroot], { timeoutMs: 300_000 });
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(runroot, { recursive: true, force: true });
+  };
+  onCleanup('podman storage', async () => {
+    await exec('podman', ['unshare', 'rm', '-rf', base, runBase], { timeoutMs: 300_000 });
+    fs.rmSync(base, { recursive: true, force: true });
+    fs.rmSync(runBase, { recursive: true, force: true });
+  });
+  const storages = [
+    { label: 'overlay (native kernel overlayfs)', flags: ['--storage-driver=overlay'] },
+    { label: 'overlay via fuse-overlayfs', flags: ['--storage-driver=overlay', '--storage-opt=overlay.mount_program=/usr/bin/fuse-overlayfs'] },
+    { label: 'vfs', flags: ['--storage-driver=vfs'] },
+  ];
+  const runtimes = [
+    { label: 'podman defaults', global: [], run: [] },
+    { label: 'runc', global: ['--runtime=runc'], run: [] },
+    { label: 'runc, cgroupfs', global: ['--runtime=runc', '--cgroup-manager=cgroupfs'], run: [] },
+    { label: 'runc, cgroupfs, --cgroups=disabled', global: ['--runtime=runc', '--cgroup-manager=cgroupfs'], run: ['--cgroups=disabled'] },
+    { label: 'crun, cgroupfs, --cgroups=disabled', global: ['--runtime=crun', '--cgroup-manager=cgroupfs'], run: ['--cgroups=disabled'] },
+  ];
+  const netArgs = ctx.opts.network === 'none' ? ['--network=none'] : [];
+  const failures = [];
+  for (const [i, storage] of storages.entries()) {
+    const root = path.join(base, `storage-${i}`);
+    const runroot = path.join(runBase, `run-${i}`);
+    const storageArgs = [`--root=${root}`, `--runroot=${runroot}`, ...storage.flags];
+    const loader = new Engine('podman', 'podman', storageArgs, [], process.env);
+    const load = await loader.exec(['load', '-q', '-i', ctx.busyboxArchive], { timeoutMs: 300_000 });
+    if (load.code !== 0) {
+      failures.push(`storage ${storage.label}: ${new CommandError('podman', loader.argv(['load', '-q', '-i', ctx.busyboxArchive]), load).message}`);
+      await removeStorage(root, runroot);
+      continue;
+    }
+    for (const runtime of runtimes) {
+      const engine = new Engine('podman', 'podman', [...storageArgs, ...runtime.global], [...runtime.run, ...netArgs], process.env);
+      const probe = await engine.exec(['run', '--rm', ...engine.runArgs, IMAGE_SHORT, 'true'], { timeoutMs: 120_000 });
+      if (probe.code === 0) {
+        const info = await engine.exec(['info', '--format', '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}} {{.Host.CgroupsVersion}} {{.Store.GraphDriverName}}']);
+        return {
+          available: true,
+          engine,
+          version: version.stdout.trim(),
+          storage: storage.label,
+          runtime: runtime.label,
+          info: info.stdout.trim(),
+          root, runroot,
+          network: ctx.opts.network === 'none' ? 'none' : 'default (slirp4netns on podman 4)',
+          failures,
+          invocation: `podman ${engine.globalArgs.join(' ')} run --rm ${engine.runArgs.join(' ')}${engine.runArgs.length ? ' ' : ''}${IMAGE_SHORT} true`,
+        };
+      }
+      failures.push(`${storage.label} + ${runtime.label}: ${new CommandError('podman', engine.argv(['run', '--rm', ...engine.runArgs, IMAGE_SHORT, 'true']), probe).message}`);
+    }
+    await removeStorage(root, runroot);
+  }
+  const lastError = failures.at(-1)?.split(': ').slice(-1)[0] ?? 'unknown';
+  return { available: false, reason: `no working podman invocation, ${failures.length} tried; last error: ${lastError}`, failures };
+}
+
+/** Starts `podman system service` on its own socket; returns { socket, stop }. */
+async function startPodmanService(podman) {
+  const socket = path.join(process.env.XDG_RUNTIME_DIR, 'podman-bench.sock');
+  fs.rmSync(socket, { force: true });
+  const args = podman.argv(['system', 'service', '--time=0', `unix://${socket}`]);
+  const child = spawn('podman', args, { env: podman.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (c) => { stderr = (stderr + c).slice(-4000); });
+  let exited = false;
+  const exitedPromise = new Promise((resolve) => child.on('exit', () => { exited = true; resolve(); }));
+  child.on('error', () => { exited = true; });
+  const stop = async () => {
+    if (!exited) {
+      child.kill('SIGTERM');
+      await Promise.race([exitedPromise, sleep(10_000)]);
+      if (!exited) { child.kill('SIGKILL'); await Promise.race([exitedPromise, sleep(5_000)]); }
+    }
+    fs.rmSync(socket, { force: true });
+  };
+  const unregister = onCleanup('podman system service', stop);
+  for (let i = 0; i < 200 && !exited; i++) {
+    if (await socketAnswers(socket)) return { socket, stop: async () => { unregister(); await stop(); }, command: describe('podman', args) };
+    await sleep(50);
+  }
+  unregister();
+  await stop();
+  throw new Error(`podman system service did not come up: ${stderr.trim().split('\n').slice(-2).join(' | ')}`);
+}
+
+/** Kills podman's rootless pause process if this run created it (it was not there when we started). */
+function podmanPausePid() {
+  try {
+    const pid = Number(fs.readFileSync(path.join(process.env.XDG_RUNTIME_DIR, 'libpod', 'tmp', 'pause.pid'), 'utf8').trim());
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('catatonit') || cmdline.includes('pause') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- benchmarks
+
+/** A benchmark's outcome for one engine: { figure, stats?, samples?, extra?, error? }. */
+function sideError(err) {
+  return { error: err.message ?? String(err) };
+}
+
+async function timedRun(engine, args, options) {
+  const r = await engine.check(args, options);
+  return nsToMs(r.ns);
+}
+
+async function benchRunRm(ctx, n) {
+  const sides = ctx.sides();
+  const out = {};
+  const samples = new Map(sides.map((e) => [e.name, []]));
+  const before = new Map();
+  for (const e of sides) before.set(e.name, new Set(await e.benchContainers().catch(() => [])));
+  const argsOf = (e) => ['run', '--rm', ...e.runArgs, IMAGE_SHORT, 'true'];
+  const failed = new Map();
+  for (const e of sides) {
+    try { await timedRun(e, argsOf(e)); } catch (err) { failed.set(e.name, err); } // warm-up
+  }
+  for (let i = 0; i < n; i++) {
+    for (const e of sides) { // alternate the engines so that drift on the host hits both alike
+      if (failed.has(e.name)) continue;
+      try { samples.get(e.name).push(await timedRun(e, argsOf(e))); } catch (err) { failed.set(e.name, err); }
+    }
+  }
+  for (const e of sides) {
+    if (failed.has(e.name)) { out[e.name] = sideError(failed.get(e.name)); continue; }
+    const s = stats(samples.get(e.name));
+    const leaked = (await e.benchContainers().catch(() => [])).filter((id) => !before.get(e.name).has(id));
+    if (leaked.length) {
+      warn(`${e.name}: ${leaked.length} container(s) left behind by \`run --rm\` (removing them)`);
+      await e.exec(['rm', '-f', ...leaked]);
+    }
+    out[e.name] = { value: s.median, stats: s, samples: samples.get(e.name), command: e.display(argsOf(e)), leakedContainers: leaked.length };
+  }
+  return [
+    { key: 'run', name: `run --rm busybox true, median of ${n}`, unit: 'ms', target: 0.7, sides: out },
+    {
+      key: 'run-p90', name: `run --rm busybox true, p90 of ${n}`, unit: 'ms', target: undefined,
+      sides: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.error ? v : { value: v.stats.p90 }])),
+    },
+  ];
+}
+
+async function benchDockerRun(ctx, n) {
+  const dockerVersion = await exec('docker', ['--version']).catch((err) => ({ code: -1, stderr: err.code === 'ENOENT' ? 'docker CLI not installed' : err.message, stdout: '' }));
+  const row = { key: 'docker-run', name: `docker CLI run --rm busybox true, median of ${n}`, unit: 'ms', target: 0.25, sides: {} };
+  if (dockerVersion.code !== 0) {
+    const reason = `docker CLI: ${dockerVersion.stderr.trim() || 'unusable'}`;
+    row.sides.roost = { error: reason };
+    row.podmanNa = reason;
+    return [row];
+  }
+  row.dockerVersion = dockerVersion.stdout.trim();
+  const dockerConfig = path.join(ctx.tmp, 'docker-config');
+  fs.mkdirSync(dockerConfig, { recursive: true });
+  const dockerEnv = { ...process.env, DOCKER_CONFIG: dockerConfig };
+  delete dockerEnv.DOCKER_HOST;
+  delete dockerEnv.DOCKER_CONTEXT;
+  const targets = [{ name: 'roost', socket: ctx.roostSocket }];
+  let service;
+  if (ctx.podman?.available) {
+    try {
+      service = await startPodmanService(ctx.podman.engine);
+      targets.push({ name: 'podman', socket: service.socket });
+      row.podmanService = service.command;
+    } catch (err) {
+      row.podmanNa = err.message;
+    }
+  }
+  const netArgs = ctx.opts.network === 'none' ? ['--network=none'] : [];
+  const clis = targets.map((t) => new Engine(t.name, 'docker', ['-H', `unix://${t.socket}`], netArgs, dockerEnv));
+  try {
+    const samples = new Map(clis.map((c) => [c.name, []]));
+    const failed = new Map();
+    const args = ['run', '--rm', ...netArgs, IMAGE_SHORT, 'true'];
+    const before = new Map();
+    for (const c of clis) before.set(c.name, new Set(await c.benchContainers().catch(() => [])));
+    for (const c of clis) {
+      try { await timedRun(c, args); } catch (err) { failed.set(c.name, err); } // warm-up
+    }
+    for (let i = 0; i < n; i++) {
+      for (const c of clis) {
+        if (failed.has(c.name)) continue;
+        try { samples.get(c.name).push(await timedRun(c, args)); } catch (err) { failed.set(c.name, err); }
+      }
+    }
+    for (const c of clis) {
+      if (failed.has(c.name)) { row.sides[c.name] = sideError(failed.get(c.name)); continue; }
+      const leaked = (await c.benchContainers().catch(() => [])).filter((id) => !before.get(c.name).has(id));
+      if (leaked.length) {
+        warn(`${c.name} (via docker CLI): ${leaked.length} container(s) left behind by \`docker run --rm\` (removing them)`);
+        await c.exec(['rm', '-f', ...leaked]);
+      }
+      const s = stats(samples.get(c.name));
+      row.sides[c.name] = { value: s.median, stats: s, samples: samples.get(c.name), command: c.display(args), leakedContainers: leaked.length };
+    }
+  } finally {
+    if (service) await service.stop();
+  }
+  return [row];
+}
+
+async function benchIdle(ctx, n) {
+  const rows = [
+    { key: 'idle-time', name: `${n} × run -d busybox sleep 600, total wall time`, unit: 'ms', target: 0.5, sides: {} },
+    { key: 'idle-rss', name: 'host memory added per idle container (Pss)', unit: 'kB', target: 0.5, sides: {} },
+  ];
+  const settleMs = 2000;
+  for (const e of ctx.sides()) { // one engine at a time: the memory of one engine's containers must not blur the other's
+    const ids = [];
+    const removeIds = async () => { if (ids.length) await e.exec(['rm', '-f', ...ids], { timeoutMs: 300_000 }); };
+    const unregister = onCleanup(`${e.name} idle containers`, removeIds);
+    const args = ['run', '-d', ...e.runArgs, IMAGE_SHORT, 'sleep', '600'];
+    try {
+      const warm = await e.check(args);
+      await e.check(['rm', '-f', warm.stdout.trim().split('\n').pop()]);
+      await sleep(settleMs);
+      const mem0 = userMemory();
+      const avail0 = memAvailableKb();
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) {
+        const r = await e.check(args);
+        ids.push(r.stdout.trim().split('\n').pop());
+      }
+      const wallMs = nsToMs(process.hrtime.bigint() - started);
+      await sleep(settleMs);
+      const mem1 = userMemory();
+      const avail1 = memAvailableKb();
+      const running = (await e.check(['ps', '-q', '--no-trunc'])).stdout.split('\n').map((s) => s.trim());
+      const notRunning = ids.filter((id) => !running.some((r) => r && (id.startsWith(r) || r.startsWith(id))));
+      if (notRunning.length) warn(`${e.name}: ${notRunning.length} of ${n} detached containers are not running ${settleMs} ms after start`);
+      const rmStarted = process.hrtime.bigint();
+      await e.check(['rm', '-f', ...ids], { timeoutMs: 300_000 });
+      const rmMs = nsToMs(process.hrtime.bigint() - rmStarted);
+      ids.length = 0;
+      await sleep(settleMs);
+      const mem2 = userMemory();
+      // Processes that appeared with the containers and are still there after `rm -f`: leaks.
+      const pids0 = new Set(mem0.procs.map((p) => p.pid));
+      const leftovers = mem2.procs.filter((p) => !pids0.has(p.pid) && mem1.procs.some((q) => q.pid === p.pid));
+      if (leftovers.length) warn(`${e.name}: ${leftovers.length} process(es) started with the containers outlived \`rm -f\`: ${leftovers.slice(0, 5).map((p) => `${p.pid} ${p.cmdline || p.comm}`).join('; ')}`);
+      const perKb = (mem1.kb - mem0.kb) / n;
+      rows[0].sides[e.name] = { value: wallMs, perContainerMs: wallMs / n, command: `${n} × ${e.display(args)}`, rmMs, notRunning: notRunning.length };
+      rows[1].sides[e.name] = {
+        value: perKb,
+        totalKb: mem1.kb - mem0.kb,
+        rssPerContainerKb: (mem1.rssKb - mem0.rssKb) / n,
+        memAvailableDropPerContainerKb: (avail0 - avail1) / n,
+        processesBefore: mem0.procs.length, processesAfter: mem1.procs.length, processesAfterRm: mem2.procs.length,
+        vmRssFallbacks: mem1.fallbacks,
+        byProcess: memoryDelta(mem0, mem1),
+        leftoverProcessesAfterRm: leftovers.map((p) => ({ pid: p.pid, cmdline: p.cmdline || p.comm, kb: p.kb })),
+      };
+    } catch (err) {
+      rows[0].sides[e.name] = sideError(err);
+      rows[1].sides[e.name] = sideError(err);
+      await removeIds();
+      ids.length = 0;
+    } finally {
+      unregister();
+    }
+  }
+  return rows;
+}
+
+async function benchLoad(ctx, n) {
+  const row = { key: 'load', name: `load ~${Math.round(BIG_LAYER_BYTES / 1e6)} MB docker-archive, median of ${n}`, unit: 'ms', target: 1.0, sides: {} };
+  const archive = path.join(ctx.tmp, 'big.tar');
+  log(`making a docker-archive with a ${(BIG_LAYER_BYTES / 1e6).toFixed(0)} MB random layer`);
+  const size = await makeBigArchive(ctx.busyboxArchive, ctx.tmp, archive);
+  row.archiveBytes = size;
+  const sides = ctx.sides();
+  const failed = new Map();
+  const samples = new Map(sides.map((e) => [e.name, []]));
+  const hadImage = new Map();
+  for (const e of sides) {
+    hadImage.set(e.name, await e.hasImage(BIG_IMAGE));
+    if (hadImage.get(e.name)) await e.exec(['rmi', '-f', BIG_IMAGE]); // a leftover of an interrupted run
+  }
+  const unregister = onCleanup('big images', async () => {
+    for (const e of sides) await e.exec(['rmi', '-f', BIG_IMAGE]);
+  });
+  const roostDataDir = ctx.roostDataDir;
+  const roostDiskBefore = await duBytes(roostDataDir);
+  const once = async (e) => {
+    const r = await e.check(['load', '-i', archive], { timeoutMs: 600_000 });
+    if (!/Loaded image/i.test(r.stdout + r.stderr)) throw new Error(`${e.name} load printed no "Loaded image": ${r.stdout.trim().slice(-200)}`);
+    await e.check(['rmi', BIG_IMAGE], { timeoutMs: 300_000 });
+    if (await e.hasImage(BIG_IMAGE)) throw new Error(`${e.name} rmi ${BIG_IMAGE} left the image in place`);
+    return nsToMs(r.ns);
+  };
+  try {
+    for (const e of sides) {
+      try { await once(e); } catch (err) { failed.set(e.name, err); } // warm-up
+    }
+    for (let i = 0; i < n; i++) {
+      for (const e of sides) {
+        if (failed.has(e.name)) continue;
+        try { samples.get(e.name).push(await once(e)); } catch (err) { failed.set(e.name, err); }
+      }
+    }
+  } finally {
+    unregister();
+    for (const e of sides) await e.exec(['rmi', '-f', BIG_IMAGE]).catch(() => {});
+    fs.rmSync(archive, { force: true });
+  }
+  const roostDiskAfter = await duBytes(roostDataDir);
+  for (const e of sides) {
+    if (failed.has(e.name)) { row.sides[e.name] = sideError(failed.get(e.name)); continue; }
+    const s = stats(samples.get(e.name));
+    row.sides[e.name] = { value: s.median, stats: s, samples: samples.get(e.name), command: e.display(['load', '-i', '<archive>']), mbPerSecond: size / 1e6 / (s.median / 1000) };
+  }
+  if (row.sides.roost && roostDiskBefore !== undefined && roostDiskAfter !== undefined) {
+    row.sides.roost.dataDirGrowthBytes = roostDiskAfter - roostDiskBefore;
+    if (roostDiskAfter - roostDiskBefore > 20e6) warn(`roost: ${roostDataDir} grew by ${((roostDiskAfter - roostDiskBefore) / 1e6).toFixed(0)} MB over ${n + 1} load + rmi cycles (layers not reclaimed by rmi?)`);
+  }
+  return [row];
+}
+
+// ---------------------------------------------------------------------------------------------- report
+
+function fmtValue(v, unit) {
+  if (v === undefined || Number.isNaN(v)) return 'n/a';
+  if (unit === 'ms') return v >= 10_000 ? `${(v / 1000).toFixed(2)} s` : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ms`;
+  if (unit === 'kB') return Math.abs(v) >= 1024 ? `${(v / 1024).toFixed(2)} MiB` : `${v.toFixed(0)} kB`;
+  return String(v);
+}
+
+function shortError(msg) {
+  return msg.length > 140 ? `${msg.slice(0, 137)}...` : msg;
+}
+
+function finishRow(row, podmanNa) {
+  const r = row.sides.roost;
+  const p = row.sides.podman;
+  row.roostCell = r?.error ? `ERROR: ${shortError(r.error)}` : fmtValue(r?.value, row.unit);
+  const na = row.podmanNa ?? podmanNa;
+  if (p && !p.error) {
+    row.podmanCell = fmtValue(p.value, row.unit);
+  } else row.podmanCell = p?.error ? `ERROR: ${shortError(p.error)}` : `podman: n/a (${shortError(na ?? 'not measured')})`;
+  if (r && !r.error && p && !p.error && p.value > 0) row.ratio = r.value / p.value;
+  row.targetCell = row.target === undefined ? '—' : `≤ ${row.target.toFixed(2)}`;
+  if (r?.error) row.result = 'ERROR';
+  else if (row.target === undefined) row.result = 'info';
+  else if (row.ratio === undefined) row.result = 'n/a';
+  else row.result = row.ratio <= row.target ? 'PASS' : 'FAIL';
+  row.ratioCell = row.ratio === undefined ? 'n/a' : row.ratio.toFixed(2);
+  return row;
+}
+
+function markdownTable(rows) {
+  const head = ['Benchmark', 'Roost', 'Podman', 'Roost/Podman', 'Target', 'Result'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
+  for (const r of rows) lines.push(`| ${[r.name, r.roostCell, r.podmanCell, r.ratioCell, r.targetCell, r.result].map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------- main
+
+async function main() {
+  let opts;
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench: ${err.message}\n`);
+    return 2;
+  }
+  if (process.getuid() === 0) {
+    process.stderr.write('bench: run the benchmark as the unprivileged user the engines run as, e.g.\n'
+      + "  su roosttest -c 'cd /work/main && XDG_RUNTIME_DIR=/run/user/$(id -u roosttest) npm run bench'\n");
+    return 2;
+  }
+  if (!process.env.XDG_RUNTIME_DIR) {
+    process.stderr.write('bench: XDG_RUNTIME_DIR is not set (a rootless engine needs it; e.g. XDG_RUNTIME_DIR=/run/user/$(id -u))\n');
+    return 2;
+  }
+  for (const dev of ['/dev/net/tun', '/dev/fuse']) {
+    try { fs.accessSync(dev, fs.constants.R_OK | fs.constants.W_OK); } catch { warn(`${dev} is not read-write for this user; as root: chmod 0666 ${dev} (distributions ship it so)`); }
+  }
+  const selected = BENCHMARKS.filter((b) => opts.only.size === 0 || opts.only.has(b.key));
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'roost-bench-'));
+  onCleanup('temporary files', () => fs.rmSync(tmp, { recursive: true, force: true }));
+  const pauseBefore = podmanPausePid();
+
+  const roostEnv = { ...process.env };
+  const roost = new Engine('roost', process.execPath, [ROOST_JS], opts.network === 'none' ? ['--network=none'] : [], roostEnv);
+  const roostSocket = path.join(process.env.ROOST_RUN_DIR ?? path.join(process.env.XDG_RUNTIME_DIR, 'roost'), 'roost.sock');
+  const roostDataDir = process.env.ROOST_DATA_DIR ?? path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'roost');
+  const ctx = { opts, tmp, roost, roostSocket, roostDataDir, podman: undefined, sides: () => [roost, ...(ctx.podman?.available ? [ctx.podman.engine] : [])] };
+
+  const rows = [];
+  const results = {
+    date: new Date().toISOString(),
+    host: { kernel: os.release(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryBytes: os.totalmem(), node: process.version, user: os.userInfo().username },
+    options: { quick: opts.quick, only: [...opts.only], network: opts.network, iterations: opts.iterations },
+    roost: {}, podman: {}, benchmarks: rows, warnings,
+  };
+  let exitCode = 0;
+  try {
+    log('making the busybox image archive');
+    ctx.busyboxArchive = path.join(tmp, 'busybox.tar');
+    await check('bash', [MAKE_BUSYBOX, ctx.busyboxArchive, IMAGE], { timeoutMs: 120_000 });
+
+    // Roost: load the image (this also starts the user's daemon when it is not running).
+    const roostHadImage = await roost.hasImage(IMAGE).catch(() => false);
+    await roost.check(['load', '-i', ctx.busyboxArchive], { timeoutMs: 300_000 });
+    if (!roostHadImage) onCleanup('roost busybox image', () => roost.exec(['rmi', '-f', IMAGE]));
+    const roostVersion = await roost.exec(['version', '--format', '{{.Server.Version}}']);
+    const roostInfo = await roost.exec(['info']);
+    const infoLine = (label) => roostInfo.stdout.match(new RegExp(`^\\s*${label}:\\s*(.*)$`, 'm'))?.[1]?.trim();
+    const uplink = roostInfo.stdout.match(/network uplink:\s*(.*)$/m)?.[1]?.trim();
+    Object.assign(results.roost, {
+      version: roostVersion.code === 0 ? roostVersion.stdout.trim() : undefined,
+      storage: infoLine('Storage Driver'), runtime: infoLine('Runtime'),
+      network: opts.network === 'none' ? 'none' : `default${uplink ? ` (${uplink})` : ''}`,
+      invocation: roost.display(['run', '--rm', ...roost.runArgs, IMAGE_SHORT, 'true']),
+      socket: roostSocket,
+    });
+
+    if (!opts.podman) ctx.podman = { available: false, reason: 'skipped (--no-podman)' };
+    else {
+      log('finding a podman invocation that works here');
+      ctx.podman = await setupPodman(ctx);
+    }
+    const { engine: _e, ...podmanSummary } = ctx.podman;
+    Object.assign(results.podman, podmanSummary);
+    if (ctx.podman.available) results.podman.invocation = ctx.podman.invocation;
+    const podmanNa = ctx.podman.available ? undefined : ctx.podman.reason;
+
+    const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad };
+    for (const b of selected) {
+      const n = opts.iterations[b.key];
+      log(`benchmark ${b.key}: ${b.title} (${n} iterations after a warm-up)`);
+      try {
+        for (const row of await runners[b.key](ctx, n)) rows.push(finishRow(row, podmanNa));
+      } catch (err) {
+        rows.push(finishRow({ key: b.key, name: b.title, unit: 'ms', target: undefined, sides: { roost: sideError(err) } }, podmanNa));
+      }
+    }
+  } catch (err) {
+    warn(`aborted: ${err.message}`);
+    exitCode = 1;
+  } finally {
+    await runCleanups();
+    const pauseAfter = podmanPausePid();
+    if (pauseAfter && !pauseBefore) {
+      // podman's rootless pause process (catatonit) was started by this run: end it, by its pid.
+      try { process.kill(pauseAfter, 'SIGTERM'); } catch { /* gone */ }
+    }
+  }
+
+  // Report.
+  const p = results.podman;
+  const notes = [];
+  notes.push(`Roost ${results.roost.version ?? '?'}: \`${results.roost.invocation ?? '?'}\`; storage ${results.roost.storage ?? '?'}; runtime ${results.roost.runtime ?? '?'}; network ${results.roost.network ?? '?'}`);
+  if (p.available) {
+    notes.push(`${p.version}: \`${p.invocation}\`; storage ${p.storage}; runtime ${p.runtime} (${p.info}); network ${p.network}`);
+    notes.push('podman uses storage of its own for the benchmark (the --root/--runroot above), removed at the end.');
+    for (const f of p.failures ?? []) notes.push(`podman invocation tried first, failed: ${f.length > 400 ? `${f.slice(0, 397)}...` : f}`);
+  } else {
+    notes.push(`podman: n/a (${p.reason})`);
+    for (const f of p.failures ?? []) notes.push(`podman attempt failed: ${f}`);
+  }
+  const docker = rows.find((r) => r.key === 'docker-run');
+  if (docker?.dockerVersion) notes.push(`${docker.dockerVersion}, DOCKER_HOST unix://${roostSocket} vs ${docker.podmanService ? `\`${docker.podmanService}\`` : 'podman service n/a'}`);
+  const idle = rows.find((r) => r.key === 'idle-rss');
+  if (idle) {
+    for (const [name, side] of Object.entries(idle.sides)) {
+      if (side.error || !side.byProcess) continue;
+      const parts = Object.entries(side.byProcess).sort((a, b) => Math.abs(b[1].kb) - Math.abs(a[1].kb)).slice(0, 6)
+        .map(([comm, v]) => `${comm}${v.count ? ` ×${v.count}` : ''} ${fmtValue(v.kb, 'kB')}`);
+      const time = rows.find((r) => r.key === 'idle-time')?.sides[name];
+      notes.push(`${name} idle memory added, by process: ${parts.join(', ')}${time?.rmMs !== undefined ? `; \`rm -f\` of them took ${fmtValue(time.rmMs, 'ms')}` : ''}`);
+    }
+  }
+  if (idle) notes.push('memory: Pss from /proc/PID/smaps_rollup (VmRSS where unreadable) summed over every process of this user and its subordinate uids, after − before, / container count; kernel memory (page cache, mounts) is not included.');
+  const iters = opts.quick ? 'quick mode' : 'full mode';
+  const table = markdownTable(rows);
+  const out = [`## Roost vs podman (${iters}, ${results.date})`, '', table, '', ...notes.map((n) => `- ${n}`)];
+  if (warnings.length) out.push('', '**Warnings**', '', ...warnings.map((w) => `- ${w}`));
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  results.markdown = table;
+  try {
+    fs.mkdirSync(path.dirname(opts.json), { recursive: true });
+    fs.writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
+    log(`results written to ${path.relative(process.cwd(), opts.json) || opts.json}`);
+  } catch (err) {
+    const fallback = path.join(os.tmpdir(), `roost-bench-latest-${process.getuid()}.json`);
+    fs.writeFileSync(fallback, `${JSON.stringify(results, null, 2)}\n`);
+    warn(`could not write ${opts.json} (${err.code ?? err.message}); results written to ${fallback} instead`);
+  }
+  if (rows.some((r) => r.result === 'ERROR')) exitCode = exitCode || 1;
+  return exitCode;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    process.stderr.write(`bench: ${signal}: cleaning up\n`);
+    for (const child of children) child.kill('SIGTERM');
+    runCleanups().finally(() => process.exit(130));
+  });
+}
+
+main().then((code) => { process.exitCode = code; }, async (err) => {
+  process.stderr.write(`bench: ${err.stack ?? err}\n`);
+  await runCleanups();
+  process.exitCode = 1;
+});

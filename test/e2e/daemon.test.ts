@@ -1,0 +1,83 @@
+import anyTest, { type TestFn } from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { e2eUnavailable, retry, RoostEnv, roostBin } from '../helpers/roost-env.js';
+
+const skip = e2eUnavailable();
+const test = anyTest as TestFn<{ roost: RoostEnv }>;
+const e2e = skip ? test.skip : test.serial;
+if (skip) test('end-to-end: daemon (skipped)', (t) => { t.log(skip); t.pass(); });
+
+test.before(async (t) => {
+  t.context.roost = new RoostEnv('daemon');
+  if (!skip) await t.context.roost.loadBusybox(t as never);
+});
+test.after.always(async (t) => { await t.context.roost?.destroy(); });
+
+e2e('the socket is 0600 under $XDG_RUNTIME_DIR/roost and the store is 0700', async (t) => {
+  const { roost } = t.context;
+  t.is(fs.statSync(roost.socket).mode & 0o777, 0o600);
+  t.is(fs.statSync(path.dirname(roost.socket)).mode & 0o777, 0o700);
+  t.is(fs.statSync(path.join(roost.env.XDG_DATA_HOME!, 'roost')).mode & 0o777, 0o700);
+});
+
+e2e('a second daemon for the same user refuses with a clear message', async (t) => {
+  const { roost } = t.context;
+  const second = await execa(process.execPath, ['--', roostBin, 'daemon'], { env: roost.env, reject: false, timeout: 20_000 });
+  t.not(second.exitCode, 0);
+  t.regex(second.stderr, /already running/);
+  t.is((await roost.roost(['ps'])).exitCode, 0, 'the first daemon still answers');
+});
+
+e2e('after kill -9 of the daemon, running containers keep running and ps, logs -f, exec, stop work on them', async (t) => {
+  const { roost } = t.context;
+  const run = await roost.roost(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick$i; sleep 0.2; done']);
+  t.is(run.exitCode, 0, run.stderr);
+  await retry(() => roost.roost(['logs', 'survivor']), (r) => r.stdout.includes('tick2'));
+  const oldPid = roost.daemonPid();
+  process.kill(oldPid, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 600));
+  const ps = await roost.roost(['ps', '--format', '{{.Names}} {{.State}}']);
+  t.is(ps.stdout, 'survivor running\n', ps.stderr);
+  t.not(roost.daemonPid(), oldPid, 'the CLI started a new daemon');
+  const logs = await roost.roost(['logs', 'survivor']);
+  const ticks = logs.stdout.trim().split('\n');
+  t.true(ticks.length >= 4, 'output written while no daemon ran is in the log');
+  t.deepEqual(ticks.slice(0, 3), ['tick1', 'tick2', 'tick3']);
+  const exec = await roost.roost(['exec', 'survivor', 'echo', 'alive']);
+  t.is(exec.stdout, 'alive\n', exec.stderr);
+  const follow = roost.spawnRoost(['logs', '-f', '--tail', '1', 'survivor']);
+  await new Promise((r) => setTimeout(r, 700));
+  const stop = await roost.roost(['stop', '-t', '1', 'survivor']);
+  t.is(stop.exitCode, 0, stop.stderr);
+  const followed = await follow;
+  t.is(followed.exitCode, 0);
+  t.true(String(followed.stdout).trim().split('\n').length >= 3, 'logs -f saw new lines and ended when the container stopped');
+  const state = await roost.roost(['inspect', '-f', '{{.State.Status}}', 'survivor']);
+  t.is(state.stdout, 'exited\n');
+  await roost.roost(['rm', 'survivor']);
+});
+
+e2e('a container that exits while no daemon runs is seen as exited with its status', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['run', '-d', '--name', 'quick', 'busybox', 'sh', '-c', 'sleep 0.5; exit 7']);
+  process.kill(roost.daemonPid(), 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 1200));
+  const state = await roost.roost(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', 'quick']);
+  t.is(state.stdout, 'exited 7\n', state.stderr);
+  await roost.roost(['rm', 'quick']);
+});
+
+e2e('info names the storage driver, runtime, id mapping and every host check', async (t) => {
+  const info = await t.context.roost.roost(['info']);
+  t.is(info.exitCode, 0, info.stderr);
+  t.regex(info.stdout, /Storage Driver: (overlay|copy) \(/);
+  t.regex(info.stdout, /Runtime: (crun|runc) \(/);
+  t.regex(info.stdout, /ID mapping: (subordinate id ranges|single id)/);
+  for (const check of ['user namespaces', 'newuidmap', 'subordinate ids', 'OCI runtime', '/dev/fuse', 'network uplink', 'cgroups']) {
+    t.regex(info.stdout, new RegExp(`(ok  |WARN) ${check.replace('/', '\\/')}:`), check);
+  }
+  const json = await t.context.roost.roost(['info', '--format', '{{.Driver}} {{.Swarm.LocalNodeState}}']);
+  t.regex(json.stdout, /^(overlay|copy) inactive\n$/);
+});

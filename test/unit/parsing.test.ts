@@ -1,0 +1,109 @@
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { familiar, normalizeName, parseReference } from '../../src/image/reference.js';
+import { parsePublish } from '../../src/net/port-spec.js';
+import { parseArgs } from '../../src/cli/args.js';
+import { readEnvFile, buildCreateBody, createFlags } from '../../src/cli/create-options.js';
+import { findSubIdRange } from '../../src/rootless/subid.js';
+import { EngineError } from '../../src/util/errors.js';
+import { chainIds } from '../../src/image/chain.js';
+import { runtimeMessage, parseSignal } from '../../src/engine/containers.js';
+
+test('references resolve as Docker resolves them', (t) => {
+  t.is(normalizeName('busybox'), 'docker.io/library/busybox:latest');
+  t.is(normalizeName('user/app:1.2'), 'docker.io/user/app:1.2');
+  t.is(normalizeName('localhost:5000/team/app'), 'localhost:5000/team/app:latest');
+  t.is(normalizeName('localhost/app:v1'), 'localhost/app:v1');
+  t.is(normalizeName('quay.io/org/app@sha256:' + 'a'.repeat(64)), `quay.io/org/app@sha256:${'a'.repeat(64)}`);
+  t.is(familiar('docker.io/library/busybox:latest'), 'busybox:latest');
+  t.is(familiar('docker.io/user/app:1'), 'user/app:1');
+  t.deepEqual(parseReference('127.0.0.1:5000/x:tag'), { domain: '127.0.0.1:5000', path: 'x', tag: 'tag', digest: undefined });
+  for (const bad of ['', 'upper/CASE', 'a b', 'busybox:bad tag', 'x@sha256:123']) {
+    t.throws(() => parseReference(bad), { instanceOf: EngineError }, bad);
+  }
+});
+
+test('-p specs become Docker port bindings, with ranges and protocols', (t) => {
+  t.deepEqual(parsePublish(['127.0.0.1:8080:80']).bindings, { '80/tcp': [{ HostIp: '127.0.0.1', HostPort: '8080' }] });
+  t.deepEqual(parsePublish(['53:53/udp']).bindings, { '53/udp': [{ HostIp: '', HostPort: '53' }] });
+  t.deepEqual(parsePublish(['80']).bindings, { '80/tcp': [{ HostIp: '', HostPort: '' }] });
+  t.deepEqual(Object.keys(parsePublish(['8000-8002:9000-9002']).bindings), ['9000/tcp', '9001/tcp', '9002/tcp']);
+  t.is(parsePublish(['8000-8002:9000-9002']).bindings['9002/tcp']![0]!.HostPort, '8002');
+  for (const bad of ['abc', '99999:80', '80/icmp', '1.2.3:80:80', '8000-8001:9000-9005', '0:80']) {
+    const err = t.throws(() => parsePublish([bad]), { instanceOf: EngineError }, bad);
+    t.is(err?.code, 'invalid_argument');
+  }
+});
+
+test('the flag parser takes Docker\'s forms and stops at the image for run', (t) => {
+  const specs = createFlags;
+  const parsed = parseArgs(['-it', '-e', 'A=1', '--env=B=2', '-p8080:80', '--rm', 'busybox', 'sh', '-c', 'echo -e hi'], specs, { stopAtPositional: true, command: 'run' });
+  t.true(parsed.flags.interactive as boolean);
+  t.true(parsed.flags.tty as boolean);
+  t.deepEqual(parsed.flags.env, ['A=1', 'B=2']);
+  t.deepEqual(parsed.flags.publish, ['8080:80']);
+  t.deepEqual(parsed.positionals, ['busybox', 'sh', '-c', 'echo -e hi']);
+  t.throws(() => parseArgs(['--nope'], specs, { command: 'run' }), { message: 'unknown flag: --nope' });
+  t.throws(() => parseArgs(['-Z'], specs, { command: 'run' }), { message: /unknown shorthand flag: 'Z'/ });
+  t.throws(() => parseArgs(['--name'], specs, { command: 'run' }), { message: 'flag needs an argument: --name' });
+  t.throws(() => parseArgs(['--stop-timeout', 'x'], specs, { command: 'run' }), { message: /not an integer/ });
+});
+
+test('create bodies carry image defaults to the engine and reject bad input', (t) => {
+  const { body, name } = buildCreateBody(parseArgs(['--name', 'n1', '-l', 'a=b', '--entrypoint', '', '-P', 'img', 'x'], createFlags, { stopAtPositional: true, command: 'run' }));
+  t.is(name, 'n1');
+  t.deepEqual(body.Entrypoint, []);
+  t.deepEqual(body.Cmd, ['x']);
+  t.deepEqual(body.Labels, { a: 'b' });
+  t.true((body.HostConfig as { PublishAllPorts: boolean }).PublishAllPorts);
+  t.throws(() => buildCreateBody(parseArgs(['--pull', 'sometimes', 'img'], createFlags, { stopAtPositional: true, command: 'run' })), { message: /invalid pull option/ });
+});
+
+test('env files: comments, KEY=VALUE, bare KEY from the environment, and a clear error', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'envf-'));
+  const file = path.join(dir, 'a.env');
+  process.env.ROOST_TEST_INHERITED = 'yes';
+  fs.writeFileSync(file, '# c\n\nA=1\nB= spaced value \nROOST_TEST_INHERITED\nUNSET_VAR_XYZ\n');
+  t.deepEqual(readEnvFile(file), ['A=1', 'B= spaced value ', 'ROOST_TEST_INHERITED=yes']);
+  fs.writeFileSync(file, 'OK=1\nBAD KEY=2\n');
+  t.throws(() => readEnvFile(file), { message: /line 2: variable 'BAD KEY' contains whitespaces/ });
+  t.throws(() => readEnvFile(path.join(dir, 'missing.env')), { message: /no such file or directory/ });
+});
+
+test('subordinate id ranges are found by user name or uid', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'subid-'));
+  const file = path.join(dir, 'subuid');
+  fs.writeFileSync(file, 'alice:100000:65536\n1001:200000:1000\nbob:0:0\n');
+  t.deepEqual(findSubIdRange(file, 'alice', 1000), { start: 100000, count: 65536 });
+  t.deepEqual(findSubIdRange(file, 'carol', 1001), { start: 200000, count: 1000 });
+  t.is(findSubIdRange(file, 'bob', 1002), undefined, 'an empty range is no range');
+  t.is(findSubIdRange(path.join(dir, 'none'), 'alice', 1000), undefined);
+});
+
+test('chain IDs follow the OCI definition', (t) => {
+  const a = `sha256:${'a'.repeat(64)}`;
+  const b = `sha256:${'b'.repeat(64)}`;
+  const chains = chainIds([a, b]);
+  t.is(chains[0], a);
+  t.is(chains[1], 'sha256:' + createHash('sha256').update(`${a} ${b}`).digest('hex'));
+});
+
+test('runtime errors keep the runtime\'s own message, signals are parsed like docker kill -s', (t) => {
+  t.is(runtimeMessage('time="x" level=warning msg="unable to get oom kill count" time="y" level=error msg="runc create failed: unable to start container process: exec: \\"nope\\": executable file not found in $PATH"'),
+    'exec: "nope": executable file not found in $PATH');
+  t.is(parseSignal('SIGTERM'), 'TERM');
+  t.is(parseSignal('9'), 'KILL');
+  t.is(parseSignal('hup'), 'HUP');
+  t.throws(() => parseSignal('SIGNOPE'), { message: 'invalid signal: SIGNOPE' });
+});
+
+test('errors map to one HTTP status and one exit code', (t) => {
+  t.is(new EngineError('not_found', 'x').httpStatus, 404);
+  t.is(new EngineError('conflict', 'x').httpStatus, 409);
+  t.is(new EngineError('invalid_argument', 'x').exitCode, 125);
+  t.is(EngineError.fromHttp(409, 'name in use').code, 'conflict');
+  t.is(EngineError.fromHttp(418, 'teapot').code, 'internal');
+});
