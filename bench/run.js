@@ -223,18 +223,24 @@ function readSubIdRanges(file, user, uid) {
 }
 
 /**
- * Memory of every process of this user (its uid and its subordinate uids), except this harness itself:
- * Pss from /proc/PID/smaps_rollup where readable, else VmRSS from /proc/PID/status.
+ * Memory of the processes of this user (its uid and its subordinate uids, so container processes count),
+ * except this harness: Pss from /proc/PID/smaps_rollup where readable, else VmRSS from /proc/PID/status.
+ *
+ * `kb` sums all of them. `detachedKb` sums only the detached ones: those whose chain of same-user ancestors
+ * ends in a process whose parent is pid 1 (or pid 0) — daemons, conmon, pasta / slirp4netns, containers,
+ * and on a systemd host everything under `systemd --user`. Processes hanging under a login session or
+ * another program run by root (a shell, a test suite, this harness under su / npm) are left out of that
+ * figure, so that other activity of the same user during the measurement does not count as the engine's.
  */
 function userMemory() {
   const uid = process.getuid();
   const ranges = readSubIdRanges('/etc/subuid', os.userInfo().username, uid);
   const ours = (u) => u === uid || ranges.some(([lo, hi]) => u >= lo && u < hi);
+  const all = new Map(); // pid -> { ppid, ours }
   const procs = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
-    if (pid === process.pid) continue;
     let status;
     try {
       status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -243,8 +249,9 @@ function userMemory() {
     }
     const field = (name) => status.match(new RegExp(`^${name}:\\s*(.*)$`, 'm'))?.[1];
     const realUid = Number(field('Uid')?.split(/\s+/)[0]);
-    if (!ours(realUid)) continue;
-    if (Number(field('PPid')) === process.pid) continue; // a command of ours, on its way out
+    const ppid = Number(field('PPid'));
+    all.set(pid, { ppid, ours: ours(realUid) });
+    if (!ours(realUid) || pid === process.pid) continue;
     const rssKb = Number(field('VmRSS')?.split(/\s+/)[0] ?? NaN);
     if (!Number.isFinite(rssKb)) continue; // kernel thread or zombie
     let pssKb;
@@ -255,29 +262,44 @@ function userMemory() {
     } catch { /* not readable: fall back to VmRSS */ }
     let cmdline = '';
     try { cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' '); } catch { /* gone */ }
-    procs.push({ pid, comm: field('Name') ?? '?', cmdline: cmdline.slice(0, 160), rssKb, pssKb, kb: pssKb ?? rssKb });
+    procs.push({ pid, ppid, comm: field('Name') ?? '?', cmdline: cmdline.slice(0, 160), rssKb, pssKb, kb: pssKb ?? rssKb });
   }
+  for (const p of procs) {
+    let cur = p.pid;
+    for (let hops = 0; hops < 1000; hops++) {
+      const parent = all.get(cur)?.ppid;
+      if (parent === undefined || !all.get(parent)?.ours || parent === process.pid) { cur = parent; break; }
+      cur = parent;
+    }
+    // cur is now the first ancestor that is not ours (or this harness); detached when that is pid 1 / 0.
+    p.detached = cur === 1 || cur === 0;
+  }
+  const sum = (list, key) => list.reduce((s, x) => s + x[key], 0);
+  const detached = procs.filter((p) => p.detached);
   return {
-    kb: procs.reduce((s, p) => s + p.kb, 0),
-    rssKb: procs.reduce((s, p) => s + p.rssKb, 0),
+    kb: sum(procs, 'kb'),
+    rssKb: sum(procs, 'rssKb'),
+    detachedKb: sum(detached, 'kb'),
+    detachedRssKb: sum(detached, 'rssKb'),
     fallbacks: procs.filter((p) => p.pssKb === undefined).length,
     procs,
   };
 }
 
 /** What changed between two userMemory() snapshots, by process name. */
-function memoryDelta(before, after) {
-  const beforePids = new Map(before.procs.map((p) => [p.pid, p]));
-  const afterPids = new Set(after.procs.map((p) => p.pid));
+function memoryDelta(before, after, filter = (p) => p.detached) {
+  const beforePids = new Map(before.procs.filter(filter).map((p) => [p.pid, p]));
+  const afterProcs = after.procs.filter(filter);
+  const afterPids = new Set(afterProcs.map((p) => p.pid));
   const byComm = {};
-  for (const p of after.procs) {
+  for (const p of afterProcs) {
     const old = beforePids.get(p.pid);
     const key = old ? `${p.comm} (existing)` : p.comm;
     byComm[key] ??= { count: 0, kb: 0 };
     if (!old) byComm[key].count++;
     byComm[key].kb += p.kb - (old?.kb ?? 0);
   }
-  for (const p of before.procs) {
+  for (const p of beforePids.values()) {
     if (afterPids.has(p.pid)) continue;
     const key = `${p.comm} (exited)`;
     byComm[key] ??= { count: 0, kb: 0 };
@@ -539,6 +561,8 @@ async function benchDockerRun(ctx, n) {
   const dockerEnv = { ...process.env, DOCKER_CONFIG: dockerConfig };
   delete dockerEnv.DOCKER_HOST;
   delete dockerEnv.DOCKER_CONTEXT;
+  // The Docker CLI does not start Roost's daemon as `roost` does: make sure it is up (it may have been stopped since).
+  await ctx.roost.check(['version']);
   const targets = [{ name: 'roost', socket: ctx.roostSocket }];
   let service;
   if (ctx.podman?.available) {
@@ -620,18 +644,25 @@ async function benchIdle(ctx, n) {
       const mem2 = userMemory();
       // Processes that appeared with the containers and are still there after `rm -f`: leaks.
       const pids0 = new Set(mem0.procs.map((p) => p.pid));
-      const leftovers = mem2.procs.filter((p) => !pids0.has(p.pid) && mem1.procs.some((q) => q.pid === p.pid));
+      const leftovers = mem2.procs.filter((p) => p.detached && !pids0.has(p.pid) && mem1.procs.some((q) => q.pid === p.pid));
       if (leftovers.length) warn(`${e.name}: ${leftovers.length} process(es) started with the containers outlived \`rm -f\`: ${leftovers.slice(0, 5).map((p) => `${p.pid} ${p.cmdline || p.comm}`).join('; ')}`);
-      const perKb = (mem1.kb - mem0.kb) / n;
+      const perKb = (mem1.detachedKb - mem0.detachedKb) / n;
+      const allPerKb = (mem1.kb - mem0.kb) / n;
+      if (Math.abs(allPerKb - perKb) > Math.max(256, Math.abs(perKb) * 0.1)) {
+        warn(`${e.name}: other processes of this user changed by ${fmtValue((mem1.kb - mem0.kb) - (mem1.detachedKb - mem0.detachedKb), 'kB')} during the memory measurement (not counted; all processes: ${fmtValue(allPerKb, 'kB')} per container)`);
+      }
       rows[0].sides[e.name] = { value: wallMs, perContainerMs: wallMs / n, command: `${n} × ${e.display(args)}`, rmMs, notRunning: notRunning.length };
       rows[1].sides[e.name] = {
         value: perKb,
-        totalKb: mem1.kb - mem0.kb,
-        rssPerContainerKb: (mem1.rssKb - mem0.rssKb) / n,
+        totalKb: mem1.detachedKb - mem0.detachedKb,
+        rssPerContainerKb: (mem1.detachedRssKb - mem0.detachedRssKb) / n,
+        allProcessesPerContainerKb: allPerKb,
+        allProcessesRssPerContainerKb: (mem1.rssKb - mem0.rssKb) / n,
         memAvailableDropPerContainerKb: (avail0 - avail1) / n,
         processesBefore: mem0.procs.length, processesAfter: mem1.procs.length, processesAfterRm: mem2.procs.length,
         vmRssFallbacks: mem1.fallbacks,
         byProcess: memoryDelta(mem0, mem1),
+        otherProcessesByProcess: memoryDelta(mem0, mem1, (p) => !p.detached),
         leftoverProcessesAfterRm: leftovers.map((p) => ({ pid: p.pid, cmdline: p.cmdline || p.comm, kb: p.kb })),
       };
     } catch (err) {
@@ -856,7 +887,7 @@ async function main() {
       notes.push(`${name} idle memory added, by process: ${parts.join(', ')}${time?.rmMs !== undefined ? `; \`rm -f\` of them took ${fmtValue(time.rmMs, 'ms')}` : ''}`);
     }
   }
-  if (idle) notes.push('memory: Pss from /proc/PID/smaps_rollup (VmRSS where unreadable) summed over every process of this user and its subordinate uids, after − before, / container count; kernel memory (page cache, mounts) is not included.');
+  if (idle) notes.push('memory: Pss from /proc/PID/smaps_rollup (VmRSS where unreadable) summed over the detached processes of this user and its subordinate uids (daemons, monitors, network helpers, containers; not those under a login session or test run), after − before, / container count; kernel memory (page cache, mounts) is not included.');
   const iters = opts.quick ? 'quick mode' : 'full mode';
   const table = markdownTable(rows);
   const out = [`## Roost vs podman (${iters}, ${results.date})`, '', table, '', ...notes.map((n) => `- ${n}`)];

@@ -3,7 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
-[ -f dist/cli/main.js ] && [ -x native/build/roost-monitor ] || npm run build >/dev/null
+[ -f dist/cli/main.js ] && [ -x native/build/roost-monitor ] && [ -f build/kernels.wasm ] || npm run build >/dev/null
 out=$(mktemp)
 npx ava --tap 2>&1 | tee "$out"
 ava_status=${PIPESTATUS[0]}
