@@ -139,12 +139,18 @@ const nsToMs = (ns) => Number(ns) / 1e6;
 // ---------------------------------------------------------------------------------------------- engines
 
 class Engine {
-  constructor(name, cmd, globalArgs, runArgs, env) {
+  constructor(name, cmd, globalArgs, runArgs, env, { rmArgs = [], attribution } = {}) {
     this.name = name;
     this.cmd = cmd;
     this.globalArgs = globalArgs; // before the subcommand (podman's storage / runtime flags)
     this.runArgs = runArgs; // after `run` (network)
     this.env = env;
+    this.rmArgs = rmArgs; // after `rm -f`
+    this.attributionOf = attribution;
+  }
+  /** Which processes are this engine's, for userMemory(): { roots, markers }. */
+  async attribution(containerIds) {
+    return this.attributionOf ? this.attributionOf(this, containerIds) : { roots: [], markers: [] };
   }
   argv(args) { return [...this.globalArgs, ...args]; }
   exec(args, options = {}) { return exec(this.cmd, this.argv(args), { env: this.env, ...options }); }
@@ -226,17 +232,18 @@ function readSubIdRanges(file, user, uid) {
  * Memory of the processes of this user (its uid and its subordinate uids, so container processes count),
  * except this harness: Pss from /proc/PID/smaps_rollup where readable, else VmRSS from /proc/PID/status.
  *
- * `kb` sums all of them. `detachedKb` sums only the detached ones: those whose chain of same-user ancestors
- * ends in a process whose parent is pid 1 (or pid 0) — daemons, conmon, pasta / slirp4netns, containers,
- * and on a systemd host everything under `systemd --user`. Processes hanging under a login session or
- * another program run by root (a shell, a test suite, this harness under su / npm) are left out of that
- * figure, so that other activity of the same user during the measurement does not count as the engine's.
+ * `kb` sums all of them. `engineKb` sums those of the engine under test, per `attribution`: a process is the
+ * engine's when its pid is one of `roots` (e.g. the daemon's and the pause process's pid files), or its
+ * command line names one of `markers` (the engine's run / storage directories, a container's netns path:
+ * that catches conmon, pasta, slirp4netns, which daemonize away from their parent), or when one of its
+ * same-user ancestors is the engine's. Other activity of the same user while the figure is taken (another
+ * test suite with daemons of its own, say) then does not count as the engine's.
  */
-function userMemory() {
+function userMemory(attribution = { roots: [], markers: [] }) {
   const uid = process.getuid();
   const ranges = readSubIdRanges('/etc/subuid', os.userInfo().username, uid);
   const ours = (u) => u === uid || ranges.some(([lo, hi]) => u >= lo && u < hi);
-  const all = new Map(); // pid -> { ppid, ours }
+  const all = new Map(); // pid -> { ppid, ours, cmdline }
   const procs = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -250,8 +257,13 @@ function userMemory() {
     const field = (name) => status.match(new RegExp(`^${name}:\\s*(.*)$`, 'm'))?.[1];
     const realUid = Number(field('Uid')?.split(/\s+/)[0]);
     const ppid = Number(field('PPid'));
-    all.set(pid, { ppid, ours: ours(realUid) });
-    if (!ours(realUid) || pid === process.pid) continue;
+    const mine = ours(realUid);
+    let cmdline = '';
+    if (mine) {
+      try { cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' '); } catch { /* gone */ }
+    }
+    all.set(pid, { ppid, ours: mine, cmdline });
+    if (!mine || pid === process.pid) continue;
     const rssKb = Number(field('VmRSS')?.split(/\s+/)[0] ?? NaN);
     if (!Number.isFinite(rssKb)) continue; // kernel thread or zombie
     let pssKb;
@@ -260,34 +272,45 @@ function userMemory() {
       const m = rollup.match(/^Pss:\s+(\d+) kB/m);
       if (m) pssKb = Number(m[1]);
     } catch { /* not readable: fall back to VmRSS */ }
-    let cmdline = '';
-    try { cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' '); } catch { /* gone */ }
-    procs.push({ pid, ppid, comm: field('Name') ?? '?', cmdline: cmdline.slice(0, 160), rssKb, pssKb, kb: pssKb ?? rssKb });
+    procs.push({ pid, ppid, comm: field('Name') ?? '?', cmdline: cmdline.slice(0, 200), rssKb, pssKb, kb: pssKb ?? rssKb });
   }
-  for (const p of procs) {
-    let cur = p.pid;
-    for (let hops = 0; hops < 1000; hops++) {
-      const parent = all.get(cur)?.ppid;
-      if (parent === undefined || !all.get(parent)?.ours || parent === process.pid) { cur = parent; break; }
-      cur = parent;
+  const roots = new Set(attribution.roots.filter(Boolean));
+  const markers = attribution.markers.filter(Boolean);
+  const memo = new Map();
+  const isEngine = (pid, depth = 0) => {
+    if (memo.has(pid)) return memo.get(pid);
+    const info = all.get(pid);
+    let result = false;
+    if (info?.ours && pid !== process.pid && depth < 1000) {
+      result = roots.has(pid) || markers.some((m) => info.cmdline.includes(m)) || isEngine(info.ppid, depth + 1);
     }
-    // cur is now the first ancestor that is not ours (or this harness); detached when that is pid 1 / 0.
-    p.detached = cur === 1 || cur === 0;
-  }
+    memo.set(pid, result);
+    return result;
+  };
+  for (const p of procs) p.engine = isEngine(p.pid);
   const sum = (list, key) => list.reduce((s, x) => s + x[key], 0);
-  const detached = procs.filter((p) => p.detached);
+  const engine = procs.filter((p) => p.engine);
   return {
     kb: sum(procs, 'kb'),
     rssKb: sum(procs, 'rssKb'),
-    detachedKb: sum(detached, 'kb'),
-    detachedRssKb: sum(detached, 'rssKb'),
+    engineKb: sum(engine, 'kb'),
+    engineRssKb: sum(engine, 'rssKb'),
     fallbacks: procs.filter((p) => p.pssKb === undefined).length,
     procs,
   };
 }
 
+function readPid(file) {
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What changed between two userMemory() snapshots, by process name. */
-function memoryDelta(before, after, filter = (p) => p.detached) {
+function memoryDelta(before, after, filter = (p) => p.engine) {
   const beforePids = new Map(before.procs.filter(filter).map((p) => [p.pid, p]));
   const afterProcs = after.procs.filter(filter);
   const afterPids = new Set(afterProcs.map((p) => p.pid));
@@ -433,7 +456,10 @@ async function setupPodman(ctx) {
       continue;
     }
     for (const runtime of runtimes) {
-      const engine = new Engine('podman', 'podman', [...storageArgs, ...runtime.global], [...runtime.run, ...netArgs], process.env);
+      const engine = new Engine('podman', 'podman', [...storageArgs, ...runtime.global], [...runtime.run, ...netArgs], process.env, {
+        rmArgs: ['--time=0'], // podman 4's rm -f waits out the stop timeout; Docker's (and Roost's) rm -f kills at once
+        attribution: podmanAttribution(root, runroot),
+      });
       const probe = await engine.exec(['run', '--rm', ...engine.runArgs, IMAGE_SHORT, 'true'], { timeoutMs: 120_000 });
       if (probe.code === 0) {
         const info = await engine.exec(['info', '--format', '{{.Host.OCIRuntime.Name}} {{.Host.CgroupManager}} {{.Host.CgroupsVersion}} {{.Store.GraphDriverName}}']);
@@ -456,6 +482,18 @@ async function setupPodman(ctx) {
   }
   const lastError = failures.at(-1)?.split(': ').slice(-1)[0] ?? 'unknown';
   return { available: false, reason: `no working podman invocation, ${failures.length} tried; last error: ${lastError}`, failures };
+}
+
+/** Podman's processes: the pause process, conmon (its command line names the storage), slirp4netns (the netns). */
+function podmanAttribution(root, runroot) {
+  return async (engine, ids) => {
+    const markers = [`${root}/`, `${runroot}/`];
+    if (ids.length) {
+      const r = await engine.exec(['inspect', '--format', '{{.NetworkSettings.SandboxKey}}', ...ids]);
+      markers.push(...r.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('/')));
+    }
+    return { roots: [podmanPausePid()], markers };
+  };
 }
 
 /** Starts `podman system service` on its own socket; returns { socket, stop }. */
@@ -622,7 +660,7 @@ async function benchIdle(ctx, n) {
       const warm = await e.check(args);
       await e.check(['rm', '-f', warm.stdout.trim().split('\n').pop()]);
       await sleep(settleMs);
-      const mem0 = userMemory();
+      const mem0 = userMemory(await e.attribution([]));
       const avail0 = memAvailableKb();
       const started = process.hrtime.bigint();
       for (let i = 0; i < n; i++) {
@@ -631,38 +669,40 @@ async function benchIdle(ctx, n) {
       }
       const wallMs = nsToMs(process.hrtime.bigint() - started);
       await sleep(settleMs);
-      const mem1 = userMemory();
+      const attribution = await e.attribution(ids);
+      const mem1 = userMemory(attribution);
       const avail1 = memAvailableKb();
       const running = (await e.check(['ps', '-q', '--no-trunc'])).stdout.split('\n').map((s) => s.trim());
       const notRunning = ids.filter((id) => !running.some((r) => r && (id.startsWith(r) || r.startsWith(id))));
       if (notRunning.length) warn(`${e.name}: ${notRunning.length} of ${n} detached containers are not running ${settleMs} ms after start`);
       const rmStarted = process.hrtime.bigint();
-      await e.check(['rm', '-f', ...ids], { timeoutMs: 300_000 });
+      await e.check(['rm', '-f', ...e.rmArgs, ...ids], { timeoutMs: 300_000 });
       const rmMs = nsToMs(process.hrtime.bigint() - rmStarted);
       ids.length = 0;
       await sleep(settleMs);
-      const mem2 = userMemory();
+      const mem2 = userMemory(attribution);
       // Processes that appeared with the containers and are still there after `rm -f`: leaks.
       const pids0 = new Set(mem0.procs.map((p) => p.pid));
-      const leftovers = mem2.procs.filter((p) => p.detached && !pids0.has(p.pid) && mem1.procs.some((q) => q.pid === p.pid));
+      const leftovers = mem2.procs.filter((p) => p.engine && !pids0.has(p.pid) && mem1.procs.some((q) => q.pid === p.pid));
       if (leftovers.length) warn(`${e.name}: ${leftovers.length} process(es) started with the containers outlived \`rm -f\`: ${leftovers.slice(0, 5).map((p) => `${p.pid} ${p.cmdline || p.comm}`).join('; ')}`);
-      const perKb = (mem1.detachedKb - mem0.detachedKb) / n;
+      const perKb = (mem1.engineKb - mem0.engineKb) / n;
       const allPerKb = (mem1.kb - mem0.kb) / n;
       if (Math.abs(allPerKb - perKb) > Math.max(256, Math.abs(perKb) * 0.1)) {
-        warn(`${e.name}: other processes of this user changed by ${fmtValue((mem1.kb - mem0.kb) - (mem1.detachedKb - mem0.detachedKb), 'kB')} during the memory measurement (not counted; all processes: ${fmtValue(allPerKb, 'kB')} per container)`);
+        warn(`${e.name}: other processes of this user changed by ${fmtValue((mem1.kb - mem0.kb) - (mem1.engineKb - mem0.engineKb), 'kB')} during the memory measurement (not counted; all processes: ${fmtValue(allPerKb, 'kB')} per container)`);
       }
       rows[0].sides[e.name] = { value: wallMs, perContainerMs: wallMs / n, command: `${n} × ${e.display(args)}`, rmMs, notRunning: notRunning.length };
       rows[1].sides[e.name] = {
         value: perKb,
-        totalKb: mem1.detachedKb - mem0.detachedKb,
-        rssPerContainerKb: (mem1.detachedRssKb - mem0.detachedRssKb) / n,
+        totalKb: mem1.engineKb - mem0.engineKb,
+        rssPerContainerKb: (mem1.engineRssKb - mem0.engineRssKb) / n,
         allProcessesPerContainerKb: allPerKb,
         allProcessesRssPerContainerKb: (mem1.rssKb - mem0.rssKb) / n,
         memAvailableDropPerContainerKb: (avail0 - avail1) / n,
         processesBefore: mem0.procs.length, processesAfter: mem1.procs.length, processesAfterRm: mem2.procs.length,
         vmRssFallbacks: mem1.fallbacks,
+        attribution,
         byProcess: memoryDelta(mem0, mem1),
-        otherProcessesByProcess: memoryDelta(mem0, mem1, (p) => !p.detached),
+        otherProcessesByProcess: memoryDelta(mem0, mem1, (p) => !p.engine),
         leftoverProcessesAfterRm: leftovers.map((p) => ({ pid: p.pid, cmdline: p.cmdline || p.comm, kb: p.kb })),
       };
     } catch (err) {
@@ -797,9 +837,25 @@ async function main() {
   const pauseBefore = podmanPausePid();
 
   const roostEnv = { ...process.env };
-  const roost = new Engine('roost', process.execPath, [ROOST_JS], opts.network === 'none' ? ['--network=none'] : [], roostEnv);
-  const roostSocket = path.join(process.env.ROOST_RUN_DIR ?? path.join(process.env.XDG_RUNTIME_DIR, 'roost'), 'roost.sock');
+  const roostRunDir = process.env.ROOST_RUN_DIR ?? path.join(process.env.XDG_RUNTIME_DIR, 'roost');
+  const roostSocket = path.join(roostRunDir, 'roost.sock');
   const roostDataDir = process.env.ROOST_DATA_DIR ?? path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'roost');
+  const roost = new Engine('roost', process.execPath, [ROOST_JS], opts.network === 'none' ? ['--network=none'] : [], roostEnv, {
+    // Roost's processes: the daemon and the pause process (pid files in the run dir) and their descendants
+    // (the in-namespace daemon, monitors, containers), and pasta, whose command line names the run dir.
+    attribution: async () => {
+      const daemon = readPid(path.join(roostRunDir, 'daemon.pid')); // the daemon inside the user namespace
+      let outer; // and the one outside it, its parent
+      try {
+        const ppid = Number(fs.readFileSync(`/proc/${daemon}/status`, 'utf8').match(/^PPid:\s*(\d+)/m)?.[1]);
+        if (fs.readFileSync(`/proc/${ppid}/cmdline`, 'utf8').includes('roost')) outer = ppid;
+      } catch { /* not running */ }
+      return {
+        roots: [daemon, outer, readPid(path.join(roostRunDir, 'pause.pid'))],
+        markers: [`${roostRunDir}/`, `${path.join(roostDataDir, 'containers')}/`],
+      };
+    },
+  });
   const ctx = { opts, tmp, roost, roostSocket, roostDataDir, podman: undefined, sides: () => [roost, ...(ctx.podman?.available ? [ctx.podman.engine] : [])] };
 
   const rows = [];
@@ -887,7 +943,7 @@ async function main() {
       notes.push(`${name} idle memory added, by process: ${parts.join(', ')}${time?.rmMs !== undefined ? `; \`rm -f\` of them took ${fmtValue(time.rmMs, 'ms')}` : ''}`);
     }
   }
-  if (idle) notes.push('memory: Pss from /proc/PID/smaps_rollup (VmRSS where unreadable) summed over the detached processes of this user and its subordinate uids (daemons, monitors, network helpers, containers; not those under a login session or test run), after − before, / container count; kernel memory (page cache, mounts) is not included.');
+  if (idle) notes.push('memory: Pss from /proc/PID/smaps_rollup (VmRSS where unreadable) summed over the engine’s processes (its daemon / pause process and their descendants, and processes naming its run or storage directories or a container’s netns: conmon, pasta, slirp4netns, containers) among those of this user and its subordinate uids, after − before, / container count; kernel memory (page cache, mounts) is not included.');
   const iters = opts.quick ? 'quick mode' : 'full mode';
   const table = markdownTable(rows);
   const out = [`## Roost vs podman (${iters}, ${results.date})`, '', table, '', ...notes.map((n) => `- ${n}`)];

@@ -38,7 +38,7 @@ status=${PIPESTATUS[0]}
 extra=$(mktemp)
 {
   as_test_user node -- "$work/bin/roost.js" info >/dev/null 2>&1
-  if runuser -u "$other_user" -- node "$repo/test/root/other-user-check.mjs" "$rt/roost/roost.sock" "$home/.local/share/roost" 2>&1 | sed 's/^/# /'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+  if [ -S "$rt/roost/roost.sock" ] && [ -d "$home/.local/share/roost" ] && runuser -u "$other_user" -- node "$repo/test/root/other-user-check.mjs" "$rt/roost/roost.sock" "$home/.local/share/roost" 2>&1 | sed 's/^/# /'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
     echo "ok - a second user can neither connect to the socket nor read the store"
   else
     echo "not ok - a second user reached the socket or the store"

@@ -14,7 +14,7 @@ export async function connectDaemon(scriptPath: string): Promise<ApiClient> {
   prepareRunDir(paths);
   const logFile = path.join(paths.runDir, 'daemon.log');
   const logFd = fs.openSync(logFile, 'a', 0o600);
-  const child = spawn(process.execPath, [scriptPath, 'daemon'], { detached: true, stdio: ['ignore', logFd, logFd] });
+  const child = spawn(process.execPath, ['--', scriptPath, 'daemon'], { detached: true, stdio: ['ignore', logFd, logFd] });
   fs.closeSync(logFd);
   let exited = false;
   child.on('exit', () => { exited = true; });

@@ -43,7 +43,9 @@ export async function runDaemonOutside(scriptPath: string): Promise<number> {
   if (!nsenter) throw unavailable('nsenter (util-linux) is not installed', 'sudo apt-get install util-linux');
   // Device access and subuid ranges are judged as the real user, outside the namespace.
   const findings = checkHost();
-  const child = spawn(nsenter, ['--target', String(pid), '--user', '--mount', '--', process.execPath, scriptPath, 'daemon', '--in-namespace'], {
+  // --preserve-credentials: our own uid and gid are the namespace's root already (both mappings put them at 0),
+  // and nsenter's setgroups() is refused where setgroups is denied (single-id mapping).
+  const child = spawn(nsenter, ['--target', String(pid), '--user', '--mount', '--preserve-credentials', '--', process.execPath, '--', scriptPath, 'daemon', '--in-namespace'], {
     stdio: 'inherit',
     cwd: '/',
     env: {

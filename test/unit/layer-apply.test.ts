@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -10,6 +11,7 @@ import test, { type ExecutionContext } from 'ava';
 import { pack, type Header } from 'tar-stream';
 import { applyLayer, type ApplyOptions, type ApplyResult } from '../../src/fs/layer-apply.js';
 import { EngineError } from '../../src/util/errors.js';
+const execFileAsync = promisify(execFile);
 
 type Entry = Partial<Omit<Header, 'pax'>> & { name: string; content?: string | Buffer; pax?: Record<string, string> };
 
@@ -48,7 +50,11 @@ function streamOf(buf: Buffer, first = 3, size = 4093): Readable {
 
 async function sandbox(t: ExecutionContext): Promise<{ base: string; root: string; outside: string }> {
   const base = await fsp.mkdtemp(path.join(os.tmpdir(), 'roost-layer-test-'));
-  t.teardown(() => fsp.rm(base, { recursive: true, force: true }));
+  // Layers may leave read-only directories: make them writable again so an unprivileged run can clean up.
+  t.teardown(async () => {
+    await execFileAsync('chmod', ['-R', 'u+rwX', base]).catch(() => {});
+    await fsp.rm(base, { recursive: true, force: true });
+  });
   const root = path.join(base, 'root');
   const outside = path.join(base, 'outside');
   await fsp.mkdir(root);
