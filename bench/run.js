@@ -36,19 +36,22 @@ const BENCHMARKS = [
 // ---------------------------------------------------------------------------------------------- options
 
 function usage() {
-  return `usage: node bench/run.js [--quick] [--only NAME[,NAME...]] [--network default|none] [--no-podman] [--json FILE]
+  return `usage: node bench/run.js [--quick] [--only NAME[,NAME...]] [--network default|none] [--no-podman] [--shared-daemon] [--json FILE]
 
   --quick            fewer iterations (run 5, docker-run 3, idle 5 containers, load 1)
   --only NAME        run only these benchmarks: ${BENCHMARKS.map((b) => b.key).join(', ')} (repeatable or comma-separated)
   --network MODE     default: each engine's default rootless network (Roost: pasta, podman 4: slirp4netns);
                      none: --network=none on both sides
   --no-podman        Roost's figures only
+  --shared-daemon    use the user's own Roost daemon and store ($XDG_RUNTIME_DIR/roost/roost.sock) instead of
+                     the default: a daemon of this checkout and a store of its own for this run (under
+                     $XDG_RUNTIME_DIR/roost-bench-PID and $XDG_DATA_HOME/roost-bench-PID-data, removed at the end)
   --json FILE        where to write the results (default bench/results/latest.json)
 `;
 }
 
 function parseOptions(argv) {
-  const opts = { quick: false, only: new Set(), network: 'default', podman: true, json: path.join(BENCH_DIR, 'results', 'latest.json') };
+  const opts = { quick: false, isolated: true, only: new Set(), network: 'default', podman: true, json: path.join(BENCH_DIR, 'results', 'latest.json') };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value;
@@ -70,6 +73,8 @@ function parseOptions(argv) {
       opts.network = next();
       if (!['default', 'none'].includes(opts.network)) throw new Error('--network takes "default" or "none"');
     } else if (arg === '--no-podman') opts.podman = false;
+    else if (arg === '--isolated') opts.isolated = true;
+    else if (arg === '--shared-daemon') opts.isolated = false;
     else if (arg === '--json') opts.json = path.resolve(next());
     else if (arg === '--help' || arg === '-h') { process.stdout.write(usage()); process.exit(0); }
     else throw new Error(`unknown argument: ${arg}\n${usage()}`);
@@ -837,9 +842,36 @@ async function main() {
   const pauseBefore = podmanPausePid();
 
   const roostEnv = { ...process.env };
-  const roostRunDir = process.env.ROOST_RUN_DIR ?? path.join(process.env.XDG_RUNTIME_DIR, 'roost');
+  if (opts.isolated) {
+    // A Roost of its own for this run: its own runtime dir (daemon, socket) and data dir (store), removed at the end.
+    const runtimeDir = path.join(process.env.XDG_RUNTIME_DIR, `roost-bench-${process.pid}`);
+    const dataHome = path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), `roost-bench-${process.pid}-data`);
+    fs.mkdirSync(runtimeDir, { mode: 0o700 });
+    Object.assign(roostEnv, { XDG_RUNTIME_DIR: runtimeDir, XDG_DATA_HOME: dataHome });
+    delete roostEnv.ROOST_RUN_DIR;
+    delete roostEnv.ROOST_DATA_DIR;
+    onCleanup('isolated roost', async () => {
+      const runDir = path.join(runtimeDir, 'roost');
+      const ids = (await exec(process.execPath, [ROOST_JS, 'ps', '-aq', '--no-trunc'], { env: roostEnv })).stdout.split('\n').filter(Boolean);
+      if (ids.length) await exec(process.execPath, [ROOST_JS, 'rm', '-f', ...ids], { env: roostEnv, timeoutMs: 300_000 });
+      const daemon = readPid(path.join(runDir, 'daemon.pid'));
+      let outer;
+      try { outer = Number(fs.readFileSync(`/proc/${daemon}/status`, 'utf8').match(/^PPid:\s*(\d+)/m)?.[1]); } catch { /* gone */ }
+      for (const pid of [outer, daemon]) {
+        try { if (pid > 1 && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('roost')) process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+      }
+      await sleep(500);
+      const pause = readPid(path.join(runDir, 'pause.pid'));
+      // Files owned by subordinate ids can only be removed from inside Roost's user namespace.
+      if (pause) await exec('nsenter', ['-t', String(pause), '-U', '-m', '--', 'rm', '-rf', dataHome], { timeoutMs: 300_000 });
+      try { if (pause && fs.readFileSync(`/proc/${pause}/cmdline`, 'utf8').startsWith('sleep')) process.kill(pause, 'SIGKILL'); } catch { /* gone */ }
+      fs.rmSync(dataHome, { recursive: true, force: true });
+      fs.rmSync(runtimeDir, { recursive: true, force: true });
+    });
+  }
+  const roostRunDir = roostEnv.ROOST_RUN_DIR ?? path.join(roostEnv.XDG_RUNTIME_DIR, 'roost');
   const roostSocket = path.join(roostRunDir, 'roost.sock');
-  const roostDataDir = process.env.ROOST_DATA_DIR ?? path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'roost');
+  const roostDataDir = roostEnv.ROOST_DATA_DIR ?? path.join(roostEnv.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'roost');
   const roost = new Engine('roost', process.execPath, [ROOST_JS], opts.network === 'none' ? ['--network=none'] : [], roostEnv, {
     // Roost's processes: the daemon and the pause process (pid files in the run dir) and their descendants
     // (the in-namespace daemon, monitors, containers), and pasta, whose command line names the run dir.
@@ -856,13 +888,20 @@ async function main() {
       };
     },
   });
+  if (!opts.isolated) {
+    await roost.exec(['version']);
+    const daemon = readPid(path.join(roostRunDir, 'daemon.pid'));
+    let cmdline = '';
+    try { cmdline = fs.readFileSync(`/proc/${daemon}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { /* unknown */ }
+    if (!cmdline.includes(ROOST_JS)) warn(`roost: the daemon on ${roostSocket} is not this checkout's (${cmdline.trim() || 'pid unknown'}): its figures are not this tree's`);
+  }
   const ctx = { opts, tmp, roost, roostSocket, roostDataDir, podman: undefined, sides: () => [roost, ...(ctx.podman?.available ? [ctx.podman.engine] : [])] };
 
   const rows = [];
   const results = {
     date: new Date().toISOString(),
     host: { kernel: os.release(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryBytes: os.totalmem(), node: process.version, user: os.userInfo().username },
-    options: { quick: opts.quick, only: [...opts.only], network: opts.network, iterations: opts.iterations },
+    options: { quick: opts.quick, isolated: opts.isolated, only: [...opts.only], network: opts.network, iterations: opts.iterations },
     roost: {}, podman: {}, benchmarks: rows, warnings,
   };
   let exitCode = 0;
@@ -901,10 +940,18 @@ async function main() {
     for (const b of selected) {
       const n = opts.iterations[b.key];
       log(`benchmark ${b.key}: ${b.title} (${n} iterations after a warm-up)`);
+      await roost.check(['version']); // Roost's daemon up (it starts on demand) before anything is timed
+      const daemonBefore = readPid(path.join(roostRunDir, 'daemon.pid'));
       try {
         for (const row of await runners[b.key](ctx, n)) rows.push(finishRow(row, podmanNa));
       } catch (err) {
         rows.push(finishRow({ key: b.key, name: b.title, unit: 'ms', target: undefined, sides: { roost: sideError(err) } }, podmanNa));
+      }
+      const daemonAfter = readPid(path.join(roostRunDir, 'daemon.pid'));
+      if (daemonAfter !== daemonBefore) {
+        const logFile = path.join(roostRunDir, 'daemon.log');
+        const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
+        warn(`roost: the daemon changed during benchmark ${b.key} (pid ${daemonBefore} → ${daemonAfter}): it stopped or was killed and was started again; that benchmark's Roost figures include it${tail ? ` (daemon.log ends: ${tail})` : ''}`);
       }
     }
   } catch (err) {
@@ -922,7 +969,7 @@ async function main() {
   // Report.
   const p = results.podman;
   const notes = [];
-  notes.push(`Roost ${results.roost.version ?? '?'}: \`${results.roost.invocation ?? '?'}\`; storage ${results.roost.storage ?? '?'}; runtime ${results.roost.runtime ?? '?'}; network ${results.roost.network ?? '?'}`);
+  notes.push(`Roost ${results.roost.version ?? '?'}: \`${results.roost.invocation ?? '?'}\`; storage ${results.roost.storage ?? '?'}; runtime ${results.roost.runtime ?? '?'}; network ${results.roost.network ?? '?'}; ${opts.isolated ? 'a daemon and store of its own for this run' : 'the user\'s daemon and store'} (socket ${roostSocket})`);
   if (p.available) {
     notes.push(`${p.version}: \`${p.invocation}\`; storage ${p.storage}; runtime ${p.runtime} (${p.info}); network ${p.network}`);
     notes.push('podman uses storage of its own for the benchmark (the --root/--runroot above), removed at the end.');

@@ -157,3 +157,34 @@ e2e('--network none has only loopback, the default network has an uplink interfa
   const host = await roost.roost(['run', '--rm', '--network', 'host', 'busybox', 'hostname']);
   t.is(host.exitCode, 0, host.stderr);
 });
+
+e2e('--init runs the command under an init as pid 1, and --stop-signal is what stop sends', async (t) => {
+  const { roost } = t.context;
+  const init = await roost.roost(['run', '--rm', '--init', 'busybox', 'sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "']);
+  t.regex(init.stdout, /^\/sbin\/docker-init -- sh -c /, init.stderr);
+  await roost.roost(['run', '-d', '--name', 'trapper', '--stop-signal', 'USR1', 'busybox', 'sh', '-c', 'trap "echo got-usr1; exit 9" USR1; while true; do sleep 0.1; done']);
+  await new Promise((r) => setTimeout(r, 300));
+  t.is((await roost.roost(['stop', '-t', '5', 'trapper'])).exitCode, 0);
+  const state = await roost.roost(['inspect', '-f', '{{.State.ExitCode}}', 'trapper']);
+  t.is(state.stdout, '9\n');
+  t.is((await roost.roost(['logs', 'trapper'])).stdout, 'got-usr1\n');
+  await roost.roost(['rm', 'trapper']);
+});
+
+e2e('signals sent to an attached roost run reach the container', async (t) => {
+  const { roost } = t.context;
+  const child = roost.spawnRoost(['run', '--rm', 'busybox', 'sh', '-c', 'trap "echo got-term; exit 4" TERM; echo ready; while true; do sleep 0.1; done']);
+  await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); }));
+  child.kill('SIGTERM');
+  const result = await child;
+  t.regex(String(result.stdout), /got-term/);
+  t.is(result.exitCode, 4);
+});
+
+e2e('events reports the lifecycle with Docker\'s action names', async (t) => {
+  const { roost } = t.context;
+  const since = String(Math.floor(Date.now() / 1000) - 1);
+  await roost.roost(['run', '--rm', '--name', 'evented', 'busybox', 'true']);
+  const events = await roost.roost(['events', '--since', since, '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'container=evented', '--format', '{{.Type}} {{.Action}}']);
+  t.is(events.stdout, 'container create\ncontainer start\ncontainer die\ncontainer destroy\n', events.stderr);
+});

@@ -49,21 +49,35 @@ const run: Command = {
       tty, stdin: interactive,
       onResize: (rows, cols) => void client.call(`/containers/${id}/resize`, { query: { h: rows, w: cols } }).catch(() => {}),
     });
+    // Docker's sig-proxy: without a TTY, signals sent to the CLI go to the container (with one, the terminal
+    // is raw and Ctrl-C travels as a byte).
+    const stopProxy = tty ? () => {} : proxySignals(client, id);
     try {
       await client.call(`/containers/${id}/start`);
     } catch (err) {
+      stopProxy();
       io.restore();
       socket.destroy();
       if (f.rm) await client.call(`/containers/${id}`, { method: 'DELETE', query: { force: true } }).catch(() => {});
       startFailure(err);
     }
     const { StatusCode } = await waited;
+    stopProxy();
     await Promise.race([io.done, graceDelay(2000)]);
     io.restore();
     socket.destroy();
     return StatusCode;
   },
 };
+
+const proxiedSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/** Forwards the CLI's signals to the container; returns the function that stops forwarding. */
+function proxySignals(client: ApiClient, id: string): () => void {
+  const forward = (signal: NodeJS.Signals) => void client.call(`/containers/${id}/kill`, { query: { signal } }).catch(() => {});
+  for (const signal of proxiedSignals) process.on(signal, forward);
+  return () => { for (const signal of proxiedSignals) process.off(signal, forward); };
+}
 
 const create: Command = {
   name: 'create', synopsis: '[OPTIONS] IMAGE [COMMAND] [ARG...]', description: 'Create a new container',

@@ -1,5 +1,6 @@
 import { formatFlag, type Command } from '../command.js';
 import { formatOne } from '../format.js';
+import { invalid } from '../../util/errors.js';
 
 interface HostFinding { name: string; ok: boolean; detail: string; remedy?: string }
 
@@ -64,4 +65,37 @@ const version: Command = {
   },
 };
 
-export const systemCommands: Command[] = [info, version];
+const events: Command = {
+  name: 'events', synopsis: '[OPTIONS]', description: 'Get real time events from the server',
+  flags: [
+    { name: 'filter', short: 'f', type: 'list', help: 'Filter output based on conditions provided' },
+    { name: 'since', type: 'string', help: 'Show all events created since timestamp' },
+    { name: 'until', type: 'string', help: 'Stream events until this timestamp' },
+    formatFlag,
+  ],
+  maxArgs: 0,
+  async run(ctx) {
+    const { relativeTime } = await import('./containers.js');
+    const f = ctx.args.flags;
+    const filters: Record<string, string[]> = {};
+    for (const item of (f.filter as string[] | undefined) ?? []) {
+      const eq = item.indexOf('=');
+      if (eq <= 0) throw invalid(`bad format of filter (expected name=value): ${item}`);
+      (filters[item.slice(0, eq)] ??= []).push(item.slice(eq + 1));
+    }
+    const format = f.format as string | undefined;
+    const query = { filters: JSON.stringify(filters), since: relativeTime(f.since as string | undefined), until: relativeTime(f.until as string | undefined) };
+    for await (const event of (await ctx.client()).jsonLines<{ Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number }>('/events', { query })) {
+      if (format) {
+        process.stdout.write(formatOne(format === 'json' ? '{{json .}}' : format, event));
+        continue;
+      }
+      const time = new Date(event.timeNano / 1e6).toISOString();
+      const attrs = Object.entries(event.Actor.Attributes).map(([k, v]) => `${k}=${v}`).join(', ');
+      process.stdout.write(`${time} ${event.Type} ${event.Action} ${event.Actor.ID}${attrs ? ` (${attrs})` : ''}\n`);
+    }
+    return 0;
+  },
+};
+
+export const systemCommands: Command[] = [info, version, events];
