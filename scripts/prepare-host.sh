@@ -16,6 +16,12 @@ for dev in /dev/fuse /dev/net/tun; do [ -e "$dev" ] && chmod 0666 "$dev"; done
 next_range() {  # the first 65536 ids after every range already handed out
   awk -F: 'BEGIN { m = 100000 } { e = $2 + $3; if (e > m) m = e } END { print m "-" m + 65535 }' "$1"
 }
+# Hybrid cgroups with hugetlb only on the v2 hierarchy make crun 1.8 refuse to run; distributions that
+# boot hybrid mount every v1 controller, hugetlb included.
+if grep -q ' /sys/fs/cgroup/unified cgroup2 ' /proc/self/mounts && ! grep -q ' /sys/fs/cgroup/hugetlb ' /proc/self/mounts \
+   && grep -qw hugetlb /proc/cgroups; then
+  mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null || true
+fi
 add_user() {
   local user=$1
   id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$user"

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from '../api/client.js';
-import { socketAnswers, prepareRunDir } from '../daemon/run-daemon.js';
+import { prepareRunDir, socketAnswers } from '../daemon/socket.js';
 import { EngineError } from '../util/errors.js';
 import { roostPaths } from '../util/paths.js';
 

@@ -1,26 +1,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import { checkHost, findExecutable } from '../rootless/host-check.js';
 import { PauseProcess, pausePidFile, readMapping } from '../rootless/user-namespace.js';
 import { EngineError, unavailable } from '../util/errors.js';
-import { roostPaths, type RoostPaths } from '../util/paths.js';
-
-/** Makes $XDG_RUNTIME_DIR/roost (0700) and refuses one owned by someone else. */
-export function prepareRunDir(paths: RoostPaths): void {
-  fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
-  const stat = fs.statSync(paths.runDir);
-  if (stat.uid !== process.getuid!()) throw unavailable(`${paths.runDir} belongs to another user`, 'set XDG_RUNTIME_DIR to a directory of your own');
-  fs.chmodSync(paths.runDir, 0o700);
-}
-
-export function socketAnswers(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.createConnection(socketPath);
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('error', () => resolve(false));
-  });
-}
+import { roostPaths } from '../util/paths.js';
+import { prepareRunDir, socketAnswers } from './socket.js';
 
 /**
  * `roost daemon`, outside the user namespace: find or create the pause process that holds the

@@ -81,8 +81,11 @@ export function parseSignal(text: string): string {
 /** runc/crun print logrus lines (`level=warning msg=...`): keep the error's own message. */
 export function runtimeMessage(text: string): string {
   const errors = [...text.matchAll(/level=(?:error|fatal) msg="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\"/g, '"'));
-  const message = errors.at(-1) ?? text;
-  return message.replace(/^runc (create|start|exec) failed: /, '').replace(/^unable to start container process: /, '').trim();
+  const message = (errors.at(-1) ?? text).replace(/^runc (create|start|exec) failed: /, '').replace(/^unable to start container process: /, '').trim();
+  // crun words these differently; clients (the docker CLI) map Docker's wording to exit statuses 127/126.
+  const crunNotFound = /executable file `(.+?)` not found in \$PATH/.exec(message);
+  if (crunNotFound) return `exec: "${crunNotFound[1]}": executable file not found in $PATH`;
+  return message.replace(/Permission denied/g, 'permission denied').replace(/No such file or directory/g, 'no such file or directory');
 }
 
 function nowIso(): string {
@@ -345,7 +348,7 @@ export class ContainerService {
       await fsp.mkdir(bundle, { recursive: true });
       await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
       for (const file of [files.exitFile, files.pidFile]) await fsp.rm(file, { force: true });
-      await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'delete', '--force', record.Id]).catch(() => {});
+      await this.deleteRuntimeState(record.Id);
       monitor = await launchMonitor({
         id: record.Id, bundle, runtime: this.runtime.path, runtimeRoot: this.runtimeRoot, files,
         logFile: record.LogPath, tty: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin),
@@ -364,6 +367,12 @@ export class ContainerService {
       throw failure;
     }
     this.events.emit('container', 'start', record.Id, this.eventAttributes(record));
+  }
+
+  /** `runtime delete --force`, only when the runtime still keeps state for the container (a spawn saved per run). */
+  private async deleteRuntimeState(id: string): Promise<void> {
+    if (!fs.existsSync(path.join(this.runtimeRoot, id))) return;
+    await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'delete', '--force', id]).catch(() => {});
   }
 
   /** Docker's exit statuses for a process that cannot start: 127 not found, 126 not executable. */
@@ -414,10 +423,8 @@ export class ContainerService {
     record.State = { ...record.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: exitCode, FinishedAt: nowIso() };
     const runDir = path.dirname(this.monitorFiles(record.Id).socket);
     stopPasta(path.join(runDir, 'pasta.pid'));
-    await removeNetns(path.join(runDir, 'netns'));
     delete record.publishedPorts;
-    await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'delete', '--force', record.Id]).catch(() => {});
-    await this.persist(record).catch(() => {});
+    await Promise.all([removeNetns(path.join(runDir, 'netns')), this.deleteRuntimeState(record.Id), this.persist(record).catch(() => {})]);
     if (wasRunning) this.events.emit('container', 'die', record.Id, { ...this.eventAttributes(record), exitCode: String(exitCode) });
     this.waiters.emit(`exit:${record.Id}`, exitCode);
     if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true, volumes: true }).catch(() => {});
@@ -500,8 +507,7 @@ export class ContainerService {
     record.State.Status = 'removing';
     await this.persist(record).catch(() => {});
     const dir = this.containerDir(record.Id);
-    await this.snapshotter.unmountRootfs(dir).catch(() => {});
-    await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'delete', '--force', record.Id]).catch(() => {});
+    await Promise.all([this.snapshotter.unmountRootfs(dir).catch(() => {}), this.deleteRuntimeState(record.Id)]);
     // Drop the record first: a kill -9 half way leaves a dir without container.json, which open() sweeps.
     await fsp.rm(path.join(dir, 'container.json'), { force: true });
     this.records.delete(record.Id);

@@ -30,15 +30,15 @@ function canOpen(device: string): boolean {
   }
 }
 
-/** cgroup v1 with a v2 "unified" mount beside it. crun 1.8 refuses to run there. */
-export function cgroupLayout(): 'v2' | 'hybrid' | 'v1' {
-  const mounts = fs.readFileSync('/proc/self/mounts', 'utf8');
+/** cgroup v1 with a v2 "unified" mount beside it is "hybrid"; crun 1.8 refuses to run there. */
+export function cgroupLayout(mounts = fs.readFileSync('/proc/self/mounts', 'utf8')): 'v2' | 'hybrid' | 'v1' {
   if (/ \/sys\/fs\/cgroup cgroup2 /.test(mounts)) return 'v2';
   return / cgroup2 /.test(mounts) ? 'hybrid' : 'v1';
 }
 
-function hugetlbOnV1(): boolean {
-  return / \/sys\/fs\/cgroup\/hugetlb cgroup /.test(fs.readFileSync('/proc/self/mounts', 'utf8'));
+/** With hugetlb mounted as a v1 hierarchy, crun 1.8 no longer finds it on v2 and runs. */
+function hugetlbOnV1(mounts: string): boolean {
+  return / \/sys\/fs\/cgroup\/hugetlb cgroup /.test(mounts);
 }
 
 export interface RuntimeChoice {
@@ -48,13 +48,14 @@ export interface RuntimeChoice {
 }
 
 /** crun where it can run; runc where crun refuses (hybrid cgroups without hugetlb on v1) or is missing. */
-export function chooseRuntime(env: NodeJS.ProcessEnv = process.env): RuntimeChoice | undefined {
-  const crun = findExecutable('crun');
-  const runc = findExecutable('runc');
+export function chooseRuntime(env: NodeJS.ProcessEnv = process.env, mounts = fs.readFileSync('/proc/self/mounts', 'utf8'),
+  find: (name: string) => string | undefined = findExecutable): RuntimeChoice | undefined {
+  const crun = find('crun');
+  const runc = find('runc');
   const wanted = env.ROOST_RUNTIME;
   if (wanted === 'runc' && runc) return { name: 'runc', path: runc, reason: 'chosen by ROOST_RUNTIME' };
   if (wanted === 'crun' && crun) return { name: 'crun', path: crun, reason: 'chosen by ROOST_RUNTIME' };
-  const crunRefuses = cgroupLayout() === 'hybrid' && !hugetlbOnV1();
+  const crunRefuses = cgroupLayout(mounts) === 'hybrid' && !hugetlbOnV1(mounts);
   if (crun && !crunRefuses) return { name: 'crun', path: crun, reason: 'preferred runtime' };
   if (runc) return { name: 'runc', path: runc, reason: crun ? 'crun refuses hybrid cgroups on this host' : 'crun is not installed' };
   if (crun) return { name: 'crun', path: crun, reason: 'only runtime installed' };

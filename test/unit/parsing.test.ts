@@ -94,6 +94,8 @@ test('chain IDs follow the OCI definition', (t) => {
 test('runtime errors keep the runtime\'s own message, signals are parsed like docker kill -s', (t) => {
   t.is(runtimeMessage('time="x" level=warning msg="unable to get oom kill count" time="y" level=error msg="runc create failed: unable to start container process: exec: \\"nope\\": executable file not found in $PATH"'),
     'exec: "nope": executable file not found in $PATH');
+  t.is(runtimeMessage('executable file `nope` not found in $PATH: No such file or directory'), 'exec: "nope": executable file not found in $PATH');
+  t.is(runtimeMessage('open executable: Permission denied'), 'open executable: permission denied');
   t.is(parseSignal('SIGTERM'), 'TERM');
   t.is(parseSignal('9'), 'KILL');
   t.is(parseSignal('hup'), 'HUP');
@@ -106,4 +108,21 @@ test('errors map to one HTTP status and one exit code', (t) => {
   t.is(new EngineError('invalid_argument', 'x').exitCode, 125);
   t.is(EngineError.fromHttp(409, 'name in use').code, 'conflict');
   t.is(EngineError.fromHttp(418, 'teapot').code, 'internal');
+});
+
+test('crun is preferred, but runc is chosen on hybrid cgroups without the hugetlb v1 hierarchy', async (t) => {
+  const { chooseRuntime, cgroupLayout } = await import('../../src/rootless/host-check.js');
+  const hybrid = 'tmpfs /sys/fs/cgroup tmpfs rw 0 0\ncgroup /sys/fs/cgroup/cpu cgroup rw,cpu 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n';
+  const hybridFixed = `${hybrid}cgroup /sys/fs/cgroup/hugetlb cgroup rw,hugetlb 0 0\n`;
+  const v2 = 'cgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n';
+  const both = (name: string) => `/usr/bin/${name}`;
+  t.is(cgroupLayout(hybrid), 'hybrid');
+  t.is(cgroupLayout(v2), 'v2');
+  t.is(chooseRuntime({}, v2, both)?.name, 'crun');
+  t.is(chooseRuntime({}, hybrid, both)?.name, 'runc');
+  t.regex(chooseRuntime({}, hybrid, both)!.reason, /crun refuses hybrid cgroups/);
+  t.is(chooseRuntime({}, hybridFixed, both)?.name, 'crun');
+  t.is(chooseRuntime({}, hybrid, (n) => (n === 'crun' ? '/usr/bin/crun' : undefined))?.name, 'crun');
+  t.is(chooseRuntime({ ROOST_RUNTIME: 'runc' }, v2, both)?.name, 'runc');
+  t.is(chooseRuntime({}, v2, () => undefined), undefined);
 });
