@@ -443,10 +443,14 @@ async function setupPodman(ctx) {
   const runtimes = [
     { label: 'podman defaults', global: [], run: [] },
     { label: 'runc', global: ['--runtime=runc'], run: [] },
+    { label: 'crun', global: ['--runtime=crun'], run: [] },
     { label: 'runc, cgroupfs', global: ['--runtime=runc', '--cgroup-manager=cgroupfs'], run: [] },
     { label: 'runc, cgroupfs, --cgroups=disabled', global: ['--runtime=runc', '--cgroup-manager=cgroupfs'], run: ['--cgroups=disabled'] },
     { label: 'crun, cgroupfs, --cgroups=disabled', global: ['--runtime=crun', '--cgroup-manager=cgroupfs'], run: ['--cgroups=disabled'] },
   ];
+  // Like for like: try Roost's OCI runtime first.
+  const same = runtimes.findIndex((r) => ctx.roostRuntime && r.global.includes(`--runtime=${ctx.roostRuntime}`));
+  if (same > 0) runtimes.unshift(...runtimes.splice(same, 1));
   const netArgs = ctx.opts.network === 'none' ? ['--network=none'] : [];
   const failures = [];
   for (const [i, storage] of storages.entries()) {
@@ -926,6 +930,7 @@ async function main() {
       socket: roostSocket,
     });
 
+    ctx.roostRuntime = results.roost.runtime?.split(/\s+/)[0];
     if (!opts.podman) ctx.podman = { available: false, reason: 'skipped (--no-podman)' };
     else {
       log('finding a podman invocation that works here');
@@ -935,6 +940,10 @@ async function main() {
     Object.assign(results.podman, podmanSummary);
     if (ctx.podman.available) results.podman.invocation = ctx.podman.invocation;
     const podmanNa = ctx.podman.available ? undefined : ctx.podman.reason;
+    const podmanRuntime = ctx.podman.info?.split(/\s+/)[0];
+    if (ctx.podman.available && ctx.roostRuntime && podmanRuntime !== ctx.roostRuntime) {
+      warn(`the OCI runtimes differ: Roost uses ${ctx.roostRuntime}, podman ${podmanRuntime} (no podman invocation with ${ctx.roostRuntime} worked)`);
+    }
 
     const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad };
     for (const b of selected) {

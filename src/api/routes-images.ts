@@ -1,3 +1,4 @@
+import { applyChanges } from '../image/changes.js';
 import { familiar } from '../image/reference.js';
 import type { ImageRecord } from '../image/types.js';
 import { EngineError, invalid } from '../util/errors.js';
@@ -129,7 +130,8 @@ export function imageRoutes(router: Router): void {
       const repo = ctx.query.string('repo');
       const tag = ctx.query.string('tag');
       const name = repo ? `${repo}${tag ? `:${tag}` : ''}` : undefined;
-      const image = await ctx.engine.images.importRootfs(ctx.req, name);
+      const defaults = applyChanges({}, ctx.query.all('changes'));
+      const image = await ctx.engine.images.importRootfs(ctx.req, name, defaults, ctx.query.string('message'));
       sendJson(ctx.res!, 200, { status: image.id });
       return;
     }

@@ -94,7 +94,7 @@ export class ImageService {
   }
 
   /** Imports a root filesystem tarball as a one-layer image (`roost import`). */
-  async importRootfs(source: Readable, name: string | undefined, defaults: ImageConfig['config'] = {}): Promise<ImageRecord> {
+  async importRootfs(source: Readable, name: string | undefined, defaults: ImageConfig['config'] = {}, message?: string): Promise<ImageRecord> {
     const tmpFile = path.join(this.scratchDir, `import-${process.hrtime.bigint()}`);
     await fsp.mkdir(this.scratchDir, { recursive: true });
     try {
@@ -110,7 +110,7 @@ export class ImageService {
         created: new Date().toISOString(),
         config: defaults,
         rootfs: { type: 'layers', diff_ids: [diffId] },
-        history: [{ created: new Date().toISOString(), created_by: 'roost import' }],
+        history: [{ created: new Date().toISOString(), created_by: 'roost import', ...(message ? { comment: message } : {}) }],
       };
       const configBlob = await this.content.putBuffer(JSON.stringify(config));
       const manifest: ImageManifest = {

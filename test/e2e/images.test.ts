@@ -129,7 +129,7 @@ e2e('hostile or broken archives are refused with one line, exit 125, and nothing
   t.is(run.stdout, 'still here\n');
 });
 
-e2e('rmi refuses an image a container uses; import makes an image from a rootfs tarball; rmi of an unknown image fails', async (t) => {
+e2e('rmi refuses an image a container uses; import (with --change) makes an image from a rootfs tarball; rmi of an unknown image fails', async (t) => {
   const { roost } = t.context;
   await roost.roost(['create', '--name', 'user1', 'busybox', 'true']);
   const refused = await roost.roost(['rmi', 'busybox']);
@@ -137,8 +137,13 @@ e2e('rmi refuses an image a container uses; import makes an image from a rootfs 
   t.regex(refused.stderr, /being used by a container/);
   await roost.roost(['rm', 'user1']);
   const rootfs = await tarOf([{ name: 'bin/', type: 'directory' }, { name: 'greeting', data: 'imported\n' }]);
-  const imported = await roost.roost(['import', '-', 'imported/rootfs:1'], { input: rootfs });
+  const imported = await roost.roost(['import', '-c', 'CMD ["/greet"]', '-c', 'ENV MOOD=glad', '-m', 'from a tarball', '-', 'imported/rootfs:1'], { input: rootfs });
   t.regex(imported.stdout, /^sha256:[0-9a-f]{64}\n$/, imported.stderr);
+  const config = await roost.roost(['image', 'inspect', '-f', '{{json .Config.Cmd}} {{json .Config.Env}}', 'imported/rootfs:1']);
+  t.is(config.stdout, '["/greet"] ["MOOD=glad"]\n');
+  const badChange = await roost.roost(['import', '-c', 'RUN rm -rf /', '-', 'imported/bad:1'], { input: rootfs });
+  t.is(badChange.exitCode, 125);
+  t.regex(badChange.stderr, /RUN is not supported by --change/);
   t.is((await roost.roost(['images', '-q', 'imported/rootfs'])).stdout.trim().length, 12);
   t.is((await roost.roost(['rmi', 'imported/rootfs:1'])).exitCode, 0);
   const missing = await roost.roost(['rmi', 'no/such:image']);

@@ -126,3 +126,23 @@ test('crun is preferred, but runc is chosen on hybrid cgroups without the hugetl
   t.is(chooseRuntime({ ROOST_RUNTIME: 'runc' }, v2, both)?.name, 'runc');
   t.is(chooseRuntime({}, v2, () => undefined), undefined);
 });
+
+test('--change instructions set an imported image\'s defaults, and unsupported ones are refused', async (t) => {
+  const { applyChanges } = await import('../../src/image/changes.js');
+  const config = applyChanges({ Env: ['A=1'] }, [
+    'CMD ["/bin/app", "--serve"]', 'ENTRYPOINT /entry.sh', 'ENV A=2 B="two words"', 'WORKDIR /srv', 'USER 1000:1000',
+    'EXPOSE 80 53/udp', 'LABEL org.example.team=core', 'STOPSIGNAL SIGINT', 'VOLUME /data',
+  ]);
+  t.deepEqual(config.Cmd, ['/bin/app', '--serve']);
+  t.deepEqual(config.Entrypoint, ['/bin/sh', '-c', '/entry.sh']);
+  t.deepEqual(config.Env, ['A=2', 'B=two words']);
+  t.is(config.WorkingDir, '/srv');
+  t.is(config.User, '1000:1000');
+  t.deepEqual(Object.keys(config.ExposedPorts!), ['80/tcp', '53/udp']);
+  t.deepEqual(config.Labels, { 'org.example.team': 'core' });
+  t.is(config.StopSignal, 'SIGINT');
+  t.deepEqual(Object.keys(config.Volumes!), ['/data']);
+  t.throws(() => applyChanges({}, ['RUN echo hi']), { message: /RUN is not supported by --change/ });
+  t.throws(() => applyChanges({}, ['CMD ["unclosed"']), { message: /invalid JSON array/ });
+  t.throws(() => applyChanges({}, ['EXPOSE eighty']), { message: /invalid port eighty/ });
+});

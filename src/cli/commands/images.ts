@@ -119,17 +119,18 @@ const save: Command = {
 const importCmd: Command = {
   name: 'import', synopsis: '[OPTIONS] file|- [REPOSITORY[:TAG]]', description: 'Import the contents from a tarball to create a filesystem image',
   flags: [
-    { name: 'change', short: 'c', type: 'list', help: 'Apply Dockerfile instruction to the created image (not supported yet)' },
+    { name: 'change', short: 'c', type: 'list', help: 'Apply Dockerfile instruction to the created image' },
     { name: 'message', short: 'm', type: 'string', help: 'Set commit message for imported image' },
   ],
   minArgs: 1, maxArgs: 2,
   async run(ctx) {
-    if ((ctx.args.flags.change as string[] | undefined)?.length) throw invalid('--change is not supported yet');
     const [source, name] = ctx.args.positionals as [string, string | undefined];
+    const { applyChanges } = await import('../../image/changes.js');
+    applyChanges({}, (ctx.args.flags.change as string[] | undefined) ?? []); // a bad --change fails before the upload
     const upload = source === '-' ? process.stdin : fs.createReadStream(source);
     if (source !== '-' && !fs.existsSync(source)) throw invalid(`open ${source}: no such file or directory`);
     const [repo, tag] = name ? splitTag(name) : [undefined, undefined];
-    const result = await (await ctx.client()).json<{ status: string }>('/images/create', { method: 'POST', upload: upload as import('node:stream').Readable, query: { fromSrc: '-', repo, tag } });
+    const result = await (await ctx.client()).json<{ status: string }>('/images/create', { method: 'POST', upload: upload as import('node:stream').Readable, query: { fromSrc: '-', repo, tag, changes: (ctx.args.flags.change as string[] | undefined) ?? [], message: ctx.args.flags.message as string | undefined } });
     process.stdout.write(`${result.status}\n`);
     return 0;
   },
