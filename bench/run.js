@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Roost benchmark harness: Roost side by side with podman, in one run.
 //
-//   npm run bench [-- --quick] [-- --only NAME[,NAME]] [-- --network default|none] [-- --no-podman]
+//   npm run bench [-- --quick] [-- --only NAME[,NAME]] [-- --network default|none] [-- --no-podman] [-- --shared-daemon]
 //
 // Plain Node ESM, no build step, no dependencies. Run it as the unprivileged user the engines run as.
 // See bench/README.md for what each benchmark measures and how podman is invoked.

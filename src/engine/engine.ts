@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ContentStore } from '../fs/content-store.js';
-import { CopySnapshotter, OverlaySnapshotter, type Snapshotter } from '../fs/snapshotter.js';
+import { CopySnapshotter, FuseOverlaySnapshotter, OverlaySnapshotter, type Snapshotter } from '../fs/snapshotter.js';
 import { ImageStore } from '../image/image-store.js';
 import { checkHost, chooseRuntime, cgroupLayout, type HostFinding, type RuntimeChoice } from '../rootless/host-check.js';
 import type { IdMapping } from '../rootless/user-namespace.js';
@@ -58,29 +58,33 @@ export class Engine {
     return engine;
   }
 
-  /** overlay where the kernel allows it in a user namespace, else copy; ROOST_STORAGE_DRIVER overrides. */
+  /** overlay where the kernel allows it in a user namespace, else fuse-overlayfs, else copy; ROOST_STORAGE_DRIVER overrides. */
   private static async pickSnapshotter(options: EngineOptions): Promise<{ snapshotter: Snapshotter; reason: string }> {
     const root = path.join(options.dataDir, 'storage');
     const wanted = options.snapshotter;
-    if (wanted && wanted !== 'overlay' && wanted !== 'copy') {
-      throw unavailable(`unknown storage driver ${wanted}`, 'use overlay or copy (fuse-overlayfs is not implemented yet)');
+    if (wanted && !['overlay', 'fuse-overlayfs', 'copy'].includes(wanted)) {
+      throw unavailable(`unknown storage driver ${wanted}`, 'use overlay, fuse-overlayfs or copy');
     }
     // The driver is fixed once images exist: snapshots of one driver cannot be read by another.
     const markerFile = path.join(root, 'driver');
     const recorded = await fsp.readFile(markerFile, 'utf8').then((s) => s.trim(), () => undefined);
-    let name = wanted ?? recorded;
-    let reason = wanted ? 'chosen by ROOST_STORAGE_DRIVER' : recorded ? 'kept from the existing store' : '';
     if (recorded && wanted && recorded !== wanted) {
       throw unavailable(`the store was created with the ${recorded} driver`, `unset ROOST_STORAGE_DRIVER or remove ${root}`);
     }
+    let name = wanted ?? recorded;
+    let reason = wanted ? 'chosen by ROOST_STORAGE_DRIVER' : recorded ? 'kept from the existing store' : '';
     if (!name) {
-      const failure = await OverlaySnapshotter.probe(path.join(options.dataDir, 'tmp', 'overlay-probe'));
-      name = failure ? 'copy' : 'overlay';
-      reason = failure ? `native overlay is not available here (${failure}); fuse-overlayfs is not implemented yet` : 'native overlayfs in the user namespace';
+      const scratch = path.join(options.dataDir, 'tmp');
+      const overlayFailure = await OverlaySnapshotter.probe(path.join(scratch, 'overlay-probe'));
+      const fuseFailure = overlayFailure ? await FuseOverlaySnapshotter.probeFuse(path.join(scratch, 'fuse-probe')) : undefined;
+      name = !overlayFailure ? 'overlay' : !fuseFailure ? 'fuse-overlayfs' : 'copy';
+      reason = !overlayFailure ? 'native overlayfs in the user namespace'
+        : !fuseFailure ? `native overlay is refused here (${overlayFailure})`
+          : `neither native overlay (${overlayFailure}) nor fuse-overlayfs (${fuseFailure}) works here`;
     }
     await fsp.mkdir(root, { recursive: true, mode: 0o700 });
     await fsp.writeFile(markerFile, `${name}\n`);
-    const snapshotter = name === 'overlay' ? new OverlaySnapshotter(root) : new CopySnapshotter(root);
+    const snapshotter = name === 'overlay' ? new OverlaySnapshotter(root) : name === 'fuse-overlayfs' ? new FuseOverlaySnapshotter(root) : new CopySnapshotter(root);
     return { snapshotter, reason };
   }
 

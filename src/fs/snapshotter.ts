@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { runCommand } from '../util/exec.js';
 import { applyLayer } from './layer-apply.js';
 
-export type SnapshotterName = 'overlay' | 'copy';
+export type SnapshotterName = 'overlay' | 'fuse-overlayfs' | 'copy';
 
 /**
  * Layers become read-only snapshots keyed by chain ID; a container gets a writable rootfs on top.
@@ -71,7 +71,12 @@ async function isMountPoint(dir: string): Promise<boolean> {
 
 /** Native overlayfs inside the user namespace (Linux ≥ 5.11): each layer its own lower dir. */
 export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshotter {
-  readonly name = 'overlay' as const;
+  readonly name: SnapshotterName = 'overlay';
+
+  /** Mounts lower dirs (topmost first) under upper/work at `target`. */
+  protected async mountOverlay(lower: string[], upper: string, work: string, target: string): Promise<void> {
+    await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work},userxattr`, target]);
+  }
 
   async ensureLayer(chainId: string, _parent: string | undefined, openLayer: () => Readable) {
     const tmp = this.tempDir(chainId);
@@ -104,8 +109,7 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
       await fsp.mkdir(empty, { recursive: true });
       lower.push(empty);
     }
-    const options = `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work},userxattr`;
-    await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', options, rootfs]);
+    await this.mountOverlay(lower, upper, work, rootfs);
     return rootfs;
   }
 
@@ -120,6 +124,32 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
     try {
       for (const dir of dirs) await fsp.mkdir(dir, { recursive: true });
       await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${dirs[0]},upperdir=${dirs[1]},workdir=${dirs[2]},userxattr`, dirs[3]!]);
+      await runCommand('umount', [dirs[3]!]);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      await fsp.rm(scratch, { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * fuse-overlayfs, where the kernel refuses overlay in a user namespace: the same layer layout (whiteouts as
+ * 0/0 devices, user.overlay.opaque), mounted in user space.
+ */
+export class FuseOverlaySnapshotter extends OverlaySnapshotter {
+  override readonly name: SnapshotterName = 'fuse-overlayfs';
+
+  protected override async mountOverlay(lower: string[], upper: string, work: string, target: string): Promise<void> {
+    await runCommand('fuse-overlayfs', ['-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`, target]);
+  }
+
+  static async probeFuse(scratch: string): Promise<string | undefined> {
+    const dirs = ['lower', 'upper', 'work', 'merged'].map((d) => path.join(scratch, d));
+    try {
+      for (const dir of dirs) await fsp.mkdir(dir, { recursive: true });
+      await runCommand('fuse-overlayfs', ['-o', `lowerdir=${dirs[0]},upperdir=${dirs[1]},workdir=${dirs[2]}`, dirs[3]!]);
       await runCommand('umount', [dirs[3]!]);
       return undefined;
     } catch (err) {

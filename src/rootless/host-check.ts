@@ -95,7 +95,7 @@ export function checkHost(): HostFinding[] {
   });
   const fuse = canOpen('/dev/fuse');
   findings.push({
-    name: '/dev/fuse', ok: fuse, detail: fuse ? 'usable' : 'not usable by this user: fuse-overlayfs is unavailable (native overlay or copy is used instead)',
+    name: '/dev/fuse', ok: fuse, detail: fuse ? 'usable' : 'not usable by this user: the fuse-overlayfs driver cannot work (native overlay, else copy, is used)',
     remedy: fuse ? undefined : 'sudo chmod 0666 /dev/fuse (distributions ship it 0666)',
   });
   const tun = canOpen('/dev/net/tun');

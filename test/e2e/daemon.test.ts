@@ -72,12 +72,12 @@ e2e('a container that exits while no daemon runs is seen as exited with its stat
 e2e('info names the storage driver, runtime, id mapping and every host check', async (t) => {
   const info = await t.context.roost.roost(['info']);
   t.is(info.exitCode, 0, info.stderr);
-  t.regex(info.stdout, /Storage Driver: (overlay|copy) \(/);
+  t.regex(info.stdout, /Storage Driver: (overlay|fuse-overlayfs|copy) \(/);
   t.regex(info.stdout, /Runtime: (crun|runc) \(/);
   t.regex(info.stdout, /ID mapping: (subordinate id ranges|single id)/);
   for (const check of ['user namespaces', 'newuidmap', 'subordinate ids', 'OCI runtime', '/dev/fuse', 'network uplink', 'cgroups']) {
     t.regex(info.stdout, new RegExp(`(ok  |WARN) ${check.replace('/', '\\/')}:`), check);
   }
   const json = await t.context.roost.roost(['info', '--format', '{{.Driver}} {{.Swarm.LocalNodeState}}']);
-  t.regex(json.stdout, /^(overlay|copy) inactive\n$/);
+  t.regex(json.stdout, /^(overlay|fuse-overlayfs|copy) inactive\n$/);
 });

@@ -42,7 +42,7 @@ e2e('docker load, images, run --rm, exit status and inspect through Roost\'s soc
   const missing = await roost.docker(['run', '--rm', 'busybox', 'no-such-command']);
   t.is(missing.exitCode, 127, missing.stderr);
   const info = await roost.docker(['info', '--format', '{{.Driver}} {{.ServerVersion}}']);
-  t.regex(info.stdout, /^(overlay|copy) \d+\.\d+\.\d+\n$/);
+  t.regex(info.stdout, /^(overlay|fuse-overlayfs|copy) \d+\.\d+\.\d+\n$/);
 });
 
 e2e('docker run -d, ps, logs -f, exec, stop, rm', async (t) => {

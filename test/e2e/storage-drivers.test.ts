@@ -5,7 +5,7 @@ import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
 
 // One conformance suite, run through the whole product against every snapshotter driver.
 const skip = e2eUnavailable();
-const drivers = ['overlay', 'copy'] as const;
+const drivers = ['overlay', 'fuse-overlayfs', 'copy'] as const;
 const test = anyTest as TestFn<Record<string, RoostEnv>>;
 
 type Entry = { name: string; data?: string; type?: 'directory' | 'symlink'; linkname?: string };
