@@ -5,7 +5,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Snapshotter } from '../fs/snapshotter.js';
 import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
-import { createNetns, removeNetns, resolveHostPorts, startPasta, stopPasta } from '../net/pasta-uplink.js';
+import { createNetns, removeNetns, resolveHostPorts, startUplink, stopUplink } from '../net/uplink.js';
 import { findExecutable, type RuntimeChoice } from '../rootless/host-check.js';
 import { buildExecProcess, buildSpec } from '../runtime/oci-spec.js';
 import { launchMonitor, MonitorLink, type MonitorFiles } from '../runtime/monitor.js';
@@ -328,10 +328,10 @@ export class ContainerService {
     const runDir = path.dirname(files.socket);
     await fsp.mkdir(runDir, { recursive: true, mode: 0o700 });
     const netnsFile = path.join(runDir, 'netns');
-    const pastaPidFile = path.join(runDir, 'pasta.pid');
+    const uplinkPidFile = path.join(runDir, 'uplink.pid');
     const uplink = record.HostConfig.NetworkMode !== 'host' && record.HostConfig.NetworkMode !== 'none';
     const cleanupNetwork = async () => {
-      stopPasta(pastaPidFile);
+      stopUplink(uplinkPidFile);
       await removeNetns(netnsFile);
     };
     let monitor: Awaited<ReturnType<typeof launchMonitor>> | undefined;
@@ -340,7 +340,7 @@ export class ContainerService {
         await removeNetns(netnsFile);
         await createNetns(netnsFile);
         const ports = await resolveHostPorts(this.portBindings(record));
-        await startPasta(netnsFile, ports, pastaPidFile);
+        await startUplink(netnsFile, ports, runDir);
         record.publishedPorts = ports;
       }
       const spec = buildSpec({ container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath: uplink ? netnsFile : undefined });
@@ -422,7 +422,7 @@ export class ContainerService {
     const wasRunning = record.State.Running;
     record.State = { ...record.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: exitCode, FinishedAt: nowIso() };
     const runDir = path.dirname(this.monitorFiles(record.Id).socket);
-    stopPasta(path.join(runDir, 'pasta.pid'));
+    stopUplink(path.join(runDir, 'uplink.pid'));
     delete record.publishedPorts;
     await Promise.all([removeNetns(path.join(runDir, 'netns')), this.deleteRuntimeState(record.Id), this.persist(record).catch(() => {})]);
     if (wasRunning) this.events.emit('container', 'die', record.Id, { ...this.eventAttributes(record), exitCode: String(exitCode) });

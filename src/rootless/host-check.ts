@@ -104,7 +104,7 @@ export function checkHost(): HostFinding[] {
   findings.push({
     name: 'network uplink', ok: tun && Boolean(pasta || slirp),
     detail: !tun ? '/dev/net/tun is not usable by this user: containers get no uplink (use --network none or host)'
-      : pasta ? `pasta (${pasta})` : slirp ? `slirp4netns (${slirp})` : 'neither pasta nor slirp4netns is installed',
+      : pasta ? `pasta (${pasta})` : slirp ? `slirp4netns (${slirp}; pasta is missing, so published ports do not see client addresses)` : 'neither pasta nor slirp4netns is installed',
     remedy: !tun ? 'sudo chmod 0666 /dev/net/tun (distributions ship it 0666)' : pasta || slirp ? undefined : 'sudo apt-get install passt',
   });
   const layout = cgroupLayout();

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import net from 'node:net';
 import { runCommand } from '../util/exec.js';
 import { unavailable } from '../util/errors.js';
@@ -39,7 +40,7 @@ export async function resolveHostPorts(bindings: Record<string, PortBinding[] | 
   return resolved;
 }
 
-function pastaSpecs(bindings: Record<string, PortBinding[]>, proto: string): string[] {
+function pastaSpecs(bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, proto: string): string[] {
   const specs: string[] = [];
   for (const [key, list] of Object.entries(bindings)) {
     const [containerPort, keyProto] = key.split('/');
@@ -77,7 +78,7 @@ export async function removeNetns(nsFile: string): Promise<void> {
  * and routes, and forwards the published ports from the host. It quits by itself when the namespace file
  * goes away. User-defined networks (a shared namespace with a bridge) come with the networks issue.
  */
-export async function startPasta(nsFile: string, bindings: Record<string, PortBinding[]>, pidFile: string): Promise<number> {
+export async function startPasta(nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, pidFile: string): Promise<number> {
   const pasta = findExecutable('pasta');
   if (!pasta) throw unavailable('pasta is not installed: the default network needs it', 'sudo apt-get install passt, or run with --network none|host');
   const args = ['--config-net', '--quiet', '--pid', pidFile, '-T', 'none', '-U', 'none'];
@@ -96,10 +97,30 @@ export async function startPasta(nsFile: string, bindings: Record<string, PortBi
   return Number(fs.readFileSync(pidFile, 'utf8').trim());
 }
 
-export function stopPasta(pidFile: string): void {
+/** Ends the uplink process (pasta or slirp4netns) recorded in `pidFile`. */
+export function stopUplink(pidFile: string): void {
   try {
     const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
     if (pid > 0) process.kill(pid, 'SIGTERM');
   } catch { /* already gone */ }
   fs.rmSync(pidFile, { force: true });
+}
+
+export type UplinkName = 'pasta' | 'slirp4netns';
+
+/** pasta where it is installed, else slirp4netns; ROOST_UPLINK overrides. */
+export function chooseUplink(env: NodeJS.ProcessEnv = process.env): UplinkName {
+  if (env.ROOST_UPLINK === 'pasta' || env.ROOST_UPLINK === 'slirp4netns') return env.ROOST_UPLINK;
+  return findExecutable('pasta') || !findExecutable('slirp4netns') ? 'pasta' : 'slirp4netns';
+}
+
+/** Starts the chosen uplink for a container's network namespace; files go in the container's run dir. */
+export async function startUplink(nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, runDir: string): Promise<void> {
+  const pidFile = path.join(runDir, 'uplink.pid');
+  if (chooseUplink() === 'slirp4netns') {
+    const { startSlirp } = await import('./slirp-uplink.js');
+    await startSlirp(nsFile, bindings, pidFile, path.join(runDir, 'slirp.sock'), path.join(runDir, 'slirp.log'));
+  } else {
+    await startPasta(nsFile, bindings, pidFile);
+  }
 }

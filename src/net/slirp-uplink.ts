@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import { unavailable } from '../util/errors.js';
+import { findExecutable } from '../rootless/host-check.js';
+
+/** One request on slirp4netns's API socket (`add_hostfwd`); resolves with its reply. */
+function slirpApi(socketPath: string, request: unknown): Promise<{ return?: unknown; error?: { desc?: string } }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection(socketPath);
+    let reply = '';
+    socket.on('connect', () => socket.end(JSON.stringify(request)));
+    socket.on('data', (chunk) => { reply += chunk.toString(); });
+    socket.on('end', () => {
+      try { resolve(JSON.parse(reply)); } catch { reject(new Error(`slirp4netns API answered ${JSON.stringify(reply)}`)); }
+    });
+    socket.on('error', reject);
+  });
+}
+
+/**
+ * The fallback uplink where pasta is missing: slirp4netns attaches a tap device to the container's
+ * network namespace (10.0.2.100, gateway 10.0.2.2; the host's loopback stays out of reach) and forwards the
+ * published ports through its API socket. It does not see the client's source address (pasta does).
+ */
+export async function startSlirp(nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, pidFile: string, apiSocket: string, logFile: string): Promise<number> {
+  const slirp = findExecutable('slirp4netns');
+  if (!slirp) throw unavailable('neither pasta nor slirp4netns is installed: the default network needs one', 'sudo apt-get install passt, or run with --network none|host');
+  fs.rmSync(apiSocket, { force: true });
+  const logFd = fs.openSync(logFile, 'a', 0o600);
+  const child = spawn(slirp, ['--configure', '--mtu=65520', '--disable-host-loopback', '--netns-type=path', '--api-socket', apiSocket, '--ready-fd=3', nsFile, 'tap0'], {
+    detached: true, stdio: ['ignore', logFd, logFd, 'pipe'],
+  });
+  fs.closeSync(logFd);
+  child.unref();
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 10_000);
+    const readyPipe = child.stdio[3] as NodeJS.ReadableStream;
+    readyPipe.on('data', () => { clearTimeout(timer); resolve(true); });
+    readyPipe.on('error', () => {});
+    child.once('exit', () => { clearTimeout(timer); resolve(false); });
+  });
+  (child.stdio[3] as net.Socket).destroy();
+  if (!ready) {
+    child.kill('SIGKILL');
+    const detail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-1)[0] ?? '';
+    throw unavailable(`cannot start the network uplink (slirp4netns): ${detail || 'it did not get ready'}`, 'check that /dev/net/tun is usable by you (distributions ship it 0666), or run with --network none|host');
+  }
+  fs.writeFileSync(pidFile, `${child.pid}\n`);
+  for (const [key, list] of Object.entries(bindings)) {
+    const [guestPort, proto] = key.split('/');
+    for (const binding of list) {
+      const reply = await slirpApi(apiSocket, {
+        execute: 'add_hostfwd',
+        arguments: { proto: proto ?? 'tcp', host_addr: binding.HostIp || '0.0.0.0', host_port: Number(binding.HostPort), guest_port: Number(guestPort) },
+      });
+      if (reply.error) {
+        process.kill(child.pid!, 'SIGKILL');
+        throw unavailable(`cannot publish ${binding.HostIp || '0.0.0.0'}:${binding.HostPort}: ${reply.error.desc ?? JSON.stringify(reply.error)}`);
+      }
+    }
+  }
+  return child.pid!;
+}

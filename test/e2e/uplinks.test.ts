@@ -1,0 +1,33 @@
+import anyTest, { type TestFn } from 'ava';
+import { e2eUnavailable, freePort, retry, RoostEnv } from '../helpers/roost-env.js';
+
+// The default network through each userspace uplink: published ports answer on the host.
+const skip = e2eUnavailable();
+const uplinks = ['pasta', 'slirp4netns'] as const;
+const test = anyTest as TestFn<Record<string, RoostEnv>>;
+
+for (const uplink of uplinks) {
+  const e2e = skip ? test.skip : test.serial;
+  test.before(async (t) => {
+    const env = new RoostEnv(`up-${uplink}`);
+    env.env.ROOST_UPLINK = uplink;
+    t.context[uplink] = env;
+    if (!skip) await env.loadBusybox(t as never);
+  });
+  test.after.always(async (t) => { await t.context[uplink]?.destroy(); });
+
+  e2e(`${uplink}: a published port answers on the host, and the container has an uplink with a default route`, async (t) => {
+    const roost = t.context[uplink]!;
+    const port = await freePort();
+    const run = await roost.roost(['run', '-d', '--name', 'web', '-p', `127.0.0.1:${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/var/www']);
+    t.is(run.exitCode, 0, run.stderr);
+    const body = await retry(async () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()).catch(() => ''), (b) => b.length > 0);
+    t.is(body, '<h1>hello from roost</h1>\n');
+    const route = await roost.roost(['exec', 'web', 'sh', '-c', 'ip route | grep -c "^default"']);
+    t.is(route.stdout, '1\n', route.stderr);
+    t.is((await roost.roost(['rm', '-f', 'web'])).exitCode, 0);
+    const gone = await fetch(`http://127.0.0.1:${port}/`).then(() => 'answered', () => 'refused');
+    t.is(gone, 'refused', 'the port is released when the container goes');
+  });
+}
+if (skip) test('end-to-end: uplinks (skipped)', (t) => { t.log(skip); t.pass(); });
