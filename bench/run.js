@@ -126,7 +126,10 @@ function describe(cmd, args) {
 
 class CommandError extends Error {
   constructor(cmd, args, result) {
-    const tail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
+    const lines = (result.stderr.trim() || result.stdout.trim()).split('\n').map((l) => l.trim()).filter(Boolean);
+    // A Node crash ends in a stack and "Node.js vX": its first Error line says more than the tail.
+    const errorLine = lines.find((l) => /^(\w*Error|roost:|Error:|error:)/.test(l));
+    const tail = errorLine ?? lines.slice(-3).join(' | ');
     super(`\`${describe(cmd, args)}\` ${result.timedOut ? 'timed out' : `exited ${result.code}`}${tail ? `: ${tail}` : ''}`);
     this.result = result;
   }
@@ -398,6 +401,28 @@ async function duBytes(dir) {
   const r = await exec('du', ['-sb', dir], { timeoutMs: 120_000 });
   const n = Number(r.stdout.trim().split(/\s+/)[0]);
   return Number.isFinite(n) ? n : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------- roost
+
+/** Copies the built tree (bin, dist, build, native/build) into `dir`; returns the copy's bin/roost.js. */
+async function snapshotTree(dir) {
+  // What bin/roost.js imports (dist/…/main.js) must be there: wait a little for a build in progress.
+  const entry = () => {
+    const spec = fs.readFileSync(ROOST_JS, 'utf8').match(/^\s*import\s+['"](\.[^'"]+)['"]/m)?.[1];
+    return spec ? path.resolve(path.dirname(ROOST_JS), spec) : undefined;
+  };
+  for (let i = 0; i < 120 && !(entry() && fs.existsSync(entry())); i++) {
+    if (i === 0) log(`${entry() ? path.relative(REPO, entry()) : 'the entry point of bin/roost.js'} is missing: waiting up to 60 s for a build in progress`);
+    await sleep(500);
+  }
+  if (!(entry() && fs.existsSync(entry()))) throw new Error('Roost is not built (bin/roost.js imports a missing file): run npm run build');
+  const dest = path.join(dir, 'roost-tree');
+  for (const rel of ['package.json', 'bin', 'dist', 'build', path.join('native', 'build')]) {
+    if (fs.existsSync(path.join(REPO, rel))) fs.cpSync(path.join(REPO, rel), path.join(dest, rel), { recursive: true });
+  }
+  fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(dest, 'node_modules'));
+  return path.join(dest, 'bin', 'roost.js');
 }
 
 // ---------------------------------------------------------------------------------------------- podman
@@ -846,6 +871,18 @@ async function main() {
   const pauseBefore = podmanPausePid();
 
   const roostEnv = { ...process.env };
+  // The Roost under test. With a daemon of its own, a copy of this checkout's built files is run, so that a
+  // rebuild of the tree while the benchmark runs (it replaces dist/) does not break it midway.
+  let roostJs = ROOST_JS;
+  if (opts.isolated) {
+    try {
+      roostJs = await snapshotTree(tmp);
+    } catch (err) {
+      process.stderr.write(`bench: ${err.message}\n`);
+      await runCleanups();
+      return 1;
+    }
+  }
   if (opts.isolated) {
     // A Roost of its own for this run: its own runtime dir (daemon, socket) and data dir (store), removed at the end.
     const runtimeDir = path.join(process.env.XDG_RUNTIME_DIR, `roost-bench-${process.pid}`);
@@ -856,8 +893,8 @@ async function main() {
     delete roostEnv.ROOST_DATA_DIR;
     onCleanup('isolated roost', async () => {
       const runDir = path.join(runtimeDir, 'roost');
-      const ids = (await exec(process.execPath, [ROOST_JS, 'ps', '-aq', '--no-trunc'], { env: roostEnv })).stdout.split('\n').filter(Boolean);
-      if (ids.length) await exec(process.execPath, [ROOST_JS, 'rm', '-f', ...ids], { env: roostEnv, timeoutMs: 300_000 });
+      const ids = (await exec(process.execPath, [roostJs, 'ps', '-aq', '--no-trunc'], { env: roostEnv })).stdout.split('\n').filter(Boolean);
+      if (ids.length) await exec(process.execPath, [roostJs, 'rm', '-f', ...ids], { env: roostEnv, timeoutMs: 300_000 });
       const daemon = readPid(path.join(runDir, 'daemon.pid'));
       let outer;
       try { outer = Number(fs.readFileSync(`/proc/${daemon}/status`, 'utf8').match(/^PPid:\s*(\d+)/m)?.[1]); } catch { /* gone */ }
@@ -876,7 +913,7 @@ async function main() {
   const roostRunDir = roostEnv.ROOST_RUN_DIR ?? path.join(roostEnv.XDG_RUNTIME_DIR, 'roost');
   const roostSocket = path.join(roostRunDir, 'roost.sock');
   const roostDataDir = roostEnv.ROOST_DATA_DIR ?? path.join(roostEnv.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'roost');
-  const roost = new Engine('roost', process.execPath, [ROOST_JS], opts.network === 'none' ? ['--network=none'] : [], roostEnv, {
+  const roost = new Engine('roost', process.execPath, [roostJs], opts.network === 'none' ? ['--network=none'] : [], roostEnv, {
     // Roost's processes: the daemon and the pause process (pid files in the run dir) and their descendants
     // (the in-namespace daemon, monitors, containers), and pasta, whose command line names the run dir.
     attribution: async () => {
@@ -978,7 +1015,7 @@ async function main() {
   // Report.
   const p = results.podman;
   const notes = [];
-  notes.push(`Roost ${results.roost.version ?? '?'}: \`${results.roost.invocation ?? '?'}\`; storage ${results.roost.storage ?? '?'}; runtime ${results.roost.runtime ?? '?'}; network ${results.roost.network ?? '?'}; ${opts.isolated ? 'a daemon and store of its own for this run' : 'the user\'s daemon and store'} (socket ${roostSocket})`);
+  notes.push(`Roost ${results.roost.version ?? '?'}: \`${results.roost.invocation ?? '?'}\`; storage ${results.roost.storage ?? '?'}; runtime ${results.roost.runtime ?? '?'}; network ${results.roost.network ?? '?'}; ${opts.isolated ? 'a copy of this checkout\'s build taken at the start, with a daemon and store of its own for this run' : 'the user\'s daemon and store'} (socket ${roostSocket})`);
   if (p.available) {
     notes.push(`${p.version}: \`${p.invocation}\`; storage ${p.storage}; runtime ${p.runtime} (${p.info}); network ${p.network}`);
     notes.push('podman uses storage of its own for the benchmark (the --root/--runroot above), removed at the end.');

@@ -75,5 +75,6 @@ export async function runDaemonInside(): Promise<number> {
   // Containers keep running under their monitors; only the API goes away.
   server.close();
   fs.rmSync(paths.socket, { force: true });
+  await engine.close();
   return 0;
 }

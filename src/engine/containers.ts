@@ -5,13 +5,15 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Snapshotter } from '../fs/snapshotter.js';
 import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
-import { createNetns, removeNetns, resolveHostPorts, startUplink, stopUplink } from '../net/uplink.js';
+import type { ContainerNetworks } from '../net/container-network.js';
+import { resolveHostPorts } from '../net/uplink.js';
 import { findExecutable, type RuntimeChoice } from '../rootless/host-check.js';
 import { buildExecProcess, buildSpec } from '../runtime/oci-spec.js';
 import { launchMonitor, MonitorLink, type MonitorFiles } from '../runtime/monitor.js';
 import { resolveUser } from '../runtime/user.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
+import { tracer } from '../util/trace.js';
 import type { ContainerConfig, ContainerRecord, HostConfig, PortBinding } from './container-types.js';
 import { initialState, transitions } from './container-types.js';
 import type { EventBus } from './events.js';
@@ -108,6 +110,7 @@ export class ContainerService {
     private readonly snapshotter: Snapshotter,
     private readonly events: EventBus,
     private readonly runtime: RuntimeChoice,
+    private readonly networks: ContainerNetworks,
   ) {
     this.containersDir = path.join(dirs.dataDir, 'containers');
     this.runContainersDir = path.join(dirs.runDir, 'c');
@@ -141,6 +144,12 @@ export class ContainerService {
       }
       this.records.set(record.Id, record);
     }
+    const inUse = new Set<string>();
+    for (const record of this.records.values()) {
+      const ownDir = this.networks.recorded(path.dirname(this.monitorFiles(record.Id).socket))?.ownDir;
+      if (ownDir && record.State.Running) inUse.add(ownDir);
+    }
+    await this.networks.open(inUse);
     for (const record of this.records.values()) {
       if (record.State.Running) await this.readopt(record);
       else if (record.State.Status === 'removing') await this.remove(record.Id, { force: true, volumes: false });
@@ -190,8 +199,9 @@ export class ContainerService {
     return new Set([...this.records.values()].flatMap((r) => r.chainIds));
   }
 
+  /** Container state changes often and is rebuilt from the monitors after a crash: atomic, not fsync'd. */
   private async persist(record: ContainerRecord): Promise<void> {
-    await writeJsonAtomic(path.join(this.containerDir(record.Id), 'container.json'), record);
+    await writeJsonAtomic(path.join(this.containerDir(record.Id), 'container.json'), record, false);
   }
 
   private nameTaken(name: string): boolean {
@@ -315,8 +325,10 @@ export class ContainerService {
     const record = this.get(idOrName);
     if (record.State.Running) throw new EngineError('not_modified', 'container already started');
     if (!transitions[record.State.Status].start) throw conflict(`cannot start a container in state ${record.State.Status}`);
+    const trace = tracer(`start ${record.Id.slice(0, 12)}`);
     const dir = this.containerDir(record.Id);
     const rootfs = await this.snapshotter.mountRootfs(dir, record.chainIds);
+    trace('rootfs');
     const user = resolveUser(rootfs, record.Config.User);
     const hostNetwork = record.HostConfig.NetworkMode === 'host';
     let initPath: string | undefined;
@@ -327,23 +339,17 @@ export class ContainerService {
     const files = this.monitorFiles(record.Id);
     const runDir = path.dirname(files.socket);
     await fsp.mkdir(runDir, { recursive: true, mode: 0o700 });
-    const netnsFile = path.join(runDir, 'netns');
-    const uplinkPidFile = path.join(runDir, 'uplink.pid');
     const uplink = record.HostConfig.NetworkMode !== 'host' && record.HostConfig.NetworkMode !== 'none';
-    const cleanupNetwork = async () => {
-      stopUplink(uplinkPidFile);
-      await removeNetns(netnsFile);
-    };
     let monitor: Awaited<ReturnType<typeof launchMonitor>> | undefined;
     try {
+      let netnsPath: string | undefined;
       if (uplink) {
-        await removeNetns(netnsFile);
-        await createNetns(netnsFile);
         const ports = await resolveHostPorts(this.portBindings(record));
-        await startUplink(netnsFile, ports, runDir);
+        netnsPath = (await this.networks.attach(runDir, ports)).nsFile;
         record.publishedPorts = ports;
+        trace('network');
       }
-      const spec = buildSpec({ container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath: uplink ? netnsFile : undefined });
+      const spec = buildSpec({ container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath });
       const bundle = path.join(dir, 'bundle');
       await fsp.mkdir(bundle, { recursive: true });
       await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
@@ -353,14 +359,16 @@ export class ContainerService {
         id: record.Id, bundle, runtime: this.runtime.path, runtimeRoot: this.runtimeRoot, files,
         logFile: record.LogPath, tty: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin),
       });
+      trace('created');
       const link = await MonitorLink.connect(files.socket);
       this.attachLink(record, link);
       const pid = await monitor.start();
+      trace('started');
       record.State = { ...record.State, Status: 'running', Running: true, Pid: pid, ExitCode: 0, Error: '', StartedAt: nowIso(), FinishedAt: '0001-01-01T00:00:00Z' };
       await this.persist(record);
     } catch (err) {
       monitor?.abort();
-      await cleanupNetwork();
+      await this.networks.detach(runDir);
       const failure = this.startError(record, err);
       // Docker removes an --rm container whose start failed; clients waiting for `removed` rely on it.
       if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true, volumes: true }).catch(() => {});
@@ -421,13 +429,24 @@ export class ContainerService {
     for (const session of live?.sessions ?? []) session.onEnd();
     const wasRunning = record.State.Running;
     record.State = { ...record.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: exitCode, FinishedAt: nowIso() };
+    const trace = tracer(`exit ${record.Id.slice(0, 12)}`);
     const runDir = path.dirname(this.monitorFiles(record.Id).socket);
-    stopUplink(path.join(runDir, 'uplink.pid'));
     delete record.publishedPorts;
-    await Promise.all([removeNetns(path.join(runDir, 'netns')), this.deleteRuntimeState(record.Id), this.persist(record).catch(() => {})]);
-    if (wasRunning) this.events.emit('container', 'die', record.Id, { ...this.eventAttributes(record), exitCode: String(exitCode) });
-    this.waiters.emit(`exit:${record.Id}`, exitCode);
-    if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true, volumes: true }).catch(() => {});
+    const died = () => {
+      if (wasRunning) this.events.emit('container', 'die', record.Id, { ...this.eventAttributes(record), exitCode: String(exitCode) });
+      this.waiters.emit(`exit:${record.Id}`, exitCode);
+    };
+    if (record.HostConfig.AutoRemove) {
+      died();
+      // remove() releases the network and the runtime state together with the rootfs.
+      await this.remove(record.Id, { force: true, volumes: true }).catch(() => {});
+      trace('removed');
+      return;
+    }
+    // Waiters hear of the exit only once the state is on disk, so a `rm` right after cannot race it.
+    await Promise.all([this.networks.detach(runDir), this.deleteRuntimeState(record.Id), this.persist(record).catch(() => {})]);
+    trace('cleaned');
+    died();
   }
 
   /** Registers a client on the container's stdio; before start, it sees everything from the first byte. */
@@ -507,7 +526,8 @@ export class ContainerService {
     record.State.Status = 'removing';
     await this.persist(record).catch(() => {});
     const dir = this.containerDir(record.Id);
-    await Promise.all([this.snapshotter.unmountRootfs(dir).catch(() => {}), this.deleteRuntimeState(record.Id)]);
+    const runDir = path.dirname(this.monitorFiles(record.Id).socket);
+    await Promise.all([this.snapshotter.unmountRootfs(dir).catch(() => {}), this.deleteRuntimeState(record.Id), this.networks.detach(runDir)]);
     // Drop the record first: a kill -9 half way leaves a dir without container.json, which open() sweeps.
     await fsp.rm(path.join(dir, 'container.json'), { force: true });
     this.records.delete(record.Id);

@@ -9,6 +9,7 @@ import { checkHost, chooseRuntime, cgroupLayout, type HostFinding, type RuntimeC
 import type { IdMapping } from '../rootless/user-namespace.js';
 import { unavailable } from '../util/errors.js';
 import { ContainerService } from './containers.js';
+import { ContainerNetworks } from '../net/container-network.js';
 import { EventBus } from './events.js';
 import { ImageService } from './images.js';
 
@@ -31,13 +32,15 @@ export class Engine {
   readonly snapshotter: Snapshotter;
   readonly runtime: RuntimeChoice;
   readonly snapshotterReason: string;
+  readonly networks: ContainerNetworks;
 
   private constructor(readonly options: EngineOptions, snapshotter: Snapshotter, reason: string, runtime: RuntimeChoice, content: ContentStore, imageStore: ImageStore) {
     this.snapshotter = snapshotter;
     this.snapshotterReason = reason;
     this.runtime = runtime;
     this.images = new ImageService(content, imageStore, snapshotter, this.events, path.join(options.dataDir, 'tmp'));
-    this.containers = new ContainerService({ dataDir: options.dataDir, runDir: options.runDir }, this.images, snapshotter, this.events, runtime);
+    this.networks = new ContainerNetworks(options.runDir);
+    this.containers = new ContainerService({ dataDir: options.dataDir, runDir: options.runDir }, this.images, snapshotter, this.events, runtime, this.networks);
   }
 
   static async open(options: EngineOptions): Promise<Engine> {
@@ -86,6 +89,11 @@ export class Engine {
     await fsp.writeFile(markerFile, `${name}\n`);
     const snapshotter = name === 'overlay' ? new OverlaySnapshotter(root) : name === 'fuse-overlayfs' ? new FuseOverlaySnapshotter(root) : new CopySnapshotter(root);
     return { snapshotter, reason };
+  }
+
+  /** Daemon shutdown: containers keep running; only what serves future starts goes. */
+  async close(): Promise<void> {
+    await this.networks.close();
   }
 
   info(): Record<string, unknown> {
