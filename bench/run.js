@@ -451,12 +451,12 @@ async function setupPodman(ctx) {
   const runBase = path.join(process.env.XDG_RUNTIME_DIR, `roost-bench-podman-${process.pid}`);
   const removeStorage = async (root, runroot) => {
     // Files in a rootless graph root belong to subordinate ids: remove them from inside podman's user namespace.
-    await exec('podman', ['unshare', 'rm', '-rf', root, runroot], { timeoutMs: 300_000 });
+    await removeInPodmanNamespace([root, runroot]);
     fs.rmSync(root, { recursive: true, force: true });
     fs.rmSync(runroot, { recursive: true, force: true });
   };
   onCleanup('podman storage', async () => {
-    await exec('podman', ['unshare', 'rm', '-rf', base, runBase], { timeoutMs: 300_000 });
+    await removeInPodmanNamespace([base, runBase]);
     fs.rmSync(base, { recursive: true, force: true });
     fs.rmSync(runBase, { recursive: true, force: true });
   });
@@ -516,6 +516,17 @@ async function setupPodman(ctx) {
   }
   const lastError = failures.at(-1)?.split(': ').slice(-1)[0] ?? 'unknown';
   return { available: false, reason: `no working podman invocation, ${failures.length} tried; last error: ${lastError}`, failures };
+}
+
+/**
+ * Removes directories holding files of subordinate ids (a rootless graph root) from inside podman's user
+ * namespace: by entering its pause process, which leaves the user's default podman store alone (`podman
+ * unshare` would open, and create, that store); `podman unshare` only when there is no pause process.
+ */
+async function removeInPodmanNamespace(dirs) {
+  const pause = podmanPausePid();
+  const r = pause ? await exec('nsenter', ['-t', String(pause), '-U', '-m', '--', 'rm', '-rf', ...dirs], { timeoutMs: 300_000 }) : undefined;
+  if (!r || r.code !== 0) await exec('podman', ['unshare', 'rm', '-rf', ...dirs], { timeoutMs: 300_000 });
 }
 
 /** Podman's processes: the pause process, conmon (its command line names the storage), slirp4netns (the netns). */

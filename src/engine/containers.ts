@@ -105,7 +105,7 @@ export class ContainerService {
   private readonly runtimeRoot: string;
 
   constructor(
-    private readonly dirs: EngineDirs,
+    dirs: EngineDirs,
     private readonly images: ImageService,
     private readonly snapshotter: Snapshotter,
     private readonly events: EventBus,

@@ -62,6 +62,36 @@ abstract class DirectorySnapshotter {
   protected tempDir(chainId: string): string {
     return `${this.layerDir(chainId)}.tmp-${randomBytes(4).toString('hex')}`;
   }
+
+  /** Unpacks into a temp dir (seeded by `seed`) and renames it into place: never half a snapshot. */
+  protected async unpack(chainId: string, seed: (tmp: string) => Promise<void>, openLayer: () => Readable, whiteouts: 'overlay' | 'delete') {
+    const tmp = this.tempDir(chainId);
+    try {
+      await seed(tmp);
+      const result = await applyLayer(openLayer(), tmp, { whiteouts, ownership: true });
+      if (this.hasLayer(chainId)) await fsp.rm(tmp, { recursive: true, force: true });
+      else await fsp.rename(tmp, this.layerDir(chainId));
+      return result;
+    } catch (err) {
+      await fsp.rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+}
+
+/** Mounts a tiny overlay with `mount` to learn whether it works here; returns why not, or undefined. */
+async function probeMount(scratch: string, mount: (lower: string, upper: string, work: string, target: string) => Promise<void>): Promise<string | undefined> {
+  const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((d) => path.join(scratch, d)) as [string, string, string, string];
+  try {
+    for (const dir of [lower, upper, work, merged]) await fsp.mkdir(dir, { recursive: true });
+    await mount(lower, upper, work, merged);
+    await runCommand('umount', [merged]);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await fsp.rm(scratch, { recursive: true, force: true });
+  }
 }
 
 async function isMountPoint(dir: string): Promise<boolean> {
@@ -79,17 +109,7 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
   }
 
   async ensureLayer(chainId: string, _parent: string | undefined, openLayer: () => Readable) {
-    const tmp = this.tempDir(chainId);
-    await fsp.mkdir(tmp, { mode: 0o755 });
-    try {
-      const result = await applyLayer(openLayer(), tmp, { whiteouts: 'overlay', ownership: true });
-      if (this.hasLayer(chainId)) await fsp.rm(tmp, { recursive: true, force: true });
-      else await fsp.rename(tmp, this.layerDir(chainId));
-      return result;
-    } catch (err) {
-      await fsp.rm(tmp, { recursive: true, force: true });
-      throw err;
-    }
+    return this.unpack(chainId, (tmp) => fsp.mkdir(tmp, { mode: 0o755 }).then(() => {}), openLayer, 'overlay');
   }
 
   changesDir(containerDir: string): string {
@@ -118,19 +138,9 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
     if (await isMountPoint(rootfs)) await runCommand('umount', ['-l', rootfs]);
   }
 
-  /** Mounts a tiny overlay to learn whether the kernel allows it here. */
-  static async probe(scratch: string): Promise<string | undefined> {
-    const dirs = ['lower', 'upper', 'work', 'merged'].map((d) => path.join(scratch, d));
-    try {
-      for (const dir of dirs) await fsp.mkdir(dir, { recursive: true });
-      await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${dirs[0]},upperdir=${dirs[1]},workdir=${dirs[2]},userxattr`, dirs[3]!]);
-      await runCommand('umount', [dirs[3]!]);
-      return undefined;
-    } catch (err) {
-      return (err as Error).message;
-    } finally {
-      await fsp.rm(scratch, { recursive: true, force: true });
-    }
+  /** Whether the kernel allows overlay in this user namespace; returns why not, or undefined. */
+  static probe(scratch: string): Promise<string | undefined> {
+    return probeMount(scratch, (lower, upper, work, target) => new OverlaySnapshotter('').mountOverlay([lower], upper, work, target));
   }
 }
 
@@ -145,18 +155,8 @@ export class FuseOverlaySnapshotter extends OverlaySnapshotter {
     await runCommand('fuse-overlayfs', ['-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`, target]);
   }
 
-  static async probeFuse(scratch: string): Promise<string | undefined> {
-    const dirs = ['lower', 'upper', 'work', 'merged'].map((d) => path.join(scratch, d));
-    try {
-      for (const dir of dirs) await fsp.mkdir(dir, { recursive: true });
-      await runCommand('fuse-overlayfs', ['-o', `lowerdir=${dirs[0]},upperdir=${dirs[1]},workdir=${dirs[2]}`, dirs[3]!]);
-      await runCommand('umount', [dirs[3]!]);
-      return undefined;
-    } catch (err) {
-      return (err as Error).message;
-    } finally {
-      await fsp.rm(scratch, { recursive: true, force: true });
-    }
+  static probeFuse(scratch: string): Promise<string | undefined> {
+    return probeMount(scratch, (lower, upper, work, target) => new FuseOverlaySnapshotter('').mountOverlay([lower], upper, work, target));
   }
 }
 
@@ -165,18 +165,11 @@ export class CopySnapshotter extends DirectorySnapshotter implements Snapshotter
   readonly name = 'copy' as const;
 
   async ensureLayer(chainId: string, parent: string | undefined, openLayer: () => Readable) {
-    const tmp = this.tempDir(chainId);
-    try {
+    const seed = async (tmp: string) => {
       if (parent) await runCommand('cp', ['-a', '--reflink=auto', this.layerDir(parent), tmp]);
       else await fsp.mkdir(tmp, { mode: 0o755 });
-      const result = await applyLayer(openLayer(), tmp, { whiteouts: 'delete', ownership: true });
-      if (this.hasLayer(chainId)) await fsp.rm(tmp, { recursive: true, force: true });
-      else await fsp.rename(tmp, this.layerDir(chainId));
-      return result;
-    } catch (err) {
-      await fsp.rm(tmp, { recursive: true, force: true });
-      throw err;
-    }
+    };
+    return this.unpack(chainId, seed, openLayer, 'delete');
   }
 
   changesDir(containerDir: string): string {

@@ -5,6 +5,7 @@ import type { FlagSpec } from '../args.js';
 import { graceDelay, pipeTerminal } from '../attach-io.js';
 import { formatFlag, type Command } from '../command.js';
 import { buildCreateBody, createFlags } from '../create-options.js';
+import { parseFilterFlags } from '../filters.js';
 import { formatOne, formatRows } from '../format.js';
 
 /** Docker CLI's mapping of a failed start to 126/127. */
@@ -246,12 +247,7 @@ const ps: Command = {
   maxArgs: 0,
   async run(ctx) {
     const f = ctx.args.flags;
-    const filters: Record<string, string[]> = {};
-    for (const item of (f.filter as string[] | undefined) ?? []) {
-      const eq = item.indexOf('=');
-      if (eq <= 0) throw invalid(`bad format of filter (expected name=value): ${item}`);
-      (filters[item.slice(0, eq)] ??= []).push(item.slice(eq + 1));
-    }
+    const filters = parseFilterFlags(f.filter as string[] | undefined);
     const limit = f.latest ? 1 : (f.last as number | undefined);
     const rows = await (await ctx.client()).json<ContainerSummary[]>('/containers/json', {
       query: { all: Boolean(f.all) || limit !== undefined, limit, filters: JSON.stringify(filters) },

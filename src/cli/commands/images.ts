@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { EngineError, invalid } from '../../util/errors.js';
 import { formatFlag, type Command } from '../command.js';
+import { parseFilterFlags } from '../filters.js';
 import { formatOne, formatRows } from '../format.js';
 
 interface ImageSummary { Id: string; RepoTags: string[]; RepoDigests: string[]; Created: number; Size: number }
@@ -37,12 +38,7 @@ const images: Command = {
   maxArgs: 1,
   async run(ctx) {
     const f = ctx.args.flags;
-    const filters: Record<string, string[]> = {};
-    for (const item of (f.filter as string[] | undefined) ?? []) {
-      const eq = item.indexOf('=');
-      if (eq <= 0) throw invalid(`bad format of filter (expected name=value): ${item}`);
-      (filters[item.slice(0, eq)] ??= []).push(item.slice(eq + 1));
-    }
+    const filters = parseFilterFlags(f.filter as string[] | undefined);
     if (ctx.args.positionals[0]) (filters.reference ??= []).push(ctx.args.positionals[0]);
     const list = await (await ctx.client()).json<ImageSummary[]>('/images/json', { query: { all: Boolean(f.all), filters: JSON.stringify(filters) } });
     const noTrunc = Boolean(f['no-trunc']);

@@ -1,6 +1,6 @@
 import { formatFlag, type Command } from '../command.js';
+import { parseFilterFlags } from '../filters.js';
 import { formatOne } from '../format.js';
-import { invalid } from '../../util/errors.js';
 
 interface HostFinding { name: string; ok: boolean; detail: string; remedy?: string }
 
@@ -77,12 +77,7 @@ const events: Command = {
   async run(ctx) {
     const { relativeTime } = await import('./containers.js');
     const f = ctx.args.flags;
-    const filters: Record<string, string[]> = {};
-    for (const item of (f.filter as string[] | undefined) ?? []) {
-      const eq = item.indexOf('=');
-      if (eq <= 0) throw invalid(`bad format of filter (expected name=value): ${item}`);
-      (filters[item.slice(0, eq)] ??= []).push(item.slice(eq + 1));
-    }
+    const filters = parseFilterFlags(f.filter as string[] | undefined);
     const format = f.format as string | undefined;
     const query = { filters: JSON.stringify(filters), since: relativeTime(f.since as string | undefined), until: relativeTime(f.until as string | undefined) };
     for await (const event of (await ctx.client()).jsonLines<{ Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number }>('/events', { query })) {
