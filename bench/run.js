@@ -880,6 +880,13 @@ async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'roost-bench-'));
   onCleanup('temporary files', () => fs.rmSync(tmp, { recursive: true, force: true }));
   const pauseBefore = podmanPausePid();
+  // Podman's per-user state directories that any podman command creates even with --root/--runroot.
+  const configHome = process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
+  const podmanStateDirs = [
+    ...['containers', 'libpod', 'netns', 'crun'].map((d) => path.join(process.env.XDG_RUNTIME_DIR, d)),
+    path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'containers'),
+    path.join(configHome, 'cni'), path.join(configHome, 'containers'),
+  ].filter((d) => !fs.existsSync(d));
 
   const roostEnv = { ...process.env };
   // The Roost under test. With a daemon of its own, a copy of this checkout's built files is run, so that a
@@ -1018,8 +1025,13 @@ async function main() {
     await runCleanups();
     const pauseAfter = podmanPausePid();
     if (pauseAfter && !pauseBefore) {
-      // podman's rootless pause process (catatonit) was started by this run: end it, by its pid.
+      // Podman was not in use by this user when the run started: end the rootless pause process (catatonit)
+      // this run started, by its pid, and remove the per-user state directories podman created.
       try { process.kill(pauseAfter, 'SIGTERM'); } catch { /* gone */ }
+      await sleep(200);
+      for (const dir of podmanStateDirs) {
+        try { fs.rmSync(dir, { recursive: true, force: true }); } catch (err) { warn(`could not remove ${dir}: ${err.code ?? err.message}`); }
+      }
     }
   }
 

@@ -185,6 +185,7 @@ e2e('events reports the lifecycle with Docker\'s action names', async (t) => {
   const { roost } = t.context;
   const since = String(Math.floor(Date.now() / 1000) - 1);
   await roost.roost(['run', '--rm', '--name', 'evented', 'busybox', 'true']);
-  const events = await roost.roost(['events', '--since', since, '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'container=evented', '--format', '{{.Type}} {{.Action}}']);
+  const until = (Date.now() / 1000 + 0.5).toFixed(3);
+  const events = await roost.roost(['events', '--since', since, '--until', until, '--filter', 'container=evented', '--format', '{{.Type}} {{.Action}}']);
   t.is(events.stdout, 'container create\ncontainer start\ncontainer die\ncontainer destroy\n', events.stderr);
 });
