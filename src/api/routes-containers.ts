@@ -5,6 +5,7 @@ import { containerInspect, containerSummary } from './container-views.js';
 import { commonHeaders, muxFrame, readJsonBody, sendJson } from './http-util.js';
 import type { RouteContext, Router } from './router.js';
 import { HijackedStream } from './stream-session.js';
+import { DetachKeyScanner, parseDetachKeys } from './detach-keys.js';
 import { roostVersion } from '../engine/engine.js';
 import type { ContainerRecord } from '../engine/container-types.js';
 
@@ -121,10 +122,24 @@ export function containerRoutes(router: Router): void {
   router.add('POST', '/containers/{id}/attach', async (ctx) => {
     const record = ctx.engine.containers.get(ctx.params.id!);
     const wantsStdin = ctx.query.bool('stdin');
+    const detachKeys = new DetachKeyScanner(parseDetachKeys(ctx.query.string('detachKeys')));
     let handle: ReturnType<typeof ctx.engine.containers.attach> | undefined;
+    let detached = false;
     const stream = new HijackedStream(Boolean(record.Config.Tty), commonHeaders(roostVersion), ctx.req, ctx.res, ctx.upgrade,
-      (data) => { if (wantsStdin) handle?.writeStdin(data); },
-      () => { if (wantsStdin && record.Config.StdinOnce) handle?.closeStdin(); });
+      (data) => {
+        if (!wantsStdin || detached) return;
+        const { forward, detach } = detachKeys.push(data);
+        if (forward.length) handle?.writeStdin(forward);
+        if (detach) {
+          // The client leaves; the container keeps running with its stdin open.
+          detached = true;
+          handle?.detach();
+          stream.end();
+        }
+      },
+      // As Docker: a client's EOF closes the container's stdin only without a TTY (a TTY client that leaves,
+      // e.g. the docker CLI after its own detach keys, must not end the shell).
+      () => { if (wantsStdin && !detached && record.Config.StdinOnce && !record.Config.Tty) handle?.closeStdin(); });
     handle = ctx.engine.containers.attach(record.Id, stream.session(ctx.query.bool('stdout'), ctx.query.bool('stderr')));
     stream.onClose(() => handle?.detach());
     if (ctx.query.bool('logs')) {

@@ -92,3 +92,28 @@ e2e('docker save, rmi and load round-trip the image', async (t) => {
   t.regex(load.stdout, /Loaded image: busybox:latest/);
   t.is((await roost.docker(['run', '--rm', 'busybox', 'true'])).exitCode, 0);
 });
+
+e2e('ctrl-p ctrl-q detaches roost run -it and docker attach, and the container keeps running', async (t) => {
+  const { roost } = t.context;
+  const { roostBin } = await import('../helpers/roost-env.js');
+  const child = execa('script', ['-qec', `node -- ${roostBin} run -it --name detachable busybox sh`, '/dev/null'], { env: { ...roost.env, TERM: 'xterm' }, reject: false, timeout: 30_000, stdin: 'pipe' });
+  await new Promise((r) => setTimeout(r, 1500));
+  child.stdin!.write('echo inside-$((2+3))\n');
+  await new Promise((r) => setTimeout(r, 500));
+  child.stdin!.write('\x10\x11');
+  const result = await child;
+  child.stdin?.destroy();
+  t.is(result.exitCode, 0, String(result.stdout));
+  t.regex(String(result.stdout), /inside-5/);
+  t.is((await roost.roost(['inspect', '-f', '{{.State.Running}}', 'detachable'])).stdout, 'true\n');
+  const attach = execa('script', ['-qec', 'docker attach detachable', '/dev/null'], { env: { ...roost.env, TERM: 'xterm' }, reject: false, timeout: 30_000, stdin: 'pipe' });
+  await new Promise((r) => setTimeout(r, 1000));
+  attach.stdin!.write('echo again-$((3+4))\n');
+  await new Promise((r) => setTimeout(r, 500));
+  attach.stdin!.write('\x10\x11');
+  const attached = await attach;
+  attach.stdin?.destroy();
+  t.regex(String(attached.stdout), /again-7/);
+  t.is((await roost.roost(['inspect', '-f', '{{.State.Running}}', 'detachable'])).stdout, 'true\n');
+  await roost.roost(['rm', '-f', 'detachable']);
+});

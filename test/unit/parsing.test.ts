@@ -146,3 +146,16 @@ test('--change instructions set an imported image\'s defaults, and unsupported o
   t.throws(() => applyChanges({}, ['CMD ["unclosed"']), { message: /invalid JSON array/ });
   t.throws(() => applyChanges({}, ['EXPOSE eighty']), { message: /invalid port eighty/ });
 });
+
+test('detach keys: ctrl-p,ctrl-q by default, held back until they complete, lost bytes none', async (t) => {
+  const { DetachKeyScanner, parseDetachKeys } = await import('../../src/api/detach-keys.js');
+  t.deepEqual([...parseDetachKeys(undefined)], [0x10, 0x11]);
+  t.deepEqual([...parseDetachKeys('ctrl-a,x')], [0x01, 0x78]);
+  t.throws(() => parseDetachKeys('ctrl-'), { message: /invalid detach keys/ });
+  const scanner = new DetachKeyScanner(parseDetachKeys(undefined));
+  t.deepEqual(scanner.push(Buffer.from('ls\n')), { forward: Buffer.from('ls\n'), detach: false });
+  t.deepEqual(scanner.push(Buffer.from([0x61, 0x10])), { forward: Buffer.from('a'), detach: false }, 'a possible start is held');
+  t.deepEqual(scanner.push(Buffer.from([0x62])), { forward: Buffer.from([0x10, 0x62]), detach: false }, 'and released when it was not the sequence');
+  t.deepEqual(scanner.push(Buffer.from([0x10, 0x10])), { forward: Buffer.from([0x10]), detach: false });
+  t.deepEqual(scanner.push(Buffer.from([0x11, 0x7a])), { forward: Buffer.alloc(0), detach: true });
+});

@@ -43,7 +43,7 @@ const run: Command = {
     }
     const tty = Boolean(body.Tty);
     const interactive = Boolean(body.OpenStdin);
-    const socket = await client.hijack(`/containers/${id}/attach`, { query: { stream: true, stdin: interactive, stdout: true, stderr: true } });
+    const socket = await client.hijack(`/containers/${id}/attach`, { query: { stream: true, stdin: interactive, stdout: true, stderr: true, detachKeys: f['detach-keys'] as string | undefined } });
     const waited = client.json<{ StatusCode: number }>(`/containers/${id}/wait`, { method: 'POST', query: { condition: f.rm ? 'removed' : 'next-exit' } });
     waited.catch(() => {});
     const io = pipeTerminal(socket, {
@@ -62,6 +62,15 @@ const run: Command = {
       if (f.rm) await client.call(`/containers/${id}`, { method: 'DELETE', query: { force: true } }).catch(() => {});
       startFailure(err);
     }
+    const ended = await Promise.race([waited.then((r) => ({ exited: r.StatusCode })), io.done.then(() => ({ streamEnded: true }))]);
+    if ('streamEnded' in ended && !(await settlesSoon(waited))) {
+      // The stream ended while the container runs on: the user typed the detach keys.
+      stopProxy();
+      io.restore();
+      socket.destroy();
+      process.stderr.write(`\nread escape sequence\n`);
+      return 0;
+    }
     const { StatusCode } = await waited;
     stopProxy();
     await Promise.race([io.done, graceDelay(2000)]);
@@ -70,6 +79,11 @@ const run: Command = {
     return StatusCode;
   },
 };
+
+/** Whether a promise settles within a short grace period (an exit whose wait answer is on its way). */
+async function settlesSoon(promise: Promise<unknown>): Promise<boolean> {
+  return Promise.race([promise.then(() => true, () => true), graceDelay(1500).then(() => false)]);
+}
 
 const proxiedSignals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -356,15 +370,27 @@ const exec: Command = {
 
 const attach: Command = {
   name: 'attach', synopsis: '[OPTIONS] CONTAINER', description: "Attach local standard input, output, and error streams to a running container",
-  flags: [{ name: 'no-stdin', type: 'bool', help: 'Do not attach STDIN' }], minArgs: 1, maxArgs: 1,
+  flags: [
+    { name: 'no-stdin', type: 'bool', help: 'Do not attach STDIN' },
+    { name: 'detach-keys', type: 'string', help: 'Override the key sequence for detaching a container (default ctrl-p,ctrl-q)' },
+  ],
+  minArgs: 1, maxArgs: 1,
   async run(ctx) {
     const client = await ctx.client();
     const info = await client.json<{ Id: string; Config: { Tty: boolean; OpenStdin: boolean }; State: { Running: boolean } }>(`/containers/${encodeURIComponent(ctx.args.positionals[0]!)}/json`);
     if (!info.State.Running) throw new EngineError('conflict', 'You cannot attach to a stopped container, start it first');
     const stdin = info.Config.OpenStdin && !ctx.args.flags['no-stdin'];
-    const socket = await client.hijack(`/containers/${info.Id}/attach`, { query: { stream: true, stdin, stdout: true, stderr: true } });
+    const socket = await client.hijack(`/containers/${info.Id}/attach`, { query: { stream: true, stdin, stdout: true, stderr: true, detachKeys: ctx.args.flags['detach-keys'] as string | undefined } });
     const waited = client.json<{ StatusCode: number }>(`/containers/${info.Id}/wait`, { method: 'POST' });
+    waited.catch(() => {});
     const io = pipeTerminal(socket, { tty: info.Config.Tty, stdin });
+    await Promise.race([waited, io.done]);
+    if (!(await settlesSoon(waited))) {
+      io.restore();
+      socket.destroy();
+      process.stderr.write(`\nread escape sequence\n`);
+      return 0;
+    }
     const { StatusCode } = await waited;
     await Promise.race([io.done, graceDelay(1000)]);
     io.restore();
