@@ -59,21 +59,23 @@ export class ImageService {
         const configFile = stagedFile(staged, archived.configFile);
         const chains = chainIds(config.rootfs.diff_ids);
         const layers = [];
+        // A staged file moves into the content store once adopted; a second use reads it from there.
+        const current = (file: { tmpPath: string; digest: string }) => (fs.existsSync(file.tmpPath) ? file.tmpPath : this.content.blobPath(file.digest));
         for (const [i, layerName] of archived.layerFiles.entries()) {
           const layerFile = stagedFile(staged, layerName);
           const expectedDiffId = config.rootfs.diff_ids[i]!;
           if (!this.snapshotter.hasLayer(chains[i]!)) {
-            const { diffId } = await this.snapshotter.ensureLayer(chains[i]!, chains[i - 1], () => fs.createReadStream(layerFile.tmpPath));
+            const { diffId } = await this.snapshotter.ensureLayer(chains[i]!, chains[i - 1], () => fs.createReadStream(current(layerFile)));
             if (diffId !== expectedDiffId) {
               await this.snapshotter.removeLayer(chains[i]!);
               throw invalid(`layer ${i + 1} does not match the image config: diff ID ${diffId}, expected ${expectedDiffId}`);
             }
           }
-          const gzip = isGzipFile(layerFile.tmpPath);
-          await this.content.putStream(fs.createReadStream(layerFile.tmpPath), layerFile.digest);
+          const gzip = isGzipFile(current(layerFile));
+          await this.content.adopt(layerFile.tmpPath, layerFile.digest);
           layers.push({ mediaType: gzip ? mediaTypes.ociLayerGzip : mediaTypes.ociLayer, digest: layerFile.digest, size: layerFile.size });
         }
-        await this.content.putStream(fs.createReadStream(configFile.tmpPath), configFile.digest);
+        await this.content.adopt(configFile.tmpPath, configFile.digest);
         const manifest: ImageManifest = {
           schemaVersion: 2,
           mediaType: mediaTypes.ociManifest,

@@ -109,6 +109,22 @@ export class ContentStore {
     }
   }
 
+  /**
+   * Takes over a file whose digest the caller computed while writing it (a staged archive entry on the same
+   * filesystem): flushed and renamed into place instead of copied.
+   */
+  async adopt(file: string, digest: string): Promise<void> {
+    const target = this.blobPath(digest);
+    if (fs.existsSync(target)) return;
+    const handle = await fsp.open(file, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsp.rename(file, target);
+  }
+
   async remove(digest: string): Promise<void> {
     await fsp.rm(this.blobPath(digest), { force: true });
   }

@@ -173,4 +173,11 @@ const podman = fs.existsSync('/usr/bin/podman');
   t.regex(podImages.stdout, /busybox:latest/);
   await pod(['system', 'reset', '-f']);
   await execa('podman', ['unshare', 'rm', '-rf', path.join(roost.base, 'podman-root')], { env, reject: false });
+  // podman leaves its rootless pause processes behind: end those started with this test's runtime dir.
+  for (const pid of fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('catatonit')) continue;
+      if (fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`XDG_RUNTIME_DIR=${roost.env.XDG_RUNTIME_DIR}`)) process.kill(Number(pid), 'SIGKILL');
+    } catch { /* gone, or not ours */ }
+  }
 });
