@@ -341,6 +341,7 @@ export class ContainerService {
     await fsp.mkdir(runDir, { recursive: true, mode: 0o700 });
     const uplink = record.HostConfig.NetworkMode !== 'host' && record.HostConfig.NetworkMode !== 'none';
     let monitor: Awaited<ReturnType<typeof launchMonitor>> | undefined;
+    let link: MonitorLink | undefined;
     try {
       let netnsPath: string | undefined;
       if (uplink) {
@@ -360,7 +361,7 @@ export class ContainerService {
         logFile: record.LogPath, tty: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin),
       });
       trace('created');
-      const link = await MonitorLink.connect(files.socket);
+      link = await MonitorLink.connect(files.socket);
       this.attachLink(record, link);
       const pid = await monitor.start();
       trace('started');
@@ -368,8 +369,16 @@ export class ContainerService {
       await this.persist(record);
     } catch (err) {
       monitor?.abort();
+      // The process never ran: no exit to record, but attached clients are told the stream is over.
+      link?.removeAllListeners();
+      link?.close();
+      for (const session of this.live.get(record.Id)?.sessions ?? []) session.onEnd();
+      this.live.delete(record.Id);
       await this.networks.detach(runDir);
-      const failure = this.startError(record, err);
+      const failure = this.startError(err);
+      record.State.Error = failure.message;
+      if (failure.exitCode === 126 || failure.exitCode === 127) record.State.ExitCode = failure.exitCode;
+      await this.persist(record).catch(() => {});
       // Docker removes an --rm container whose start failed; clients waiting for `removed` rely on it.
       if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true, volumes: true }).catch(() => {});
       throw failure;
@@ -384,10 +393,8 @@ export class ContainerService {
   }
 
   /** Docker's exit statuses for a process that cannot start: 127 not found, 126 not executable. */
-  private startError(record: ContainerRecord, err: unknown): EngineError {
+  private startError(err: unknown): EngineError {
     const message = runtimeMessage(err instanceof Error ? err.message : String(err));
-    record.State.Error = message;
-    void this.persist(record).catch(() => {});
     if (err instanceof EngineError && err.code !== 'internal') return err;
     if (/not found|no such file/i.test(message) && /exec|executable|stat/i.test(message)) {
       return new EngineError('invalid_argument', `failed to start container: ${message}`, { exitCode: 127 });
@@ -633,7 +640,7 @@ export class ContainerService {
     const monitor = await launchMonitor({
       id: record.Id, bundle: path.join(this.containerDir(record.Id), 'bundle'), runtime: this.runtime.path, runtimeRoot: this.runtimeRoot,
       files, tty: useTty, stdin: exec.OpenStdin, execProcessFile: processFile,
-    }).catch((err: unknown) => { throw this.startError(record, err); });
+    }).catch((err: unknown) => { throw this.startError(err); });
     const link = await MonitorLink.connectFresh(files.socket).catch((err: unknown) => { monitor.abort(); throw err; });
     exec.link = link;
     exec.Running = true;
@@ -662,7 +669,7 @@ export class ContainerService {
         finish(code);
       });
     });
-    exec.Pid = await monitor.start().catch((err: unknown) => { throw this.startError(record, err); });
+    exec.Pid = await monitor.start().catch((err: unknown) => { throw this.startError(err); });
     this.events.emit('container', `exec_start: ${exec.ProcessConfig.entrypoint} ${exec.ProcessConfig.arguments.join(' ')}`.trim(), record.Id, { ...this.eventAttributes(record), execID: exec.ID });
     return {
       writeStdin: (data) => link.writeStdin(data),

@@ -19,13 +19,13 @@ function slirpApi(socketPath: string, request: unknown): Promise<{ return?: unkn
 }
 
 /**
- * The fallback uplink where pasta is missing: slirp4netns attaches a tap device to the container's
+ * The default uplink: slirp4netns attaches a tap device to the container's
  * network namespace (10.0.2.100, gateway 10.0.2.2; the host's loopback stays out of reach) and forwards the
  * published ports through its API socket. It does not see the client's source address (pasta does).
  */
 export async function startSlirp(nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, pidFile: string, apiSocket: string, logFile: string): Promise<number> {
   const slirp = findExecutable('slirp4netns');
-  if (!slirp) throw unavailable('neither pasta nor slirp4netns is installed: the default network needs one', 'sudo apt-get install passt, or run with --network none|host');
+  if (!slirp) throw unavailable('slirp4netns is not installed: the default network needs it (or ROOST_UPLINK=pasta)', 'sudo apt-get install slirp4netns, or run with --network none|host');
   fs.rmSync(apiSocket, { force: true });
   const logFd = fs.openSync(logFile, 'a', 0o600);
   const child = spawn(slirp, ['--configure', '--mtu=65520', '--disable-host-loopback', '--netns-type=path', '--api-socket', apiSocket, '--ready-fd=3', nsFile, 'tap0'], {

@@ -34,6 +34,11 @@ e2e('a missing command exits 127 and a non-executable one 126, with one line of 
   t.is(notExecutable.exitCode, 126, notExecutable.stderr);
   const ps = await t.context.roost.roost(['ps', '-aq']);
   t.is(ps.stdout, '', 'failed --rm containers are removed');
+  const kept = await t.context.roost.roost(['run', '--name', 'never-ran', 'busybox', 'no-such-command']);
+  t.is(kept.exitCode, 127);
+  const state = await t.context.roost.roost(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}', 'never-ran']);
+  t.regex(state.stdout, /^created 127 .*no-such-command/);
+  await t.context.roost.roost(['rm', 'never-ran']);
 });
 
 e2e('stdout and stderr stay apart, and stdin reaches the container with -i', async (t) => {
