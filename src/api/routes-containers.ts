@@ -6,7 +6,7 @@ import { commonHeaders, muxFrame, readJsonBody, sendJson } from './http-util.js'
 import type { RouteContext, Router } from './router.js';
 import { HijackedStream } from './stream-session.js';
 import { DetachKeyScanner, parseDetachKeys } from './detach-keys.js';
-import { roostVersion } from '../engine/engine.js';
+import { roostVersion } from '../util/version.js';
 import type { ContainerRecord } from '../engine/container-types.js';
 
 function matchesFilters(ctx: RouteContext, record: ContainerRecord, filters: Record<string, string[]>): boolean {

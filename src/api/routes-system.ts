@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { roostVersion } from '../engine/engine.js';
+import { roostVersion } from '../util/version.js';
 import type { EngineEvent } from '../engine/events.js';
 import { invalid } from '../util/errors.js';
 import { apiVersion, minApiVersion, sendJson } from './http-util.js';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import type { Engine } from '../engine/engine.js';
-import { roostVersion } from '../engine/engine.js';
+import { roostVersion } from '../util/version.js';
 import { asEngineError, EngineError } from '../util/errors.js';
 import { apiVersion, commonHeaders, Query, sendError } from './http-util.js';
 import { Router, type RouteContext } from './router.js';

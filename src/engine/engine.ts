@@ -13,7 +13,7 @@ import { ContainerNetworks } from '../net/container-network.js';
 import { EventBus } from './events.js';
 import { ImageService } from './images.js';
 
-export const roostVersion = '0.1.0';
+import { roostVersion } from '../util/version.js';
 
 export interface EngineOptions {
   dataDir: string;

@@ -46,7 +46,7 @@ const info: Command = {
 const version: Command = {
   name: 'version', synopsis: '[OPTIONS]', description: 'Show the Roost version information', flags: [formatFlag], maxArgs: 0,
   async run(ctx) {
-    const { roostVersion } = await import('../../engine/engine.js');
+    const { roostVersion } = await import('../../util/version.js');
     let server: Record<string, unknown> | undefined;
     try {
       server = await (await ctx.client()).json<Record<string, unknown>>('/version');
