@@ -7,6 +7,12 @@ import { roostPaths } from '../util/paths.js';
 import { prepareRunDir, socketAnswers } from './socket.js';
 
 /**
+ * V8 flags for the long-lived engine: a 1 MB young generation keeps its memory near what it uses. Measured
+ * here (PSS after 100 `run --rm`): ~40 MB with it, ~68 MB with V8's defaults, at the same run latency.
+ */
+export const daemonNodeFlags = ['--max-semi-space-size=1'];
+
+/**
  * `roost daemon`, outside the user namespace: find or create the pause process that holds the
  * namespaces, then run the engine inside them (nsenter) as the namespace's root.
  */
@@ -29,7 +35,7 @@ export async function runDaemonOutside(scriptPath: string): Promise<number> {
   const findings = checkHost();
   // --preserve-credentials: our own uid and gid are the namespace's root already (both mappings put them at 0),
   // and nsenter's setgroups() is refused where setgroups is denied (single-id mapping).
-  const child = spawn(nsenter, ['--target', String(pid), '--user', '--mount', '--preserve-credentials', '--', process.execPath, '--', scriptPath, 'daemon', '--in-namespace'], {
+  const child = spawn(nsenter, ['--target', String(pid), '--user', '--mount', '--preserve-credentials', '--', process.execPath, ...daemonNodeFlags, '--', scriptPath, 'daemon', '--in-namespace'], {
     stdio: 'inherit',
     cwd: '/',
     env: {
