@@ -4,7 +4,8 @@
 set -euo pipefail
 test_user=${1:-}
 other_user=${2:-}
-packages=(crun runc uidmap busybox-static passt slirp4netns fuse-overlayfs catatonit util-linux attr gcc make libc6-dev procps)
+# podman only for the interoperability tests (archives from podman save load into Roost and back).
+packages=(crun runc uidmap busybox-static passt slirp4netns fuse-overlayfs catatonit util-linux attr gcc make libc6-dev procps python3 bsdutils podman)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
