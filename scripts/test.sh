@@ -12,7 +12,7 @@ fi
 test_user=${ROOST_TEST_USER:-roosttest}
 other_user=${ROOST_OTHER_USER:-roostother}
 set -e
-"$repo/scripts/prepare-host.sh" "$test_user" "$other_user"
+"$repo/scripts/prepare-host.sh" --test "$test_user" "$other_user"
 cd "$repo"
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run build >/dev/null
