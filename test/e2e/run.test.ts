@@ -194,3 +194,47 @@ e2e('events reports the lifecycle with Docker\'s action names', async (t) => {
   const events = await roost.roost(['events', '--since', since, '--until', until, '--filter', 'container=evented', '--format', '{{.Type}} {{.Action}}']);
   t.is(events.stdout, 'container create\ncontainer start\ncontainer die\ncontainer destroy\n', events.stderr);
 });
+
+e2e('ps -l, -n, --filter and --format; logs -t, --since, --until; exec -d, -e, -w, -u', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['run', '-d', '--name', 'first', '-l', 'tier=db', 'busybox', 'sh', '-c', 'echo early; sleep 300']);
+  await new Promise((r) => setTimeout(r, 1100));
+  const between = String(Date.now() / 1000);
+  await roost.roost(['run', '-d', '--name', 'second', '-l', 'tier=web', 'busybox', 'sh', '-c', 'echo late; sleep 300']);
+  await roost.roost(['run', '--name', 'third', 'busybox', 'sh', '-c', 'exit 2']);
+  t.is((await roost.roost(['ps', '-l', '--format', '{{.Names}}'])).stdout, 'third\n');
+  t.is((await roost.roost(['ps', '-n', '2', '--format', '{{.Names}}'])).stdout, 'third\nsecond\n');
+  t.is((await roost.roost(['ps', '--filter', 'label=tier=db', '--format', '{{.Names}}'])).stdout, 'first\n');
+  t.is((await roost.roost(['ps', '-a', '--filter', 'exited=2', '--format', '{{.Names}} {{.State}}'])).stdout, 'third exited\n');
+  t.is((await roost.roost(['ps', '-a', '--filter', 'status=running', '-q'])).stdout.trim().split('\n').length, 2);
+  t.regex((await roost.roost(['ps', '--format', 'json'])).stdout.split('\n')[0]!, /^\{"ID":"[0-9a-f]{12}".*"Names":"second"/);
+  const stamped = await roost.roost(['logs', '-t', 'first']);
+  t.regex(stamped.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z early\n$/);
+  t.is((await roost.roost(['logs', '--since', between, 'first'])).stdout, '');
+  t.is((await roost.roost(['logs', '--until', between, 'second'])).stdout, '');
+  t.is((await roost.roost(['logs', '--since', '10m', 'second'])).stdout, 'late\n');
+  t.is((await roost.roost(['exec', '-e', 'WHO=exec', '-w', '/tmp', '-u', '33', 'first', 'sh', '-c', 'echo $WHO $(pwd) $(id -u)'])).stdout, 'exec /tmp 33\n');
+  t.is((await roost.roost(['exec', '-d', 'first', 'sh', '-c', 'echo detached > /tmp/marker'])).exitCode, 0);
+  const marker = await retry(() => roost.roost(['exec', 'first', 'cat', '/tmp/marker']), (r) => r.stdout === 'detached\n');
+  t.is(marker.stdout, 'detached\n');
+  await roost.roost(['rm', '-f', 'first', 'second', 'third']);
+});
+
+e2e('rmi -f of an image in use only untags it; image prune removes what no container uses', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['tag', 'busybox', 'spare:1']);
+  await roost.roost(['create', '--name', 'holder', 'spare:1', 'true']);
+  const forced = await roost.roost(['rmi', '-f', 'spare:1']);
+  t.is(forced.stdout, 'Untagged: spare:1\n', forced.stderr);
+  t.is((await roost.roost(['start', '-a', 'holder'])).exitCode, 0, 'the container still has its image');
+  await roost.roost(['rm', 'holder']);
+  await roost.roost(['tag', 'busybox', 'spare:2']);
+  await roost.roost(['rmi', 'busybox']);
+  t.is((await roost.roost(['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout, 'spare:2\n');
+  const dangling = await roost.roost(['image', 'prune', '-f']);
+  t.is(dangling.stdout, 'Deleted Images:\n', 'a tagged image is not dangling');
+  const all = await roost.roost(['image', 'prune', '-a', '-f']);
+  t.regex(all.stdout, /untagged: spare:2/);
+  t.is((await roost.roost(['images', '-q'])).stdout, '');
+  await roost.loadBusybox(t as never);
+});
