@@ -108,10 +108,9 @@ export function imageRoutes(router: Router): void {
 
   router.add('POST', '/images/load', async (ctx) => {
     const lines = await ctx.engine.images.load(ctx.req);
-    const quiet = ctx.query.bool('quiet');
     const res = ctx.res!;
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    for (const line of lines) res.write(JSON.stringify({ stream: `${line}\n` }) + (quiet ? '\n' : '\n'));
+    for (const line of lines) res.write(JSON.stringify({ stream: `${line}\n` }) + '\n');
     res.end();
   });
 

@@ -10,6 +10,8 @@ import type { AttachSession } from '../engine/containers.js';
  */
 export class HijackedStream {
   readonly output: Duplex;
+  /** The response, when the client did not ask to upgrade (then output is written through it). */
+  private readonly res?: http.ServerResponse;
   private ended = false;
 
   constructor(
@@ -41,23 +43,21 @@ export class HijackedStream {
       req.on('end', () => onStdinEnd());
       this.output = res!.socket as net.Socket;
       res!.socket?.setNoDelay(true);
-      (this as { res?: http.ServerResponse }).res = res;
+      this.res = res;
     }
   }
 
   write(stream: 1 | 2, data: Buffer): void {
     if (this.ended || this.output.destroyed) return;
-    const res = (this as { res?: http.ServerResponse }).res;
     const payload = this.tty ? data : muxFrame(stream, data);
-    if (res) res.write(payload);
+    if (this.res) this.res.write(payload);
     else this.output.write(payload);
   }
 
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    const res = (this as { res?: http.ServerResponse }).res;
-    if (res) res.end();
+    if (this.res) this.res.end();
     else this.output.end();
   }
 

@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
     const commands = await loadCommands();
     if (name === undefined || name === 'help') {
       process.stdout.write(topUsage(commands));
-      return name === undefined ? 0 : 0;
+      return 0;
     }
     const two = `${argv[0]} ${argv[1]}`;
     const target = aliases[two] ?? (commands.some((c) => c.name === two) ? two : undefined);

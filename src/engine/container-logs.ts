@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -73,8 +72,4 @@ export async function* readLog(file: string, opts: LogOptions, isRunning: () => 
     if (!running) return;
     await sleep(100);
   }
-}
-
-export function logExists(file: string): boolean {
-  return fs.existsSync(file);
 }

@@ -459,9 +459,8 @@ export class ContainerService {
   /** Registers a client on the container's stdio; before start, it sees everything from the first byte. */
   attach(idOrName: string, session: AttachSession): { detach(): void; writeStdin(data: Buffer): void; closeStdin(): void; resize(rows: number, cols: number): void } {
     const record = this.get(idOrName);
-    if (record.State.Status === 'exited' || record.State.Status === 'dead') {
-      if (!transitions[record.State.Status].start) throw conflict('container is not running');
-    }
+    // Created and exited containers accept an attach too: `start -a` attaches first, then starts.
+    if (!record.State.Running && !transitions[record.State.Status].start) throw conflict(`container ${record.Id.slice(0, 12)} is ${record.State.Status}`);
     const live = this.liveOf(record.Id);
     live.sessions.add(session);
     return {
@@ -529,7 +528,6 @@ export class ContainerService {
       await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'kill', record.Id, 'KILL']).catch(() => {});
       await this.waitExit(record.Id, 10_000);
     }
-    if (record.State.Status === 'removing' && this.live.has(`rm:${record.Id}`)) return;
     record.State.Status = 'removing';
     await this.persist(record).catch(() => {});
     const dir = this.containerDir(record.Id);

@@ -55,7 +55,7 @@ export class Engine {
     await content.open();
     const imageStore = new ImageStore(content);
     await imageStore.open();
-    await (snapshotter as OverlaySnapshotter | CopySnapshotter).open();
+    await snapshotter.open();
     const engine = new Engine(options, snapshotter, reason, runtime, content, imageStore);
     await engine.containers.open();
     return engine;

@@ -14,6 +14,8 @@ export type SnapshotterName = 'overlay' | 'fuse-overlayfs' | 'copy';
  */
 export interface Snapshotter {
   readonly name: SnapshotterName;
+  /** Creates the snapshot root and sweeps what an interrupted unpack left. */
+  open(): Promise<void>;
   /** Unpacks a layer on top of its parent chain, unless that snapshot already exists. Returns the diff ID. */
   ensureLayer(chainId: string, parentChainId: string | undefined, openLayer: () => Readable): Promise<{ diffId: string; skipped: string[] }>;
   hasLayer(chainId: string): boolean;

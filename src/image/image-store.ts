@@ -7,7 +7,6 @@ import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, ImageRecord } 
 import { mediaTypes } from './types.js';
 
 const refAnnotation = 'org.opencontainers.image.ref.name';
-/** Roost marks the manifests it keeps without a name so that `images -a` still shows them. */
 
 /**
  * Images, kept in the OCI layout's index.json: one descriptor per (manifest, name), the name in the

@@ -34,7 +34,6 @@ const run: Command = {
     const client = await ctx.client();
     const f = ctx.args.flags;
     const detach = Boolean(f.detach);
-    if (detach && f.rm && false) throw invalid('conflicting options');
     const { id, body } = await createContainer(client, ctx.args);
     if (detach) {
       await client.call(`/containers/${id}/start`).catch(startFailure);
