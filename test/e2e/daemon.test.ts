@@ -81,3 +81,50 @@ e2e('info names the storage driver, runtime, id mapping and every host check', a
   const json = await t.context.roost.roost(['info', '--format', '{{.Driver}} {{.Swarm.LocalNodeState}}']);
   t.regex(json.stdout, /^(overlay|fuse-overlayfs|copy) inactive\n$/);
 });
+
+(skip || !fs.existsSync('/usr/bin/skopeo') ? test.skip : test.serial)('the image store is an OCI layout that skopeo reads', async (t) => {
+  const { roost } = t.context;
+  const store = path.join(roost.env.XDG_DATA_HOME!, 'roost', 'storage');
+  const out = path.join(roost.base, 'skopeo-copy');
+  const copy = await execa('skopeo', ['copy', `oci:${store}:docker.io/library/busybox:latest`, `dir:${out}`], { reject: false, env: { ...process.env, HOME: roost.base } });
+  t.is(copy.exitCode, 0, copy.stderr);
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+  const inspect = await roost.roost(['image', 'inspect', '-f', '{{.Id}}', 'busybox']);
+  t.is(manifest.config.digest + '\n', inspect.stdout);
+});
+
+e2e('kill -9 of the daemon in the middle of a load loses nothing stored and leaves nothing half-written', async (t) => {
+  const { roost } = t.context;
+  const before = (await roost.roost(['images', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}'])).stdout;
+  // A big archive, so the daemon is surely still staging or unpacking it when it is killed.
+  const big = path.join(roost.base, 'big.tar');
+  const { createHash, randomBytes } = await import('node:crypto');
+  const tar = (await import('tar-stream')).default;
+  const layerPack = tar.pack();
+  for (let i = 0; i < 40; i++) layerPack.entry({ name: `blob${i}` }, randomBytes(2 * 1024 * 1024));
+  layerPack.finalize();
+  const layerChunks: Buffer[] = [];
+  for await (const c of layerPack) layerChunks.push(c as Buffer);
+  const layer = Buffer.concat(layerChunks);
+  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [`sha256:${createHash('sha256').update(layer).digest('hex')}`] } });
+  const outer = tar.pack();
+  outer.entry({ name: 'c.json' }, config);
+  outer.entry({ name: 'l/layer.tar' }, layer);
+  outer.entry({ name: 'manifest.json' }, JSON.stringify([{ Config: 'c.json', RepoTags: ['big:1'], Layers: ['l/layer.tar'] }]));
+  outer.finalize();
+  const { pipeline } = await import('node:stream/promises');
+  await pipeline(outer, fs.createWriteStream(big));
+  const loading = roost.spawnRoost(['load', '-i', big]);
+  await new Promise((r) => setTimeout(r, 250));
+  process.kill(roost.daemonPid(), 'SIGKILL');
+  const interrupted = await loading;
+  t.not(interrupted.exitCode, 0, 'the interrupted load reports a failure');
+  t.is((await roost.roost(['images', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}'])).stdout, before);
+  const data = path.join(roost.env.XDG_DATA_HOME!, 'roost');
+  t.deepEqual(fs.readdirSync(path.join(data, 'tmp')).filter((n) => n.startsWith('load-')), [], 'staging swept at start');
+  t.deepEqual(fs.readdirSync(path.join(data, 'storage', 'snapshots')).filter((n) => n.includes('.tmp-')), [], 'no half snapshot');
+  const again = await roost.roost(['load', '-i', big]);
+  t.is(again.stdout, 'Loaded image: big:1\n', again.stderr);
+  t.is((await roost.roost(['run', '--rm', 'busybox', 'echo', 'intact'])).stdout, 'intact\n');
+  await roost.roost(['rmi', 'big:1']);
+});

@@ -97,10 +97,15 @@ const load: Command = {
 
 const save: Command = {
   name: 'save', synopsis: '[OPTIONS] IMAGE [IMAGE...]', description: 'Save one or more images to a tar archive (streamed to STDOUT by default)',
-  flags: [{ name: 'output', short: 'o', type: 'string', help: 'Write to a file, instead of STDOUT' }],
+  flags: [
+    { name: 'output', short: 'o', type: 'string', help: 'Write to a file, instead of STDOUT' },
+    { name: 'format', type: 'string', help: 'docker-archive or oci-archive (Roost writes one archive that is both)' },
+  ],
   minArgs: 1,
   async run(ctx) {
     const output = ctx.args.flags.output as string | undefined;
+    const format = ctx.args.flags.format as string | undefined;
+    if (format !== undefined && format !== 'docker-archive' && format !== 'oci-archive') throw invalid(`unsupported save format ${JSON.stringify(format)}: use docker-archive or oci-archive`);
     if (output === undefined && process.stdout.isTTY) throw invalid('cowardly refusing to save to a terminal. Use the -o flag or redirect');
     const res = await (await ctx.client()).request('/images/get', { query: { names: ctx.args.positionals } });
     if (output !== undefined) {
