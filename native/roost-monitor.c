@@ -604,6 +604,10 @@ int main(int argc, char **argv) {
 	char buf[16];
 	accept_clients(); /* those still in the backlog want the exit code too */
 	broadcast(F_EXIT, buf, (size_t)snprintf(buf, sizeof buf, "%d", code));
+	/* The runtime's state for an ended container is ours to drop: done after
+	 * everyone heard of the exit (off the daemon's critical path) but before the
+	 * clients are let go, so a closed attach socket means the state is gone. */
+	if (!opt.exec) runtime_delete();
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (clients[i].fd >= 0) drop_client(&clients[i]);
 	cleanup();

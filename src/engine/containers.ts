@@ -100,6 +100,8 @@ export class ContainerService {
   private readonly live = new Map<string, LiveContainer>();
   private readonly execs = new Map<string, ExecRecord>();
   private readonly waiters = new EventEmitter();
+  /** Per container, settles when its last monitor has let go (and so has deleted the runtime's state). */
+  private readonly monitorsClosing = new Map<string, Promise<void>>();
   private readonly containersDir: string;
   private readonly runContainersDir: string;
   private readonly runtimeRoot: string;
@@ -355,6 +357,7 @@ export class ContainerService {
       await fsp.mkdir(bundle, { recursive: true });
       await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
       for (const file of [files.exitFile, files.pidFile]) await fsp.rm(file, { force: true });
+      await this.previousMonitorGone(record.Id);
       await this.deleteRuntimeState(record.Id);
       monitor = await launchMonitor({
         id: record.Id, bundle, runtime: this.runtime.path, runtimeRoot: this.runtimeRoot, files,
@@ -386,6 +389,12 @@ export class ContainerService {
     this.events.emit('container', 'start', record.Id, this.eventAttributes(record));
   }
 
+  private async previousMonitorGone(id: string): Promise<void> {
+    const closing = this.monitorsClosing.get(id);
+    if (closing) await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    this.monitorsClosing.delete(id);
+  }
+
   /** `runtime delete --force`, only when the runtime still keeps state for the container (a spawn saved per run). */
   private async deleteRuntimeState(id: string): Promise<void> {
     if (!fs.existsSync(path.join(this.runtimeRoot, id))) return;
@@ -406,6 +415,11 @@ export class ContainerService {
   private attachLink(record: ContainerRecord, link: MonitorLink): void {
     const live = this.liveOf(record.Id);
     live.link = link;
+    // The monitor drops the runtime's state before it closes this link: a new start waits for that.
+    this.monitorsClosing.set(record.Id, new Promise((resolve) => link.once('close', () => {
+      this.monitorsClosing.delete(record.Id);
+      resolve();
+    })));
     for (const data of live.pendingStdin) link.writeStdin(data);
     live.pendingStdin = [];
     if (live.pendingStdinClose) link.closeStdin();
@@ -417,7 +431,7 @@ export class ContainerService {
     let exited = false;
     link.on('exit', (code: number) => {
       exited = true;
-      void this.onExit(record, code);
+      void this.onExit(record, code, { runtimeStateDropped: true });
     });
     link.on('close', () => {
       if (exited) return;
@@ -428,7 +442,8 @@ export class ContainerService {
     });
   }
 
-  private async onExit(record: ContainerRecord, exitCode: number): Promise<void> {
+  /** `runtimeStateDropped`: the monitor deletes the runtime's state itself after reporting the exit. */
+  private async onExit(record: ContainerRecord, exitCode: number, opts: { runtimeStateDropped?: boolean } = {}): Promise<void> {
     if (!this.records.has(record.Id)) return;
     const live = this.live.get(record.Id);
     this.live.delete(record.Id);
@@ -451,7 +466,7 @@ export class ContainerService {
       return;
     }
     // Waiters hear of the exit only once the state is on disk, so a `rm` right after cannot race it.
-    await Promise.all([this.networks.detach(runDir), this.deleteRuntimeState(record.Id), this.persist(record).catch(() => {})]);
+    await Promise.all([this.networks.detach(runDir), opts.runtimeStateDropped ? undefined : this.deleteRuntimeState(record.Id), this.persist(record).catch(() => {})]);
     trace('cleaned');
     died();
   }
@@ -532,7 +547,12 @@ export class ContainerService {
     await this.persist(record).catch(() => {});
     const dir = this.containerDir(record.Id);
     const runDir = path.dirname(this.monitorFiles(record.Id).socket);
-    await Promise.all([this.snapshotter.unmountRootfs(dir).catch(() => {}), this.deleteRuntimeState(record.Id), this.networks.detach(runDir)]);
+    // A monitor still holding its link deletes the runtime's state itself as it goes; nothing can start this
+    // ID again, so there is no need to wait for it.
+    const dropRuntimeState = async () => {
+      if (!this.monitorsClosing.has(record.Id)) await this.deleteRuntimeState(record.Id);
+    };
+    await Promise.all([this.snapshotter.unmountRootfs(dir).catch(() => {}), dropRuntimeState(), this.networks.detach(runDir)]);
     // Drop the record first: a kill -9 half way leaves a dir without container.json, which open() sweeps.
     await fsp.rm(path.join(dir, 'container.json'), { force: true });
     this.records.delete(record.Id);
