@@ -1,2 +1,3 @@
 #!/usr/bin/env -S node --
-import '../dist/bundle/main.js';
+'use strict';
+require('../dist/cli.cjs');

@@ -1,10 +1,14 @@
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { parseArgs, usage } from './args.js';
 import type { Command } from './command.js';
 import { asEngineError, EngineError, invalid } from '../util/errors.js';
 
-const scriptPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'roost.js');
+// Built as one CommonJS file (dist/cli.cjs, the fastest for Node to load) whose __filename is set; under
+// tsx it runs as an ES module. The daemon is a bundle of its own, loaded only by `roost daemon`.
+const cliDir = typeof __filename === 'string' ? path.dirname(__filename) : path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');
+const scriptPath = path.resolve(cliDir, '..', 'bin', 'roost.js');
+const daemonEntry = pathToFileURL(path.join(cliDir, 'daemon', 'entry.js')).href;
 
 /** Docker's management-command spellings that map onto the flat commands. */
 const aliases: Record<string, string> = {
@@ -52,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const name = argv[0];
     if (name === 'daemon') {
-      const { runDaemonInside, runDaemonOutside } = await import('../daemon/run-daemon.js');
+      const { runDaemonInside, runDaemonOutside } = (await import(daemonEntry)) as typeof import('../daemon/run-daemon.js');
       return argv.includes('--in-namespace') ? await runDaemonInside() : await runDaemonOutside(scriptPath);
     }
     const commands = await loadCommands();

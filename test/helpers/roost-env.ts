@@ -12,7 +12,7 @@ export const roostBin = path.join(repoRoot, 'bin', 'roost.js');
 export function e2eUnavailable(): string | undefined {
   if (process.getuid?.() === 0) return 'end-to-end tests run as an unprivileged user (npm test as root switches to one)';
   if (!fs.existsSync(path.join(repoRoot, 'native', 'build', 'roost-monitor'))) return 'native/build/roost-monitor is not built (npm run build)';
-  if (!fs.existsSync(path.join(repoRoot, 'dist', 'bundle', 'main.js'))) return 'dist/bundle is not built (npm run build)';
+  if (!fs.existsSync(path.join(repoRoot, 'dist', 'cli.cjs'))) return 'dist/ is not built (npm run build)';
   for (const tool of ['/usr/bin/unshare', '/usr/bin/nsenter']) if (!fs.existsSync(tool)) return `${tool} is missing`;
   if (!fs.existsSync('/usr/sbin/runc') && !fs.existsSync('/usr/bin/crun')) return 'no OCI runtime (crun or runc)';
   if (!fs.existsSync('/bin/busybox')) return 'busybox-static is not installed';
