@@ -193,6 +193,18 @@ export class ContainerService {
     throw new EngineError('not_found', `No such container: ${idOrName}`);
   }
 
+  /**
+   * The container's root filesystem, mounted (a stopped container's may need mounting again after a
+   * restart of the engine), and the directory holding only its changes (the overlay upper dir, or for the
+   * copy driver the whole tree). For cp, diff, export and the archive API.
+   */
+  async filesystemOf(idOrName: string): Promise<{ record: ContainerRecord; rootfs: string; changesDir: string; driver: string }> {
+    const record = this.get(idOrName);
+    const dir = this.containerDir(record.Id);
+    const rootfs = await this.snapshotter.mountRootfs(dir, record.chainIds);
+    return { record, rootfs, changesDir: this.snapshotter.changesDir(dir), driver: this.snapshotter.name };
+  }
+
   imageInUse(imageId: string): boolean {
     return [...this.records.values()].some((r) => r.Image === imageId);
   }
