@@ -54,8 +54,16 @@ export function containerSummary(service: ContainerService, record: ContainerRec
     Status: humanStatus(record),
     HostConfig: { NetworkMode: record.HostConfig.NetworkMode ?? 'default' },
     NetworkSettings: { Networks: { [networkName(record)]: networkEndpoint() } },
-    Mounts: [],
+    Mounts: mountsView(record),
   };
+}
+
+/** Docker's `Mounts` entries, without Roost's own bookkeeping fields. */
+function mountsView(record: ContainerRecord) {
+  return (record.Mounts ?? []).map((m) => ({
+    Type: m.Type, ...(m.Name ? { Name: m.Name } : {}), Source: m.Source, Destination: m.Destination,
+    ...(m.Driver ? { Driver: m.Driver } : {}), Mode: m.Mode, RW: m.RW, Propagation: m.Propagation,
+  }));
 }
 
 function networkEndpoint() {
@@ -94,7 +102,7 @@ export function containerInspect(service: ContainerService, record: ContainerRec
       AutoRemove: false, LogConfig: { Type: 'k8s-file', Config: {} }, ...record.HostConfig,
     },
     GraphDriver: { Name: record.Driver, Data: null },
-    Mounts: [],
+    Mounts: mountsView(record),
     Config: {
       Hostname: record.Config.Hostname ?? '', Domainname: '', User: record.Config.User ?? '',
       AttachStdin: Boolean(record.Config.AttachStdin), AttachStdout: Boolean(record.Config.AttachStdout), AttachStderr: Boolean(record.Config.AttachStderr),

@@ -26,7 +26,7 @@ function matchesFilters(ctx: RouteContext, record: ContainerRecord, filters: Rec
           try { return ctx.engine.images.resolve(value).id === record.Image; } catch { return false; }
         }
         case 'network': return (record.HostConfig.NetworkMode === 'default' ? 'bridge' : record.HostConfig.NetworkMode) === value;
-        case 'volume': return false;
+        case 'volume': return (record.Mounts ?? []).some((m) => m.Name === value || m.Source === value || m.Destination === value);
         default: throw invalid(`invalid filter '${key}'`);
       }
     });

@@ -9,12 +9,14 @@ import { Router, type RouteContext } from './router.js';
 import { containerRoutes } from './routes-containers.js';
 import { imageRoutes } from './routes-images.js';
 import { systemRoutes } from './routes-system.js';
+import { volumeRoutes } from './routes-volumes.js';
 
 export function buildRouter(): Router {
   const router = new Router();
   systemRoutes(router);
   containerRoutes(router);
   imageRoutes(router);
+  volumeRoutes(router);
   return router;
 }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { parsePublish } from '../net/port-spec.js';
 import { invalid } from '../util/errors.js';
+import { parseMountFlag } from './mount-flag.js';
 import type { FlagSpec, ParsedArgs } from './args.js';
 
 /** Flags shared by `create` and `run`. */
@@ -24,6 +25,10 @@ export const createFlags: FlagSpec[] = [
   { name: 'publish-all', short: 'P', type: 'bool', help: 'Publish all exposed ports to random ports' },
   { name: 'expose', type: 'list', help: 'Expose a port or a range of ports' },
   { name: 'pull', type: 'string', help: 'Pull image before running ("always", "missing", "never")' },
+  { name: 'volume', short: 'v', type: 'list', help: 'Bind mount a volume (name:/path, /host:/path[:ro], or /path)' },
+  { name: 'mount', type: 'list', help: 'Attach a filesystem mount to the container (type=bind|volume|tmpfs,...)' },
+  { name: 'tmpfs', type: 'list', help: 'Mount a tmpfs directory (/path[:options])' },
+  { name: 'volumes-from', type: 'list', help: 'Mount volumes from the specified container(s) (name[:ro|rw])' },
 ];
 
 /** Reads a Docker env file: KEY=VALUE lines, `#` comments, a bare KEY takes the value from our env. */
@@ -101,6 +106,13 @@ export function buildCreateBody(args: ParsedArgs): { name?: string; body: Record
       NetworkMode: network,
       PortBindings: published.bindings,
       PublishAllPorts: Boolean(f['publish-all']),
+      Binds: (f.volume as string[] | undefined) ?? [],
+      Mounts: ((f.mount as string[] | undefined) ?? []).map(parseMountFlag),
+      Tmpfs: Object.fromEntries(((f.tmpfs as string[] | undefined) ?? []).map((spec) => {
+        const colon = spec.indexOf(':');
+        return colon >= 0 ? [spec.slice(0, colon), spec.slice(colon + 1)] : [spec, ''];
+      })),
+      VolumesFrom: (f['volumes-from'] as string[] | undefined) ?? [],
     },
   };
   if (f.pull !== undefined && !['always', 'missing', 'never'].includes(f.pull as string)) throw invalid(`invalid pull option: '${f.pull}': must be one of "always"|"missing"|"never"`);

@@ -18,13 +18,14 @@ const aliases: Record<string, string> = {
   'container exec': 'exec', 'container attach': 'attach', 'container inspect': 'inspect',
   'image ls': 'images', 'image list': 'images', 'image load': 'load', 'image save': 'save', 'image import': 'import',
   'image tag': 'tag', 'image rm': 'rmi', 'image history': 'history', 'system info': 'info',
+  'volume list': 'volume ls', 'volume remove': 'volume rm',
 };
 
 async function loadCommands(): Promise<Command[]> {
-  const [{ containerCommands }, { imageCommands }, { systemCommands }] = await Promise.all([
-    import('./commands/containers.js'), import('./commands/images.js'), import('./commands/system.js'),
+  const [{ containerCommands }, { imageCommands }, { systemCommands }, { volumeCommands }] = await Promise.all([
+    import('./commands/containers.js'), import('./commands/images.js'), import('./commands/system.js'), import('./commands/volumes.js'),
   ]);
-  return [...containerCommands, ...imageCommands, ...systemCommands];
+  return [...containerCommands, ...imageCommands, ...systemCommands, ...volumeCommands];
 }
 
 function topUsage(commands: Command[]): string {

@@ -1,4 +1,5 @@
 import type { ContainerDefaults } from '../image/types.js';
+import type { MountPoint } from './mounts.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -27,6 +28,9 @@ export interface HostConfig {
   Binds?: string[] | null;
   RestartPolicy?: { Name: string; MaximumRetryCount?: number };
   PublishAllPorts?: boolean;
+  Mounts?: import('./mounts.js').ApiMount[] | null;
+  Tmpfs?: Record<string, string> | null;
+  VolumesFrom?: string[] | null;
   [key: string]: unknown;
 }
 
@@ -60,6 +64,8 @@ export interface ContainerRecord {
   LogPath: string;
   /** Snapshot chain the rootfs stands on (internal, kept for re-mounting after a restart). */
   chainIds: string[];
+  /** Volumes, binds and tmpfs mounts, resolved at create (Docker's inspect `Mounts`, with Roost's extras). */
+  Mounts: MountPoint[];
   /** Host ports as really published while running (random ports resolved). */
   publishedPorts?: Record<string, Array<{ HostIp: string; HostPort: string }>>;
 }

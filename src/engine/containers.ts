@@ -19,6 +19,8 @@ import { initialState, transitions } from './container-types.js';
 import type { EventBus } from './events.js';
 import type { ImageService } from './images.js';
 import { namePattern, randomName } from './names.js';
+import { checkDuplicates, parseApiMount, parseBind, parseTmpfs, type MountPoint } from './mounts.js';
+import type { VolumeService } from './volumes.js';
 
 export interface CreateRequest {
   name?: string;
@@ -113,6 +115,7 @@ export class ContainerService {
     private readonly events: EventBus,
     private readonly runtime: RuntimeChoice,
     private readonly networks: ContainerNetworks,
+    private readonly volumes: VolumeService,
   ) {
     this.containersDir = path.join(dirs.dataDir, 'containers');
     this.runContainersDir = path.join(dirs.runDir, 'c');
@@ -256,6 +259,7 @@ export class ContainerService {
       if (at >= 0) env[at] = entry;
       else env.push(entry);
     }
+    const mounts = this.requestedMounts(hostConfig, image.config.config?.Volumes ?? {});
     const record: ContainerRecord = {
       Id: id,
       Name: `/${name}`,
@@ -282,15 +286,19 @@ export class ContainerService {
       Driver: this.snapshotter.name,
       LogPath: path.join(this.containerDir(id), 'ctr.log'),
       chainIds: this.images.chainIdsOf(image),
+      Mounts: [],
     };
     if (config.StopSignal) parseSignal(config.StopSignal);
     await fsp.mkdir(this.containerDir(id), { recursive: true, mode: 0o700 });
+    const createdVolumes: string[] = [];
     try {
-      await this.snapshotter.mountRootfs(this.containerDir(id), record.chainIds);
+      const rootfs = await this.snapshotter.mountRootfs(this.containerDir(id), record.chainIds);
+      record.Mounts = await this.resolveMounts(mounts, rootfs, createdVolumes);
       await this.persist(record);
     } catch (err) {
       await this.snapshotter.unmountRootfs(this.containerDir(id)).catch(() => {});
       await fsp.rm(this.containerDir(id), { recursive: true, force: true });
+      for (const name of createdVolumes) if (this.volumes.get(name).anonymous) await this.volumes.remove(name, { force: true, usedBy: [] }).catch(() => {});
       throw err;
     }
     this.records.set(id, record);
@@ -335,6 +343,90 @@ export class ContainerService {
     return findExecutable('catatonit') ?? findExecutable('tini-static') ?? findExecutable('tini');
   }
 
+  /** -v (Binds), --mount (Mounts), --tmpfs, --volumes-from and the image's VOLUMEs, in Docker's order of precedence. */
+  private requestedMounts(hostConfig: HostConfig, imageVolumes: Record<string, object>): MountPoint[] {
+    const mounts = [
+      ...(hostConfig.Binds ?? []).map(parseBind),
+      ...(hostConfig.Mounts ?? []).map(parseApiMount),
+      ...Object.entries(hostConfig.Tmpfs ?? {}).map(([destination, options]) => parseTmpfs(destination, options)),
+    ];
+    checkDuplicates(mounts);
+    const taken = new Set(mounts.map((m) => m.Destination));
+    for (const spec of hostConfig.VolumesFrom ?? []) {
+      const [name, mode] = spec.split(':') as [string, string | undefined];
+      if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw invalid(`invalid mode for --volumes-from: ${spec}`);
+      for (const mount of this.get(name).Mounts ?? []) {
+        if (taken.has(mount.Destination)) continue;
+        taken.add(mount.Destination);
+        mounts.push({ ...mount, RW: mode === undefined ? mount.RW : mode === 'rw', createSource: false, noCopy: true });
+      }
+    }
+    for (const destination of Object.keys(imageVolumes)) {
+      const clean = path.posix.normalize(destination).replace(/\/$/, '');
+      if (taken.has(clean)) continue;
+      taken.add(clean);
+      mounts.push({ Type: 'volume', Source: '', Destination: clean, Driver: 'local', Mode: '', RW: true, Propagation: '' });
+    }
+    return mounts;
+  }
+
+  /** Creates the volumes a container needs, checks bind sources, copies the image's content into new volumes. */
+  private async resolveMounts(mounts: MountPoint[], rootfs: string, createdVolumes: string[]): Promise<MountPoint[]> {
+    const resolved: MountPoint[] = [];
+    for (const mount of mounts) {
+      if (mount.Type === 'bind') {
+        if (!fs.existsSync(mount.Source)) {
+          if (!mount.createSource) throw invalid(`invalid mount config for type "bind": bind source path does not exist: ${mount.Source}`);
+          await fsp.mkdir(mount.Source, { recursive: true });
+        }
+        try {
+          fs.accessSync(mount.Source, fs.constants.R_OK);
+        } catch {
+          throw invalid(`cannot bind ${mount.Source}: permission denied (the user running Roost cannot read it)`);
+        }
+        const { createSource: _ignored, ...kept } = mount;
+        resolved.push(kept);
+      } else if (mount.Type === 'volume') {
+        const { volume, created } = await this.volumes.create({ name: mount.Name, anonymous: !mount.Name });
+        if (created) createdVolumes.push(volume.Name);
+        const source = await this.volumes.prepare(volume);
+        const imagePath = path.join(rootfs, mount.Destination);
+        // Docker fills a new, empty volume with what the image has at that path (owners and modes kept).
+        if (!mount.noCopy && fs.existsSync(imagePath) && fs.statSync(imagePath).isDirectory() && (await this.volumes.isEmpty(volume))) {
+          await runCommand('cp', ['-a', `${imagePath}/.`, source]);
+        }
+        resolved.push({ ...mount, Name: volume.Name, Source: source });
+      } else {
+        resolved.push(mount);
+      }
+    }
+    return resolved;
+  }
+
+  /** The OCI mounts for a container's volumes, binds and tmpfs mounts. */
+  private async ociMounts(record: ContainerRecord) {
+    const mounts = [];
+    for (const mount of record.Mounts ?? []) {
+      const ro = mount.RW ? [] : ['ro'];
+      if (mount.Type === 'tmpfs') {
+        mounts.push({ destination: mount.Destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(mount.tmpfsOptions ?? []), ...ro] });
+        continue;
+      }
+      let source = mount.Source;
+      if (mount.Type === 'volume') {
+        source = await this.volumes.prepare(this.volumes.get(mount.Name!));
+        this.events.emit('volume', 'mount', mount.Name!, { container: record.Id, destination: mount.Destination, driver: 'local', 'read/write': String(mount.RW) });
+      }
+      mounts.push({ destination: mount.Destination, type: 'bind', source, options: ['rbind', mount.Propagation || 'rprivate', ...ro] });
+    }
+    return mounts;
+  }
+
+  /** IDs of the containers that mount a volume. */
+  volumeUsers(name: string): string[] {
+    return [...this.records.values()].filter((r) => (r.Mounts ?? []).some((m) => m.Type === 'volume' && m.Name === name)).map((r) => r.Id);
+  }
+
   async start(idOrName: string): Promise<void> {
     const record = this.get(idOrName);
     if (record.State.Running) throw new EngineError('not_modified', 'container already started');
@@ -364,7 +456,7 @@ export class ContainerService {
         record.publishedPorts = ports;
         trace('network');
       }
-      const spec = buildSpec({ container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath });
+      const spec = buildSpec({ container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath, userMounts: await this.ociMounts(record) });
       const bundle = path.join(dir, 'bundle');
       await fsp.mkdir(bundle, { recursive: true });
       await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
@@ -571,6 +663,12 @@ export class ContainerService {
     await fsp.rm(dir, { recursive: true, force: true });
     await fsp.rm(path.dirname(this.monitorFiles(record.Id).socket), { recursive: true, force: true });
     this.events.emit('container', 'destroy', record.Id, this.eventAttributes(record));
+    if (opts.volumes) {
+      for (const mount of record.Mounts ?? []) {
+        if (mount.Type !== 'volume' || !mount.Name || !this.volumes.has(mount.Name) || !this.volumes.get(mount.Name).anonymous) continue;
+        await this.volumes.remove(mount.Name, { force: false, usedBy: this.volumeUsers(mount.Name) }).catch(() => {});
+      }
+    }
     this.waiters.emit(`removed:${record.Id}`);
   }
 

@@ -9,6 +9,7 @@ import { checkHost, chooseRuntime, cgroupLayout, type HostFinding, type RuntimeC
 import type { IdMapping } from '../rootless/user-namespace.js';
 import { unavailable } from '../util/errors.js';
 import { ContainerService } from './containers.js';
+import { VolumeService } from './volumes.js';
 import { ContainerNetworks } from '../net/container-network.js';
 import { EventBus } from './events.js';
 import { ImageService } from './images.js';
@@ -33,6 +34,7 @@ export class Engine {
   readonly runtime: RuntimeChoice;
   readonly snapshotterReason: string;
   readonly networks: ContainerNetworks;
+  readonly volumes: VolumeService;
 
   private constructor(readonly options: EngineOptions, snapshotter: Snapshotter, reason: string, runtime: RuntimeChoice, content: ContentStore, imageStore: ImageStore) {
     this.snapshotter = snapshotter;
@@ -40,7 +42,8 @@ export class Engine {
     this.runtime = runtime;
     this.images = new ImageService(content, imageStore, snapshotter, this.events, path.join(options.dataDir, 'tmp'));
     this.networks = new ContainerNetworks(options.runDir);
-    this.containers = new ContainerService({ dataDir: options.dataDir, runDir: options.runDir }, this.images, snapshotter, this.events, runtime, this.networks);
+    this.volumes = new VolumeService(options.dataDir, this.events);
+    this.containers = new ContainerService({ dataDir: options.dataDir, runDir: options.runDir }, this.images, snapshotter, this.events, runtime, this.networks, this.volumes);
   }
 
   static async open(options: EngineOptions): Promise<Engine> {
@@ -57,6 +60,7 @@ export class Engine {
     await imageStore.open();
     await snapshotter.open();
     const engine = new Engine(options, snapshotter, reason, runtime, content, imageStore);
+    await engine.volumes.open();
     await engine.containers.open();
     return engine;
   }

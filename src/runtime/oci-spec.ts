@@ -28,6 +28,8 @@ export interface SpecInput {
   /** 'host' shares the host's network namespace; otherwise a new one, or the one at `netnsPath`. */
   hostNetwork: boolean;
   netnsPath?: string;
+  /** Volumes, binds and tmpfs mounts, already resolved to host sources. */
+  userMounts: Array<{ destination: string; type: string; source: string; options: string[] }>;
   initPath?: string;
 }
 
@@ -71,6 +73,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
     mounts.push({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
   }
   if (input.initPath) mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: input.initPath, options: ['rbind', 'ro'] });
+  mounts.push(...input.userMounts);
   const namespaces: Array<{ type: string; path?: string }> = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (!input.hostNetwork) namespaces.push(input.netnsPath ? { type: 'network', path: input.netnsPath } : { type: 'network' });
   return {

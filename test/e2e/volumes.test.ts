@@ -1,0 +1,104 @@
+import anyTest, { type TestFn } from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
+
+const skip = e2eUnavailable();
+const test = anyTest as TestFn<{ roost: RoostEnv }>;
+const e2e = skip ? test.skip : test.serial;
+if (skip) test('end-to-end: volumes (skipped)', (t) => { t.log(skip); t.pass(); });
+
+test.before(async (t) => {
+  t.context.roost = new RoostEnv('volumes');
+  if (!skip) await t.context.roost.loadBusybox(t as never);
+});
+test.after.always(async (t) => { await t.context.roost?.destroy(); });
+
+e2e('data in a named volume outlives the container that wrote it (the postgres-like flow)', async (t) => {
+  const { roost } = t.context;
+  t.is((await roost.roost(['volume', 'create', '--label', 'app=db', 'pgdata'])).stdout, 'pgdata\n');
+  const write = await roost.roost(['run', '--name', 'db1', '-v', 'pgdata:/var/lib/data', 'busybox', 'sh', '-c', 'echo "row 1" > /var/lib/data/table; chown 33:33 /var/lib/data/table']);
+  t.is(write.exitCode, 0, write.stderr);
+  const inUse = await roost.roost(['volume', 'rm', 'pgdata']);
+  t.is(inUse.exitCode, 125);
+  t.regex(inUse.stderr, /volume is in use/);
+  t.is((await roost.roost(['rm', 'db1'])).exitCode, 0);
+  const read = await roost.roost(['run', '--rm', '-v', 'pgdata:/data:ro', 'busybox', 'sh', '-c', 'cat /data/table; stat -c %u:%g /data/table; touch /data/x 2>&1 | grep -c "Read-only"']);
+  t.is(read.stdout, 'row 1\n33:33\n1\n', read.stderr);
+  const inspect = await roost.roost(['volume', 'inspect', '-f', '{{.Name}} {{.Driver}} {{index .Labels "app"}}', 'pgdata']);
+  t.is(inspect.stdout, 'pgdata local db\n');
+  t.is((await roost.roost(['volume', 'ls', '-q', '--filter', 'label=app=db'])).stdout, 'pgdata\n');
+  t.is((await roost.roost(['volume', 'rm', 'pgdata'])).exitCode, 0);
+  const gone = await roost.roost(['volume', 'inspect', 'pgdata']);
+  t.is(gone.exitCode, 1);
+  t.regex(gone.stderr, /no such volume/);
+});
+
+e2e('a new volume is filled with the image\'s content; anonymous volumes go with rm -v and --rm', async (t) => {
+  const { roost } = t.context;
+  const copied = await roost.roost(['run', '--rm', '-v', 'web:/var/www', 'busybox', 'cat', '/var/www/index.html']);
+  t.is(copied.stdout, '<h1>hello from roost</h1>\n', copied.stderr);
+  await roost.roost(['create', '--name', 'anon', '-v', '/scratch', 'busybox', 'true']);
+  const name = (await roost.roost(['inspect', '-f', '{{range .Mounts}}{{.Name}}{{end}}', 'anon'])).stdout.trim();
+  t.regex(name, /^[0-9a-f]{64}$/);
+  t.is((await roost.roost(['volume', 'inspect', '-f', '{{.Name}}', name])).exitCode, 0);
+  t.is((await roost.roost(['rm', '-v', 'anon'])).exitCode, 0);
+  t.is((await roost.roost(['volume', 'inspect', name])).exitCode, 1, 'rm -v removed the anonymous volume');
+  t.is((await roost.roost(['run', '--rm', '-v', '/scratch2', 'busybox', 'true'])).exitCode, 0);
+  t.is((await roost.roost(['volume', 'ls', '-q'])).stdout, 'web\n', 'named volumes stay, --rm took its anonymous one');
+  await roost.roost(['volume', 'rm', 'web']);
+});
+
+e2e('bind mounts: -v and --mount, read-only, a missing -v source is created, bad specs are one line and 125', async (t) => {
+  const { roost } = t.context;
+  const host = path.join(roost.base, 'project');
+  fs.mkdirSync(host);
+  fs.writeFileSync(path.join(host, 'input.txt'), 'from the host\n');
+  const rw = await roost.roost(['run', '--rm', '-v', `${host}:/work`, 'busybox', 'sh', '-c', 'cat /work/input.txt; echo out > /work/output.txt']);
+  t.is(rw.stdout, 'from the host\n', rw.stderr);
+  t.is(fs.readFileSync(path.join(host, 'output.txt'), 'utf8'), 'out\n');
+  t.is(fs.statSync(path.join(host, 'output.txt')).uid, process.getuid!(), 'written by container root: owned by the user on the host');
+  const ro = await roost.roost(['run', '--rm', '--mount', `type=bind,source=${host},target=/work,readonly`, 'busybox', 'sh', '-c', 'touch /work/nope']);
+  t.not(ro.exitCode, 0);
+  t.false(fs.existsSync(path.join(host, 'nope')));
+  const created = path.join(roost.base, 'made-by-v');
+  t.is((await roost.roost(['run', '--rm', '-v', `${created}:/m`, 'busybox', 'true'])).exitCode, 0);
+  t.true(fs.statSync(created).isDirectory());
+  const tmpfs = await roost.roost(['run', '--rm', '--tmpfs', '/scratch:size=1m', 'busybox', 'sh', '-c', 'df -k /scratch | tail -1']);
+  t.regex(tmpfs.stdout, /^tmpfs\s+1024\s/);
+  const cases: Array<[string[], RegExp]> = [
+    [['-v', 'relative/path:/x'], /host path must be absolute/],
+    [['-v', `${host}:relative`], /container path must be absolute/],
+    [['-v', `${host}:/x:bogus`], /invalid mode: bogus/],
+    [['--mount', `type=bind,source=${path.join(roost.base, 'missing')},target=/x`], /bind source path does not exist/],
+    [['--mount', 'type=volume,target=/x,colour=blue'], /unexpected key 'colour'/],
+    [['--mount', 'type=nfs,target=/x'], /mount type "nfs" is not supported/],
+    [['-v', 'aa:/same', '-v', 'bb:/same'], /Duplicate mount point: \/same/],
+    [['-v', 'a:/x'], /invalid volume name "a"/],
+  ];
+  for (const [flags, pattern] of cases) {
+    const result = await roost.roost(['run', '--rm', ...flags, 'busybox', 'true']);
+    t.is(result.exitCode, 125, `${flags.join(' ')}: ${result.stderr}`);
+    t.regex(result.stderr, pattern, flags.join(' '));
+  }
+  t.is((await roost.roost(['volume', 'ls', '-q'])).stdout, '', 'a refused create left no volume behind');
+});
+
+e2e('--volumes-from, volume prune and the docker CLI\'s -v and volume commands', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['create', '--name', 'source', '-v', 'shared:/shared', 'busybox', 'true']);
+  const from = await roost.roost(['run', '--rm', '--volumes-from', 'source:ro', 'busybox', 'sh', '-c', 'mount | grep -c " /shared .*ro,"']);
+  t.is(from.stdout, '1\n', from.stderr);
+  await roost.roost(['rm', 'source']);
+  await roost.roost(['create', '--name', 'anon2', '-v', '/tmp/anon', 'busybox', 'true']);
+  await roost.roost(['rm', 'anon2']);
+  const pruned = await roost.roost(['volume', 'prune', '-f']);
+  t.regex(pruned.stdout, /^Deleted Volumes:\n[0-9a-f]{64}\n$/, 'only the anonymous volume');
+  t.is((await roost.roost(['volume', 'prune', '-a', '-f'])).stdout, 'Deleted Volumes:\nshared\n');
+  t.is((await roost.docker(['volume', 'create', 'dk'])).stdout, 'dk\n');
+  const run = await roost.docker(['run', '--rm', '-v', 'dk:/d', 'busybox', 'sh', '-c', 'echo docker > /d/f']);
+  t.is(run.exitCode, 0, run.stderr);
+  t.is((await roost.docker(['run', '--rm', '--mount', 'source=dk,target=/d', 'busybox', 'cat', '/d/f'])).stdout, 'docker\n');
+  t.regex((await roost.docker(['volume', 'ls'])).stdout, /local\s+dk/);
+  t.is((await roost.docker(['volume', 'rm', 'dk'])).exitCode, 0);
+});
