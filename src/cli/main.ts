@@ -22,10 +22,11 @@ const aliases: Record<string, string> = {
 };
 
 async function loadCommands(): Promise<Command[]> {
-  const [{ containerCommands }, { imageCommands }, { systemCommands }, { volumeCommands }] = await Promise.all([
+  const [{ containerCommands }, { imageCommands }, { systemCommands }, { volumeCommands }, { unshareCommands }] = await Promise.all([
     import('./commands/containers.js'), import('./commands/images.js'), import('./commands/system.js'), import('./commands/volumes.js'),
+    import('./commands/unshare.js'),
   ]);
-  return [...containerCommands, ...imageCommands, ...systemCommands, ...volumeCommands];
+  return [...containerCommands, ...imageCommands, ...systemCommands, ...volumeCommands, ...unshareCommands];
 }
 
 function topUsage(commands: Command[]): string {

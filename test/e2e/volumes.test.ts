@@ -102,3 +102,16 @@ e2e('--volumes-from, volume prune and the docker CLI\'s -v and volume commands',
   t.regex((await roost.docker(['volume', 'ls'])).stdout, /local\s+dk/);
   t.is((await roost.docker(['volume', 'rm', 'dk'])).exitCode, 0);
 });
+
+e2e('files a container wrote as another user can be fixed from roost unshare', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['volume', 'create', 'owned']);
+  await roost.roost(['run', '--rm', '-v', 'owned:/d', 'busybox', 'sh', '-c', 'mkdir /d/sub && touch /d/sub/x && chown -R 33:33 /d/sub']);
+  const data = path.join(roost.env.XDG_DATA_HOME!, 'roost', 'volumes', 'owned', '_data');
+  t.not(fs.statSync(path.join(data, 'sub')).uid, process.getuid!(), 'owned by a subordinate id on the host');
+  t.throws(() => fs.rmSync(path.join(data, 'sub', 'x')), undefined, 'the user cannot remove it directly');
+  const inside = await roost.roost(['unshare', 'sh', '-c', `stat -c %u ${data}/sub; rm -r ${data}/sub && echo removed`]);
+  t.is(inside.stdout, '33\nremoved\n', inside.stderr);
+  t.false(fs.existsSync(path.join(data, 'sub')));
+  await roost.roost(['volume', 'rm', 'owned']);
+});
