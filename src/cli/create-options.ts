@@ -29,6 +29,7 @@ export const createFlags: FlagSpec[] = [
   { name: 'mount', type: 'list', help: 'Attach a filesystem mount to the container (type=bind|volume|tmpfs,...)' },
   { name: 'tmpfs', type: 'list', help: 'Mount a tmpfs directory (/path[:options])' },
   { name: 'volumes-from', type: 'list', help: 'Mount volumes from the specified container(s) (name[:ro|rw])' },
+  { name: 'userns', type: 'string', help: 'User namespace: host (default) or keep-id (your uid inside is you on the host)' },
 ];
 
 /** Reads a Docker env file: KEY=VALUE lines, `#` comments, a bare KEY takes the value from our env. */
@@ -113,6 +114,7 @@ export function buildCreateBody(args: ParsedArgs): { name?: string; body: Record
         return colon >= 0 ? [spec.slice(0, colon), spec.slice(colon + 1)] : [spec, ''];
       })),
       VolumesFrom: (f['volumes-from'] as string[] | undefined) ?? [],
+      UsernsMode: (f.userns as string | undefined) ?? '',
     },
   };
   if (f.pull !== undefined && !['always', 'missing', 'never'].includes(f.pull as string)) throw invalid(`invalid pull option: '${f.pull}': must be one of "always"|"missing"|"never"`);

@@ -45,6 +45,7 @@ export async function runDaemonOutside(scriptPath: string): Promise<number> {
       ROOST_ID_MAPPING: JSON.stringify(mapping),
       ROOST_HOST_FINDINGS: JSON.stringify(findings),
       ROOST_OUTER_UID: String(process.getuid!()),
+      ROOST_OUTER_GID: String(process.getgid!()),
     },
   });
   const forward = (signal: NodeJS.Signals) => child.kill(signal);

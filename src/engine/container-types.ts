@@ -28,6 +28,7 @@ export interface HostConfig {
   Binds?: string[] | null;
   RestartPolicy?: { Name: string; MaximumRetryCount?: number };
   PublishAllPorts?: boolean;
+  UsernsMode?: string;
   Mounts?: import('./mounts.js').ApiMount[] | null;
   Tmpfs?: Record<string, string> | null;
   VolumesFrom?: string[] | null;

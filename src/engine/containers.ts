@@ -8,7 +8,7 @@ import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
 import type { ContainerNetworks } from '../net/container-network.js';
 import { resolveHostPorts } from '../net/uplink.js';
 import { findExecutable, type RuntimeChoice } from '../rootless/host-check.js';
-import { buildExecProcess, buildSpec } from '../runtime/oci-spec.js';
+import { buildExecProcess, buildSpec, keepIdMappings, type IdMap, type ProcessUser } from '../runtime/oci-spec.js';
 import { launchMonitor, MonitorLink, type MonitorFiles } from '../runtime/monitor.js';
 import { resolveUser } from '../runtime/user.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
@@ -80,6 +80,20 @@ export function parseSignal(text: string): string {
     if (entry) return entry[0];
   } else if (upper in signalNumbers) return upper;
   throw invalid(`invalid signal: ${text}`);
+}
+
+/**
+ * --userns=keep-id: the process runs as the user's own uid/gid, which the container's user namespace maps
+ * to the engine namespace's root, i.e. the user on the host.
+ */
+function keepIdentity(): { user: ProcessUser; mappings: { uidMappings: IdMap[]; gidMappings: IdMap[] } } {
+  const uid = Number(process.env.ROOST_OUTER_UID ?? 0);
+  const gid = Number(process.env.ROOST_OUTER_GID ?? 0);
+  const mapped = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').reduce((sum, line) => sum + Number(line.trim().split(/\s+/)[2] ?? 0), 0);
+  return {
+    user: { uid, gid, additionalGids: [] },
+    mappings: { uidMappings: keepIdMappings(uid, mapped('/proc/self/uid_map')), gidMappings: keepIdMappings(gid, mapped('/proc/self/gid_map')) },
+  };
 }
 
 /** runc/crun print logrus lines (`level=warning msg=...`): keep the error's own message. */
@@ -289,6 +303,9 @@ export class ContainerService {
       Mounts: [],
     };
     if (config.StopSignal) parseSignal(config.StopSignal);
+    if (!['', 'host', 'keep-id', undefined].includes(record.HostConfig.UsernsMode as string | undefined)) {
+      throw invalid(`invalid --userns ${JSON.stringify(record.HostConfig.UsernsMode)}: use host (the default) or keep-id`);
+    }
     await fsp.mkdir(this.containerDir(id), { recursive: true, mode: 0o700 });
     const createdVolumes: string[] = [];
     try {
@@ -435,7 +452,8 @@ export class ContainerService {
     const dir = this.containerDir(record.Id);
     const rootfs = await this.snapshotter.mountRootfs(dir, record.chainIds);
     trace('rootfs');
-    const user = resolveUser(rootfs, record.Config.User);
+    const keepId = record.HostConfig.UsernsMode === 'keep-id' ? keepIdentity() : undefined;
+    const user = keepId && !record.Config.User ? keepId.user : resolveUser(rootfs, record.Config.User);
     const hostNetwork = record.HostConfig.NetworkMode === 'host';
     let initPath: string | undefined;
     if (record.HostConfig.Init) {
@@ -456,7 +474,10 @@ export class ContainerService {
         record.publishedPorts = ports;
         trace('network');
       }
-      const spec = buildSpec({ container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath, userMounts: await this.ociMounts(record) });
+      const spec = buildSpec({
+        container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath,
+        userMounts: await this.ociMounts(record), idMappings: keepId?.mappings,
+      });
       const bundle = path.join(dir, 'bundle');
       await fsp.mkdir(bundle, { recursive: true });
       await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
@@ -760,7 +781,9 @@ export class ContainerService {
     const processSpec = buildExecProcess({
       args: [exec.ProcessConfig.entrypoint, ...exec.ProcessConfig.arguments],
       env, cwd: exec.workingDir || record.Config.WorkingDir || '/', tty: useTty,
-      user: resolveUser(rootfs, exec.ProcessConfig.user || record.Config.User),
+      user: !exec.ProcessConfig.user && !record.Config.User && record.HostConfig.UsernsMode === 'keep-id'
+        ? keepIdentity().user
+        : resolveUser(rootfs, exec.ProcessConfig.user || record.Config.User),
     });
     const files = this.monitorFiles(record.Id, exec.ID);
     const processFile = `${files.pidFile}.process.json`;

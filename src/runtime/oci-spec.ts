@@ -31,6 +31,29 @@ export interface SpecInput {
   /** Volumes, binds and tmpfs mounts, already resolved to host sources. */
   userMounts: Array<{ destination: string; type: string; source: string; options: string[] }>;
   initPath?: string;
+  /** A user namespace of the container's own with these mappings (--userns=keep-id). */
+  idMappings?: { uidMappings: IdMap[]; gidMappings: IdMap[] };
+}
+
+export interface IdMap {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+/**
+ * --userns=keep-id: the user's own id inside the container is the engine namespace's root (the user on
+ * the host); the ids below and above it take the rest of the namespace's range, so container root is a
+ * subordinate id. `mapped` is how many ids the engine's namespace has (1 with a single-id mapping).
+ */
+export function keepIdMappings(id: number, mapped: number): IdMap[] {
+  if (mapped <= 1) return [{ containerID: id, hostID: 0, size: 1 }];
+  const maps: IdMap[] = [{ containerID: id, hostID: 0, size: 1 }];
+  const below = Math.min(id, mapped - 1);
+  if (below > 0) maps.push({ containerID: 0, hostID: 1, size: below });
+  const above = mapped - 1 - below;
+  if (above > 0) maps.push({ containerID: id + 1, hostID: below + 1, size: above });
+  return maps;
 }
 
 function processArgs(container: ContainerRecord, initPath?: string): string[] {
@@ -65,7 +88,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     // sysfs can only be mounted in a network namespace owned by our user namespace; with the host's, bind it.
-    input.hostNetwork
+    input.hostNetwork || input.idMappings
       ? { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] }
       : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
   ];
@@ -76,6 +99,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
   mounts.push(...input.userMounts);
   const namespaces: Array<{ type: string; path?: string }> = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (!input.hostNetwork) namespaces.push(input.netnsPath ? { type: 'network', path: input.netnsPath } : { type: 'network' });
+  if (input.idMappings) namespaces.push({ type: 'user' });
   return {
     ociVersion: '1.0.2',
     process: {
@@ -93,6 +117,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
     mounts,
     linux: {
       namespaces,
+      ...(input.idMappings ?? {}),
       maskedPaths,
       readonlyPaths,
     },

@@ -115,3 +115,24 @@ e2e('files a container wrote as another user can be fixed from roost unshare', a
   t.false(fs.existsSync(path.join(data, 'sub')));
   await roost.roost(['volume', 'rm', 'owned']);
 });
+
+e2e('--userns=keep-id: your own uid inside, and what it writes to a bind mount is yours on the host', async (t) => {
+  const { roost } = t.context;
+  const host = path.join(roost.base, 'home-folder');
+  fs.mkdirSync(host);
+  const uid = process.getuid!();
+  const gid = process.getgid!();
+  const run = await roost.roost(['run', '--rm', '--userns=keep-id', '-v', `${host}:/work`, 'busybox', 'sh', '-c', 'id -u; id -g; mkdir /work/dir; echo mine > /work/dir/file']);
+  t.is(run.stdout, `${uid}\n${gid}\n`, run.stderr);
+  const file = path.join(host, 'dir', 'file');
+  t.is(fs.statSync(file).uid, uid);
+  t.is(fs.statSync(path.join(host, 'dir')).gid, gid);
+  fs.rmSync(path.join(host, 'dir'), { recursive: true });
+  t.false(fs.existsSync(file), 'removable without root');
+  await roost.roost(['run', '-d', '--name', 'kid', '--userns=keep-id', 'busybox', 'sleep', '300']);
+  t.is((await roost.roost(['exec', 'kid', 'id', '-u'])).stdout, `${uid}\n`, 'exec runs as the same user');
+  await roost.roost(['rm', '-f', 'kid']);
+  const bad = await roost.roost(['run', '--rm', '--userns=nope', 'busybox', 'true']);
+  t.is(bad.exitCode, 125);
+  t.regex(bad.stderr, /invalid --userns "nope"/);
+});

@@ -159,3 +159,12 @@ test('detach keys: ctrl-p,ctrl-q by default, held back until they complete, lost
   t.deepEqual(scanner.push(Buffer.from([0x10, 0x10])), { forward: Buffer.from([0x10]), detach: false });
   t.deepEqual(scanner.push(Buffer.from([0x11, 0x7a])), { forward: Buffer.alloc(0), detach: true });
 });
+
+test('keep-id maps the user\'s id to the namespace root and the rest around it', async (t) => {
+  const { keepIdMappings } = await import('../../src/runtime/oci-spec.js');
+  t.deepEqual(keepIdMappings(1000, 65537), [
+    { containerID: 1000, hostID: 0, size: 1 }, { containerID: 0, hostID: 1, size: 1000 }, { containerID: 1001, hostID: 1001, size: 64536 },
+  ]);
+  t.deepEqual(keepIdMappings(0, 65537), [{ containerID: 0, hostID: 0, size: 1 }, { containerID: 1, hostID: 1, size: 65536 }]);
+  t.deepEqual(keepIdMappings(1000, 1), [{ containerID: 1000, hostID: 0, size: 1 }], 'single-id mapping: only the user');
+});
