@@ -2,7 +2,8 @@ import { applyChanges } from '../image/changes.js';
 import { familiar } from '../image/reference.js';
 import type { ImageRecord } from '../image/types.js';
 import { EngineError, invalid } from '../util/errors.js';
-import { sendJson } from './http-util.js';
+import { readJsonBody, sendJson } from './http-util.js';
+import type { ContainerDefaults } from '../image/types.js';
 import type { RouteContext, Router } from './router.js';
 
 function createdSeconds(image: ImageRecord): number {
@@ -172,6 +173,28 @@ export function imageRoutes(router: Router): void {
       inUse: (id) => ctx.engine.containers.imageInUse(id),
     });
     sendJson(ctx.res!, 200, report);
+  });
+
+  router.add('POST', '/commit', async (ctx) => {
+    const containerName = ctx.query.string('container');
+    if (!containerName) throw invalid('container is required');
+    const body = await readJsonBody<Partial<ContainerDefaults> | null>(ctx.req);
+    const { record, changesDir, driver } = await ctx.engine.containers.filesystemOf(containerName);
+    const c = record.Config;
+    const repo = ctx.query.string('repo');
+    const tag = ctx.query.string('tag');
+    const image = await ctx.engine.images.commit({
+      imageId: record.Image, changesDir, driver,
+      containerConfig: {
+        Env: c.Env, Cmd: c.Cmd, Entrypoint: c.Entrypoint, WorkingDir: c.WorkingDir, User: c.User, Labels: c.Labels,
+        ExposedPorts: c.ExposedPorts, Volumes: c.Volumes, StopSignal: c.StopSignal, ...(body ?? {}),
+      },
+      createdBy: [record.Path, ...record.Args].join(' '),
+      name: repo ? `${repo}${tag ? `:${tag}` : ''}` : undefined,
+      comment: ctx.query.string('comment'), author: ctx.query.string('author'), changes: ctx.query.all('changes'),
+    });
+    ctx.engine.events.emit('container', 'commit', record.Id, { comment: ctx.query.string('comment') ?? '', imageID: image.id, imageRef: repo ?? '', name: record.Name.slice(1) });
+    sendJson(ctx.res!, 201, { Id: image.id });
   });
 
   router.add('POST', '/images/prune', async (ctx) => {

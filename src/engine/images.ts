@@ -13,7 +13,9 @@ import { readArchivedConfig, stageArchive, stagedFile } from '../image/archive-l
 import { familiar, normalizeName } from '../image/reference.js';
 import type { ImageConfig, ImageManifest, ImageRecord } from '../image/types.js';
 import { mediaTypes } from '../image/types.js';
-import { conflict, invalid } from '../util/errors.js';
+import { conflict, invalid, unavailable } from '../util/errors.js';
+import { applyChanges } from '../image/changes.js';
+import { packOverlayChanges } from '../fs/layer-pack.js';
 import type { EventBus } from './events.js';
 
 function isGzipFile(file: string): boolean {
@@ -125,6 +127,49 @@ export class ImageService {
       const image = await this.store.add(digest, name ? [name] : []);
       this.events.emit('image', 'import', image.id, name ? { name: familiar(name) } : {});
       return image;
+    } finally {
+      await fsp.rm(tmpFile, { force: true });
+    }
+  }
+
+  /**
+   * `commit`: the container's changes (its overlay upper dir) become one more layer on its image, with the
+   * container's config (and any --change) as the new image's defaults.
+   */
+  async commit(input: {
+    imageId: string; changesDir: string; driver: string; containerConfig: ImageConfig['config']; createdBy: string;
+    name?: string; comment?: string; author?: string; changes: string[];
+  }): Promise<ImageRecord> {
+    if (input.driver === 'copy') throw unavailable('commit needs the overlay or fuse-overlayfs storage driver (the copy driver keeps no change list yet)');
+    const parent = this.store.resolve(input.imageId);
+    const defaults = applyChanges(input.containerConfig ?? {}, input.changes);
+    await fsp.mkdir(this.scratchDir, { recursive: true });
+    const tmpFile = path.join(this.scratchDir, `commit-${process.hrtime.bigint()}`);
+    try {
+      await packOverlayChanges(input.changesDir, fs.createWriteStream(tmpFile, { mode: 0o600 }));
+      const blob = await this.content.putStream(fs.createReadStream(tmpFile));
+      const diffIds = [...parent.config.rootfs.diff_ids, blob.digest];
+      const chains = chainIds(diffIds);
+      const { diffId } = await this.snapshotter.ensureLayer(chains.at(-1)!, chains.at(-2), () => fs.createReadStream(tmpFile));
+      if (diffId !== blob.digest) throw new Error(`the committed layer changed while it was read (${diffId} != ${blob.digest})`);
+      const created = new Date().toISOString();
+      const config: ImageConfig = {
+        ...parent.config,
+        created,
+        author: input.author ?? parent.config.author,
+        config: defaults,
+        rootfs: { type: 'layers', diff_ids: diffIds },
+        history: [...(parent.config.history ?? []), { created, created_by: input.createdBy, ...(input.comment ? { comment: input.comment } : {}), ...(input.author ? { author: input.author } : {}) }],
+      };
+      const configBlob = await this.content.putBuffer(JSON.stringify(config));
+      const manifest: ImageManifest = {
+        schemaVersion: 2,
+        mediaType: mediaTypes.ociManifest,
+        config: { mediaType: mediaTypes.ociConfig, ...configBlob },
+        layers: [...parent.manifest.layers, { mediaType: mediaTypes.ociLayer, ...blob }],
+      };
+      const { digest } = await this.content.putBuffer(JSON.stringify(manifest));
+      return await this.store.add(digest, input.name ? [input.name] : []);
     } finally {
       await fsp.rm(tmpFile, { force: true });
     }

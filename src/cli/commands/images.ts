@@ -228,4 +228,28 @@ const imagePrune: Command = {
   },
 };
 
-export const imageCommands: Command[] = [images, load, save, importCmd, tag, rmi, imageInspect, history, imagePrune];
+const commit: Command = {
+  name: 'commit', synopsis: '[OPTIONS] CONTAINER [REPOSITORY[:TAG]]', description: "Create a new image from a container's changes",
+  flags: [
+    { name: 'author', short: 'a', type: 'string', help: 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")' },
+    { name: 'change', short: 'c', type: 'list', help: 'Apply Dockerfile instruction to the created image' },
+    { name: 'message', short: 'm', type: 'string', help: 'Commit message' },
+    { name: 'pause', short: 'p', type: 'bool', help: 'Pause container during commit (not available: Roost commits without pausing)' },
+  ],
+  minArgs: 1, maxArgs: 2,
+  async run(ctx) {
+    const [container, name] = ctx.args.positionals as [string, string | undefined];
+    const { applyChanges } = await import('../../image/changes.js');
+    const changes = (ctx.args.flags.change as string[] | undefined) ?? [];
+    applyChanges({}, changes);
+    const [repo, tagName] = name ? splitTag(name) : [undefined, undefined];
+    const result = await (await ctx.client()).json<{ Id: string }>('/commit', {
+      method: 'POST',
+      query: { container, repo, tag: tagName, comment: ctx.args.flags.message as string | undefined, author: ctx.args.flags.author as string | undefined, changes },
+    });
+    process.stdout.write(`${result.Id}\n`);
+    return 0;
+  },
+};
+
+export const imageCommands: Command[] = [images, load, save, importCmd, tag, rmi, imageInspect, history, imagePrune, commit];
