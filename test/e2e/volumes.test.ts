@@ -75,6 +75,7 @@ e2e('bind mounts: -v and --mount, read-only, a missing -v source is created, bad
     [['--mount', 'type=nfs,target=/x'], /mount type "nfs" is not supported/],
     [['-v', 'aa:/same', '-v', 'bb:/same'], /Duplicate mount point: \/same/],
     [['-v', 'a:/x'], /invalid volume name "a"/],
+    [['-v', '/root:/x'], /cannot bind \/root: permission denied/],
   ];
   for (const [flags, pattern] of cases) {
     const result = await roost.roost(['run', '--rm', ...flags, 'busybox', 'true']);
