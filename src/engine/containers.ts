@@ -404,7 +404,7 @@ export class ContainerService {
         const { createSource: _ignored, ...kept } = mount;
         resolved.push(kept);
       } else if (mount.Type === 'volume') {
-        const { volume, created } = await this.volumes.create({ name: mount.Name, anonymous: !mount.Name });
+        const { volume, created } = await this.volumes.create({ name: mount.Name, anonymous: !mount.Name, options: mount.volumeOptions, labels: mount.volumeLabels });
         if (created) createdVolumes.push(volume.Name);
         const source = await this.volumes.prepare(volume);
         const imagePath = path.join(rootfs, mount.Destination);
@@ -412,7 +412,8 @@ export class ContainerService {
         if (!mount.noCopy && fs.existsSync(imagePath) && fs.statSync(imagePath).isDirectory() && (await this.volumes.isEmpty(volume))) {
           await runCommand('cp', ['-a', `${imagePath}/.`, source]);
         }
-        resolved.push({ ...mount, Name: volume.Name, Source: source });
+        const { volumeOptions: _options, volumeLabels: _labels, ...kept } = mount;
+        resolved.push({ ...kept, Name: volume.Name, Source: source });
       } else {
         resolved.push(mount);
       }

@@ -19,6 +19,9 @@ export interface MountPoint {
   createSource?: boolean;
   /** tmpfs mount options (size=, mode=). */
   tmpfsOptions?: string[];
+  /** volume: driver options and labels for a volume this mount creates (--mount volume-opt, volume-label). */
+  volumeOptions?: Record<string, string>;
+  volumeLabels?: Record<string, string>;
 }
 
 /** Docker's `Mounts` entries of HostConfig (what --mount sends). */
@@ -88,7 +91,10 @@ export function parseApiMount(mount: ApiMount): MountPoint {
       if (mount.Source && !volumeNamePattern.test(mount.Source)) throw invalid(`invalid mount config: invalid volume name ${JSON.stringify(mount.Source)}`);
       const driver = mount.VolumeOptions?.DriverConfig?.Name;
       if (driver && driver !== 'local') throw invalid(`volume driver ${JSON.stringify(driver)} is not available (only local)`);
-      return { Type: 'volume', Name: mount.Source || undefined, Source: '', Destination: destination, Driver: 'local', Mode: '', RW: rw, Propagation: '', noCopy: Boolean(mount.VolumeOptions?.NoCopy) };
+      return {
+        Type: 'volume', Name: mount.Source || undefined, Source: '', Destination: destination, Driver: 'local', Mode: '', RW: rw, Propagation: '',
+        noCopy: Boolean(mount.VolumeOptions?.NoCopy), volumeOptions: mount.VolumeOptions?.DriverConfig?.Options, volumeLabels: mount.VolumeOptions?.Labels,
+      };
     }
     case 'tmpfs': {
       if (mount.Source) throw invalid('invalid mount config for type "tmpfs": source must be empty');

@@ -137,3 +137,20 @@ e2e('--userns=keep-id: your own uid inside, and what it writes to a bind mount i
   t.is(bad.exitCode, 125);
   t.regex(bad.stderr, /invalid --userns "nope"/);
 });
+
+e2e('--mount volume-opt makes a tmpfs volume; volume create -o type=none,o=bind,device= binds a host dir', async (t) => {
+  const { roost } = t.context;
+  const tmpfs = await roost.roost(['run', '--rm', '--mount', 'type=volume,source=ram,target=/ram,volume-opt=type=tmpfs,volume-opt=o=size=2m', 'busybox', 'sh', '-c', 'df -k /ram | tail -1']);
+  t.regex(tmpfs.stdout, /^tmpfs\s+2048\s/, tmpfs.stderr);
+  t.is((await roost.roost(['volume', 'inspect', '-f', '{{.Options.type}}', 'ram'])).stdout, 'tmpfs\n');
+  const dir = path.join(roost.base, 'device-dir');
+  fs.mkdirSync(dir);
+  t.is((await roost.roost(['volume', 'create', '-o', 'type=none', '-o', 'o=bind', '-o', `device=${dir}`, 'bound'])).exitCode, 0);
+  t.is((await roost.roost(['run', '--rm', '-v', 'bound:/b', 'busybox', 'sh', '-c', 'echo through > /b/f'])).exitCode, 0);
+  t.is(fs.readFileSync(path.join(dir, 'f'), 'utf8'), 'through\n');
+  const bad = await roost.roost(['volume', 'create', '-o', 'type=nfs', 'nope']);
+  t.is(bad.exitCode, 125);
+  t.regex(bad.stderr, /not supported rootless/);
+  await roost.roost(['volume', 'rm', 'ram', 'bound']);
+  t.true(fs.existsSync(path.join(dir, 'f')), 'removing a bind volume leaves the device directory alone');
+});
