@@ -1,6 +1,7 @@
 import { readLog } from '../engine/container-logs.js';
 import type { ContainerConfig, HostConfig } from '../engine/container-types.js';
 import { invalid } from '../util/errors.js';
+import { requestedResources } from '../runtime/security.js';
 import { containerInspect, containerSummary } from './container-views.js';
 import { commonHeaders, muxFrame, readJsonBody, sendJson } from './http-util.js';
 import type { RouteContext, Router } from './router.js';
@@ -60,7 +61,11 @@ export function containerRoutes(router: Router): void {
     const body = await readJsonBody<ContainerConfig & { HostConfig?: HostConfig; NetworkingConfig?: unknown }>(ctx.req);
     const { HostConfig: hostConfig, NetworkingConfig: _networking, ...config } = body;
     const record = await ctx.engine.containers.create({ name: ctx.query.string('name'), config, hostConfig: hostConfig ?? {} });
-    sendJson(ctx.res!, 201, { Id: record.Id, Warnings: [] });
+    const limits = requestedResources((hostConfig ?? {}) as Record<string, unknown>);
+    const warnings = limits.length
+      ? [`resource limits (${limits.join(', ')}) are not applied: Roost does not set cgroup limits yet (roost info shows this host's cgroups)`]
+      : [];
+    sendJson(ctx.res!, 201, { Id: record.Id, Warnings: warnings });
   });
 
   router.add('GET', '/containers/{id}/json', async (ctx) => {

@@ -1,7 +1,21 @@
 import fs from 'node:fs';
 import { parsePublish } from '../net/port-spec.js';
 import { invalid } from '../util/errors.js';
-import { parseMountFlag } from './mount-flag.js';
+import { parseBytes, parseMountFlag } from './mount-flag.js';
+
+/** `--ulimit nofile=1024[:2048]`. */
+function parseUlimit(spec: string): { Name: string; Soft: number; Hard: number } {
+  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(spec);
+  if (!m) throw invalid(`invalid ulimit argument: ${JSON.stringify(spec)} (expected name=soft[:hard])`);
+  const soft = Number(m[2]);
+  return { Name: m[1]!, Soft: soft, Hard: m[3] === undefined ? soft : Number(m[3]) };
+}
+
+function parseCpus(text: string): number {
+  const cpus = Number(text);
+  if (!Number.isFinite(cpus) || cpus <= 0) throw invalid(`invalid argument ${JSON.stringify(text)} for "--cpus" flag`);
+  return Math.round(cpus * 1e9);
+}
 import type { FlagSpec, ParsedArgs } from './args.js';
 
 /** Flags shared by `create` and `run`. */
@@ -30,6 +44,24 @@ export const createFlags: FlagSpec[] = [
   { name: 'tmpfs', type: 'list', help: 'Mount a tmpfs directory (/path[:options])' },
   { name: 'volumes-from', type: 'list', help: 'Mount volumes from the specified container(s) (name[:ro|rw])' },
   { name: 'userns', type: 'string', help: 'User namespace: host (default) or keep-id (your uid inside is you on the host)' },
+  { name: 'cap-add', type: 'list', help: 'Add Linux capabilities (or ALL)' },
+  { name: 'cap-drop', type: 'list', help: 'Drop Linux capabilities (or ALL)' },
+  { name: 'privileged', type: 'bool', help: 'Give extended privileges (all capabilities the user namespace allows, no masked paths)' },
+  { name: 'read-only', type: 'bool', help: "Mount the container's root filesystem as read only" },
+  { name: 'security-opt', type: 'list', help: 'Security options (no-new-privileges; seccomp/label/apparmor are accepted without effect)' },
+  { name: 'group-add', type: 'list', help: 'Add additional groups to join' },
+  { name: 'ulimit', type: 'list', help: 'Ulimit options (e.g. nofile=1024:2048)' },
+  { name: 'shm-size', type: 'string', help: 'Size of /dev/shm (e.g. 64m)' },
+  { name: 'sysctl', type: 'list', help: 'Namespaced kernel parameters (e.g. net.ipv4.ip_unprivileged_port_start=0)' },
+  { name: 'device', type: 'list', help: 'Add a host device to the container (/dev/x[:/dev/y])' },
+  { name: "memory", short: "m", type: "string", help: "Memory limit (accepted, not applied yet)" },
+  { name: 'memory-swap', type: 'string', help: 'Swap limit (accepted, not applied yet)' },
+  { name: 'memory-reservation', type: 'string', help: 'Memory soft limit (accepted, not applied yet)' },
+  { name: 'cpus', type: 'string', help: 'Number of CPUs (accepted, not applied yet)' },
+  { name: 'cpu-shares', short: 'c', type: 'int', help: 'CPU shares (accepted, not applied yet)' },
+  { name: 'cpuset-cpus', type: 'string', help: 'CPUs in which to allow execution (accepted, not applied yet)' },
+  { name: 'pids-limit', type: 'int', help: 'Tune container pids limit (accepted, not applied yet)' },
+  { name: 'blkio-weight', type: 'int', help: 'Block IO weight (accepted, not applied yet)' },
 ];
 
 /** Reads a Docker env file: KEY=VALUE lines, `#` comments, a bare KEY takes the value from our env. */
@@ -115,6 +147,31 @@ export function buildCreateBody(args: ParsedArgs): { name?: string; body: Record
       })),
       VolumesFrom: (f['volumes-from'] as string[] | undefined) ?? [],
       UsernsMode: (f.userns as string | undefined) ?? '',
+      CapAdd: (f['cap-add'] as string[] | undefined) ?? [],
+      CapDrop: (f['cap-drop'] as string[] | undefined) ?? [],
+      Privileged: Boolean(f.privileged),
+      ReadonlyRootfs: Boolean(f['read-only']),
+      SecurityOpt: (f['security-opt'] as string[] | undefined) ?? [],
+      GroupAdd: (f['group-add'] as string[] | undefined) ?? [],
+      Ulimits: ((f.ulimit as string[] | undefined) ?? []).map(parseUlimit),
+      ShmSize: f['shm-size'] === undefined ? undefined : parseBytes(f['shm-size'] as string),
+      Sysctls: Object.fromEntries(((f.sysctl as string[] | undefined) ?? []).map((s) => {
+        const eq = s.indexOf('=');
+        if (eq <= 0) throw invalid(`invalid sysctl ${JSON.stringify(s)}: expected KEY=VALUE`);
+        return [s.slice(0, eq), s.slice(eq + 1)];
+      })),
+      Devices: ((f.device as string[] | undefined) ?? []).map((d) => {
+        const [host, container] = d.split(':');
+        return { PathOnHost: host!, PathInContainer: container && container.startsWith('/') ? container : host!, CgroupPermissions: 'rwm' };
+      }),
+      Memory: f.memory === undefined ? undefined : parseBytes(f.memory as string),
+      MemorySwap: f['memory-swap'] === undefined ? undefined : (f['memory-swap'] === '-1' ? -1 : parseBytes(f['memory-swap'] as string)),
+      MemoryReservation: f['memory-reservation'] === undefined ? undefined : parseBytes(f['memory-reservation'] as string),
+      NanoCpus: f.cpus === undefined ? undefined : parseCpus(f.cpus as string),
+      CpuShares: f['cpu-shares'],
+      CpusetCpus: f['cpuset-cpus'],
+      PidsLimit: f['pids-limit'],
+      BlkioWeight: f['blkio-weight'],
     },
   };
   if (f.pull !== undefined && !['always', 'missing', 'never'].includes(f.pull as string)) throw invalid(`invalid pull option: '${f.pull}': must be one of "always"|"missing"|"never"`);

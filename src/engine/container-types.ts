@@ -1,5 +1,6 @@
 import type { ContainerDefaults } from '../image/types.js';
 import type { MountPoint } from './mounts.js';
+import type { SecurityRequest } from '../runtime/security.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -20,7 +21,7 @@ export interface PortBinding {
   HostPort?: string;
 }
 
-export interface HostConfig {
+export interface HostConfig extends SecurityRequest {
   NetworkMode?: string;
   PortBindings?: Record<string, PortBinding[] | null> | null;
   AutoRemove?: boolean;

@@ -10,7 +10,8 @@ import { resolveHostPorts } from '../net/uplink.js';
 import { findExecutable, type RuntimeChoice } from '../rootless/host-check.js';
 import { buildExecProcess, buildSpec, keepIdMappings, type IdMap, type ProcessUser } from '../runtime/oci-spec.js';
 import { launchMonitor, MonitorLink, type MonitorFiles } from '../runtime/monitor.js';
-import { resolveUser } from '../runtime/user.js';
+import { resolveGroups, resolveUser } from '../runtime/user.js';
+import { securitySettings } from '../runtime/security.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { tracer } from '../util/trace.js';
@@ -303,6 +304,7 @@ export class ContainerService {
       Mounts: [],
     };
     if (config.StopSignal) parseSignal(config.StopSignal);
+    securitySettings(record.HostConfig);
     if (!['', 'host', 'keep-id', undefined].includes(record.HostConfig.UsernsMode as string | undefined)) {
       throw invalid(`invalid --userns ${JSON.stringify(record.HostConfig.UsernsMode)}: use host (the default) or keep-id`);
     }
@@ -454,7 +456,9 @@ export class ContainerService {
     const rootfs = await this.snapshotter.mountRootfs(dir, record.chainIds);
     trace('rootfs');
     const keepId = record.HostConfig.UsernsMode === 'keep-id' ? keepIdentity() : undefined;
-    const user = keepId && !record.Config.User ? keepId.user : resolveUser(rootfs, record.Config.User);
+    const security = securitySettings(record.HostConfig);
+    const baseUser = keepId && !record.Config.User ? keepId.user : resolveUser(rootfs, record.Config.User);
+    const user = { ...baseUser, additionalGids: [...baseUser.additionalGids, ...resolveGroups(rootfs, security.groupAdd)] };
     const hostNetwork = record.HostConfig.NetworkMode === 'host';
     let initPath: string | undefined;
     if (record.HostConfig.Init) {
@@ -477,7 +481,7 @@ export class ContainerService {
       }
       const spec = buildSpec({
         container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath,
-        userMounts: await this.ociMounts(record), idMappings: keepId?.mappings,
+        userMounts: await this.ociMounts(record), idMappings: keepId?.mappings, security,
       });
       const bundle = path.join(dir, 'bundle');
       await fsp.mkdir(bundle, { recursive: true });
@@ -781,7 +785,7 @@ export class ContainerService {
     if (useTty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
     const processSpec = buildExecProcess({
       args: [exec.ProcessConfig.entrypoint, ...exec.ProcessConfig.arguments],
-      env, cwd: exec.workingDir || record.Config.WorkingDir || '/', tty: useTty,
+      env, cwd: exec.workingDir || record.Config.WorkingDir || '/', tty: useTty, security: securitySettings(record.HostConfig),
       user: !exec.ProcessConfig.user && !record.Config.User && record.HostConfig.UsernsMode === 'keep-id'
         ? keepIdentity().user
         : resolveUser(rootfs, exec.ProcessConfig.user || record.Config.User),

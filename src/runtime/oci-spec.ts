@@ -1,11 +1,7 @@
 import fs from 'node:fs';
 import type { ContainerRecord } from '../engine/container-types.js';
 
-/** Docker's default capability set. */
-export const defaultCapabilities = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
-  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
-];
+import type { SecuritySettings } from './security.js';
 
 const maskedPaths = [
   '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
@@ -28,6 +24,7 @@ export interface SpecInput {
   /** 'host' shares the host's network namespace; otherwise a new one, or the one at `netnsPath`. */
   hostNetwork: boolean;
   netnsPath?: string;
+  security: SecuritySettings;
   /** Volumes, binds and tmpfs mounts, already resolved to host sources. */
   userMounts: Array<{ destination: string; type: string; source: string; options: string[] }>;
   initPath?: string;
@@ -80,12 +77,13 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
   const withPath = env.some((e) => e.startsWith('PATH=')) ? env : ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...env];
   const withHostname = withPath.some((e) => e.startsWith('HOSTNAME=')) ? withPath : [...withPath, `HOSTNAME=${config.Hostname ?? ''}`];
   const withTerm = config.Tty && !withHostname.some((e) => e.startsWith('TERM=')) ? [...withHostname, 'TERM=xterm'] : withHostname;
-  const caps = defaultCapabilities;
+  const { security } = input;
+  const caps = security.capabilities;
   const mounts: Array<Record<string, unknown>> = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${Math.ceil(security.shmSizeBytes / 1024)}k`] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     // sysfs can only be mounted in a network namespace owned by our user namespace; with the host's, bind it.
     input.hostNetwork || input.idMappings
@@ -97,6 +95,9 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
   }
   if (input.initPath) mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: input.initPath, options: ['rbind', 'ro'] });
   mounts.push(...input.userMounts);
+  // Devices are bound, not created: a user namespace cannot mknod, and no devices cgroup is ours.
+  for (const device of security.devices) mounts.push({ destination: device.containerPath, type: 'bind', source: device.hostPath, options: ['rbind', 'nosuid', 'noexec'] });
+  const rlimits = [{ type: 'RLIMIT_NOFILE', ...openFilesLimit() }].filter((r) => !security.rlimits.some((u) => u.type === r.type)).concat(security.rlimits);
   const namespaces: Array<{ type: string; path?: string }> = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (!input.hostNetwork) namespaces.push(input.netnsPath ? { type: 'network', path: input.netnsPath } : { type: 'network' });
   if (input.idMappings) namespaces.push({ type: 'user' });
@@ -109,32 +110,33 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
       env: withTerm,
       cwd: config.WorkingDir || '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps },
-      rlimits: [{ type: 'RLIMIT_NOFILE', ...openFilesLimit() }],
-      noNewPrivileges: false,
+      rlimits,
+      noNewPrivileges: security.noNewPrivileges,
     },
-    root: { path: input.rootfs, readonly: false },
+    root: { path: input.rootfs, readonly: security.readonlyRootfs },
     hostname: input.hostNetwork ? undefined : config.Hostname,
     mounts,
     linux: {
       namespaces,
       ...(input.idMappings ?? {}),
-      maskedPaths,
-      readonlyPaths,
+      ...(security.maskPaths ? { maskedPaths, readonlyPaths } : {}),
+      ...(Object.keys(security.sysctls).length ? { sysctl: security.sysctls } : {}),
     },
   };
 }
 
 /** OCI process for `exec`. */
 export function buildExecProcess(opts: {
-  args: string[]; env: string[]; cwd: string; tty: boolean; user: ProcessUser;
+  args: string[]; env: string[]; cwd: string; tty: boolean; user: ProcessUser; security: SecuritySettings;
 }): Record<string, unknown> {
+  const caps = opts.security.capabilities;
   return {
     terminal: opts.tty,
     user: { uid: opts.user.uid, gid: opts.user.gid, additionalGids: opts.user.additionalGids },
     args: opts.args,
     env: opts.env,
     cwd: opts.cwd || '/',
-    capabilities: { bounding: defaultCapabilities, effective: defaultCapabilities, permitted: defaultCapabilities },
-    noNewPrivileges: false,
+    capabilities: { bounding: caps, effective: caps, permitted: caps },
+    noNewPrivileges: opts.security.noNewPrivileges,
   };
 }

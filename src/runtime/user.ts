@@ -44,3 +44,15 @@ export function resolveUser(rootfs: string, spec: string | undefined): ProcessUs
     : [];
   return { uid, gid, additionalGids };
 }
+
+/** `--group-add`: group names (from the image's /etc/group) or numbers, as supplementary gids. */
+export function resolveGroups(rootfs: string, groups: string[]): number[] {
+  if (groups.length === 0) return [];
+  const known = readColonFile(rootfs, 'etc/group');
+  return groups.map((group) => {
+    if (/^\d+$/.test(group)) return Number(group);
+    const entry = known.find((g) => g[0] === group);
+    if (!entry) throw invalid(`unable to find group ${group}: no matching entries in group file`);
+    return Number(entry[2]);
+  });
+}

@@ -1,0 +1,64 @@
+import anyTest, { type TestFn } from 'ava';
+import fs from 'node:fs';
+import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
+
+const skip = e2eUnavailable();
+const test = anyTest as TestFn<{ roost: RoostEnv }>;
+const e2e = skip ? test.skip : test.serial;
+if (skip) test('end-to-end: security options (skipped)', (t) => { t.log(skip); t.pass(); });
+
+test.before(async (t) => {
+  t.context.roost = new RoostEnv('security');
+  if (!skip) await t.context.roost.loadBusybox(t as never);
+});
+test.after.always(async (t) => { await t.context.roost?.destroy(); });
+
+const capEff = async (roost: RoostEnv, flags: string[]) =>
+  BigInt(`0x${(await roost.roost(['run', '--rm', ...flags, 'busybox', 'sh', '-c', 'grep CapEff /proc/self/status'])).stdout.trim().split(/\s+/)[1]}`);
+
+e2e('capabilities: Docker\'s default set, --cap-drop ALL with --cap-add, --privileged', async (t) => {
+  const { roost } = t.context;
+  t.is(await capEff(roost, []), 0xa80425fbn, 'Docker\'s 14 default capabilities');
+  t.is(await capEff(roost, ['--cap-drop', 'ALL', '--cap-add', 'NET_BIND_SERVICE']), 1n << 10n);
+  t.is(await capEff(roost, ['--cap-drop', 'chown']), 0xa80425fbn & ~1n);
+  t.true((await capEff(roost, ['--privileged'])) > 0xa80425fbn, 'privileged has more than the default');
+  const bad = await roost.roost(['run', '--rm', '--cap-add', 'BOGUS', 'busybox', 'true']);
+  t.is(bad.exitCode, 125);
+  t.regex(bad.stderr, /unknown capability: "BOGUS"/);
+});
+
+e2e('--read-only (with --tmpfs), no-new-privileges, --group-add, --ulimit, --shm-size, --sysctl, --device', async (t) => {
+  const { roost } = t.context;
+  const ro = await roost.roost(['run', '--rm', '--read-only', '--tmpfs', '/tmp', 'busybox', 'sh', '-c', 'touch /x 2>/dev/null || echo refused; touch /tmp/x && echo tmp-ok']);
+  t.is(ro.stdout, 'refused\ntmp-ok\n', ro.stderr);
+  t.is((await roost.roost(['run', '--rm', '--security-opt', 'no-new-privileges', 'busybox', 'sh', '-c', 'grep NoNewPrivs /proc/self/status'])).stdout, 'NoNewPrivs:\t1\n');
+  t.regex((await roost.roost(['run', '--rm', '--group-add', 'www-data', '--group-add', '1234', 'busybox', 'id', '-G'])).stdout, /\b33\b.*\b1234\b/);
+  t.is((await roost.roost(['run', '--rm', '--ulimit', 'nofile=100:200', 'busybox', 'sh', '-c', 'ulimit -n; ulimit -Hn'])).stdout, '100\n200\n');
+  t.regex((await roost.roost(['run', '--rm', '--shm-size', '128m', 'busybox', 'sh', '-c', 'df -k /dev/shm | tail -1'])).stdout, /^shm\s+131072\s/);
+  t.is((await roost.roost(['run', '--rm', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=80', 'busybox', 'cat', '/proc/sys/net/ipv4/ip_unprivileged_port_start'])).stdout, '80\n');
+  if (fs.existsSync('/dev/fuse')) {
+    const device = await roost.roost(['run', '--rm', '--device', '/dev/fuse', 'busybox', 'ls', '/dev/fuse']);
+    t.is(device.stdout, '/dev/fuse\n', device.stderr);
+  }
+  const cases: Array<[string[], RegExp]> = [
+    [['--sysctl', 'kernel.hostname=x'], /not namespaced/],
+    [['--network', 'host', '--sysctl', 'net.ipv4.ip_forward=1'], /shares the host network/],
+    [['--ulimit', 'nofile=10:5'], /soft limit must be less than or equal to hard limit/],
+    [['--ulimit', 'bogus=1'], /invalid ulimit type: bogus/],
+    [['--security-opt', 'frobnicate'], /invalid --security-opt/],
+    [['--device', '/dev/nope'], /no such file or directory/],
+  ];
+  for (const [flags, pattern] of cases) {
+    const result = await roost.roost(['run', '--rm', ...flags, 'busybox', 'true']);
+    t.is(result.exitCode, 125, `${flags.join(' ')}: ${result.stderr}`);
+    t.regex(result.stderr, pattern, flags.join(' '));
+  }
+});
+
+e2e('resource limits run the container and warn once that they are not applied', async (t) => {
+  const result = await t.context.roost.roost(['run', '--rm', '-m', '64m', '--cpus', '0.5', '--pids-limit', '100', 'busybox', 'echo', 'ran']);
+  t.is(result.exitCode, 0);
+  t.is(result.stdout, 'ran\n');
+  t.regex(result.stderr, /^WARNING: resource limits \(Memory, NanoCpus, PidsLimit\) are not applied: Roost does not set cgroup limits yet/);
+  t.is(result.stderr.split('\n').filter(Boolean).length, 1, 'one warning');
+});
