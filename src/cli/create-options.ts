@@ -54,7 +54,7 @@ export const createFlags: FlagSpec[] = [
   { name: 'shm-size', type: 'string', help: 'Size of /dev/shm (e.g. 64m)' },
   { name: 'sysctl', type: 'list', help: 'Namespaced kernel parameters (e.g. net.ipv4.ip_unprivileged_port_start=0)' },
   { name: 'device', type: 'list', help: 'Add a host device to the container (/dev/x[:/dev/y])' },
-  { name: "memory", short: "m", type: "string", help: "Memory limit (accepted, not applied yet)" },
+  { name: 'memory', short: 'm', type: 'string', help: 'Memory limit (accepted, not applied yet)' },
   { name: 'memory-swap', type: 'string', help: 'Swap limit (accepted, not applied yet)' },
   { name: 'memory-reservation', type: 'string', help: 'Memory soft limit (accepted, not applied yet)' },
   { name: 'cpus', type: 'string', help: 'Number of CPUs (accepted, not applied yet)' },
