@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { parsePublish } from '../net/port-spec.js';
 import { invalid } from '../util/errors.js';
 import { parseBytes, parseMountFlag } from './mount-flag.js';
+import { parseRestartFlag } from '../engine/restart-policy.js';
 
 /** `--ulimit nofile=1024[:2048]`. */
 function parseUlimit(spec: string): { Name: string; Soft: number; Hard: number } {
@@ -43,6 +44,7 @@ export const createFlags: FlagSpec[] = [
   { name: 'mount', type: 'list', help: 'Attach a filesystem mount to the container (type=bind|volume|tmpfs,...)' },
   { name: 'tmpfs', type: 'list', help: 'Mount a tmpfs directory (/path[:options])' },
   { name: 'volumes-from', type: 'list', help: 'Mount volumes from the specified container(s) (name[:ro|rw])' },
+  { name: 'restart', type: 'string', help: 'Restart policy: no, on-failure[:max-retries], always, unless-stopped' },
   { name: 'userns', type: 'string', help: 'User namespace: host (default) or keep-id (your uid inside is you on the host)' },
   { name: 'cap-add', type: 'list', help: 'Add Linux capabilities (or ALL)' },
   { name: 'cap-drop', type: 'list', help: 'Drop Linux capabilities (or ALL)' },
@@ -147,6 +149,7 @@ export function buildCreateBody(args: ParsedArgs): { name?: string; body: Record
       })),
       VolumesFrom: (f['volumes-from'] as string[] | undefined) ?? [],
       UsernsMode: (f.userns as string | undefined) ?? '',
+      RestartPolicy: f.restart === undefined ? { Name: 'no' } : parseRestartFlag(f.restart as string),
       CapAdd: (f['cap-add'] as string[] | undefined) ?? [],
       CapDrop: (f['cap-drop'] as string[] | undefined) ?? [],
       Privileged: Boolean(f.privileged),

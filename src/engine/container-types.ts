@@ -68,6 +68,10 @@ export interface ContainerRecord {
   chainIds: string[];
   /** Volumes, binds and tmpfs mounts, resolved at create (Docker's inspect `Mounts`, with Roost's extras). */
   Mounts: MountPoint[];
+  /** Stopped or killed by the user: restart policies leave it stopped (Docker's HasBeenManuallyStopped). */
+  manuallyStopped?: boolean;
+  /** The last restart back-off, doubled on each quick exit. */
+  restartDelayMs?: number;
   /** Host ports as really published while running (random ports resolved). */
   publishedPorts?: Record<string, Array<{ HostIp: string; HostPort: string }>>;
 }

@@ -22,6 +22,7 @@ import type { ImageService } from './images.js';
 import { namePattern, randomName } from './names.js';
 import { checkDuplicates, parseApiMount, parseBind, parseTmpfs, type MountPoint } from './mounts.js';
 import type { VolumeService } from './volumes.js';
+import { checkRestartPolicy, restartDelayMs, shouldRestart, startsWithEngine } from './restart-policy.js';
 
 export interface CreateRequest {
   name?: string;
@@ -117,6 +118,7 @@ export class ContainerService {
   private readonly live = new Map<string, LiveContainer>();
   private readonly execs = new Map<string, ExecRecord>();
   private readonly waiters = new EventEmitter();
+  private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   /** Per container, settles when its last monitor has let go (and so has deleted the runtime's state). */
   private readonly monitorsClosing = new Map<string, Promise<void>>();
   private readonly containersDir: string;
@@ -171,8 +173,15 @@ export class ContainerService {
     }
     await this.networks.open(inUse);
     for (const record of this.records.values()) {
+      if (record.State.Status === 'restarting') record.State = { ...record.State, Status: 'exited', Restarting: false };
       if (record.State.Running) await this.readopt(record);
       else if (record.State.Status === 'removing') await this.remove(record.Id, { force: true, volumes: false });
+    }
+    // Restart policies at engine start: `always` (even if stopped by hand, as Docker), `unless-stopped`.
+    for (const record of [...this.records.values()]) {
+      if (record.State.Running || record.State.Status === 'restarting') continue;
+      if (!startsWithEngine(record.HostConfig.RestartPolicy, Boolean(record.manuallyStopped))) continue;
+      await this.start(record.Id, { byPolicy: true }).catch(() => {});
     }
   }
 
@@ -305,6 +314,7 @@ export class ContainerService {
     };
     if (config.StopSignal) parseSignal(config.StopSignal);
     securitySettings(record.HostConfig);
+    checkRestartPolicy(record.HostConfig.RestartPolicy, Boolean(record.HostConfig.AutoRemove));
     if (!['', 'host', 'keep-id', undefined].includes(record.HostConfig.UsernsMode as string | undefined)) {
       throw invalid(`invalid --userns ${JSON.stringify(record.HostConfig.UsernsMode)}: use host (the default) or keep-id`);
     }
@@ -447,10 +457,19 @@ export class ContainerService {
     return [...this.records.values()].filter((r) => (r.Mounts ?? []).some((m) => m.Type === 'volume' && m.Name === name)).map((r) => r.Id);
   }
 
-  async start(idOrName: string): Promise<void> {
+  async start(idOrName: string, opts: { byPolicy?: boolean } = {}): Promise<void> {
     const record = this.get(idOrName);
     if (record.State.Running) throw new EngineError('not_modified', 'container already started');
-    if (!transitions[record.State.Status].start) throw conflict(`cannot start a container in state ${record.State.Status}`);
+    if (record.State.Status === 'restarting') {
+      // The policy's own start, or a start by the user while the back-off runs: then do it now.
+      clearTimeout(this.restartTimers.get(record.Id));
+      this.restartTimers.delete(record.Id);
+    } else if (!transitions[record.State.Status].start) throw conflict(`cannot start a container in state ${record.State.Status}`);
+    if (!opts.byPolicy) {
+      record.manuallyStopped = false;
+      record.RestartCount = 0;
+      record.restartDelayMs = 0;
+    }
     const trace = tracer(`start ${record.Id.slice(0, 12)}`);
     const dir = this.containerDir(record.Id);
     const rootfs = await this.snapshotter.mountRootfs(dir, record.chainIds);
@@ -498,7 +517,7 @@ export class ContainerService {
       this.attachLink(record, link);
       const pid = await monitor.start();
       trace('started');
-      record.State = { ...record.State, Status: 'running', Running: true, Pid: pid, ExitCode: 0, Error: '', StartedAt: nowIso(), FinishedAt: '0001-01-01T00:00:00Z' };
+      record.State = { ...record.State, Status: 'running', Running: true, Restarting: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: nowIso(), FinishedAt: '0001-01-01T00:00:00Z' };
       await this.persist(record);
     } catch (err) {
       monitor?.abort();
@@ -595,10 +614,44 @@ export class ContainerService {
       trace('removed');
       return;
     }
+    const restart = shouldRestart(record.HostConfig.RestartPolicy, exitCode, record.RestartCount, Boolean(record.manuallyStopped));
+    if (restart) {
+      const ranFor = Date.now() - Date.parse(record.State.StartedAt);
+      record.restartDelayMs = restartDelayMs(record.restartDelayMs ?? 0, ranFor);
+      record.State = { ...record.State, Status: 'restarting', Restarting: true };
+    }
     // Waiters hear of the exit only once the state is on disk, so a `rm` right after cannot race it.
     await Promise.all([this.networks.detach(runDir), opts.runtimeStateDropped ? undefined : this.deleteRuntimeState(record.Id), this.persist(record).catch(() => {})]);
     trace('cleaned');
     died();
+    if (restart) this.scheduleRestart(record);
+  }
+
+  /** Starts a container again after its back-off, unless it was stopped or removed meanwhile. */
+  private scheduleRestart(record: ContainerRecord): void {
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(record.Id);
+      if (!this.records.has(record.Id) || record.State.Status !== 'restarting') return;
+      record.RestartCount += 1;
+      this.start(record.Id, { byPolicy: true }).catch(async (err: unknown) => {
+        record.State = { ...record.State, Status: 'exited', Restarting: false, Error: err instanceof Error ? err.message : String(err) };
+        await this.persist(record).catch(() => {});
+      });
+    }, record.restartDelayMs ?? 100);
+    timer.unref();
+    this.restartTimers.set(record.Id, timer);
+  }
+
+  /** A stop or kill by the user ends any pending restart and keeps the policy from starting it again. */
+  private async markStoppedByUser(record: ContainerRecord): Promise<void> {
+    record.manuallyStopped = true;
+    const timer = this.restartTimers.get(record.Id);
+    if (timer) {
+      clearTimeout(timer);
+      this.restartTimers.delete(record.Id);
+    }
+    if (record.State.Status === 'restarting') record.State = { ...record.State, Status: 'exited', Restarting: false };
+    await this.persist(record).catch(() => {});
   }
 
   /** Registers a client on the container's stdio; before start, it sees everything from the first byte. */
@@ -629,6 +682,7 @@ export class ContainerService {
     const record = this.get(idOrName);
     if (!record.State.Running) throw conflict(`cannot kill container: ${idOrName}: container ${record.Id.slice(0, 12)} is not running`);
     const name = parseSignal(signal);
+    if (name === 'KILL' || name === 'TERM' || name === 'INT') await this.markStoppedByUser(record);
     await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'kill', record.Id, name]);
     this.events.emit('container', 'kill', record.Id, { ...this.eventAttributes(record), signal: String(signalNumbers[name]) });
   }
@@ -645,7 +699,12 @@ export class ContainerService {
 
   async stop(idOrName: string, timeoutSeconds?: number, signal?: string): Promise<void> {
     const record = this.get(idOrName);
+    if (record.State.Status === 'restarting') {
+      await this.markStoppedByUser(record);
+      return;
+    }
     if (!record.State.Running) throw new EngineError('not_modified', 'container already stopped');
+    await this.markStoppedByUser(record);
     const timeout = timeoutSeconds ?? record.Config.StopTimeout ?? 10;
     const stopSignal = parseSignal(signal ?? record.Config.StopSignal ?? 'TERM');
     if (timeout !== 0) {
@@ -668,6 +727,10 @@ export class ContainerService {
 
   async remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
     const record = this.get(idOrName);
+    if (record.State.Status === 'restarting') {
+      if (!opts.force) throw conflict(`cannot remove container "${record.Name.slice(1)}": container is restarting: stop the container before removing or force remove`);
+      await this.markStoppedByUser(record);
+    }
     if (record.State.Running) {
       if (!opts.force) throw conflict(`cannot remove container "${record.Name.slice(1)}": container is running: stop the container before removing or force remove`);
       await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'kill', record.Id, 'KILL']).catch(() => {});

@@ -168,3 +168,21 @@ test('keep-id maps the user\'s id to the namespace root and the rest around it',
   t.deepEqual(keepIdMappings(0, 65537), [{ containerID: 0, hostID: 0, size: 1 }, { containerID: 1, hostID: 1, size: 65536 }]);
   t.deepEqual(keepIdMappings(1000, 1), [{ containerID: 1000, hostID: 0, size: 1 }], 'single-id mapping: only the user');
 });
+
+test('restart policies follow Docker\'s rules and back-off', async (t) => {
+  const { shouldRestart, startsWithEngine, restartDelayMs, parseRestartFlag } = await import('../../src/engine/restart-policy.js');
+  t.true(shouldRestart({ Name: 'always' }, 0, 5, false));
+  t.false(shouldRestart({ Name: 'always' }, 0, 0, true), 'stopped by hand');
+  t.true(shouldRestart({ Name: 'on-failure', MaximumRetryCount: 2 }, 1, 1, false));
+  t.false(shouldRestart({ Name: 'on-failure', MaximumRetryCount: 2 }, 1, 2, false), 'retries used up');
+  t.false(shouldRestart({ Name: 'on-failure' }, 0, 0, false), 'a clean exit is no failure');
+  t.false(shouldRestart({ Name: 'no' }, 1, 0, false));
+  t.true(startsWithEngine({ Name: 'always' }, true));
+  t.false(startsWithEngine({ Name: 'unless-stopped' }, true));
+  t.is(restartDelayMs(0, 50), 100);
+  t.is(restartDelayMs(100, 50), 200);
+  t.is(restartDelayMs(40_000, 50), 60_000);
+  t.is(restartDelayMs(6400, 12_000), 100, 'a run of 10 s starts the back-off over');
+  t.deepEqual(parseRestartFlag('on-failure:5'), { Name: 'on-failure', MaximumRetryCount: 5 });
+  t.throws(() => parseRestartFlag('always:2'), { message: /cannot be used with restart policy 'always'/ });
+});
