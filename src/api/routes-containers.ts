@@ -1,6 +1,7 @@
 import { readLog } from '../engine/container-logs.js';
 import type { ContainerConfig, HostConfig } from '../engine/container-types.js';
-import { invalid } from '../util/errors.js';
+import { EngineError, conflict, invalid } from '../util/errors.js';
+import { containerTop, sampleUsage, statsJson, type UsageSample } from '../engine/container-procs.js';
 import { requestedResources } from '../runtime/security.js';
 import { containerInspect, containerSummary } from './container-views.js';
 import { commonHeaders, muxFrame, readJsonBody, sendJson } from './http-util.js';
@@ -176,6 +177,55 @@ export function containerRoutes(router: Router): void {
       res.write(tty ? text : muxFrame(entry.stream, text));
     }
     res.end();
+  });
+
+  router.add('GET', '/containers/{id}/top', async (ctx) => {
+    const record = ctx.engine.containers.get(ctx.params.id!);
+    if (!record.State.Running) throw conflict(`container ${record.Id} is not running`);
+    sendJson(ctx.res!, 200, await containerTop(record.State.Pid, ctx.query.string('ps_args') ?? '-ef'));
+  });
+
+  // Usage from /proc (no cgroup is the user's here), at least one sample a second while streaming.
+  router.add('GET', '/containers/{id}/stats', async (ctx) => {
+    const record = ctx.engine.containers.get(ctx.params.id!);
+    const res = ctx.res!;
+    const name = record.Name;
+    const zero = (): UsageSample => ({ read: new Date().toISOString(), cpuTotalNs: 0, systemCpuNs: 0, memoryBytes: 0, pids: 0, networks: {}, blockReadBytes: 0, blockWriteBytes: 0 });
+    const sample = () => (record.State.Running ? sampleUsage(record.State.Pid) : zero());
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    const stream = ctx.query.bool('stream', true);
+    let previous: UsageSample | undefined;
+    if (!stream) {
+      if (!ctx.query.bool('one-shot')) {
+        previous = sample();
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      res.end(JSON.stringify(statsJson(record.Id, name, sample(), previous)) + '\n');
+      return;
+    }
+    res.flushHeaders();
+    let closed = false;
+    res.on('close', () => { closed = true; });
+    while (!closed) {
+      const current = sample();
+      res.write(JSON.stringify(statsJson(record.Id, name, current, previous)) + '\n');
+      previous = current;
+      if (!record.State.Running && record.State.Status !== 'restarting') break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    res.end();
+  });
+
+  const noFreezer = () => new EngineError('unavailable', 'pause needs the cgroup freezer, and this user has no cgroup of its own here', {
+    hint: 'a host with cgroup v2 and user delegation (systemd Delegate=yes) is needed; roost info shows the cgroup layout',
+  });
+  router.add('POST', '/containers/{id}/pause', async (ctx) => {
+    ctx.engine.containers.get(ctx.params.id!);
+    throw noFreezer();
+  });
+  router.add('POST', '/containers/{id}/unpause', async (ctx) => {
+    ctx.engine.containers.get(ctx.params.id!);
+    throw noFreezer();
   });
 
   router.add('POST', '/containers/{id}/exec', async (ctx) => {

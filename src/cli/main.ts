@@ -16,17 +16,18 @@ const aliases: Record<string, string> = {
   'container restart': 'restart', 'container kill': 'kill', 'container rm': 'rm', 'container wait': 'wait',
   'container rename': 'rename', 'container ls': 'ps', 'container list': 'ps', 'container ps': 'ps', 'container logs': 'logs',
   'container exec': 'exec', 'container attach': 'attach', 'container inspect': 'inspect',
+  'container top': 'top', 'container stats': 'stats', 'container pause': 'pause', 'container unpause': 'unpause',
   'image ls': 'images', 'image list': 'images', 'image load': 'load', 'image save': 'save', 'image import': 'import',
   'image tag': 'tag', 'image rm': 'rmi', 'image history': 'history', 'system info': 'info',
   'volume list': 'volume ls', 'volume remove': 'volume rm',
 };
 
 async function loadCommands(): Promise<Command[]> {
-  const [{ containerCommands }, { imageCommands }, { systemCommands }, { volumeCommands }, { unshareCommands }] = await Promise.all([
+  const [{ containerCommands }, { imageCommands }, { systemCommands }, { volumeCommands }, { unshareCommands }, { monitoringCommands }] = await Promise.all([
     import('./commands/containers.js'), import('./commands/images.js'), import('./commands/system.js'), import('./commands/volumes.js'),
-    import('./commands/unshare.js'),
+    import('./commands/unshare.js'), import('./commands/monitoring.js'),
   ]);
-  return [...containerCommands, ...imageCommands, ...systemCommands, ...volumeCommands, ...unshareCommands];
+  return [...containerCommands, ...imageCommands, ...systemCommands, ...volumeCommands, ...unshareCommands, ...monitoringCommands];
 }
 
 function topUsage(commands: Command[]): string {

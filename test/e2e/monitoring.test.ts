@@ -1,0 +1,54 @@
+import anyTest, { type TestFn } from 'ava';
+import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
+
+const skip = e2eUnavailable();
+const test = anyTest as TestFn<{ roost: RoostEnv }>;
+const e2e = skip ? test.skip : test.serial;
+if (skip) test('end-to-end: top, stats, pause (skipped)', (t) => { t.log(skip); t.pass(); });
+
+test.before(async (t) => {
+  t.context.roost = new RoostEnv('monitor');
+  if (!skip) await t.context.roost.loadBusybox(t as never);
+});
+test.after.always(async (t) => { await t.context.roost?.destroy(); });
+
+e2e('top lists only the container\'s processes, with ps options', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['run', '-d', '--name', 'procs', 'busybox', 'sh', '-c', 'sleep 301 & sleep 302']);
+  await new Promise((r) => setTimeout(r, 400));
+  const top = await roost.roost(['top', 'procs', '-o', 'pid,args']);
+  const lines = top.stdout.trim().split('\n');
+  t.regex(lines[0]!, /^PID\s+COMMAND$/);
+  // (busybox sh execs its last command, so the shell itself is gone)
+  t.deepEqual(lines.slice(1).map((l) => l.trim().split(/\s+/).slice(1).join(' ')).sort(), ['sleep 301', 'sleep 302']);
+  const docker = await roost.docker(['top', 'procs']);
+  t.regex(docker.stdout, /sleep 302/);
+  await roost.roost(['rm', '-f', 'procs']);
+});
+
+e2e('stats reports CPU %, memory, pids and network from /proc; docker stats reads the same stream', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['run', '-d', '--name', 'spin', 'busybox', 'sh', '-c', 'while true; do :; done']);
+  await roost.roost(['run', '-d', '--name', 'rest', 'busybox', 'sleep', '300']);
+  await new Promise((r) => setTimeout(r, 500));
+  const stats = await roost.roost(['stats', '--no-stream', '--format', '{{.Name}} {{.CPUPerc}} {{.PIDs}} {{.MemUsage}}']);
+  const byName = Object.fromEntries(stats.stdout.trim().split('\n').map((l) => [l.split(' ')[0], l]));
+  const cpu = (name: string) => Number(/ ([\d.]+)% /.exec(byName[name]!)![1]);
+  t.true(cpu('spin') > 50, `a busy loop uses a CPU: ${byName.spin}`);
+  t.true(cpu('rest') < 5, `sleep does not: ${byName.rest}`);
+  t.regex(byName.rest!, / 1 [\d.]+[kM]?B \/ /);
+  const docker = await roost.docker(['stats', '--no-stream', '--format', '{{.Name}} {{.PIDs}}', 'rest']);
+  t.is(docker.stdout, 'rest 1\n', docker.stderr);
+  await roost.roost(['rm', '-f', 'spin', 'rest']);
+});
+
+e2e('pause explains why it cannot work here, in one line with the remedy', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['run', '-d', '--name', 'still', 'busybox', 'sleep', '300']);
+  const pause = await roost.roost(['pause', 'still']);
+  t.is(pause.exitCode, 125);
+  t.regex(pause.stderr, /^roost: pause needs the cgroup freezer/);
+  t.regex(pause.stderr, /hint: .*delegation/);
+  t.is((await roost.roost(['pause', 'no-such'])).stderr.split('\n')[0], 'roost: No such container: no-such');
+  await roost.roost(['rm', '-f', 'still']);
+});
