@@ -3,6 +3,18 @@ import { roostVersion } from '../util/version.js';
 import type { EngineEvent } from '../engine/events.js';
 import { invalid } from '../util/errors.js';
 import { apiVersion, minApiVersion, sendJson } from './http-util.js';
+import { imageSummary } from './routes-images.js';
+import { containerSummary } from './container-views.js';
+import { runCommand } from '../util/exec.js';
+
+/** Bytes used below a directory (du, which the engine may run on every file in its namespace). */
+async function diskUsage(dir: string): Promise<number> {
+  try {
+    return Number((await runCommand('du', ['-sb', dir])).split(/\s+/)[0]) || 0;
+  } catch {
+    return 0;
+  }
+}
 import type { Router } from './router.js';
 
 function eventMatches(event: EngineEvent, filters: Record<string, string[]>): boolean {
@@ -57,6 +69,20 @@ export function systemRoutes(router: Router): void {
   });
 
   router.add('GET', '/info', async (ctx) => sendJson(ctx.res!, 200, ctx.engine.info()));
+
+  router.add('GET', '/system/df', async (ctx) => {
+    const containers = ctx.engine.containers.list();
+    const images = ctx.engine.images.list();
+    const sizes = await Promise.all(containers.map((c) => ctx.engine.containers.filesystemOf(c.Id).then((fs) => diskUsage(fs.changesDir))));
+    const volumeSizes = await Promise.all(ctx.engine.volumes.list().map((v) => diskUsage(v.Mountpoint)));
+    sendJson(ctx.res!, 200, {
+      LayersSize: images.reduce((sum, i) => sum + i.size, 0),
+      Images: images.map((image) => ({ ...imageSummary(image, containers.filter((c) => c.Image === image.id).length) })),
+      Containers: containers.map((c, i) => ({ ...containerSummary(ctx.engine.containers, c), SizeRw: sizes[i], SizeRootFs: sizes[i] })),
+      Volumes: ctx.engine.volumes.list().map((v, i) => ({ ...v, anonymous: undefined, UsageData: { Size: volumeSizes[i], RefCount: ctx.engine.containers.volumeUsers(v.Name).length } })),
+      BuildCache: [],
+    });
+  });
 
   router.add('GET', '/events', async (ctx) => {
     const filters = ctx.query.filters();

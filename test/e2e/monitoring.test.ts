@@ -52,3 +52,18 @@ e2e('pause explains why it cannot work here, in one line with the remedy', async
   t.is((await roost.roost(['pause', 'no-such'])).stderr.split('\n')[0], 'roost: No such container: no-such');
   await roost.roost(['rm', '-f', 'still']);
 });
+
+e2e('system df counts images, containers and volumes with their sizes; system prune removes what is unused', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['run', '--name', 'writer', '-v', '/anon', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/blob bs=1M count=3 2>/dev/null']);
+  const df = await roost.roost(['system', 'df', '--format', '{{.Type}} {{.TotalCount}} {{.Size}}']);
+  const lines = df.stdout.trim().split('\n');
+  t.is(lines[0], 'Images 1 2.13MB');
+  t.regex(lines[1]!, /^Containers 1 3\.1\dMB$/);
+  t.regex(lines[2]!, /^Local Volumes 1 /);
+  const prune = await roost.roost(['system', 'prune', '-f', '--volumes']);
+  t.regex(prune.stdout, /Deleted Containers:\n[0-9a-f]{64}\n/);
+  t.regex(prune.stdout, /Deleted Volumes:\n[0-9a-f]{64}\n/);
+  t.is((await roost.roost(['ps', '-aq'])).stdout, '');
+  t.is((await roost.roost(['images', '-q'])).stdout.trim().length, 12, 'a tagged image is not dangling: kept');
+});

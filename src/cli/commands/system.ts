@@ -1,6 +1,6 @@
 import { formatFlag, type Command } from '../command.js';
 import { parseFilterFlags } from '../filters.js';
-import { formatOne } from '../format.js';
+import { formatOne, formatRows } from '../format.js';
 
 interface HostFinding { name: string; ok: boolean; detail: string; remedy?: string }
 
@@ -93,4 +93,64 @@ const events: Command = {
   },
 };
 
-export const systemCommands: Command[] = [info, version, events];
+interface DiskUsage {
+  Images: Array<{ Id: string; RepoTags: string[]; Size: number; Containers: number }>;
+  Containers: Array<{ Id: string; Names: string[]; Image: string; SizeRw: number; State: string }>;
+  Volumes: Array<{ Name: string; UsageData: { Size: number; RefCount: number } }>;
+}
+
+const df: Command = {
+  name: 'system df', synopsis: '[OPTIONS]', description: 'Show disk usage',
+  flags: [{ name: 'verbose', short: 'v', type: 'bool', help: 'Show detailed information on space usage' }, formatFlag], maxArgs: 0,
+  async run(ctx) {
+    const { humanSize } = await import('./images.js');
+    const usage = await (await ctx.client()).json<DiskUsage>('/system/df');
+    const pct = (part: number, whole: number) => (whole > 0 ? ` (${Math.round((part / whole) * 100)}%)` : '');
+    const imageTotal = usage.Images.reduce((s, i) => s + i.Size, 0);
+    const imageFree = usage.Images.filter((i) => i.Containers === 0).reduce((s, i) => s + i.Size, 0);
+    const containerTotal = usage.Containers.reduce((s, c) => s + c.SizeRw, 0);
+    const containerFree = usage.Containers.filter((c) => c.State !== 'running').reduce((s, c) => s + c.SizeRw, 0);
+    const volumeTotal = usage.Volumes.reduce((s, v) => s + v.UsageData.Size, 0);
+    const volumeFree = usage.Volumes.filter((v) => v.UsageData.RefCount === 0).reduce((s, v) => s + v.UsageData.Size, 0);
+    const rows = [
+      { Type: 'Images', TotalCount: String(usage.Images.length), Active: String(usage.Images.filter((i) => i.Containers > 0).length), Size: humanSize(imageTotal), Reclaimable: humanSize(imageFree) + pct(imageFree, imageTotal) },
+      { Type: 'Containers', TotalCount: String(usage.Containers.length), Active: String(usage.Containers.filter((c) => c.State === 'running').length), Size: humanSize(containerTotal), Reclaimable: humanSize(containerFree) + pct(containerFree, containerTotal) },
+      { Type: 'Local Volumes', TotalCount: String(usage.Volumes.length), Active: String(usage.Volumes.filter((v) => v.UsageData.RefCount > 0).length), Size: humanSize(volumeTotal), Reclaimable: humanSize(volumeFree) + pct(volumeFree, volumeTotal) },
+    ];
+    process.stdout.write(formatRows(ctx.args.flags.format as string | undefined, rows, {
+      defaultTable: 'table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}', minWidth: 10,
+      headers: { Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE' },
+    }));
+    if (ctx.args.flags.verbose) {
+      process.stdout.write('\nContainers space usage:\n\n');
+      process.stdout.write(formatRows(undefined, usage.Containers.map((c) => ({ ID: c.Id.slice(0, 12), Image: c.Image, Size: humanSize(c.SizeRw), Names: c.Names.map((n) => n.slice(1)).join(',') })), { defaultTable: 'table {{.ID}}\t{{.Image}}\t{{.Size}}\t{{.Names}}', minWidth: 10, headers: { ID: 'CONTAINER ID', Image: 'IMAGE', Size: 'SIZE', Names: 'NAMES' } }));
+      process.stdout.write('\nLocal Volumes space usage:\n\n');
+      process.stdout.write(formatRows(undefined, usage.Volumes.map((v) => ({ Name: v.Name, Links: String(v.UsageData.RefCount), Size: humanSize(v.UsageData.Size) })), { defaultTable: 'table {{.Name}}\t{{.Links}}\t{{.Size}}', minWidth: 10, headers: { Name: 'VOLUME NAME', Links: 'LINKS', Size: 'SIZE' } }));
+    }
+    return 0;
+  },
+};
+
+const prune: Command = {
+  name: 'system prune', synopsis: '[OPTIONS]', description: 'Remove stopped containers, dangling (or with -a all unused) images, and with --volumes unused anonymous volumes',
+  flags: [
+    { name: 'all', short: 'a', type: 'bool', help: 'Remove all unused images not just dangling ones' },
+    { name: 'force', short: 'f', type: 'bool', help: 'Do not prompt for confirmation' },
+    { name: 'volumes', type: 'bool', help: 'Prune anonymous volumes' },
+  ],
+  maxArgs: 0,
+  async run(ctx) {
+    const client = await ctx.client();
+    const containers = await client.json<{ ContainersDeleted: string[] | null }>('/containers/prune', { method: 'POST' });
+    const images = await client.json<{ ImagesDeleted: Array<{ Deleted?: string; Untagged?: string }> }>('/images/prune', { method: 'POST', query: { filters: JSON.stringify({ dangling: [ctx.args.flags.all ? 'false' : 'true'] }) } });
+    const volumes = ctx.args.flags.volumes ? await client.json<{ VolumesDeleted: string[] | null }>('/volumes/prune', { method: 'POST' }) : { VolumesDeleted: [] };
+    const lines: string[] = [];
+    if (containers.ContainersDeleted?.length) lines.push('Deleted Containers:', ...containers.ContainersDeleted, '');
+    if (volumes.VolumesDeleted?.length) lines.push('Deleted Volumes:', ...volumes.VolumesDeleted, '');
+    if (images.ImagesDeleted.length) lines.push('Deleted Images:', ...images.ImagesDeleted.map((d) => (d.Deleted ? `deleted: ${d.Deleted}` : `untagged: ${d.Untagged}`)), '');
+    process.stdout.write(lines.length ? `${lines.join('\n')}\n` : 'Nothing to remove\n');
+    return 0;
+  },
+};
+
+export const systemCommands: Command[] = [info, version, events, df, prune];
