@@ -30,6 +30,9 @@ export interface HostConfig extends SecurityRequest {
   RestartPolicy?: { Name: string; MaximumRetryCount?: number };
   PublishAllPorts?: boolean;
   UsernsMode?: string;
+  PidMode?: string;
+  IpcMode?: string;
+  UTSMode?: string;
   Mounts?: import('./mounts.js').ApiMount[] | null;
   Tmpfs?: Record<string, string> | null;
   VolumesFrom?: string[] | null;

@@ -270,7 +270,8 @@ export class ContainerService {
     const id = randomBytes(32).toString('hex');
     const hostConfig: HostConfig = { NetworkMode: 'default', ...request.hostConfig };
     const networkMode = hostConfig.NetworkMode === 'default' || hostConfig.NetworkMode === 'bridge' || hostConfig.NetworkMode === '' ? 'bridge' : hostConfig.NetworkMode!;
-    if (!['bridge', 'host', 'none'].includes(networkMode)) {
+    if (networkMode.startsWith('container:')) this.get(networkMode.slice('container:'.length));
+    else if (!['bridge', 'host', 'none'].includes(networkMode)) {
       throw new EngineError('not_found', `network ${networkMode} not found`, { hint: 'user-defined networks are not implemented yet: use bridge, host or none' });
     }
     if (networkMode !== 'bridge' && Object.keys(hostConfig.PortBindings ?? {}).length > 0) {
@@ -314,6 +315,11 @@ export class ContainerService {
     };
     if (config.StopSignal) parseSignal(config.StopSignal);
     securitySettings(record.HostConfig);
+    for (const [flag, mode, allowed] of [['--pid', record.HostConfig.PidMode, ['', 'host']], ['--ipc', record.HostConfig.IpcMode, ['', 'host', 'private', 'shareable']], ['--uts', record.HostConfig.UTSMode, ['', 'host']]] as const) {
+      if (mode === undefined || (allowed as readonly string[]).includes(mode)) continue;
+      if (mode.startsWith('container:') && flag !== '--uts') this.get(mode.slice('container:'.length));
+      else throw invalid(`invalid ${flag} mode ${JSON.stringify(mode)}`);
+    }
     checkRestartPolicy(record.HostConfig.RestartPolicy, Boolean(record.HostConfig.AutoRemove));
     if (!['', 'host', 'keep-id', undefined].includes(record.HostConfig.UsernsMode as string | undefined)) {
       throw invalid(`invalid --userns ${JSON.stringify(record.HostConfig.UsernsMode)}: use host (the default) or keep-id`);
@@ -452,6 +458,42 @@ export class ContainerService {
     return mounts;
   }
 
+  /**
+   * The /dev/shm to bind into a container whose IPC namespace is shared: `--ipc shareable` gets a tmpfs of
+   * its own outside the container (c/<id>/shm) that `--ipc container:NAME` binds too; `--ipc host` the
+   * engine's. Undefined: a private tmpfs in the spec.
+   */
+  private async shmFor(record: ContainerRecord, sizeBytes: number): Promise<string | undefined> {
+    const mode = record.HostConfig.IpcMode;
+    if (mode === 'host') return '/dev/shm';
+    if (mode === 'shareable') {
+      const shm = path.join(path.dirname(this.monitorFiles(record.Id).socket), 'shm');
+      await fsp.mkdir(shm, { recursive: true, mode: 0o1777 });
+      const mounted = (await fsp.readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === shm);
+      if (!mounted) await runCommand('mount', ['-t', 'tmpfs', '-o', `nosuid,nodev,noexec,mode=1777,size=${Math.ceil(sizeBytes / 1024)}k`, 'shm', shm]);
+      return shm;
+    }
+    if (mode?.startsWith('container:')) {
+      const other = this.get(mode.slice('container:'.length));
+      if (other.HostConfig.IpcMode !== 'shareable') throw conflict(`cannot join the IPC namespace of ${other.Name.slice(1)}: it was not started with --ipc shareable`);
+      return path.join(path.dirname(this.monitorFiles(other.Id).socket), 'shm');
+    }
+    return undefined;
+  }
+
+  /** `container:NAME` → that running container's namespace file. */
+  private namespaceOf(mode: string, ns: 'net' | 'pid' | 'ipc' | 'uts'): string {
+    const other = this.get(mode.slice('container:'.length));
+    if (!other.State.Running) throw conflict(`cannot join the namespaces of container ${other.Name.slice(1)}: it is not running`);
+    return `/proc/${other.State.Pid}/ns/${ns}`;
+  }
+
+  private sharedNamespace(mode: string | undefined, ns: 'pid' | 'ipc' | 'uts'): string | undefined {
+    if (mode === 'host') return 'host';
+    if (mode?.startsWith('container:')) return this.namespaceOf(mode, ns);
+    return undefined;
+  }
+
   /** IDs of the containers that mount a volume. */
   volumeUsers(name: string): string[] {
     return [...this.records.values()].filter((r) => (r.Mounts ?? []).some((m) => m.Type === 'volume' && m.Name === name)).map((r) => r.Id);
@@ -487,11 +529,17 @@ export class ContainerService {
     const files = this.monitorFiles(record.Id);
     const runDir = path.dirname(files.socket);
     await fsp.mkdir(runDir, { recursive: true, mode: 0o700 });
-    const uplink = record.HostConfig.NetworkMode !== 'host' && record.HostConfig.NetworkMode !== 'none';
+    const joinsNetwork = record.HostConfig.NetworkMode?.startsWith('container:') ? this.namespaceOf(record.HostConfig.NetworkMode, 'net') : undefined;
+    const uplink = record.HostConfig.NetworkMode !== 'host' && record.HostConfig.NetworkMode !== 'none' && !joinsNetwork;
+    const sharedNamespaces = {
+      pid: this.sharedNamespace(record.HostConfig.PidMode, 'pid'),
+      ipc: this.sharedNamespace(record.HostConfig.IpcMode, 'ipc'),
+      uts: this.sharedNamespace(record.HostConfig.UTSMode, 'uts'),
+    };
     let monitor: Awaited<ReturnType<typeof launchMonitor>> | undefined;
     let link: MonitorLink | undefined;
     try {
-      let netnsPath: string | undefined;
+      let netnsPath: string | undefined = joinsNetwork;
       if (uplink) {
         const ports = await resolveHostPorts(this.portBindings(record));
         netnsPath = (await this.networks.attach(runDir, ports)).nsFile;
@@ -500,7 +548,8 @@ export class ContainerService {
       }
       const spec = buildSpec({
         container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath,
-        userMounts: await this.ociMounts(record), idMappings: keepId?.mappings, security,
+        userMounts: await this.ociMounts(record), idMappings: keepId?.mappings, security, sharedNamespaces,
+        sharedShm: await this.shmFor(record, security.shmSizeBytes),
       });
       const bundle = path.join(dir, 'bundle');
       await fsp.mkdir(bundle, { recursive: true });
@@ -740,6 +789,7 @@ export class ContainerService {
     await this.persist(record).catch(() => {});
     const dir = this.containerDir(record.Id);
     const runDir = path.dirname(this.monitorFiles(record.Id).socket);
+    if (record.HostConfig.IpcMode === 'shareable') await runCommand('umount', ['-l', path.join(runDir, 'shm')]).catch(() => {});
     // A monitor still holding its link deletes the runtime's state itself as it goes; nothing can start this
     // ID again, so there is no need to wait for it.
     const dropRuntimeState = async () => {

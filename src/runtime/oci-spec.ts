@@ -28,6 +28,10 @@ export interface SpecInput {
   /** Volumes, binds and tmpfs mounts, already resolved to host sources. */
   userMounts: Array<{ destination: string; type: string; source: string; options: string[] }>;
   initPath?: string;
+  /** --pid/--ipc/--uts host (share the engine's) or a namespace path (container:NAME); absent: its own. */
+  sharedNamespaces?: Partial<Record<'pid' | 'ipc' | 'uts', string>>;
+  /** The /dev/shm to bind when the IPC namespace is shared. */
+  sharedShm?: string;
   /** A user namespace of the container's own with these mappings (--userns=keep-id). */
   idMappings?: { uidMappings: IdMap[]; gidMappings: IdMap[] };
 }
@@ -80,10 +84,16 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
   const { security } = input;
   const caps = security.capabilities;
   const mounts: Array<Record<string, unknown>> = [
-    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    // procfs can only be mounted in a pid namespace our user namespace owns; the host's is bound instead.
+    input.sharedNamespaces?.pid === 'host'
+      ? { destination: '/proc', type: 'bind', source: '/proc', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
+      : { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${Math.ceil(security.shmSizeBytes / 1024)}k`] },
+    // --ipc container:X shares X's /dev/shm too, as Docker does; --ipc host the engine's.
+    input.sharedShm
+      ? { destination: '/dev/shm', type: 'bind', source: input.sharedShm, options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
+      : { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${Math.ceil(security.shmSizeBytes / 1024)}k`] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     // sysfs can only be mounted in a network namespace owned by our user namespace; with the host's, bind it.
     input.hostNetwork || input.idMappings
@@ -98,7 +108,12 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
   // Devices are bound, not created: a user namespace cannot mknod, and no devices cgroup is ours.
   for (const device of security.devices) mounts.push({ destination: device.containerPath, type: 'bind', source: device.hostPath, options: ['rbind', 'nosuid', 'noexec'] });
   const rlimits = [{ type: 'RLIMIT_NOFILE', ...openFilesLimit() }].filter((r) => !security.rlimits.some((u) => u.type === r.type)).concat(security.rlimits);
-  const namespaces: Array<{ type: string; path?: string }> = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  const namespaces: Array<{ type: string; path?: string }> = [{ type: 'mount' }];
+  for (const type of ['pid', 'ipc', 'uts'] as const) {
+    const shared = input.sharedNamespaces?.[type];
+    if (shared === 'host') continue;
+    namespaces.push(shared ? { type, path: shared } : { type });
+  }
   if (!input.hostNetwork) namespaces.push(input.netnsPath ? { type: 'network', path: input.netnsPath } : { type: 'network' });
   if (input.idMappings) namespaces.push({ type: 'user' });
   return {
@@ -114,7 +129,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
       noNewPrivileges: security.noNewPrivileges,
     },
     root: { path: input.rootfs, readonly: security.readonlyRootfs },
-    hostname: input.hostNetwork ? undefined : config.Hostname,
+    hostname: input.hostNetwork || input.sharedNamespaces?.uts ? undefined : config.Hostname,
     mounts,
     linux: {
       namespaces,

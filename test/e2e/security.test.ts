@@ -62,3 +62,23 @@ e2e('resource limits run the container and warn once that they are not applied',
   t.regex(result.stderr, /^WARNING: resource limits \(Memory, NanoCpus, PidsLimit\) are not applied: Roost does not set cgroup limits yet/);
   t.is(result.stderr.split('\n').filter(Boolean).length, 1, 'one warning');
 });
+
+e2e('--network, --pid and --ipc container:NAME join another container\'s namespaces; --pid host and --uts host the engine\'s', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['run', '-d', '--name', 'base', '--ipc', 'shareable', 'busybox', 'sh', '-c', 'echo in-shm > /dev/shm/x; exec httpd -f -p 8080 -h /var/www']);
+  await roost.roost(['run', '-d', '--name', 'private', 'busybox', 'sleep', '300']);
+  await new Promise((r) => setTimeout(r, 400));
+  t.is((await roost.roost(['run', '--rm', '--network', 'container:base', 'busybox', 'wget', '-qO-', 'http://127.0.0.1:8080/'])).stdout, '<h1>hello from roost</h1>\n');
+  t.regex((await roost.roost(['run', '--rm', '--pid', 'container:base', 'busybox', 'ps', '-o', 'pid,args'])).stdout, /\n\s*1 httpd -f -p 8080/);
+  t.is((await roost.roost(['run', '--rm', '--ipc', 'container:base', 'busybox', 'cat', '/dev/shm/x'])).stdout, 'in-shm\n');
+  const notShareable = await roost.roost(['run', '--rm', '--ipc', 'container:private', 'busybox', 'true']);
+  t.is(notShareable.exitCode, 125);
+  t.regex(notShareable.stderr, /not started with --ipc shareable/);
+  const hostPids = Number((await roost.roost(['run', '--rm', '--pid', 'host', 'busybox', 'sh', '-c', 'ps -o pid | wc -l'])).stdout.trim());
+  t.true(hostPids > 5, `--pid host sees the engine's processes (${hostPids})`);
+  t.is((await roost.roost(['run', '--rm', '--uts', 'host', 'busybox', 'hostname'])).stdout, `${(await import('node:os')).hostname()}\n`);
+  const bad = await roost.roost(['run', '--rm', '--pid', 'sideways', 'busybox', 'true']);
+  t.is(bad.exitCode, 125);
+  t.regex(bad.stderr, /invalid --pid mode "sideways"/);
+  await roost.roost(['rm', '-f', 'base', 'private']);
+});
