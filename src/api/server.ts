@@ -10,6 +10,7 @@ import { containerRoutes } from './routes-containers.js';
 import { imageRoutes } from './routes-images.js';
 import { systemRoutes } from './routes-system.js';
 import { volumeRoutes } from './routes-volumes.js';
+import { archiveRoutes } from './routes-archive.js';
 
 export function buildRouter(): Router {
   const router = new Router();
@@ -17,6 +18,7 @@ export function buildRouter(): Router {
   containerRoutes(router);
   imageRoutes(router);
   volumeRoutes(router);
+  archiveRoutes(router);
   return router;
 }
 

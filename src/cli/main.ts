@@ -16,6 +16,7 @@ const aliases: Record<string, string> = {
   'container restart': 'restart', 'container kill': 'kill', 'container rm': 'rm', 'container wait': 'wait',
   'container rename': 'rename', 'container ls': 'ps', 'container list': 'ps', 'container ps': 'ps', 'container logs': 'logs',
   'container exec': 'exec', 'container attach': 'attach', 'container inspect': 'inspect',
+  'container cp': 'cp', 'container diff': 'diff', 'container export': 'export',
   'container top': 'top', 'container stats': 'stats', 'container pause': 'pause', 'container unpause': 'unpause',
   'image ls': 'images', 'image list': 'images', 'image load': 'load', 'image save': 'save', 'image import': 'import',
   'image tag': 'tag', 'image rm': 'rmi', 'image history': 'history', 'system info': 'info',
@@ -23,11 +24,11 @@ const aliases: Record<string, string> = {
 };
 
 async function loadCommands(): Promise<Command[]> {
-  const [{ containerCommands }, { imageCommands }, { systemCommands }, { volumeCommands }, { unshareCommands }, { monitoringCommands }] = await Promise.all([
+  const [{ containerCommands }, { imageCommands }, { systemCommands }, { volumeCommands }, { unshareCommands }, { monitoringCommands }, { fileCommands }] = await Promise.all([
     import('./commands/containers.js'), import('./commands/images.js'), import('./commands/system.js'), import('./commands/volumes.js'),
-    import('./commands/unshare.js'), import('./commands/monitoring.js'),
+    import('./commands/unshare.js'), import('./commands/monitoring.js'), import('./commands/files.js'),
   ]);
-  return [...containerCommands, ...imageCommands, ...systemCommands, ...volumeCommands, ...unshareCommands, ...monitoringCommands];
+  return [...containerCommands, ...imageCommands, ...systemCommands, ...volumeCommands, ...unshareCommands, ...monitoringCommands, ...fileCommands];
 }
 
 function topUsage(commands: Command[]): string {

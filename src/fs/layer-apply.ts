@@ -10,8 +10,9 @@
  *     existing path is removed (never followed) before it is replaced;
  *   - symlink targets are stored verbatim; they are resolved inside the container later, never by us.
  *
- * Whiteouts are either applied by deleting (flattened rootfs, copy driver) or converted to overlayfs'
- * representation (one directory per layer, mounted with `userxattr`).
+ * Whiteouts are either applied by deleting (flattened rootfs, copy driver), converted to overlayfs'
+ * representation (one directory per layer, mounted with `userxattr`), or not recognised at all (user archives
+ * copied into a container, where a file may well be named `.wh.x`).
  */
 import { createHash } from 'node:crypto';
 import fs, { constants as fsConstants } from 'node:fs';
@@ -23,10 +24,13 @@ import { extract as tarExtract, type Header } from 'tar-stream';
 import { EngineError, invalid } from '../util/errors.js';
 import { createOverlayWhiteouts, markOverlayOpaque, parseWhiteout, runTool } from './whiteout.js';
 
-export type WhiteoutMode = 'overlay' | 'delete';
+export type WhiteoutMode = 'overlay' | 'delete' | 'none';
 
 export interface ApplyOptions {
-  /** 'overlay': the directory is one overlayfs lower layer; 'delete': the directory is a flattened rootfs (copy driver). */
+  /**
+   * 'overlay': the directory is one overlayfs lower layer; 'delete': the directory is a flattened rootfs (copy driver);
+   * 'none': not a layer at all (`cp`, the archive API): `.wh.` names are ordinary files.
+   */
   whiteouts: WhiteoutMode;
   /**
    * true: chown entries to the tar's uid/gid and fail when that is impossible (we run as root in a user namespace).
@@ -266,7 +270,7 @@ class LayerWriter {
     const label = quote(h.name);
     const rel = normalizeEntryPath(h.name);
     try {
-      const whiteout = rel === '' ? undefined : parseWhiteout(baseOf(rel));
+      const whiteout = rel === '' || this.opts.whiteouts === 'none' ? undefined : parseWhiteout(baseOf(rel));
       if (whiteout) {
         if (whiteout.kind === 'opaque') await this.opaque(parentOf(rel), label);
         else if (whiteout.kind === 'remove') await this.whiteout(parentOf(rel), whiteout.name, label);
@@ -608,7 +612,7 @@ class LayerWriter {
  * a partial extraction (callers extract into a temporary directory and remove it on failure).
  */
 export async function applyLayer(source: Readable, targetDir: string, opts: ApplyOptions): Promise<ApplyResult> {
-  if (opts.whiteouts !== 'overlay' && opts.whiteouts !== 'delete') {
+  if (opts.whiteouts !== 'overlay' && opts.whiteouts !== 'delete' && opts.whiteouts !== 'none') {
     source.destroy();
     throw invalid(`unknown whiteout mode ${quote(String(opts.whiteouts))}`);
   }

@@ -1,0 +1,106 @@
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { archivePath, changes, exportRootfs, extractInto, statPath, type ContainerRoot, type PathStat } from '../engine/container-files.js';
+import type { ContainerRecord } from '../engine/container-types.js';
+import { resolveUser } from '../runtime/user.js';
+import { invalid } from '../util/errors.js';
+import { sendJson } from './http-util.js';
+import type { RouteContext, Router } from './router.js';
+
+const statHeader = (stat: PathStat) => Buffer.from(JSON.stringify(stat)).toString('base64');
+
+function requiredPath(ctx: RouteContext): string {
+  const p = ctx.query.string('path');
+  if (!p) throw invalid('bad parameter: path cannot be empty');
+  return p;
+}
+
+async function containerRoot(ctx: RouteContext): Promise<{ record: ContainerRecord; root: ContainerRoot; changesDir: string; driver: string }> {
+  const { record, rootfs, changesDir, driver } = await ctx.engine.containers.filesystemOf(ctx.params.id!);
+  return { record, root: { rootfs, name: ctx.params.id! }, changesDir, driver };
+}
+
+function emit(ctx: RouteContext, record: ContainerRecord, action: string): void {
+  ctx.engine.events.emit('container', action, record.Id, { ...(record.Config.Labels ?? {}), image: record.Config.Image, name: record.Name.slice(1) });
+}
+
+/** Streams a tar out; a client that goes away is not an error worth logging. */
+async function sendTar(ctx: RouteContext, stream: Readable, headers: Record<string, string> = {}): Promise<void> {
+  const res = ctx.res!;
+  res.writeHead(200, { 'Content-Type': 'application/x-tar', ...headers });
+  try {
+    await pipeline(stream, res);
+  } catch (err) {
+    if (res.destroyed || res.writableEnded) return;
+    throw err;
+  }
+}
+
+/** Reads what is left of a request body, so the client sees our answer rather than a reset connection. */
+async function drain(req: Readable): Promise<void> {
+  if (req.readableEnded || req.destroyed) return;
+  req.unpipe();
+  await new Promise<void>((resolve) => {
+    req.once('end', resolve);
+    req.once('close', resolve);
+    req.once('error', () => resolve());
+    req.resume();
+  });
+}
+
+/** The container file APIs: archive (HEAD, GET, PUT), changes, export (Docker Engine API 1.44). */
+export function archiveRoutes(router: Router): void {
+  // HEAD first: the router would otherwise answer a HEAD with the GET route.
+  router.add('HEAD', '/containers/{id}/archive', async (ctx) => {
+    const p = requiredPath(ctx);
+    const { root } = await containerRoot(ctx);
+    ctx.res!.writeHead(200, { 'X-Docker-Container-Path-Stat': statHeader(statPath(root, p)) });
+    ctx.res!.end();
+  });
+
+  router.add('GET', '/containers/{id}/archive', async (ctx) => {
+    const p = requiredPath(ctx);
+    const { record, root } = await containerRoot(ctx);
+    const { stat, stream } = archivePath(root, p);
+    emit(ctx, record, 'archive-path');
+    await sendTar(ctx, stream, { 'X-Docker-Container-Path-Stat': statHeader(stat) });
+  });
+
+  router.add('PUT', '/containers/{id}/archive', async (ctx) => {
+    try {
+      const p = requiredPath(ctx);
+      const { record, root } = await containerRoot(ctx);
+      // copyUIDGID: Docker gives the files the container's user (when it has one) instead of the archive's owners.
+      const user = ctx.query.bool('copyUIDGID') && record.Config.User ? resolveUser(root.rootfs, record.Config.User) : undefined;
+      await extractInto(root, p, ctx.req, {
+        noOverwriteDirNonDir: ctx.query.bool('noOverwriteDirNonDir'),
+        owner: user ? { uid: user.uid, gid: user.gid } : undefined,
+        readOnly: record.HostConfig.ReadonlyRootfs === true,
+      });
+      emit(ctx, record, 'extract-to-dir');
+    } catch (err) {
+      await drain(ctx.req);
+      throw err;
+    }
+    ctx.res!.writeHead(200, { 'Content-Length': '0' });
+    ctx.res!.end();
+  });
+
+  router.add('GET', '/containers/{id}/changes', async (ctx) => {
+    const { record, changesDir, driver } = await containerRoot(ctx);
+    const snapshots = path.join(ctx.engine.options.dataDir, 'storage', 'snapshots');
+    // Topmost layer first, as overlayfs stacks them (for copy, the top snapshot is the whole image).
+    const lowerDirs = record.chainIds.map((id) => path.join(snapshots, id.replace(/^sha256:/, ''))).reverse();
+    const mounts = (record as { Mounts?: Array<{ Destination?: string }> }).Mounts ?? [];
+    const mountPoints = mounts.map((m) => m.Destination).filter((d): d is string => typeof d === 'string');
+    sendJson(ctx.res!, 200, await changes({ driver, changesDir, lowerDirs, mountPoints }));
+  });
+
+  router.add('GET', '/containers/{id}/export', async (ctx) => {
+    const { record, root } = await containerRoot(ctx);
+    const stream = exportRootfs(root.rootfs);
+    emit(ctx, record, 'export');
+    await sendTar(ctx, stream);
+  });
+}
