@@ -149,6 +149,7 @@ e2e('a name in use, an unknown image, a bad port spec and an unknown flag each g
     t.is(result.exitCode, 125, `${args.join(' ')}: ${result.stderr}`);
     t.regex(result.stderr, pattern, args.join(' '));
     t.notRegex(result.stderr, /\n\s+at /, 'no stack trace');
+    t.is(result.stderr.trim().split('\n').filter((l) => !l.startsWith('hint:')).length, 1, `${args.join(' ')}: one line`);
   }
   await roost.roost(['rm', 'taken']);
 });

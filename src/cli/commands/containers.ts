@@ -7,6 +7,7 @@ import { formatFlag, type Command } from '../command.js';
 import { buildCreateBody, createFlags } from '../create-options.js';
 import { parseFilterFlags } from '../filters.js';
 import { formatOne, formatRows } from '../format.js';
+import { forEachName } from '../each-name.js';
 
 /** Docker CLI's mapping of a failed start to 126/127. */
 function startFailure(err: unknown): never {
@@ -127,7 +128,7 @@ const start: Command = {
       socket.destroy();
       return StatusCode;
     }
-    return eachContainer(ctx.args.positionals, async (id) => {
+    return forEachName(ctx.args.positionals, async (id) => {
       await client.call(`/containers/${encodeURIComponent(id)}/start`).catch((err) => {
         if (err instanceof EngineError && err.code === 'not_modified') return;
         startFailure(err);
@@ -137,21 +138,6 @@ const start: Command = {
   },
 };
 
-/** Runs an action per named container; reports each failure and exits 1 if any failed (Docker's behaviour). */
-async function eachContainer(ids: string[], action: (id: string) => Promise<void>): Promise<number> {
-  let failed = false;
-  for (const id of ids) {
-    try {
-      await action(id);
-    } catch (err) {
-      failed = true;
-      process.stderr.write(`roost: ${(err as Error).message}\n`);
-      if (ids.length === 1) throw err;
-    }
-  }
-  return failed ? 1 : 0;
-}
-
 const timeFlag: FlagSpec = { name: 'time', short: 't', type: 'int', aliases: ['timeout'], help: 'Seconds to wait before killing the container' };
 
 const stop: Command = {
@@ -159,7 +145,7 @@ const stop: Command = {
   flags: [timeFlag, { name: 'signal', short: 's', type: 'string', help: 'Signal to send to the container' }], minArgs: 1,
   async run(ctx) {
     const client = await ctx.client();
-    return eachContainer(ctx.args.positionals, async (id) => {
+    return forEachName(ctx.args.positionals, async (id) => {
       await client.call(`/containers/${encodeURIComponent(id)}/stop`, { query: { t: ctx.args.flags.time as number | undefined, signal: ctx.args.flags.signal as string | undefined } });
       process.stdout.write(`${id}\n`);
     });
@@ -171,7 +157,7 @@ const restart: Command = {
   flags: [timeFlag], minArgs: 1,
   async run(ctx) {
     const client = await ctx.client();
-    return eachContainer(ctx.args.positionals, async (id) => {
+    return forEachName(ctx.args.positionals, async (id) => {
       await client.call(`/containers/${encodeURIComponent(id)}/restart`, { query: { t: ctx.args.flags.time as number | undefined } });
       process.stdout.write(`${id}\n`);
     });
@@ -183,7 +169,7 @@ const kill: Command = {
   flags: [{ name: 'signal', short: 's', type: 'string', help: 'Signal to send to the container' }], minArgs: 1,
   async run(ctx) {
     const client = await ctx.client();
-    return eachContainer(ctx.args.positionals, async (id) => {
+    return forEachName(ctx.args.positionals, async (id) => {
       await client.call(`/containers/${encodeURIComponent(id)}/kill`, { query: { signal: (ctx.args.flags.signal as string | undefined) ?? 'KILL' } });
       process.stdout.write(`${id}\n`);
     });
@@ -199,7 +185,7 @@ const rm: Command = {
   minArgs: 1,
   async run(ctx) {
     const client = await ctx.client();
-    return eachContainer(ctx.args.positionals, async (id) => {
+    return forEachName(ctx.args.positionals, async (id) => {
       await client.call(`/containers/${encodeURIComponent(id)}`, { method: 'DELETE', query: { force: Boolean(ctx.args.flags.force), v: Boolean(ctx.args.flags.volumes) } });
       process.stdout.write(`${id}\n`);
     });
@@ -211,7 +197,7 @@ const wait: Command = {
   flags: [], minArgs: 1,
   async run(ctx) {
     const client = await ctx.client();
-    return eachContainer(ctx.args.positionals, async (id) => {
+    return forEachName(ctx.args.positionals, async (id) => {
       const result = await client.json<{ StatusCode: number }>(`/containers/${encodeURIComponent(id)}/wait`, { method: 'POST' });
       process.stdout.write(`${result.StatusCode}\n`);
     });

@@ -4,6 +4,7 @@ import { EngineError, invalid } from '../../util/errors.js';
 import { formatFlag, type Command } from '../command.js';
 import { parseFilterFlags } from '../filters.js';
 import { formatOne, formatRows } from '../format.js';
+import { forEachName } from '../each-name.js';
 
 interface ImageSummary { Id: string; RepoTags: string[]; RepoDigests: string[]; Created: number; Size: number }
 
@@ -163,18 +164,10 @@ const rmi: Command = {
   minArgs: 1,
   async run(ctx) {
     const client = await ctx.client();
-    let failed = false;
-    for (const name of ctx.args.positionals) {
-      try {
-        const report = await client.json<Array<{ Untagged?: string; Deleted?: string }>>(`/images/${encodeURIComponent(name)}`, { method: 'DELETE', query: { force: Boolean(ctx.args.flags.force) } });
-        for (const line of report) process.stdout.write(line.Untagged ? `Untagged: ${line.Untagged}\n` : `Deleted: ${line.Deleted}\n`);
-      } catch (err) {
-        if (ctx.args.positionals.length === 1) throw err;
-        failed = true;
-        process.stderr.write(`roost: ${(err as Error).message}\n`);
-      }
-    }
-    return failed ? 1 : 0;
+    return forEachName(ctx.args.positionals, async (name) => {
+      const report = await client.json<Array<{ Untagged?: string; Deleted?: string }>>(`/images/${encodeURIComponent(name)}`, { method: 'DELETE', query: { force: Boolean(ctx.args.flags.force) } });
+      for (const line of report) process.stdout.write(line.Untagged ? `Untagged: ${line.Untagged}\n` : `Deleted: ${line.Deleted}\n`);
+    });
   },
 };
 

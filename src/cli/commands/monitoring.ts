@@ -2,6 +2,7 @@ import type { ApiClient } from '../../api/client.js';
 import { formatFlag, type Command } from '../command.js';
 import { formatRows, tabwrite } from '../format.js';
 import { humanSize } from './images.js';
+import { forEachName } from '../each-name.js';
 
 const top: Command = {
   name: 'top', synopsis: 'CONTAINER [ps OPTIONS]', description: 'Display the running processes of a container',
@@ -91,11 +92,10 @@ const pauseLike = (name: 'pause' | 'unpause'): Command => ({
   flags: [], minArgs: 1,
   async run(ctx) {
     const client = await ctx.client();
-    for (const id of ctx.args.positionals) {
+    return forEachName(ctx.args.positionals, async (id) => {
       await client.call(`/containers/${encodeURIComponent(id)}/${name}`);
       process.stdout.write(`${id}\n`);
-    }
-    return 0;
+    });
   },
 });
 

@@ -2,6 +2,7 @@ import { EngineError, invalid } from '../../util/errors.js';
 import { formatFlag, type Command } from '../command.js';
 import { parseFilterFlags } from '../filters.js';
 import { formatOne, formatRows } from '../format.js';
+import { forEachName } from '../each-name.js';
 
 interface Volume { Name: string; Driver: string; Mountpoint: string; CreatedAt: string; Labels: Record<string, string>; Options: Record<string, string>; Scope: string }
 
@@ -85,18 +86,10 @@ const rm: Command = {
   flags: [{ name: 'force', short: 'f', type: 'bool', help: 'Force the removal of one or more volumes (no error when missing)' }], minArgs: 1,
   async run(ctx) {
     const client = await ctx.client();
-    let failed = false;
-    for (const name of ctx.args.positionals) {
-      try {
-        await client.call(`/volumes/${encodeURIComponent(name)}`, { method: 'DELETE', query: { force: Boolean(ctx.args.flags.force) } });
-        process.stdout.write(`${name}\n`);
-      } catch (err) {
-        if (ctx.args.positionals.length === 1) throw err;
-        failed = true;
-        process.stderr.write(`roost: ${(err as Error).message}\n`);
-      }
-    }
-    return failed ? 1 : 0;
+    return forEachName(ctx.args.positionals, async (name) => {
+      await client.call(`/volumes/${encodeURIComponent(name)}`, { method: 'DELETE', query: { force: Boolean(ctx.args.flags.force) } });
+      process.stdout.write(`${name}\n`);
+    });
   },
 };
 
