@@ -111,17 +111,12 @@ export class ContentStore {
 
   /**
    * Takes over a file whose digest the caller computed while writing it (a staged archive entry on the same
-   * filesystem): flushed and renamed into place instead of copied.
+   * filesystem): renamed into place instead of copied. Not fsync'd: the rename is what makes a kill -9 safe,
+   * and a load need not wait for the disk to flush a layer it can read back from the page cache.
    */
   async adopt(file: string, digest: string): Promise<void> {
     const target = this.blobPath(digest);
     if (fs.existsSync(target)) return;
-    const handle = await fsp.open(file, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
     await fsp.rename(file, target);
   }
 
