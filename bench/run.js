@@ -25,12 +25,18 @@ const IMAGE_SHORT = 'roost-bench-busybox';
 const BIG_IMAGE = 'roost-bench-big:latest';
 const BIG_LAYER_BYTES = 200 * 1024 * 1024; // ~210 MB of incompressible data in the second layer
 const BIG_FILE_BYTES = 4 * 1024 * 1024;
+const COMMIT_IMAGE = 'roost-bench-commit:latest';
+const IO_WRITE_MIB = 256; // volume-io: dd bs=1M count=IO_WRITE_MIB conv=fsync
+const IO_FILES = 5000; // volume-io: small files created
+const COMMIT_FILES = 20000; // commit: files the container writes before it is committed
 
 const BENCHMARKS = [
   { key: 'run', aliases: ['1', 'run-rm'], title: 'run --rm busybox true' },
   { key: 'docker-run', aliases: ['2', 'docker'], title: 'docker CLI run --rm busybox true' },
   { key: 'idle', aliases: ['3', 'run-d', 'detached'], title: 'run -d busybox sleep 600' },
   { key: 'load', aliases: ['4'], title: 'load ~200 MB docker-archive' },
+  { key: 'volume-io', aliases: ['5', 'volume', 'io'], title: 'write 256 MiB + create 5,000 files in a volume / bind mount vs the host' },
+  { key: 'commit', aliases: ['6'], title: 'commit a container that changed 20,000 files' },
 ];
 
 // ---------------------------------------------------------------------------------------------- options
@@ -38,7 +44,7 @@ const BENCHMARKS = [
 function usage() {
   return `usage: node bench/run.js [--quick] [--only NAME[,NAME...]] [--network default|none] [--no-podman] [--shared-daemon] [--json FILE]
 
-  --quick            fewer iterations (run 5, docker-run 3, idle 5 containers, load 1)
+  --quick            fewer iterations (run 5, docker-run 3, idle 5 containers, load 1, volume-io 3, commit 1)
   --only NAME        run only these benchmarks: ${BENCHMARKS.map((b) => b.key).join(', ')} (repeatable or comma-separated)
   --network MODE     default: each engine's default rootless network (Roost: pasta, podman 4: slirp4netns);
                      none: --network=none on both sides
@@ -80,8 +86,8 @@ function parseOptions(argv) {
     else throw new Error(`unknown argument: ${arg}\n${usage()}`);
   }
   opts.iterations = opts.quick
-    ? { run: 5, 'docker-run': 3, idle: 5, load: 1 }
-    : { run: 20, 'docker-run': 10, idle: 20, load: 3 };
+    ? { run: 5, 'docker-run': 3, idle: 5, load: 1, 'volume-io': 3, commit: 1 }
+    : { run: 20, 'docker-run': 10, idle: 20, load: 3, 'volume-io': 9, commit: 3 };
   return opts;
 }
 
@@ -177,7 +183,7 @@ class Engine {
 
 function isBenchImage(ref) {
   const name = ref.replace(/^(docker\.io\/library\/|localhost\/)/, '').replace(/:latest$/, '');
-  return name === IMAGE_SHORT || name === 'roost-bench-big';
+  return name === IMAGE_SHORT || name === 'roost-bench-big' || name === 'roost-bench-commit';
 }
 
 // ---------------------------------------------------------------------------------------------- cleanup
@@ -407,9 +413,10 @@ async function duBytes(dir) {
 
 /** Copies the built tree (bin, dist, build, native/build) into `dir`; returns the copy's bin/roost.js. */
 async function snapshotTree(dir) {
-  // What bin/roost.js imports (dist/…/main.js) must be there: wait a little for a build in progress.
+  // What bin/roost.js loads (dist/…) must be there: wait a little for a build in progress.
   const entry = () => {
-    const spec = fs.readFileSync(ROOST_JS, 'utf8').match(/^\s*import\s+['"](\.[^'"]+)['"]/m)?.[1];
+    // `import '../dist/…'` (ESM) or `require('../dist/…')` (the CommonJS bundle).
+    const spec = fs.readFileSync(ROOST_JS, 'utf8').match(/^\s*(?:import\s+|require\(\s*)['"](\.[^'"]+)['"]/m)?.[1];
     return spec ? path.resolve(path.dirname(ROOST_JS), spec) : undefined;
   };
   for (let i = 0; i < 120 && !(entry() && fs.existsSync(entry())); i++) {
@@ -816,12 +823,291 @@ async function benchLoad(ctx, n) {
   return [row];
 }
 
+/**
+ * volume-io's workload, run by busybox sh in the directory $1 (on the host, or the volume / bind mount in a
+ * container): a sequential write with fsync, then IO_FILES small files created by a loop of shell builtins (no
+ * fork per file). Busybox's date has no %N, so the durations are taken inside the same process tree by busybox
+ * `ts %.s`, which stamps each marker line with the time (µs) it reads it: T0…T1 is the write, T2…T3 the
+ * files. `sync` first, so that the previous iteration's dirty data is not flushed into this one's fsync.
+ */
+const IO_SCRIPT = [
+  'cd "$1" || exit 2',
+  'rm -rf bench-big bench-files',
+  'sync',
+  `{ echo T0; dd if=/dev/zero of=bench-big bs=1M count=${IO_WRITE_MIB} conv=fsync 2>/dev/null || echo FAIL dd; echo T1`,
+  '  mkdir bench-files || echo FAIL mkdir; echo T2',
+  `  i=0; while [ $i -lt ${IO_FILES} ]; do i=$((i+1)); echo x > bench-files/$i || { echo FAIL create $i; break; }; done; echo T3`,
+  '  echo "SIZE $(wc -c < bench-big) COUNT $(ls bench-files | wc -l)"',
+  '} 2>&1 | ts %.s',
+  'rm -rf bench-big bench-files',
+].join('\n');
+
+/** Parses IO_SCRIPT's output: { writeMs, filesMs, mbPerSecond, filesPerSecond }; throws on a failure it reports. */
+function parseIoOutput(stdout) {
+  const t = {};
+  const fails = [];
+  let size;
+  let count;
+  for (const line of stdout.split('\n')) {
+    const m = line.match(/^(\d+)\.(\d+) (.*)$/);
+    if (!m) continue;
+    const what = m[3].trim();
+    if (/^T\d$/.test(what)) t[what] = BigInt(m[1]) * 1_000_000n + BigInt(m[2].padEnd(6, '0').slice(0, 6));
+    else if (/^SIZE \d+ COUNT \d+$/.test(what)) [size, count] = what.match(/\d+/g).map(Number);
+    else fails.push(what);
+  }
+  if (fails.length) throw new Error(`the workload failed: ${fails.slice(0, 3).join(' | ')}`);
+  if (['T0', 'T1', 'T2', 'T3'].some((k) => t[k] === undefined)) throw new Error(`the workload printed no timestamps (is busybox ts there?): ${stdout.trim().slice(-200)}`);
+  if (size !== IO_WRITE_MIB * 1024 * 1024) throw new Error(`the written file has ${size} bytes, not ${IO_WRITE_MIB * 1024 * 1024}`);
+  if (count !== IO_FILES) throw new Error(`${count} files were created, not ${IO_FILES}`);
+  const writeMs = Number(t.T1 - t.T0) / 1000;
+  const filesMs = Number(t.T3 - t.T2) / 1000;
+  return { writeMs, filesMs, mbPerSecond: size / 1e6 / (writeMs / 1000), filesPerSecond: IO_FILES / (filesMs / 1000) };
+}
+
+/** The host's busybox, as scripts/make-busybox-image.sh picks it for the image (same binary on both sides). */
+function hostBusybox() {
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+    const file = path.join(dir, 'busybox');
+    try { fs.accessSync(file, fs.constants.X_OK); return file; } catch { /* next */ }
+  }
+  return '/bin/busybox';
+}
+
+/** Removes a directory that containers wrote into; files of subordinate ids need a user namespace. */
+async function removeWrittenDir(ctx, dir) {
+  try {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return;
+  } catch { /* files of a subordinate id: below */ }
+  await ctx.roost.exec(['unshare', 'rm', '-rf', dir], { timeoutMs: 300_000 });
+  if (fs.existsSync(dir) && ctx.podman?.available) await removeInPodmanNamespace([dir]);
+  if (fs.existsSync(dir)) warn(`could not remove ${dir}`);
+}
+
+async function benchVolumeIo(ctx, n) {
+  const dataHome = process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
+  // The host directory and the bind-mounted ones side by side, in the directory that holds the engines' stores.
+  const ioBase = path.join(dataHome, `roost-bench-${process.pid}-io`);
+  fs.mkdirSync(ioBase, { recursive: true, mode: 0o700 });
+  const unregisterDir = onCleanup('volume-io directories', () => removeWrittenDir(ctx, ioBase));
+  const volume = `roost-bench-vol-${process.pid}`;
+  const busybox = hostBusybox();
+  const hostDir = path.join(ioBase, 'host');
+  fs.mkdirSync(hostDir);
+  const targets = [{
+    id: 'host', side: 'host', kind: 'host', dir: hostDir,
+    command: describe(busybox, ['sh', '-c', '<script>', 'sh', hostDir]),
+    run: () => check(busybox, ['sh', '-c', IO_SCRIPT, 'sh', hostDir], { timeoutMs: 300_000 }),
+  }];
+  const setupErrors = new Map();
+  const volumeEngines = [];
+  const unregisterVolumes = onCleanup('volume-io volumes', async () => {
+    for (const e of volumeEngines) await e.exec(['volume', 'rm', '-f', volume]);
+  });
+  for (const e of ctx.sides()) {
+    const bindDir = path.join(ioBase, `${e.name}-bind`);
+    fs.mkdirSync(bindDir);
+    let mountpoint;
+    try {
+      await e.check(['volume', 'create', volume]);
+      volumeEngines.push(e);
+      mountpoint = (await e.check(['volume', 'inspect', '--format', '{{.Mountpoint}}', volume])).stdout.trim();
+    } catch (err) {
+      setupErrors.set(e.name, err);
+    }
+    const runArgs = (spec) => ['run', '--rm', ...e.runArgs, '-v', spec, IMAGE_SHORT, 'sh', '-c', IO_SCRIPT, 'sh', '/bench'];
+    for (const [kind, spec, dir] of [['volume', `${volume}:/bench`, mountpoint], ['bind', `${bindDir}:/bench`, bindDir]]) {
+      targets.push({
+        id: `${e.name}-${kind}`, side: e.name, kind, dir,
+        command: e.display(runArgs(spec)).replace(JSON.stringify(IO_SCRIPT), '<script>'),
+        run: () => e.check(runArgs(spec), { timeoutMs: 300_000 }),
+        setupError: kind === 'volume' ? setupErrors.get(e.name) : undefined,
+      });
+    }
+  }
+  // The same filesystem everywhere, or the comparison with the host means little.
+  const devOf = (dir) => { try { return fs.statSync(dir).dev; } catch { return undefined; } };
+  const hostDev = devOf(hostDir);
+  for (const t of targets) {
+    t.dev = devOf(t.dir);
+    if (t.dir && t.dev !== undefined && t.dev !== hostDev) warn(`volume-io: ${t.id} (${t.dir}) is not on the host directory's filesystem (${hostDir})`);
+  }
+  const samples = new Map(targets.map((t) => [t.id, []]));
+  const failed = new Map(targets.filter((t) => t.setupError).map((t) => [t.id, t.setupError]));
+  const [hostTarget, ...engineTargets] = targets;
+  // The host runs between every two engine runs (H, t1, H, t2, H, …), and each engine run is compared with the
+  // host runs just before and after it: other work on the host (test suites of the same user, say) comes and
+  // goes within seconds, and hits an engine run and its neighbouring host runs alike.
+  const runOne = async (t) => {
+    const r = await t.run();
+    return { ...parseIoOutput(r.stdout), wallMs: nsToMs(r.ns) };
+  };
+  try {
+    let hostBefore = await runOne(hostTarget);
+    for (let round = 0; round <= n; round++) { // round 0: the warm-up
+      // Rotate the engines' order every round, so that none always follows another.
+      const order = engineTargets.map((_, i) => engineTargets[(i + round) % engineTargets.length]);
+      for (const t of order) {
+        if (failed.has(t.id)) continue;
+        let sample;
+        try {
+          sample = await runOne(t);
+        } catch (err) {
+          failed.set(t.id, err);
+          continue;
+        }
+        const hostAfter = await runOne(hostTarget); // a failure of the host's run ends the benchmark
+        if (round > 0) {
+          if (samples.get(hostTarget.id).length === 0) samples.get(hostTarget.id).push(hostBefore);
+          samples.get(hostTarget.id).push(hostAfter);
+          sample.hostMbPerSecond = (hostBefore.mbPerSecond + hostAfter.mbPerSecond) / 2;
+          sample.hostFilesPerSecond = (hostBefore.filesPerSecond + hostAfter.filesPerSecond) / 2;
+          samples.get(t.id).push(sample);
+        }
+        hostBefore = hostAfter;
+      }
+    }
+  } catch (err) {
+    failed.set(hostTarget.id, err);
+  } finally {
+    unregisterVolumes();
+    for (const e of volumeEngines) {
+      const r = await e.exec(['volume', 'rm', '-f', volume], { timeoutMs: 300_000 });
+      if (r.code !== 0) warn(`${e.name}: volume rm -f ${volume} failed: ${new CommandError(e.cmd, e.argv(['volume', 'rm', '-f', volume]), r).message}`);
+    }
+    unregisterDir();
+    await removeWrittenDir(ctx, ioBase);
+  }
+  const sideOf = (t, metric) => {
+    if (failed.has(t.id)) return sideError(failed.get(t.id));
+    const list = samples.get(t.id);
+    if (list.length === 0) return { error: failed.has(hostTarget.id) ? `the host baseline failed: ${failed.get(hostTarget.id).message}` : 'no samples' };
+    const s = stats(list.map((x) => x[metric]));
+    const side = {
+      value: s.median, stats: s, samples: list.map((x) => x[metric]),
+      durationsMs: list.map((x) => (metric === 'mbPerSecond' ? x.writeMs : x.filesMs)),
+      commandWallMs: list.map((x) => x.wallMs),
+      directory: t.dir, command: t.command,
+    };
+    if (t !== hostTarget) {
+      const hostKey = metric === 'mbPerSecond' ? 'hostMbPerSecond' : 'hostFilesPerSecond';
+      side.ratiosToHost = list.map((x) => x[metric] / x[hostKey]);
+      side.ratioToBase = stats(side.ratiosToHost).median; // the median of the paired ratios
+    }
+    return side;
+  };
+  const rows = [];
+  const metrics = [
+    { metric: 'mbPerSecond', unit: 'MB/s', what: `write ${IO_WRITE_MIB} MiB (dd conv=fsync)`, key: 'write' },
+    { metric: 'filesPerSecond', unit: 'files/s', what: `create ${IO_FILES.toLocaleString('en-US')} small files`, key: 'files' },
+  ];
+  for (const m of metrics) {
+    const host = sideOf(targets[0], m.metric);
+    // Interference (other work on the host) only slows a run down: say so when the baseline itself was unsteady.
+    if (!host.error && host.stats.n > 1 && host.stats.max / host.stats.min > 1.3) {
+      warn(`volume-io: the host baseline's ${m.unit} varied from ${fmtValue(host.stats.min, m.unit)} to ${fmtValue(host.stats.max, m.unit)} over its ${host.stats.n} runs: the host was busy, the figures are uncertain (every sample is in the JSON)`);
+    }
+    rows.push({ key: `volume-io-${m.key}-host`, name: `volume-io: ${m.what}, host directory (baseline), median of ${host.stats?.n ?? n}`, unit: m.unit, baseline: true, sides: { host } });
+    for (const kind of ['volume', 'bind']) {
+      const sides = {};
+      for (const t of targets.filter((x) => x.kind === kind)) sides[t.side] = sideOf(t, m.metric);
+      rows.push({
+        key: `volume-io-${m.key}-${kind}`,
+        name: `volume-io: ${m.what}, ${kind === 'volume' ? 'named volume' : 'bind mount'}, median of ${n}`,
+        unit: m.unit, target: 0.95,
+        relativeTo: { label: 'host', value: host.value, error: host.error },
+        sides,
+      });
+    }
+  }
+  return rows;
+}
+
+async function benchCommit(ctx, n) {
+  const row = { key: 'commit', name: `commit a container that changed ${COMMIT_FILES.toLocaleString('en-US')} files, median of ${n}`, unit: 'ms', target: 1.0, sides: {} };
+  // The files go to a directory of the container's own file system (its overlay upper dir), not a volume.
+  const fillScript = `mkdir -p /data && seq ${COMMIT_FILES} | while read i; do echo $i > /data/$i || exit 1; done`;
+  const sides = ctx.sides();
+  const leftovers = new Map(sides.map((e) => [e.name, new Set()])); // container names not yet removed
+  const removeAll = async () => {
+    for (const e of sides) {
+      const names = [...leftovers.get(e.name)];
+      if (names.length) await e.exec(['rm', '-f', ...e.rmArgs, ...names], { timeoutMs: 300_000 });
+      leftovers.get(e.name).clear();
+      await e.exec(['rmi', '-f', COMMIT_IMAGE]);
+    }
+  };
+  const unregister = onCleanup('commit containers and images', removeAll);
+  for (const e of sides) if (await e.hasImage(COMMIT_IMAGE)) await e.exec(['rmi', '-f', COMMIT_IMAGE]); // an interrupted run's
+  const roostDiskBefore = await duBytes(ctx.roostDataDir);
+  let serial = 0;
+  const info = new Map(sides.map((e) => [e.name, {}]));
+  const once = async (e, warmUp) => {
+    const name = `roost-bench-commit-${process.pid}-${++serial}`;
+    leftovers.get(e.name).add(name);
+    const fill = await e.check(['run', '--name', name, ...e.runArgs, IMAGE_SHORT, 'sh', '-c', fillScript], { timeoutMs: 600_000 });
+    const r = await e.check(['commit', name, COMMIT_IMAGE], { timeoutMs: 600_000 });
+    const sample = { commitMs: nsToMs(r.ns), fillMs: nsToMs(fill.ns) };
+    if (warmUp) {
+      // The image must hold the container's changes.
+      const v = await e.check(['run', '--rm', ...e.runArgs, COMMIT_IMAGE, 'sh', '-c', `ls /data | wc -l; cat /data/${COMMIT_FILES}`]);
+      const [count, last] = v.stdout.trim().split('\n').map((l) => l.trim());
+      if (Number(count) !== COMMIT_FILES || last !== String(COMMIT_FILES)) throw new Error(`${e.name}: the committed image has ${count} files in /data (want ${COMMIT_FILES}), /data/${COMMIT_FILES} holds ${JSON.stringify(last)}`);
+      const size = await e.exec(['image', 'inspect', '--format', '{{.Size}}', COMMIT_IMAGE]);
+      info.get(e.name).imageSize = Number(size.stdout.trim()) || size.stdout.trim();
+      const layers = await e.exec(['image', 'inspect', '--format', '{{len .RootFS.Layers}}', COMMIT_IMAGE]);
+      info.get(e.name).layers = Number(layers.stdout.trim()) || layers.stdout.trim();
+    }
+    await e.check(['rm', '-f', ...e.rmArgs, name], { timeoutMs: 300_000 });
+    leftovers.get(e.name).delete(name);
+    await e.check(['rmi', COMMIT_IMAGE], { timeoutMs: 300_000 });
+    if (await e.hasImage(COMMIT_IMAGE)) throw new Error(`${e.name} rmi ${COMMIT_IMAGE} left the image in place`);
+    return sample;
+  };
+  const failed = new Map();
+  const samples = new Map(sides.map((e) => [e.name, []]));
+  try {
+    for (let i = 0; i <= n; i++) { // i = 0: the warm-up (and the check of the committed image)
+      for (const e of sides) { // alternate the engines
+        if (failed.has(e.name)) continue;
+        try {
+          const s = await once(e, i === 0);
+          if (i > 0) samples.get(e.name).push(s);
+        } catch (err) {
+          failed.set(e.name, err);
+        }
+      }
+    }
+  } finally {
+    unregister();
+    try { await removeAll(); } catch (err) { warn(`cleanup (commit containers and images) failed: ${err.message}`); }
+  }
+  const roostDiskAfter = await duBytes(ctx.roostDataDir);
+  for (const e of sides) {
+    if (failed.has(e.name)) { row.sides[e.name] = sideError(failed.get(e.name)); continue; }
+    const list = samples.get(e.name);
+    const s = stats(list.map((x) => x.commitMs));
+    row.sides[e.name] = {
+      value: s.median, stats: s, samples: list.map((x) => x.commitMs), fillMs: list.map((x) => x.fillMs),
+      command: e.display(['commit', 'CONTAINER', COMMIT_IMAGE]), ...info.get(e.name),
+    };
+  }
+  if (row.sides.roost && !row.sides.roost.error && roostDiskBefore !== undefined && roostDiskAfter !== undefined) {
+    row.sides.roost.dataDirGrowthBytes = roostDiskAfter - roostDiskBefore;
+    if (roostDiskAfter - roostDiskBefore > 5e6) warn(`roost: ${ctx.roostDataDir} grew by ${((roostDiskAfter - roostDiskBefore) / 1e6).toFixed(1)} MB over ${n + 1} run + commit + rm + rmi cycles (layers or containers not reclaimed?)`);
+  }
+  return [row];
+}
+
 // ---------------------------------------------------------------------------------------------- report
 
 function fmtValue(v, unit) {
   if (v === undefined || Number.isNaN(v)) return 'n/a';
   if (unit === 'ms') return v >= 10_000 ? `${(v / 1000).toFixed(2)} s` : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ms`;
   if (unit === 'kB') return Math.abs(v) >= 1024 ? `${(v / 1024).toFixed(2)} MiB` : `${v.toFixed(0)} kB`;
+  if (unit === 'MB/s') return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} MB/s`;
+  if (unit === 'files/s') return `${v.toFixed(0)} files/s`;
   return String(v);
 }
 
@@ -829,21 +1115,45 @@ function shortError(msg) {
   return msg.length > 140 ? `${msg.slice(0, 137)}...` : msg;
 }
 
+/**
+ * Fills a row's printed cells. Rows compare Roost with podman (ratio Roost/podman, target: at most), except
+ * - `baseline` rows: a figure of no engine (volume-io's host directory), in the Roost column;
+ * - rows with `relativeTo: { label, value }`: Roost's figure against that baseline (volume-io: the host), higher
+ *   is better (target: at least); podman's figure is shown for information, with its own ratio to the baseline.
+ */
 function finishRow(row, podmanNa) {
-  const r = row.sides.roost;
+  const r = row.baseline ? row.sides.host : row.sides.roost;
   const p = row.sides.podman;
+  if (row.baseline) {
+    row.roostCell = r?.error ? `ERROR: ${shortError(r.error)}` : fmtValue(r?.value, row.unit);
+    row.podmanCell = '—';
+    row.ratioCell = '—';
+    row.targetCell = '—';
+    row.result = r?.error ? 'ERROR' : 'baseline';
+    return row;
+  }
+  const base = row.relativeTo;
+  const baseOk = base && base.value > 0;
   row.roostCell = r?.error ? `ERROR: ${shortError(r.error)}` : fmtValue(r?.value, row.unit);
   const na = row.podmanNa ?? podmanNa;
   if (p && !p.error) {
     row.podmanCell = fmtValue(p.value, row.unit);
+    if (baseOk) row.podmanCell += ` (${(p.ratioToBase ?? p.value / base.value).toFixed(2)} × ${base.label})`;
   } else row.podmanCell = p?.error ? `ERROR: ${shortError(p.error)}` : `podman: n/a (${shortError(na ?? 'not measured')})`;
-  if (r && !r.error && p && !p.error && p.value > 0) row.ratio = r.value / p.value;
-  row.targetCell = row.target === undefined ? '—' : `≤ ${row.target.toFixed(2)}`;
+  if (base) {
+    // A side's own ratio when it has one (volume-io: the median of its ratios to the adjacent host runs).
+    if (r && !r.error && baseOk) row.ratio = r.ratioToBase ?? r.value / base.value;
+    row.ratioCell = row.ratio === undefined ? `n/a (${base.label} ${base.error ? 'failed' : 'unmeasured'})` : `${row.ratio.toFixed(2)} × ${base.label}`;
+    row.targetCell = row.target === undefined ? '—' : `≥ ${row.target.toFixed(2)} × ${base.label}`;
+  } else {
+    if (r && !r.error && p && !p.error && p.value > 0) row.ratio = r.value / p.value;
+    row.ratioCell = row.ratio === undefined ? 'n/a' : row.ratio.toFixed(2);
+    row.targetCell = row.target === undefined ? '—' : `≤ ${row.target.toFixed(2)}`;
+  }
   if (r?.error) row.result = 'ERROR';
   else if (row.target === undefined) row.result = 'info';
   else if (row.ratio === undefined) row.result = 'n/a';
-  else row.result = row.ratio <= row.target ? 'PASS' : 'FAIL';
-  row.ratioCell = row.ratio === undefined ? 'n/a' : row.ratio.toFixed(2);
+  else row.result = (base ? row.ratio >= row.target : row.ratio <= row.target) ? 'PASS' : 'FAIL';
   return row;
 }
 
@@ -1000,7 +1310,7 @@ async function main() {
       warn(`the OCI runtimes differ: Roost uses ${ctx.roostRuntime}, podman ${podmanRuntime} (no podman invocation with ${ctx.roostRuntime} worked)`);
     }
 
-    const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad };
+    const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad, 'volume-io': benchVolumeIo, commit: benchCommit };
     for (const b of selected) {
       const n = opts.iterations[b.key];
       log(`benchmark ${b.key}: ${b.title} (${n} iterations after a warm-up)`);
@@ -1057,6 +1367,18 @@ async function main() {
         .map(([comm, v]) => `${comm}${v.count ? ` ×${v.count}` : ''} ${fmtValue(v.kb, 'kB')}`);
       const time = rows.find((r) => r.key === 'idle-time')?.sides[name];
       notes.push(`${name} idle memory added, by process: ${parts.join(', ')}${time?.rmMs !== undefined ? `; \`rm -f\` of them took ${fmtValue(time.rmMs, 'ms')}` : ''}`);
+    }
+  }
+  if (rows.some((r) => r.key.startsWith('volume-io-'))) {
+    const hostRow = rows.find((r) => r.key === 'volume-io-write-host');
+    notes.push(`volume-io: the workload (\`dd if=/dev/zero bs=1M count=${IO_WRITE_MIB} conv=fsync\`, then ${IO_FILES} × \`echo x > d/$i\` in a busybox sh loop) is timed inside the container (or on the host) by busybox \`ts %.s\` markers, so engine start-up is not counted; MB/s are 10^6 bytes/s. The host runs the same script with the same busybox binary (${hostRow?.sides.host?.command?.split(' ')[0] ?? 'busybox'}) in a directory next to the bind-mounted ones, before and after every container run; the "× host" ratio of a row is the median of each container run's ratio to the mean of the host runs just before and after it (so not exactly the quotient of the medians shown), podman's in its cell likewise, for information.`);
+  }
+  const commitRow = rows.find((r) => r.key === 'commit');
+  if (commitRow) {
+    for (const [name, side] of Object.entries(commitRow.sides)) {
+      if (side.error) continue;
+      const fill = side.fillMs?.length ? stats(side.fillMs).median : undefined;
+      notes.push(`${name} commit: the image has ${side.layers ?? '?'} layers, ${typeof side.imageSize === 'number' ? `${(side.imageSize / 1e6).toFixed(1)} MB` : '? MB'} (checked: ${COMMIT_FILES} files in /data); the container's own run (creating the files, not timed) took ${fmtValue(fill, 'ms')} (median)${side.dataDirGrowthBytes !== undefined ? `; data dir growth over the cycles: ${(side.dataDirGrowthBytes / 1e6).toFixed(1)} MB` : ''}`);
     }
   }
   if (idle) notes.push('memory: Pss from /proc/PID/smaps_rollup (VmRSS where unreadable) summed over the engine’s processes (its daemon / pause process and their descendants, and processes naming its run or storage directories or a container’s netns: conmon, pasta, slirp4netns, containers) among those of this user and its subordinate uids, after − before, / container count; kernel memory (page cache, mounts) is not included.');
