@@ -15,6 +15,7 @@ import type { ImageConfig, ImageManifest, ImageRecord } from '../image/types.js'
 import { mediaTypes } from '../image/types.js';
 import { conflict, invalid, unavailable } from '../util/errors.js';
 import { applyChanges } from '../image/changes.js';
+import { tracer } from '../util/trace.js';
 import { packOverlayChanges } from '../fs/layer-pack.js';
 import type { EventBus } from './events.js';
 
@@ -145,13 +146,17 @@ export class ImageService {
     const defaults = applyChanges(input.containerConfig ?? {}, input.changes);
     await fsp.mkdir(this.scratchDir, { recursive: true });
     const tmpFile = path.join(this.scratchDir, `commit-${process.hrtime.bigint()}`);
+    const trace = tracer('commit');
     try {
       await packOverlayChanges(input.changesDir, fs.createWriteStream(tmpFile, { mode: 0o600 }));
+      trace('packed');
       const blob = await this.content.putStream(fs.createReadStream(tmpFile));
+      trace('stored');
       const diffIds = [...parent.config.rootfs.diff_ids, blob.digest];
       const chains = chainIds(diffIds);
       const { diffId } = await this.snapshotter.ensureLayer(chains.at(-1)!, chains.at(-2), () => fs.createReadStream(tmpFile));
       if (diffId !== blob.digest) throw new Error(`the committed layer changed while it was read (${diffId} != ${blob.digest})`);
+      trace('unpacked');
       const created = new Date().toISOString();
       const config: ImageConfig = {
         ...parent.config,

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
@@ -34,12 +33,15 @@ export async function packOverlayChanges(upperDir: string, out: Writable): Promi
   const add = (header: EntryHeader, body?: Buffer) => new Promise<void>((resolve, reject) => {
     pack.entry(header, body ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
   });
+  // Sync metadata calls and whole-file reads for small files: per-file async streams made a 20,000-file
+  // commit spend most of its time waiting on Node's thread pool.
+  const smallFile = 256 * 1024;
   const walk = async (dir: string, rel: string): Promise<void> => {
-    const names = (await fsp.readdir(dir)).sort();
+    const names = fs.readdirSync(dir).sort();
     for (const name of names) {
       const full = path.join(dir, name);
       const entryName = rel ? `${rel}/${name}` : name;
-      const stat = await fsp.lstat(full);
+      const stat = fs.lstatSync(full);
       const common = { uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o7777, mtime: stat.mtime };
       if (stat.isCharacterDevice() && stat.rdev === 0) {
         await add({ ...common, name: rel ? `${rel}/.wh.${name}` : `.wh.${name}`, type: 'file', size: 0 });
@@ -48,7 +50,7 @@ export async function packOverlayChanges(upperDir: string, out: Writable): Promi
         if (opaque.has(full)) await add({ ...common, name: `${entryName}/.wh..wh..opq`, type: 'file', size: 0 });
         await walk(full, entryName);
       } else if (stat.isSymbolicLink()) {
-        await add({ ...common, name: entryName, type: 'symlink', linkname: await fsp.readlink(full) });
+        await add({ ...common, name: entryName, type: 'symlink', linkname: fs.readlinkSync(full) });
       } else if (stat.isFile()) {
         const inodeKey = `${stat.dev}:${stat.ino}`;
         const first = stat.nlink > 1 ? seenInodes.get(inodeKey) : undefined;
@@ -57,8 +59,12 @@ export async function packOverlayChanges(upperDir: string, out: Writable): Promi
           continue;
         }
         if (stat.nlink > 1) seenInodes.set(inodeKey, entryName);
-        const entry = pack.entry({ ...common, name: entryName, type: 'file', size: stat.size });
-        await pipeline(fs.createReadStream(full), entry);
+        if (stat.size <= smallFile) {
+          await add({ ...common, name: entryName, type: 'file', size: stat.size }, fs.readFileSync(full));
+        } else {
+          const entry = pack.entry({ ...common, name: entryName, type: 'file', size: stat.size });
+          await pipeline(fs.createReadStream(full), entry);
+        }
       } else if (stat.isFIFO()) {
         await add({ ...common, name: entryName, type: 'fifo' });
       } else if (stat.isCharacterDevice() || stat.isBlockDevice()) {
