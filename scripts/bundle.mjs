@@ -13,7 +13,10 @@ await build({
   format: 'cjs',
   // main.ts loads the daemon by a computed path, never by bundling it.
   logOverride: { 'unsupported-dynamic-import': 'silent', 'empty-import-meta': 'silent' },
+  // (files.ts's tsx fallback import is computed too: its code lives in dist/cli-tar.cjs.)
 });
+// cp's host-side tar code, loaded by path from the CLI only when a copy needs it.
+await build({ ...common, entryPoints: ['src/cli/tar-tools.ts'], outfile: 'dist/cli-tar.cjs', format: 'cjs' });
 await build({
   ...common,
   entryPoints: { entry: 'src/daemon/run-daemon.ts' },
