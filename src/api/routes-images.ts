@@ -179,7 +179,7 @@ export function imageRoutes(router: Router): void {
     const containerName = ctx.query.string('container');
     if (!containerName) throw invalid('container is required');
     const body = await readJsonBody<Partial<ContainerDefaults> | null>(ctx.req);
-    const { record, changesDir, driver } = await ctx.engine.containers.filesystemOf(containerName);
+    const { record, changesDir, driver } = ctx.engine.containers.changesOf(containerName);
     const c = record.Config;
     const repo = ctx.query.string('repo');
     const tag = ctx.query.string('tag');

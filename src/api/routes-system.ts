@@ -73,7 +73,7 @@ export function systemRoutes(router: Router): void {
   router.add('GET', '/system/df', async (ctx) => {
     const containers = ctx.engine.containers.list();
     const images = ctx.engine.images.list();
-    const sizes = await Promise.all(containers.map((c) => ctx.engine.containers.filesystemOf(c.Id).then((fs) => diskUsage(fs.changesDir))));
+    const sizes = await Promise.all(containers.map((c) => diskUsage(ctx.engine.containers.changesOf(c.Id).changesDir)));
     const volumeSizes = await Promise.all(ctx.engine.volumes.list().map((v) => diskUsage(v.Mountpoint)));
     sendJson(ctx.res!, 200, {
       LayersSize: images.reduce((sum, i) => sum + i.size, 0),

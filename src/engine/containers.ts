@@ -226,10 +226,15 @@ export class ContainerService {
    * copy driver the whole tree). For cp, diff, export and the archive API.
    */
   async filesystemOf(idOrName: string): Promise<{ record: ContainerRecord; rootfs: string; changesDir: string; driver: string }> {
+    const { record, changesDir, driver } = this.changesOf(idOrName);
+    const rootfs = await this.snapshotter.mountRootfs(this.containerDir(record.Id), record.chainIds);
+    return { record, rootfs, changesDir, driver };
+  }
+
+  /** Only the directory of a container's changes (commit, disk usage): nothing is mounted for it. */
+  changesOf(idOrName: string): { record: ContainerRecord; changesDir: string; driver: string } {
     const record = this.get(idOrName);
-    const dir = this.containerDir(record.Id);
-    const rootfs = await this.snapshotter.mountRootfs(dir, record.chainIds);
-    return { record, rootfs, changesDir: this.snapshotter.changesDir(dir), driver: this.snapshotter.name };
+    return { record, changesDir: this.snapshotter.changesDir(this.containerDir(record.Id)), driver: this.snapshotter.name };
   }
 
   imageInUse(imageId: string): boolean {
