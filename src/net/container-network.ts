@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { chooseUplink, createNetns, removeNetns, startUplink, stopUplink } from './uplink.js';
+import { chooseUplink, createNetns, removeNetns, startUplink, stopUplink, type UplinkName } from './uplink.js';
 
 /** Where a container's network namespace and its uplink's pid file are (recorded for cleanup). */
 export interface NetworkAttachment {
@@ -23,6 +23,8 @@ export class ContainerNetworks {
   private readonly poolDir: string;
   private spare: Promise<NetworkAttachment | undefined> | undefined;
   private closed = false;
+  /** Decided once per engine start, not looked up on every container start. */
+  private readonly uplink: UplinkName = chooseUplink();
 
   constructor(runDir: string) {
     this.poolDir = path.join(runDir, 'netpool');
@@ -44,7 +46,7 @@ export class ContainerNetworks {
     await removeNetns(attachment.nsFile);
     await createNetns(attachment.nsFile);
     try {
-      await startUplink(attachment.nsFile, ports, dir);
+      await startUplink(this.uplink, attachment.nsFile, ports, dir);
     } catch (err) {
       await removeNetns(attachment.nsFile);
       throw err;
@@ -53,7 +55,7 @@ export class ContainerNetworks {
   }
 
   private refill(): void {
-    if (this.closed || this.spare || chooseUplink() !== 'pasta') return;
+    if (this.closed || this.spare || this.uplink !== 'pasta') return;
     const dir = path.join(this.poolDir, randomBytes(6).toString('hex'));
     this.spare = this.prepare(dir, {}).then((a) => ({ ...a, ownDir: dir }), () => undefined);
   }

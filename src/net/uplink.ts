@@ -120,9 +120,9 @@ export function chooseUplink(env: NodeJS.ProcessEnv = process.env): UplinkName {
 }
 
 /** Starts the chosen uplink for a container's network namespace; files go in the container's run dir. */
-export async function startUplink(nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, runDir: string): Promise<void> {
+export async function startUplink(uplink: UplinkName, nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, runDir: string): Promise<void> {
   const pidFile = path.join(runDir, 'uplink.pid');
-  if (chooseUplink() === 'slirp4netns') {
+  if (uplink === 'slirp4netns') {
     const { startSlirp } = await import('./slirp-uplink.js');
     await startSlirp(nsFile, bindings, pidFile, path.join(runDir, 'slirp.sock'), path.join(runDir, 'slirp.log'));
   } else {
