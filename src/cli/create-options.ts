@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { parsePublish } from '../net/port-spec.js';
 import { invalid } from '../util/errors.js';
 import { parseBytes, parseMountFlag } from './mount-flag.js';
+import { parseKeyValueFlags } from './key-values.js';
 import { parseRestartFlag } from '../engine/restart-policy.js';
 
 /** `--ulimit nofile=1024[:2048]`. */
@@ -98,15 +99,6 @@ function envFromFlags(values: string[]): string[] {
   }).filter((value) => value.includes('='));
 }
 
-function labelsFromFlags(values: string[]): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const value of values) {
-    const eq = value.indexOf('=');
-    labels[eq >= 0 ? value.slice(0, eq) : value] = eq >= 0 ? value.slice(eq + 1) : '';
-  }
-  return labels;
-}
-
 /** Builds the body of POST /containers/create from the flags, the image and the command. */
 export function buildCreateBody(args: ParsedArgs): { name?: string; body: Record<string, unknown> } {
   const [image, ...command] = args.positionals;
@@ -128,7 +120,7 @@ export function buildCreateBody(args: ParsedArgs): { name?: string; body: Record
     WorkingDir: f.workdir,
     User: f.user,
     Hostname: f.hostname,
-    Labels: labelsFromFlags((f.label as string[] | undefined) ?? []),
+    Labels: parseKeyValueFlags(f.label as string[] | undefined, 'label'),
     StopSignal: f['stop-signal'],
     StopTimeout: f['stop-timeout'],
     Tty: Boolean(f.tty),

@@ -186,3 +186,9 @@ test('restart policies follow Docker\'s rules and back-off', async (t) => {
   t.deepEqual(parseRestartFlag('on-failure:5'), { Name: 'on-failure', MaximumRetryCount: 5 });
   t.throws(() => parseRestartFlag('always:2'), { message: /cannot be used with restart policy 'always'/ });
 });
+
+test('--label and --opt flags: KEY=VALUE, a bare KEY is empty, an empty key is refused', async (t) => {
+  const { parseKeyValueFlags } = await import('../../src/cli/key-values.js');
+  t.deepEqual(parseKeyValueFlags(['a=1', 'b', 'c=x=y'], 'label'), { a: '1', b: '', c: 'x=y' });
+  t.throws(() => parseKeyValueFlags(['=v'], 'label'), { message: 'invalid label: =v' });
+});

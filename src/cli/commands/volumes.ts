@@ -3,18 +3,9 @@ import { formatFlag, type Command } from '../command.js';
 import { parseFilterFlags } from '../filters.js';
 import { formatOne, formatRows } from '../format.js';
 import { forEachName } from '../each-name.js';
+import { parseKeyValueFlags } from '../key-values.js';
 
 interface Volume { Name: string; Driver: string; Mountpoint: string; CreatedAt: string; Labels: Record<string, string>; Options: Record<string, string>; Scope: string }
-
-function keyValues(values: string[] | undefined, what: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const value of values ?? []) {
-    const eq = value.indexOf('=');
-    if (eq === 0) throw invalid(`invalid ${what}: ${value}`);
-    out[eq < 0 ? value : value.slice(0, eq)] = eq < 0 ? '' : value.slice(eq + 1);
-  }
-  return out;
-}
 
 const create: Command = {
   name: 'volume create', synopsis: '[OPTIONS] [VOLUME]', description: 'Create a volume',
@@ -30,7 +21,7 @@ const create: Command = {
     const name = ctx.args.positionals[0] ?? (f.name as string | undefined);
     if (ctx.args.positionals[0] && f.name && f.name !== ctx.args.positionals[0]) throw invalid('conflicting options: either specify --name or provide positional arg, not both');
     const volume = await (await ctx.client()).json<Volume>('/volumes/create', {
-      method: 'POST', body: { Name: name ?? '', Driver: (f.driver as string | undefined) ?? 'local', Labels: keyValues(f.label as string[], 'label'), DriverOpts: keyValues(f.opt as string[], 'option') },
+      method: 'POST', body: { Name: name ?? '', Driver: (f.driver as string | undefined) ?? 'local', Labels: parseKeyValueFlags(f.label as string[], 'label'), DriverOpts: parseKeyValueFlags(f.opt as string[], 'option') },
     });
     process.stdout.write(`${volume.Name}\n`);
     return 0;
