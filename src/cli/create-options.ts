@@ -13,6 +13,17 @@ function parseUlimit(spec: string): { Name: string; Soft: number; Hard: number }
   return { Name: m[1]!, Soft: soft, Hard: m[3] === undefined ? soft : Number(m[3]) };
 }
 
+/** `seccomp=FILE` is sent as the profile's text, as the docker CLI does: the engine may not see the file. */
+function readSeccompFile(option: string): string {
+  const m = /^seccomp[=:](.+)$/.exec(option);
+  if (!m || ['unconfined', 'builtin', 'default'].includes(m[1]!) || m[1]!.trimStart().startsWith('{')) return option;
+  try {
+    return `seccomp=${fs.readFileSync(m[1]!, 'utf8')}`;
+  } catch (err) {
+    throw invalid(`opening seccomp profile (${m[1]}) failed: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
 function parseCpus(text: string): number {
   const cpus = Number(text);
   if (!Number.isFinite(cpus) || cpus <= 0) throw invalid(`invalid argument ${JSON.stringify(text)} for "--cpus" flag`);
@@ -54,7 +65,7 @@ export const createFlags: FlagSpec[] = [
   { name: 'cap-drop', type: 'list', help: 'Drop Linux capabilities (or ALL)' },
   { name: 'privileged', type: 'bool', help: 'Give extended privileges (all capabilities the user namespace allows, no masked paths)' },
   { name: 'read-only', type: 'bool', help: "Mount the container's root filesystem as read only" },
-  { name: 'security-opt', type: 'list', help: 'Security options (no-new-privileges; seccomp/label/apparmor are accepted without effect)' },
+  { name: 'security-opt', type: 'list', help: 'Security options (no-new-privileges, seccomp=unconfined|builtin|FILE; label/apparmor are accepted without effect)' },
   { name: 'group-add', type: 'list', help: 'Add additional groups to join' },
   { name: 'ulimit', type: 'list', help: 'Ulimit options (e.g. nofile=1024:2048)' },
   { name: 'shm-size', type: 'string', help: 'Size of /dev/shm (e.g. 64m)' },
@@ -152,7 +163,7 @@ export function buildCreateBody(args: ParsedArgs): { name?: string; body: Record
       CapDrop: (f['cap-drop'] as string[] | undefined) ?? [],
       Privileged: Boolean(f.privileged),
       ReadonlyRootfs: Boolean(f['read-only']),
-      SecurityOpt: (f['security-opt'] as string[] | undefined) ?? [],
+      SecurityOpt: ((f['security-opt'] as string[] | undefined) ?? []).map(readSeccompFile),
       GroupAdd: (f['group-add'] as string[] | undefined) ?? [],
       Ulimits: ((f.ulimit as string[] | undefined) ?? []).map(parseUlimit),
       ShmSize: f['shm-size'] === undefined ? undefined : parseBytes(f['shm-size'] as string),

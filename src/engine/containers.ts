@@ -12,6 +12,7 @@ import { buildExecProcess, buildSpec, keepIdMappings, type IdMap, type ProcessUs
 import { launchMonitor, MonitorLink, type MonitorFiles } from '../runtime/monitor.js';
 import { resolveGroups, resolveUser } from '../runtime/user.js';
 import { securitySettings } from '../runtime/security.js';
+import { SeccompBpfCache } from '../runtime/seccomp-cache.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { tracer } from '../util/trace.js';
@@ -124,6 +125,7 @@ export class ContainerService {
   private readonly containersDir: string;
   private readonly runContainersDir: string;
   private readonly runtimeRoot: string;
+  private readonly seccompCache: SeccompBpfCache;
 
   constructor(
     dirs: EngineDirs,
@@ -137,6 +139,7 @@ export class ContainerService {
     this.containersDir = path.join(dirs.dataDir, 'containers');
     this.runContainersDir = path.join(dirs.runDir, 'c');
     this.runtimeRoot = path.join(dirs.runDir, 'runtime');
+    this.seccompCache = new SeccompBpfCache(path.join(dirs.runDir, 'seccomp-cache'), runtime.path, this.runtimeRoot);
     this.waiters.setMaxListeners(0);
   }
 
@@ -556,6 +559,7 @@ export class ContainerService {
         userMounts: await this.ociMounts(record), idMappings: keepId?.mappings, security, sharedNamespaces,
         sharedShm: await this.shmFor(record, security.shmSizeBytes),
       });
+      const seccompKey = this.seccompCache.prepare(spec);
       const bundle = path.join(dir, 'bundle');
       await fsp.mkdir(bundle, { recursive: true });
       await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
@@ -567,6 +571,7 @@ export class ContainerService {
         logFile: record.LogPath, tty: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin),
       });
       trace('created');
+      if (seccompKey) void this.seccompCache.remember(seccompKey, record.Id);
       link = await MonitorLink.connect(files.socket);
       this.attachLink(record, link);
       const pid = await monitor.start();

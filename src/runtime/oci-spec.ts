@@ -136,6 +136,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
       ...(input.idMappings ?? {}),
       ...(security.maskPaths ? { maskedPaths, readonlyPaths } : {}),
       ...(Object.keys(security.sysctls).length ? { sysctl: security.sysctls } : {}),
+      ...(security.seccomp ? { seccomp: security.seccomp } : {}),
     },
   };
 }

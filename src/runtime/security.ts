@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import { invalid } from '../util/errors.js';
+import { compileSeccomp, parseSeccompProfile, type OciSeccomp, type SeccompProfile } from './seccomp.js';
+import { defaultSeccompProfile } from './seccomp-default.js';
 
 /** Every capability Linux knows (as of 6.x); `--cap-add ALL` and `--privileged` give all of them. */
 export const allCapabilities = [
@@ -43,6 +45,8 @@ export interface SecuritySettings {
   sysctls: Record<string, string>;
   devices: Array<{ hostPath: string; containerPath: string }>;
   groupAdd: string[];
+  /** The seccomp filter for the runtime; absent with seccomp=unconfined and --privileged. */
+  seccomp?: OciSeccomp;
 }
 
 function capabilityName(text: string): string {
@@ -71,16 +75,20 @@ export function securitySettings(request: SecurityRequest): SecuritySettings {
   for (const cap of adds) if (cap !== 'ALL') capabilities.add(cap);
 
   let noNewPrivileges = false;
+  let seccompProfile: SeccompProfile | undefined = defaultSeccompProfile;
   for (const option of request.SecurityOpt ?? []) {
-    const [key, value] = option.split(/[:=]/, 2) as [string, string | undefined];
+    const at = option.search(/[:=]/);
+    const key = at < 0 ? option : option.slice(0, at);
+    const value = at < 0 ? undefined : option.slice(at + 1);
     if (key === 'no-new-privileges') {
       if (value !== undefined && value !== 'true' && value !== 'false') throw invalid(`invalid --security-opt ${JSON.stringify(option)}`);
       noNewPrivileges = value !== 'false';
-    } else if (key === 'seccomp' || key === 'label' || key === 'apparmor') {
-      // Roost does not load seccomp, SELinux or AppArmor profiles yet: these are accepted and have no effect.
-      if (key === 'seccomp' && value && value !== 'unconfined' && !fs.existsSync(value)) throw invalid(`opening seccomp profile (${value}) failed: no such file`);
+    } else if (key === 'seccomp') {
+      seccompProfile = seccompOption(value);
+    } else if (key === 'label' || key === 'apparmor' || key === 'systempaths' || key === 'mask' || key === 'unmask') {
+      // Roost loads no SELinux or AppArmor policy (an unprivileged user cannot); these are accepted and have no effect.
     } else {
-      throw invalid(`invalid --security-opt: ${JSON.stringify(option)}`);
+      throw invalid(`invalid --security-opt: ${JSON.stringify(option.length > 80 ? `${option.slice(0, 80)}...` : option)}`);
     }
   }
 
@@ -116,7 +124,26 @@ export function securitySettings(request: SecurityRequest): SecuritySettings {
     sysctls: request.Sysctls ?? {},
     devices,
     groupAdd: request.GroupAdd ?? [],
+    ...(seccompProfile && !request.Privileged ? { seccomp: compileSeccomp(seccompProfile, [...capabilities]) } : {}),
   };
+}
+
+/**
+ * The profile named by `seccomp=VALUE`: unconfined (none), builtin/default (Roost's), the JSON text of a
+ * profile (what the docker CLI and Roost's CLI send for a file), or a file the engine can read.
+ */
+function seccompOption(value: string | undefined): SeccompProfile | undefined {
+  if (!value) throw invalid('--security-opt seccomp needs a value: unconfined, builtin or a profile file');
+  if (value === 'unconfined') return undefined;
+  if (value === 'builtin' || value === 'default') return defaultSeccompProfile;
+  if (value.trimStart().startsWith('{')) return parseSeccompProfile(value, 'seccomp profile');
+  let text: string;
+  try {
+    text = fs.readFileSync(value, 'utf8');
+  } catch (err) {
+    throw invalid(`opening seccomp profile (${value}) failed: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  return parseSeccompProfile(text, `seccomp profile ${value}`);
 }
 
 /** The resource limits of a request; Roost cannot apply them without a delegated cgroup (it warns). */

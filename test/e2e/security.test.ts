@@ -27,6 +27,45 @@ e2e('capabilities: Docker\'s default set, --cap-drop ALL with --cap-add, --privi
   t.regex(bad.stderr, /unknown capability: "BOGUS"/);
 });
 
+e2e('seccomp: the default profile filters (Seccomp 2, unshare refused), unconfined and --privileged lift it, a profile file applies', async (t) => {
+  const { roost } = t.context;
+  const done = await roost.roost(['run', '--rm', '--cap-drop', 'ALL', '--read-only', '--security-opt', 'no-new-privileges', 'busybox', 'sh', '-c',
+    'grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; touch /x 2>/dev/null || echo write-refused']);
+  t.is(done.stdout, 'CapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\nwrite-refused\n', done.stderr);
+  const unshare = 'unshare -U true && echo unshare-ok';
+  const filtered = await roost.roost(['run', '--rm', 'busybox', 'sh', '-c', unshare]);
+  t.regex(filtered.stderr, /Operation not permitted/, 'a new user namespace is refused by the default profile');
+  t.is(filtered.stdout, '');
+  t.is((await roost.roost(['run', '--rm', '--security-opt', 'seccomp=unconfined', 'busybox', 'sh', '-c', `${unshare}; grep Seccomp: /proc/self/status`])).stdout, 'unshare-ok\nSeccomp:\t0\n');
+  t.is((await roost.roost(['run', '--rm', '--cap-add', 'SYS_ADMIN', 'busybox', 'sh', '-c', unshare])).stdout, 'unshare-ok\n', 'CAP_SYS_ADMIN opens the namespace calls');
+  t.is((await roost.roost(['run', '--rm', '--privileged', 'busybox', 'grep', 'Seccomp:', '/proc/self/status'])).stdout, 'Seccomp:\t0\n');
+  // exec'd processes get the container's filter too.
+  await roost.roost(['run', '-d', '--name', 'filtered', 'busybox', 'sleep', '300']);
+  t.is((await roost.roost(['exec', 'filtered', 'grep', 'Seccomp:', '/proc/self/status'])).stdout, 'Seccomp:\t2\n');
+  await roost.roost(['rm', '-f', 'filtered']);
+
+  const dir = fs.mkdtempSync(`${roost.base}/seccomp-`);
+  fs.writeFileSync(`${dir}/no-mkdir.json`, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] }));
+  const custom = await roost.roost(['run', '--rm', '--security-opt', `seccomp=${dir}/no-mkdir.json`, 'busybox', 'sh', '-c', 'mkdir /made || echo refused; touch /touched && echo touched']);
+  t.is(custom.stdout, 'refused\ntouched\n');
+  t.regex(custom.stderr, /Permission denied/, 'the profile\'s errno (EACCES)');
+  fs.writeFileSync(`${dir}/bad-action.json`, JSON.stringify({ defaultAction: 'SCMP_ACT_NOPE' }));
+  fs.writeFileSync(`${dir}/not-json.json`, '{"defaultAction": ');
+  const cases: Array<[string, RegExp]> = [
+    [`seccomp=${dir}/bad-action.json`, /unknown defaultAction "SCMP_ACT_NOPE"/],
+    [`seccomp=${dir}/not-json.json`, /is not valid JSON/],
+    [`seccomp=${dir}/missing.json`, /opening seccomp profile .* failed: no such file/],
+  ];
+  for (const [option, pattern] of cases) {
+    const before = (await roost.roost(['ps', '-aq'])).stdout;
+    const result = await roost.roost(['run', '--rm', '--security-opt', option, 'busybox', 'true']);
+    t.is(result.exitCode, 125, option);
+    t.regex(result.stderr, pattern, option);
+    t.is(result.stderr.trim().split('\n').length, 1, 'one line');
+    t.is((await roost.roost(['ps', '-aq'])).stdout, before, 'no container half-created');
+  }
+});
+
 e2e('--read-only (with --tmpfs), no-new-privileges, --group-add, --ulimit, --shm-size, --sysctl, --device', async (t) => {
   const { roost } = t.context;
   const ro = await roost.roost(['run', '--rm', '--read-only', '--tmpfs', '/tmp', 'busybox', 'sh', '-c', 'touch /x 2>/dev/null || echo refused; touch /tmp/x && echo tmp-ok']);
