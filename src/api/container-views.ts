@@ -12,10 +12,15 @@ function ago(iso: string): string {
   return `${Math.round(hours / 24)} days`;
 }
 
+function healthSuffix(status: string | undefined): string {
+  if (!status) return '';
+  return status === 'starting' ? ' (health: starting)' : ` (${status})`;
+}
+
 /** Docker's human status: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
 export function humanStatus(record: ContainerRecord): string {
   const state = record.State;
-  if (state.Running) return `Up ${ago(state.StartedAt)}${state.Paused ? ' (Paused)' : ''}`;
+  if (state.Running) return `Up ${ago(state.StartedAt)}${state.Paused ? ' (Paused)' : healthSuffix(state.Health?.Status)}`;
   if (state.Status === 'exited') return `Exited (${state.ExitCode}) ${ago(state.FinishedAt)} ago`;
   if (state.Status === 'removing') return 'Removal In Progress';
   if (state.Status === 'dead') return 'Dead';
@@ -83,7 +88,7 @@ export function containerInspect(service: ContainerService, record: ContainerRec
     Created: record.Created,
     Path: record.Path,
     Args: record.Args,
-    State: { ...record.State, Health: undefined },
+    State: record.State,
     Image: record.Image,
     ResolvConfPath: '',
     HostnamePath: '',

@@ -18,6 +18,7 @@ function matchesFilters(ctx: RouteContext, record: ContainerRecord, filters: Rec
         case 'id': return record.Id.startsWith(value);
         case 'name': return new RegExp(value).test(record.Name.slice(1));
         case 'status': return record.State.Status === value;
+        case 'health': return (record.State.Health?.Status ?? 'none') === value;
         case 'exited': return !record.State.Running && record.State.Status === 'exited' && record.State.ExitCode === Number(value);
         case 'label': {
           const [k, v] = value.split('=', 2) as [string, string | undefined];

@@ -4,6 +4,31 @@ import { invalid } from '../util/errors.js';
 import { parseBytes, parseMountFlag } from './mount-flag.js';
 import { parseKeyValueFlags } from './key-values.js';
 import { parseRestartFlag } from '../engine/restart-policy.js';
+import { parseDuration } from '../util/duration.js';
+import type { HealthConfig } from '../image/types.js';
+
+/** The --health-* flags as Docker's Config.Healthcheck; undefined when none is given. */
+function healthcheckFromFlags(f: Record<string, unknown>): HealthConfig | undefined {
+  const durations = { Interval: 'health-interval', Timeout: 'health-timeout', StartPeriod: 'health-start-period', StartInterval: 'health-start-interval' } as const;
+  const given = f['health-cmd'] !== undefined || f['health-retries'] !== undefined || Object.values(durations).some((flag) => f[flag] !== undefined);
+  if (f['no-healthcheck']) {
+    if (given) throw invalid('--no-healthcheck conflicts with --health-* options');
+    return { Test: ['NONE'] };
+  }
+  if (!given) return undefined;
+  const config: HealthConfig = { Test: f['health-cmd'] !== undefined ? ['CMD-SHELL', f['health-cmd'] as string] : [] };
+  for (const [key, flag] of Object.entries(durations) as Array<[keyof typeof durations, string]>) {
+    if (f[flag] === undefined) continue;
+    const ns = parseDuration(f[flag] as string, flag);
+    if (ns < 0) throw invalid(`--${flag} cannot be negative`);
+    config[key] = ns;
+  }
+  if (f['health-retries'] !== undefined) {
+    if ((f['health-retries'] as number) < 0) throw invalid('--health-retries cannot be negative');
+    config.Retries = f['health-retries'] as number;
+  }
+  return config;
+}
 
 /** `--ulimit nofile=1024[:2048]`. */
 function parseUlimit(spec: string): { Name: string; Soft: number; Hard: number } {
@@ -71,6 +96,13 @@ export const createFlags: FlagSpec[] = [
   { name: 'shm-size', type: 'string', help: 'Size of /dev/shm (e.g. 64m)' },
   { name: 'sysctl', type: 'list', help: 'Namespaced kernel parameters (e.g. net.ipv4.ip_unprivileged_port_start=0)' },
   { name: 'device', type: 'list', help: 'Add a host device to the container (/dev/x[:/dev/y])' },
+  { name: 'health-cmd', type: 'string', help: 'Command to run to check health' },
+  { name: 'health-interval', type: 'string', help: 'Time between running the check (ms|s|m|h) (default 30s)' },
+  { name: 'health-timeout', type: 'string', help: 'Maximum time to allow one check to run (ms|s|m|h) (default 30s)' },
+  { name: 'health-retries', type: 'int', help: 'Consecutive failures needed to report unhealthy (default 3)' },
+  { name: 'health-start-period', type: 'string', help: 'Start period for the container to initialize before counting retries (ms|s|m|h)' },
+  { name: 'health-start-interval', type: 'string', help: 'Time between running the check during the start period (ms|s|m|h)' },
+  { name: 'no-healthcheck', type: 'bool', help: 'Disable any container-specified HEALTHCHECK' },
   { name: 'memory', short: 'm', type: 'string', help: 'Memory limit (accepted, not applied yet)' },
   { name: 'memory-swap', type: 'string', help: 'Swap limit (accepted, not applied yet)' },
   { name: 'memory-reservation', type: 'string', help: 'Memory soft limit (accepted, not applied yet)' },
@@ -134,6 +166,7 @@ export function buildCreateBody(args: ParsedArgs): { name?: string; body: Record
     Labels: parseKeyValueFlags(f.label as string[] | undefined, 'label'),
     StopSignal: f['stop-signal'],
     StopTimeout: f['stop-timeout'],
+    Healthcheck: healthcheckFromFlags(f),
     Tty: Boolean(f.tty),
     OpenStdin: interactive,
     StdinOnce: interactive,

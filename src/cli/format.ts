@@ -20,13 +20,14 @@ export interface FormatOptions {
 
 type FieldRef = { base: 'dot' | 'root' | 'var'; name: string; path: string[] };
 type Tok =
-  | ({ t: 'field' } & FieldRef)
+  | ({ t: 'field'; chained?: boolean } & FieldRef)
   | { t: 'lit'; v: unknown }
   | { t: 'ident'; v: string }
   | { t: '|' | '(' | ')' | ',' | ':=' };
 type Item = { k: 'text'; v: string } | { k: 'action'; toks: Tok[] };
 
-type Operand = ({ k: 'field' } & FieldRef) | { k: 'lit'; v: unknown } | { k: 'fn'; name: string } | { k: 'pipe'; pipe: Pipe };
+/** `pipe`: a parenthesized pipeline, with `path` the fields read from its value (`(index .X 0).Name`). */
+type Operand = ({ k: 'field' } & FieldRef) | { k: 'lit'; v: unknown } | { k: 'fn'; name: string } | { k: 'pipe'; pipe: Pipe; path?: string[] };
 type Pipe = Operand[][]; // commands separated by `|`; each command is operands
 type Node =
   | { k: 'text'; v: string }
@@ -83,7 +84,12 @@ function lex(src: string): Item[] {
       if (m[2]) comment = true;
       else if (m[3]) toks.push({ t: 'lit', v: unquote(m[3]) });
       else if (m[4]) toks.push({ t: 'lit', v: m[4].slice(1, -1) });
-      else if (m[5]) toks.push(fieldTok(m[5]));
+      else if (m[5]) {
+        const tok = fieldTok(m[5]);
+        // `.Field` written right after `)` reads a field of the parenthesized value.
+        if (m[0] === m[5] && toks.at(-1)?.t === ')' && tok.t === 'field' && tok.base === 'dot') tok.chained = true;
+        toks.push(tok);
+      }
       else if (m[6]) toks.push({ t: 'lit', v: Number(m[6]) });
       else if (m[7]) toks.push({ t: 'ident', v: m[7] });
       else toks.push({ t: m[8] as '|' | '(' | ')' | ',' | ':=' });
@@ -178,7 +184,14 @@ class Parser {
         break;
       }
       if (t.t === '|') finish();
-      else if (t.t === '(') cmd.push({ k: 'pipe', pipe: this.pipeline(toks, c, true) });
+      else if (t.t === '(') {
+        const pipe = this.pipeline(toks, c, true);
+        const next = toks[c.i];
+        if (next?.t === 'field' && next.chained) {
+          c.i++;
+          cmd.push({ k: 'pipe', pipe, path: next.path });
+        } else cmd.push({ k: 'pipe', pipe });
+      }
       else cmd.push(this.operand(t));
     }
     finish();
@@ -329,7 +342,7 @@ type Scope = { dot: unknown; root: unknown; vars: Record<string, unknown> };
 
 function evalOperand(o: Operand, s: Scope): unknown {
   if (o.k === 'lit') return o.v;
-  if (o.k === 'pipe') return evalPipe(o.pipe, s);
+  if (o.k === 'pipe') return (o.path ?? []).reduce<unknown>((v, key) => field(v, key), evalPipe(o.pipe, s));
   if (o.k === 'fn') return call(o.name, []);
   let v = o.base === 'dot' ? s.dot : o.base === 'root' ? s.root : s.vars[o.name];
   for (const key of o.path) v = field(v, key);

@@ -1,4 +1,6 @@
-import type { ContainerDefaults } from '../image/types.js';
+import type { ContainerDefaults, HealthConfig } from '../image/types.js';
+
+export type { HealthConfig };
 import type { MountPoint } from './mounts.js';
 import type { SecurityRequest } from '../runtime/security.js';
 
@@ -51,6 +53,14 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Present while the container has a health check (Docker's State.Health). */
+  Health?: HealthState;
+}
+
+export interface HealthState {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }>;
 }
 
 export interface ContainerRecord {

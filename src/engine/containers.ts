@@ -13,6 +13,7 @@ import { launchMonitor, MonitorLink, type MonitorFiles } from '../runtime/monito
 import { resolveGroups, resolveUser } from '../runtime/user.js';
 import { securitySettings } from '../runtime/security.js';
 import { SeccompBpfCache } from '../runtime/seccomp-cache.js';
+import { HealthChecks, mergeHealthcheck } from './health.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { tracer } from '../util/trace.js';
@@ -126,6 +127,7 @@ export class ContainerService {
   private readonly runContainersDir: string;
   private readonly runtimeRoot: string;
   private readonly seccompCache: SeccompBpfCache;
+  private readonly health: HealthChecks;
 
   constructor(
     dirs: EngineDirs,
@@ -141,6 +143,10 @@ export class ContainerService {
     this.runtimeRoot = path.join(dirs.runDir, 'runtime');
     this.seccompCache = new SeccompBpfCache(path.join(dirs.runDir, 'seccomp-cache'), runtime.path, this.runtimeRoot);
     this.waiters.setMaxListeners(0);
+    this.health = new HealthChecks((record, command, timeoutMs) => this.probe(record, command, timeoutMs), async (record, statusChanged) => {
+      await this.persist(record);
+      if (statusChanged) this.events.emit('container', `health_status: ${record.State.Health!.Status}`, record.Id, this.eventAttributes(record));
+    });
   }
 
   private containerDir(id: string): string {
@@ -194,6 +200,7 @@ export class ContainerService {
     try {
       const link = await MonitorLink.connect(files.socket);
       this.attachLink(record, link);
+      this.health.watch(record, false);
       return;
     } catch {
       // The monitor is gone: the container ended while no daemon was watching.
@@ -309,6 +316,8 @@ export class ContainerService {
         Labels: { ...(defaults.Labels ?? {}), ...(config.Labels ?? {}) },
         StopSignal: config.StopSignal || defaults.StopSignal || 'SIGTERM',
         ExposedPorts: { ...(defaults.ExposedPorts ?? {}), ...(config.ExposedPorts ?? {}) },
+        Healthcheck: mergeHealthcheck(config.Healthcheck, defaults.Healthcheck),
+        Shell: config.Shell ?? defaults.Shell,
         Image: config.Image,
       },
       HostConfig: { ...hostConfig, NetworkMode: networkMode === 'bridge' ? (hostConfig.NetworkMode || 'default') : networkMode },
@@ -577,6 +586,7 @@ export class ContainerService {
       const pid = await monitor.start();
       trace('started');
       record.State = { ...record.State, Status: 'running', Running: true, Restarting: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: nowIso(), FinishedAt: '0001-01-01T00:00:00Z' };
+      this.health.watch(record, true);
       await this.persist(record);
     } catch (err) {
       monitor?.abort();
@@ -653,6 +663,7 @@ export class ContainerService {
   /** `runtimeStateDropped`: the monitor deletes the runtime's state itself after reporting the exit. */
   private async onExit(record: ContainerRecord, exitCode: number, opts: { runtimeStateDropped?: boolean } = {}): Promise<void> {
     if (!this.records.has(record.Id)) return;
+    this.health.unwatch(record.Id);
     const live = this.live.get(record.Id);
     this.live.delete(record.Id);
     live?.link?.close();
@@ -956,6 +967,32 @@ export class ContainerService {
       resize: (rows, cols) => link.resize(rows, cols),
       exited,
     };
+  }
+
+  /** Runs a health check's command in the container and collects its output (stdout and stderr). */
+  private async probe(record: ContainerRecord, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    const exec = this.execCreate(record.Id, { Cmd: command, AttachStdout: true, AttachStderr: true });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const session: AttachSession = {
+      wantsStdout: true, wantsStderr: true,
+      onOutput: (_stream, data) => { if (size < 8192) { chunks.push(data); size += data.length; } },
+      onEnd: () => {},
+    };
+    try {
+      const started = await this.execStart(exec.ID, session, false);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
+      const outcome = await Promise.race([started.exited, timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        if (exec.Pid) try { process.kill(exec.Pid, 'SIGKILL'); } catch { /* gone */ }
+        return { exitCode: -1, output: `Health check exceeded timeout (${timeoutMs / 1000}s)` };
+      }
+      return { exitCode: outcome, output: Buffer.concat(chunks).toString('utf8') };
+    } finally {
+      this.execs.delete(exec.ID);
+    }
   }
 
   execResize(execId: string, rows: number, cols: number): void {

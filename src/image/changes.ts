@@ -1,5 +1,31 @@
 import { invalid } from '../util/errors.js';
-import type { ContainerDefaults } from './types.js';
+import type { ContainerDefaults, HealthConfig } from './types.js';
+import { parseDuration } from '../util/duration.js';
+
+/** `HEALTHCHECK [--interval=D] [--timeout=D] [--start-period=D] [--start-interval=D] [--retries=N] CMD ...` or `NONE`. */
+export function parseHealthcheck(text: string): HealthConfig {
+  let rest = text.trim();
+  const config: HealthConfig = {};
+  const durations: Record<string, 'Interval' | 'Timeout' | 'StartPeriod' | 'StartInterval'> = { interval: 'Interval', timeout: 'Timeout', 'start-period': 'StartPeriod', 'start-interval': 'StartInterval' };
+  for (let m = /^--([a-z-]+)=(\S+)\s+/.exec(rest); m; m = /^--([a-z-]+)=(\S+)\s+/.exec(rest)) {
+    const [whole, flag, value] = m as unknown as [string, string, string];
+    if (flag === 'retries') {
+      if (!/^\d+$/.test(value)) throw invalid(`HEALTHCHECK: invalid --retries ${JSON.stringify(value)}`);
+      config.Retries = Number(value);
+    } else if (durations[flag]) {
+      config[durations[flag]] = parseDuration(value, flag);
+    } else {
+      throw invalid(`HEALTHCHECK: unknown flag --${flag}`);
+    }
+    rest = rest.slice(whole.length);
+  }
+  const kind = /^(\w+)\s*([\s\S]*)$/.exec(rest);
+  if (kind?.[1]?.toUpperCase() === 'NONE' && !kind[2]) return { Test: ['NONE'] };
+  if (kind?.[1]?.toUpperCase() !== 'CMD' || !kind[2]) throw invalid('HEALTHCHECK needs NONE or CMD followed by a command');
+  const command = kind[2].trim();
+  config.Test = command.startsWith('[') ? ['CMD', ...commandForm(command, 'HEALTHCHECK')] : ['CMD-SHELL', command];
+  return config;
+}
 
 function commandForm(text: string, instruction: string): string[] {
   const trimmed = text.trim();
@@ -49,6 +75,7 @@ export function applyChanges(base: ContainerDefaults, changes: string[]): Contai
       case 'WORKDIR': config.WorkingDir = arg; break;
       case 'USER': config.User = arg; break;
       case 'STOPSIGNAL': config.StopSignal = arg; break;
+      case 'HEALTHCHECK': config.Healthcheck = parseHealthcheck(arg); break;
       case 'ENV': {
         const env = [...(config.Env ?? [])];
         for (const [key, value] of keyValues(arg, instruction)) {
@@ -76,7 +103,7 @@ export function applyChanges(base: ContainerDefaults, changes: string[]): Contai
         break;
       }
       default:
-        throw invalid(`${instruction} is not supported by --change (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR are)`);
+        throw invalid(`${instruction} is not supported by --change (CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR are)`);
     }
   }
   return config;

@@ -1,6 +1,19 @@
 /** OCI / Docker image config (the parts Roost reads). */
+/** Docker's HEALTHCHECK (durations in nanoseconds). */
+export interface HealthConfig {
+  /** ["NONE"], ["CMD", args...] or ["CMD-SHELL", command]; empty: inherit the image's. */
+  Test?: string[] | null;
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
 export interface ContainerDefaults {
   Env?: string[];
+  Healthcheck?: HealthConfig | null;
+  Shell?: string[] | null;
   Cmd?: string[] | null;
   Entrypoint?: string[] | null;
   WorkingDir?: string;

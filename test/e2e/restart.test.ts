@@ -57,3 +57,42 @@ e2e('--restart with --rm, and a bad policy, are refused', async (t) => {
   const count = await roost.roost(['run', '--restart', 'always:3', 'busybox', 'true']);
   t.is(count.exitCode, 125);
 });
+
+const health = (roost: RoostEnv, name: string) => roost.roost(['inspect', '-f', '{{.State.Health.Status}} {{.State.Health.FailingStreak}}', name]).then((r) => r.stdout.trim());
+
+e2e('health checks: starting, unhealthy after the retries, healthy when the check passes; ps, inspect and events show it', async (t) => {
+  const { roost } = t.context;
+  const events = roost.spawnRoost(['events', '--filter', 'event=health_status', '--format', '{{.Action}}', '--until', new Date(Date.now() + 12_000).toISOString()]);
+  await roost.roost(['run', '-d', '--name', 'web', '--health-cmd', 'cat /tmp/ready', '--health-interval', '200ms', '--health-retries', '2', 'busybox', 'sleep', '300']);
+  t.regex((await roost.roost(['ps', '--format', '{{.Status}}', '--filter', 'name=web'])).stdout, /^Up .* \(health: starting\)\n$/);
+  t.is(await retry(() => health(roost, 'web'), (s) => s.startsWith('unhealthy'), 5000), 'unhealthy 2');
+  t.regex((await roost.roost(['inspect', '-f', '{{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}', 'web'])).stdout, /^1 cat: can't open '\/tmp\/ready'/);
+  await roost.roost(['exec', 'web', 'sh', '-c', 'echo ok > /tmp/ready']);
+  t.is(await retry(() => health(roost, 'web'), (s) => s.startsWith('healthy'), 5000), 'healthy 0');
+  t.is((await roost.roost(['ps', '--filter', 'health=healthy', '--format', '{{.Names}} {{.Status}}'])).stdout.replace(/Up .* \(/, 'Up (').trim(), 'web Up (healthy)');
+  // A check that outlives its timeout counts as failed.
+  await roost.roost(['run', '-d', '--name', 'slow', '--health-cmd', 'sleep 5', '--health-interval', '200ms', '--health-timeout', '300ms', '--health-retries', '1', 'busybox', 'sleep', '300']);
+  t.is(await retry(() => health(roost, 'slow'), (s) => s.startsWith('unhealthy'), 6000), 'unhealthy 1');
+  t.regex((await roost.roost(['inspect', '-f', '{{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}', 'slow'])).stdout, /^-1 Health check exceeded timeout/);
+  await roost.roost(['rm', '-f', 'web', 'slow']);
+  events.kill();
+  const actions = (await events).stdout.trim().split('\n');
+  t.deepEqual(actions.slice(0, 3), ['health_status: unhealthy', 'health_status: healthy', 'health_status: unhealthy'], 'a follower sees each change once');
+});
+
+e2e('an image HEALTHCHECK is inherited and --no-healthcheck turns it off; failures in the start period do not count', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['create', '--name', 'base', 'busybox', 'true']);
+  const commit = await roost.roost(['commit', '--change', 'HEALTHCHECK --interval=200ms --start-period=1s --retries=1 CMD ["test", "-e", "/ready"]', 'base', 'checked:1']);
+  t.is(commit.exitCode, 0, commit.stderr);
+  await roost.roost(['run', '-d', '--name', 'inherits', 'checked:1', 'sleep', '300']);
+  await new Promise((r) => setTimeout(r, 700));
+  t.is(await health(roost, 'inherits'), 'starting 0', 'failures within the start period do not count');
+  t.is(await retry(() => health(roost, 'inherits'), (s) => s.startsWith('unhealthy'), 5000), 'unhealthy 1');
+  await roost.roost(['run', '-d', '--name', 'unchecked', '--no-healthcheck', 'checked:1', 'sleep', '300']);
+  t.is((await roost.roost(['inspect', '-f', '{{.State.Health}}', 'unchecked'])).stdout.trim(), '<no value>');
+  const bad = await roost.roost(['commit', '--change', 'HEALTHCHECK --interval=fast CMD true', 'base', 'checked:2']);
+  t.is(bad.exitCode, 125);
+  t.regex(bad.stderr, /invalid duration "fast"/);
+  await roost.roost(['rm', '-f', 'inherits', 'unchecked', 'base']);
+});

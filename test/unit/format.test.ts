@@ -85,6 +85,9 @@ test('index on label maps and arrays', (t) => {
   t.is(formatRows('{{index .Labels "com.example.tier"}}', rows, psOpts), 'front\n\n');
   t.is(formatOne('{{index .Ports 1}}', rows[0]), '443/tcp\n');
   t.is(formatOne('{{index .M "a" 0}}', { M: { a: ['deep'] } }), 'deep\n');
+  const health = { State: { Health: { Log: [{ ExitCode: 1, Output: 'no' }] } } };
+  t.is(formatOne('{{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}', health), '1 no\n', 'a field of a parenthesized value');
+  t.throws(() => formatOne('{{(index .State.Health.Log 0) .ExitCode}}', health), { message: /can't give argument to non-function/ }, 'with a space it is an argument, as in Go');
   const err = t.throws(() => formatOne('{{index .Ports 5}}', rows[0]), { instanceOf: EngineError });
   t.regex(err.message, /index out of range: 5/);
 });
