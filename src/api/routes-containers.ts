@@ -11,6 +11,9 @@ import { DetachKeyScanner, parseDetachKeys } from './detach-keys.js';
 import { roostVersion } from '../util/version.js';
 import type { ContainerRecord } from '../engine/container-types.js';
 
+const limitsWarning = (limits: string[]) =>
+  `resource limits (${limits.join(', ')}) are not applied: Roost does not set cgroup limits yet (roost info shows this host's cgroups)`;
+
 function matchesFilters(ctx: RouteContext, record: ContainerRecord, filters: Record<string, string[]>): boolean {
   for (const [key, values] of Object.entries(filters)) {
     const ok = values.some((value) => {
@@ -64,9 +67,7 @@ export function containerRoutes(router: Router): void {
     const { HostConfig: hostConfig, NetworkingConfig: _networking, ...config } = body;
     const record = await ctx.engine.containers.create({ name: ctx.query.string('name'), config, hostConfig: hostConfig ?? {} });
     const limits = requestedResources((hostConfig ?? {}) as Record<string, unknown>);
-    const warnings = limits.length
-      ? [`resource limits (${limits.join(', ')}) are not applied: Roost does not set cgroup limits yet (roost info shows this host's cgroups)`]
-      : [];
+    const warnings = limits.length ? [limitsWarning(limits)] : [];
     sendJson(ctx.res!, 201, { Id: record.Id, Warnings: warnings });
   });
 
@@ -215,6 +216,13 @@ export function containerRoutes(router: Router): void {
       await new Promise((r) => setTimeout(r, 1000));
     }
     res.end();
+  });
+
+  router.add('POST', '/containers/{id}/update', async (ctx) => {
+    const body = (await readJsonBody<Record<string, unknown> | null>(ctx.req)) ?? {};
+    await ctx.engine.containers.update(ctx.params.id!, body);
+    const limits = requestedResources(body);
+    sendJson(ctx.res!, 200, { Warnings: limits.length ? [limitsWarning(limits)] : [] });
   });
 
   const noFreezer = () => new EngineError('unavailable', 'pause needs the cgroup freezer, and this user has no cgroup of its own here', {

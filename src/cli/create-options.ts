@@ -56,6 +56,18 @@ function parseCpus(text: string): number {
 }
 import type { FlagSpec, ParsedArgs } from './args.js';
 
+/** cgroup resource flags, shared by create/run and update. */
+export const resourceFlags: FlagSpec[] = [
+  { name: 'memory', short: 'm', type: 'string', help: 'Memory limit (accepted, not applied yet)' },
+  { name: 'memory-swap', type: 'string', help: 'Swap limit (accepted, not applied yet)' },
+  { name: 'memory-reservation', type: 'string', help: 'Memory soft limit (accepted, not applied yet)' },
+  { name: 'cpus', type: 'string', help: 'Number of CPUs (accepted, not applied yet)' },
+  { name: 'cpu-shares', short: 'c', type: 'int', help: 'CPU shares (accepted, not applied yet)' },
+  { name: 'cpuset-cpus', type: 'string', help: 'CPUs in which to allow execution (accepted, not applied yet)' },
+  { name: 'pids-limit', type: 'int', help: 'Tune container pids limit (accepted, not applied yet)' },
+  { name: 'blkio-weight', type: 'int', help: 'Block IO weight (accepted, not applied yet)' },
+];
+
 /** Flags shared by `create` and `run`. */
 export const createFlags: FlagSpec[] = [
   { name: 'interactive', short: 'i', type: 'bool', help: 'Keep STDIN open even if not attached' },
@@ -103,15 +115,22 @@ export const createFlags: FlagSpec[] = [
   { name: 'health-start-period', type: 'string', help: 'Start period for the container to initialize before counting retries (ms|s|m|h)' },
   { name: 'health-start-interval', type: 'string', help: 'Time between running the check during the start period (ms|s|m|h)' },
   { name: 'no-healthcheck', type: 'bool', help: 'Disable any container-specified HEALTHCHECK' },
-  { name: 'memory', short: 'm', type: 'string', help: 'Memory limit (accepted, not applied yet)' },
-  { name: 'memory-swap', type: 'string', help: 'Swap limit (accepted, not applied yet)' },
-  { name: 'memory-reservation', type: 'string', help: 'Memory soft limit (accepted, not applied yet)' },
-  { name: 'cpus', type: 'string', help: 'Number of CPUs (accepted, not applied yet)' },
-  { name: 'cpu-shares', short: 'c', type: 'int', help: 'CPU shares (accepted, not applied yet)' },
-  { name: 'cpuset-cpus', type: 'string', help: 'CPUs in which to allow execution (accepted, not applied yet)' },
-  { name: 'pids-limit', type: 'int', help: 'Tune container pids limit (accepted, not applied yet)' },
-  { name: 'blkio-weight', type: 'int', help: 'Block IO weight (accepted, not applied yet)' },
+  ...resourceFlags,
 ];
+
+/** The resource fields of a HostConfig (Docker's names) from the resource flags that were given. */
+export function resourcesFromFlags(f: Record<string, unknown>): Record<string, number | string | undefined> {
+  return {
+    Memory: f.memory === undefined ? undefined : parseBytes(f.memory as string),
+    MemorySwap: f['memory-swap'] === undefined ? undefined : (f['memory-swap'] === '-1' ? -1 : parseBytes(f['memory-swap'] as string)),
+    MemoryReservation: f['memory-reservation'] === undefined ? undefined : parseBytes(f['memory-reservation'] as string),
+    NanoCpus: f.cpus === undefined ? undefined : parseCpus(f.cpus as string),
+    CpuShares: f['cpu-shares'] as number | undefined,
+    CpusetCpus: f['cpuset-cpus'] as string | undefined,
+    PidsLimit: f['pids-limit'] as number | undefined,
+    BlkioWeight: f['blkio-weight'] as number | undefined,
+  };
+}
 
 /** Reads a Docker env file: KEY=VALUE lines, `#` comments, a bare KEY takes the value from our env. */
 export function readEnvFile(file: string): string[] {
@@ -209,14 +228,7 @@ export function buildCreateBody(args: ParsedArgs): { name?: string; body: Record
         const [host, container] = d.split(':');
         return { PathOnHost: host!, PathInContainer: container && container.startsWith('/') ? container : host!, CgroupPermissions: 'rwm' };
       }),
-      Memory: f.memory === undefined ? undefined : parseBytes(f.memory as string),
-      MemorySwap: f['memory-swap'] === undefined ? undefined : (f['memory-swap'] === '-1' ? -1 : parseBytes(f['memory-swap'] as string)),
-      MemoryReservation: f['memory-reservation'] === undefined ? undefined : parseBytes(f['memory-reservation'] as string),
-      NanoCpus: f.cpus === undefined ? undefined : parseCpus(f.cpus as string),
-      CpuShares: f['cpu-shares'],
-      CpusetCpus: f['cpuset-cpus'],
-      PidsLimit: f['pids-limit'],
-      BlkioWeight: f['blkio-weight'],
+      ...resourcesFromFlags(f),
     },
   };
   if (f.pull !== undefined && !['always', 'missing', 'never'].includes(f.pull as string)) throw invalid(`invalid pull option: '${f.pull}': must be one of "always"|"missing"|"never"`);

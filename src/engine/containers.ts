@@ -11,7 +11,7 @@ import { findExecutable, type RuntimeChoice } from '../rootless/host-check.js';
 import { buildExecProcess, buildSpec, keepIdMappings, type IdMap, type ProcessUser } from '../runtime/oci-spec.js';
 import { launchMonitor, MonitorLink, type MonitorFiles } from '../runtime/monitor.js';
 import { resolveGroups, resolveUser } from '../runtime/user.js';
-import { securitySettings } from '../runtime/security.js';
+import { checkResources, resourceFields, securitySettings } from '../runtime/security.js';
 import { SeccompBpfCache } from '../runtime/seccomp-cache.js';
 import { HealthChecks, mergeHealthcheck } from './health.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
@@ -24,7 +24,7 @@ import type { ImageService } from './images.js';
 import { namePattern, randomName } from './names.js';
 import { checkDuplicates, parseApiMount, parseBind, parseTmpfs, type MountPoint } from './mounts.js';
 import type { VolumeService } from './volumes.js';
-import { checkRestartPolicy, restartDelayMs, shouldRestart, startsWithEngine } from './restart-policy.js';
+import { checkRestartPolicy, restartDelayMs, shouldRestart, startsWithEngine, type RestartPolicy } from './restart-policy.js';
 
 export interface CreateRequest {
   name?: string;
@@ -332,6 +332,7 @@ export class ContainerService {
     };
     if (config.StopSignal) parseSignal(config.StopSignal);
     securitySettings(record.HostConfig);
+    checkResources(record.HostConfig);
     for (const [flag, mode, allowed] of [['--pid', record.HostConfig.PidMode, ['', 'host']], ['--ipc', record.HostConfig.IpcMode, ['', 'host', 'private', 'shareable']], ['--uts', record.HostConfig.UTSMode, ['', 'host']]] as const) {
       if (mode === undefined || (allowed as readonly string[]).includes(mode)) continue;
       if (mode.startsWith('container:') && flag !== '--uts') this.get(mode.slice('container:'.length));
@@ -850,6 +851,29 @@ export class ContainerService {
     record.Name = `/${name}`;
     await this.persist(record);
     this.events.emit('container', 'rename', record.Id, { ...this.eventAttributes(record), oldName });
+  }
+
+  /**
+   * Docker's update: a new restart policy applies from the next exit; resource fields are checked and
+   * kept in HostConfig (like create, Roost does not apply cgroup limits yet).
+   */
+  async update(idOrName: string, body: Record<string, unknown>): Promise<void> {
+    const record = this.get(idOrName);
+    const policy = body.RestartPolicy as RestartPolicy | undefined;
+    const changes: Record<string, unknown> = {};
+    for (const key of resourceFields) {
+      const value = body[key];
+      if (value !== undefined && value !== null && value !== 0 && value !== '') changes[key] = value;
+    }
+    checkResources({ ...record.HostConfig, ...changes });
+    if (policy?.Name) {
+      if (record.HostConfig.AutoRemove && policy.Name !== 'no') throw invalid('Restart policy cannot be updated because AutoRemove is enabled for the container');
+      checkRestartPolicy(policy, false);
+      record.HostConfig.RestartPolicy = { Name: policy.Name, MaximumRetryCount: policy.MaximumRetryCount ?? 0 };
+    }
+    Object.assign(record.HostConfig, changes);
+    await this.persist(record);
+    this.events.emit('container', 'update', record.Id, this.eventAttributes(record));
   }
 
   async prune(): Promise<string[]> {

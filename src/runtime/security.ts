@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import { invalid } from '../util/errors.js';
 import { compileSeccomp, parseSeccompProfile, type OciSeccomp, type SeccompProfile } from './seccomp.js';
 import { defaultSeccompProfile } from './seccomp-default.js';
@@ -146,10 +147,33 @@ function seccompOption(value: string | undefined): SeccompProfile | undefined {
   return parseSeccompProfile(text, `seccomp profile ${value}`);
 }
 
+export const resourceFields = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'PidsLimit', 'BlkioWeight'] as const;
+
+/** Docker's checks of the resource fields of a create or update request. */
+export function checkResources(hostConfig: Record<string, unknown>, cpuCount = os.availableParallelism()): void {
+  const num = (key: string) => (typeof hostConfig[key] === 'number' ? hostConfig[key] as number : 0);
+  for (const key of resourceFields) {
+    const value = hostConfig[key];
+    if (value !== undefined && value !== null && (key === 'CpusetCpus' ? typeof value !== 'string' : typeof value !== 'number')) throw invalid(`${key} must be a ${key === 'CpusetCpus' ? 'string' : 'number'}`);
+  }
+  if (num('Memory') > 0 && num('Memory') < 6 * 1024 * 1024) throw invalid('Minimum memory limit allowed is 6MB');
+  if (num('MemorySwap') > 0 && num('Memory') > 0 && num('MemorySwap') < num('Memory')) throw invalid('Minimum memoryswap limit should be larger than memory limit, see usage');
+  if (num('MemoryReservation') > 0 && num('Memory') > 0 && num('MemoryReservation') > num('Memory')) throw invalid('Minimum memory limit can not be less than memory reservation limit, see usage');
+  if (num('NanoCpus') < 0 || num('CpuShares') < 0 || num('Memory') < 0) throw invalid('resource limits cannot be negative');
+  if (num('NanoCpus') > cpuCount * 1e9) throw invalid(`range of CPUs is from 0.01 to ${cpuCount}.00, as there are only ${cpuCount} CPUs available`);
+  const weight = num('BlkioWeight');
+  if (weight !== 0 && (weight < 10 || weight > 1000)) throw invalid('Range of blkio weight is from 10 to 1000');
+  const cpuset = hostConfig.CpusetCpus;
+  if (typeof cpuset === 'string' && cpuset !== '') {
+    if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(cpuset)) throw invalid(`invalid value ${JSON.stringify(cpuset)} for cpuset cpus`);
+    const highest = Math.max(...cpuset.split(/[,-]/).map(Number));
+    if (highest >= cpuCount) throw invalid(`Requested CPUs are not available - requested ${cpuset}, available: 0-${cpuCount - 1}`);
+  }
+}
+
 /** The resource limits of a request; Roost cannot apply them without a delegated cgroup (it warns). */
 export function requestedResources(hostConfig: Record<string, unknown>): string[] {
-  const fields = ['Memory', 'MemorySwap', 'MemoryReservation', 'NanoCpus', 'CpuShares', 'CpuQuota', 'CpuPeriod', 'CpusetCpus', 'PidsLimit', 'BlkioWeight'];
-  return fields.filter((field) => {
+  return resourceFields.filter((field) => {
     const value = hostConfig[field];
     return value !== undefined && value !== null && value !== 0 && value !== '' && !(field === 'PidsLimit' && (value as number) < 0);
   });

@@ -96,3 +96,33 @@ e2e('an image HEALTHCHECK is inherited and --no-healthcheck turns it off; failur
   t.regex(bad.stderr, /invalid duration "fast"/);
   await roost.roost(['rm', '-f', 'inherits', 'unchecked', 'base']);
 });
+
+e2e('update changes the restart policy of a running container; bad limits are refused and change nothing', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['run', '-d', '--name', 'upd', 'busybox', 'sh', '-c', 'sleep 0.5; exit 4']);
+  const updated = await roost.roost(['update', '--restart', 'on-failure:1', 'upd']);
+  t.is(updated.exitCode, 0, updated.stderr);
+  t.is(updated.stdout, 'upd\n');
+  t.is(await retry(() => state(roost, 'upd'), (s) => s === 'exited 1 4', 8000), 'exited 1 4', 'restarted once under the new policy');
+  const limited = await roost.roost(['update', '-m', '64m', 'upd']);
+  t.is(limited.exitCode, 0);
+  t.regex(limited.stderr, /^WARNING: resource limits \(Memory\) are not applied/);
+  t.is((await roost.roost(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}', 'upd'])).stdout, '67108864 on-failure\n');
+  const cases: Array<[string[], RegExp]> = [
+    [['-m', '1k'], /Minimum memory limit allowed is 6MB/],
+    [['--blkio-weight', '5'], /Range of blkio weight is from 10 to 1000/],
+    [['--cpuset-cpus', '0-999'], /Requested CPUs are not available/],
+    [['--restart', 'sometimes'], /invalid restart policy "sometimes"/],
+    [[], /you must provide one or more flags/],
+  ];
+  for (const [flags, pattern] of cases) {
+    const result = await roost.roost(['update', ...flags, 'upd']);
+    t.not(result.exitCode, 0, flags.join(' '));
+    t.regex(result.stderr, pattern, flags.join(' '));
+  }
+  t.is((await roost.roost(['inspect', '-f', '{{.HostConfig.Memory}} {{.HostConfig.BlkioWeight}}', 'upd'])).stdout, '67108864 <no value>\n', 'nothing changed by the refused updates');
+  await roost.roost(['run', '-d', '--rm', '--name', 'auto', 'busybox', 'sleep', '30']);
+  const auto = await roost.roost(['update', '--restart', 'always', 'auto']);
+  t.regex(auto.stderr, /AutoRemove is enabled/);
+  await roost.roost(['rm', '-f', 'upd', 'auto']);
+});

@@ -4,7 +4,8 @@ import { EngineError, invalid } from '../../util/errors.js';
 import type { FlagSpec } from '../args.js';
 import { graceDelay, pipeTerminal } from '../attach-io.js';
 import { formatFlag, type Command } from '../command.js';
-import { buildCreateBody, createFlags } from '../create-options.js';
+import { buildCreateBody, createFlags, resourceFlags, resourcesFromFlags } from '../create-options.js';
+import { parseRestartFlag } from '../../engine/restart-policy.js';
 import { parseFilterFlags } from '../filters.js';
 import { formatOne, formatRows } from '../format.js';
 import { forEachName } from '../each-name.js';
@@ -210,6 +211,23 @@ const rename: Command = {
     const [id, name] = ctx.args.positionals as [string, string];
     await (await ctx.client()).call(`/containers/${encodeURIComponent(id)}/rename`, { query: { name } });
     return 0;
+  },
+};
+
+const update: Command = {
+  name: 'update', synopsis: '[OPTIONS] CONTAINER [CONTAINER...]', description: 'Update configuration of one or more containers',
+  flags: [{ name: 'restart', type: 'string', help: 'Restart policy to apply when a container exits' }, ...resourceFlags], minArgs: 1,
+  async run(ctx) {
+    const f = ctx.args.flags;
+    const body: Record<string, unknown> = { ...resourcesFromFlags(f) };
+    if (f.restart !== undefined) body.RestartPolicy = parseRestartFlag(f.restart as string);
+    if (Object.values(body).every((v) => v === undefined)) throw invalid('you must provide one or more flags when using this command');
+    const client = await ctx.client();
+    return forEachName(ctx.args.positionals, async (id) => {
+      const result = await client.json<{ Warnings?: string[] }>(`/containers/${encodeURIComponent(id)}/update`, { method: 'POST', body });
+      for (const warning of result.Warnings ?? []) process.stderr.write(`WARNING: ${warning}\n`);
+      process.stdout.write(`${id}\n`);
+    });
   },
 };
 
@@ -428,4 +446,4 @@ const prune: Command = {
   },
 };
 
-export const containerCommands: Command[] = [run, create, start, stop, restart, kill, rm, wait, rename, ps, logs, exec, attach, inspect, prune];
+export const containerCommands: Command[] = [run, create, start, stop, restart, kill, rm, wait, rename, update, ps, logs, exec, attach, inspect, prune];
