@@ -34,6 +34,20 @@ add_user() {
   grep -q "^$user:" /etc/subuid || usermod --add-subuids "$(next_range /etc/subuid)" "$user"
   grep -q "^$user:" /etc/subgid || usermod --add-subgids "$(next_range /etc/subgid)" "$user"
 }
-[ -n "$test_user" ] && add_user "$test_user"
+# systemd delegates a cgroup v2 subtree to every logged-in user (user@UID.service, Delegate=yes; in the
+# unified hierarchy also on hybrid hosts), and the user's programs run in a scope below it. Without
+# systemd here, make the same: the scope is where user-session.sh starts the user's commands.
+delegate_cgroup() {
+  local user=$1 uid unified scope
+  uid=$(id -u "$user")
+  unified=$(awk '$3 == "cgroup2" && ($2 == "/sys/fs/cgroup" || $2 == "/sys/fs/cgroup/unified") { print $2; exit }' /proc/self/mounts)
+  [ -n "$unified" ] || return 0
+  scope="$unified/user.slice/user-$uid.slice/user@$uid.service/session.scope"
+  mkdir -p "$scope" 2>/dev/null || return 0
+  for dir in "$(dirname "$scope")" "$scope"; do
+    chown "$user:" "$dir" "$dir/cgroup.procs" "$dir/cgroup.threads" "$dir/cgroup.subtree_control" 2>/dev/null || true
+  done
+}
+[ -n "$test_user" ] && add_user "$test_user" && delegate_cgroup "$test_user"
 [ -n "$other_user" ] && { id "$other_user" >/dev/null 2>&1 || useradd -m -s /bin/bash "$other_user"; }
 exit 0

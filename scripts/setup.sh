@@ -28,7 +28,7 @@ if [ "$(id -u)" -eq 0 ]; then
   "$repo/scripts/prepare-host.sh" "$user" >/dev/null
   uid=$(id -u "$user"); mkdir -p "/run/user/$uid" && chown "$user:" "/run/user/$uid" && chmod 700 "/run/user/$uid"
   chmod -R a+rX "$repo"
-  run_as=(runuser -u "$user" -- env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH="$PATH" XDG_RUNTIME_DIR="/run/user/$uid")
+  run_as=("$repo/scripts/user-session.sh" "$user" env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH="$PATH" XDG_RUNTIME_DIR="/run/user/$uid")
   say "running as the unprivileged user $user"
 fi
 

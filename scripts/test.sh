@@ -26,7 +26,7 @@ chown -R "$test_user:" "$work"
 rt=/run/user/$uid
 mkdir -p "$rt" && chown "$test_user:" "$rt" && chmod 700 "$rt"
 as_test_user() {
-  runuser -u "$test_user" -- env -i HOME="$home" USER="$test_user" LOGNAME="$test_user" PATH="$PATH" \
+  "$repo/scripts/user-session.sh" "$test_user" env -i HOME="$home" USER="$test_user" LOGNAME="$test_user" PATH="$PATH" \
     XDG_RUNTIME_DIR="$rt" ROOST_REQUIRE_E2E="${ROOST_REQUIRE_E2E:-1}" CI="${CI:-}" "$@"
 }
 set +e

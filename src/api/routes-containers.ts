@@ -1,6 +1,6 @@
 import { readLog } from '../engine/container-logs.js';
 import type { ContainerConfig, HostConfig } from '../engine/container-types.js';
-import { EngineError, conflict, invalid } from '../util/errors.js';
+import { conflict, invalid } from '../util/errors.js';
 import { containerTop, sampleUsage, statsJson, type UsageSample } from '../engine/container-procs.js';
 import { requestedResources } from '../runtime/security.js';
 import { containerInspect, containerSummary } from './container-views.js';
@@ -225,16 +225,13 @@ export function containerRoutes(router: Router): void {
     sendJson(ctx.res!, 200, { Warnings: limits.length ? [limitsWarning(limits)] : [] });
   });
 
-  const noFreezer = () => new EngineError('unavailable', 'pause needs the cgroup freezer, and this user has no cgroup of its own here', {
-    hint: 'a host with cgroup v2 and user delegation (systemd Delegate=yes) is needed; roost info shows the cgroup layout',
-  });
   router.add('POST', '/containers/{id}/pause', async (ctx) => {
-    ctx.engine.containers.get(ctx.params.id!);
-    throw noFreezer();
+    await ctx.engine.containers.pause(ctx.params.id!);
+    ctx.res!.writeHead(204).end();
   });
   router.add('POST', '/containers/{id}/unpause', async (ctx) => {
-    ctx.engine.containers.get(ctx.params.id!);
-    throw noFreezer();
+    await ctx.engine.containers.unpause(ctx.params.id!);
+    ctx.res!.writeHead(204).end();
   });
 
   router.add('POST', '/containers/{id}/exec', async (ctx) => {

@@ -183,7 +183,8 @@ export function imageRoutes(router: Router): void {
     const c = record.Config;
     const repo = ctx.query.string('repo');
     const tag = ctx.query.string('tag');
-    const image = await ctx.engine.images.commit({
+    const commit = async () => {
+      const image = await ctx.engine.images.commit({
       imageId: record.Image, changesDir, driver,
       containerConfig: {
         Env: c.Env, Cmd: c.Cmd, Entrypoint: c.Entrypoint, WorkingDir: c.WorkingDir, User: c.User, Labels: c.Labels,
@@ -192,8 +193,12 @@ export function imageRoutes(router: Router): void {
       createdBy: [record.Path, ...record.Args].join(' '),
       name: repo ? `${repo}${tag ? `:${tag}` : ''}` : undefined,
       comment: ctx.query.string('comment'), author: ctx.query.string('author'), changes: ctx.query.all('changes'),
-    });
-    ctx.engine.events.emit('container', 'commit', record.Id, { comment: ctx.query.string('comment') ?? '', imageID: image.id, imageRef: repo ?? '', name: record.Name.slice(1) });
+      });
+      ctx.engine.events.emit('container', 'commit', record.Id, { comment: ctx.query.string('comment') ?? '', imageID: image.id, imageRef: repo ?? '', name: record.Name.slice(1) });
+      return image;
+    };
+    // Docker pauses by default so that the layer is taken at one instant; without a freezer it cannot.
+    const image = ctx.query.bool('pause', true) ? await ctx.engine.containers.whilePaused(record.Id, commit) : await commit();
     sendJson(ctx.res!, 201, { Id: image.id });
   });
 

@@ -14,6 +14,7 @@ import { resolveGroups, resolveUser } from '../runtime/user.js';
 import { checkResources, resourceFields, securitySettings } from '../runtime/security.js';
 import { SeccompBpfCache } from '../runtime/seccomp-cache.js';
 import { HealthChecks, mergeHealthcheck } from './health.js';
+import { ContainerCgroups, findDelegation } from '../rootless/cgroup-delegation.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { tracer } from '../util/trace.js';
@@ -128,6 +129,7 @@ export class ContainerService {
   private readonly runtimeRoot: string;
   private readonly seccompCache: SeccompBpfCache;
   private readonly health: HealthChecks;
+  private readonly cgroups = new ContainerCgroups(findDelegation());
 
   constructor(
     dirs: EngineDirs,
@@ -580,6 +582,8 @@ export class ContainerService {
         id: record.Id, bundle, runtime: this.runtime.path, runtimeRoot: this.runtimeRoot, files,
         logFile: record.LogPath, tty: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin),
       });
+      // Into its own cgroup before it runs, so that every process it starts is there too (for pause).
+      await this.cgroups.place(record.Id, monitor.pid).catch(() => {});
       trace('created');
       if (seccompKey) void this.seccompCache.remember(seccompKey, record.Id);
       link = await MonitorLink.connect(files.socket);
@@ -692,7 +696,7 @@ export class ContainerService {
       record.State = { ...record.State, Status: 'restarting', Restarting: true };
     }
     // Waiters hear of the exit only once the state is on disk, so a `rm` right after cannot race it.
-    await Promise.all([this.networks.detach(runDir), opts.runtimeStateDropped ? undefined : this.deleteRuntimeState(record.Id), this.persist(record).catch(() => {})]);
+    await Promise.all([this.networks.detach(runDir), this.cgroups.release(record.Id), opts.runtimeStateDropped ? undefined : this.deleteRuntimeState(record.Id), this.persist(record).catch(() => {})]);
     trace('cleaned');
     died();
     if (restart) this.scheduleRestart(record);
@@ -755,6 +759,8 @@ export class ContainerService {
     const name = parseSignal(signal);
     if (name === 'KILL' || name === 'TERM' || name === 'INT') await this.markStoppedByUser(record);
     await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'kill', record.Id, name]);
+    // A frozen process only acts on the signal once thawed (as Docker does, the container is unpaused).
+    if (record.State.Paused) await this.unpause(record.Id).catch(() => {});
     this.events.emit('container', 'kill', record.Id, { ...this.eventAttributes(record), signal: String(signalNumbers[name]) });
   }
 
@@ -781,12 +787,47 @@ export class ContainerService {
     if (timeout !== 0) {
       await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'kill', record.Id, stopSignal]).catch(() => {});
     }
+    if (record.State.Paused) await this.unpause(record.Id).catch(() => {});
     const exited = timeout < 0 ? await this.waitExit(record.Id, 2 ** 31 - 1) : await this.waitExit(record.Id, timeout * 1000);
     if (!exited) {
       await runCommand(this.runtime.path, ['--root', this.runtimeRoot, 'kill', record.Id, 'KILL']).catch(() => {});
       await this.waitExit(record.Id, 10_000);
     }
     this.events.emit('container', 'stop', record.Id, this.eventAttributes(record));
+  }
+
+  /** Freezes every process of the container (cgroup v2 freezer); health checks wait meanwhile. */
+  async pause(idOrName: string): Promise<void> {
+    const record = this.get(idOrName);
+    if (!record.State.Running) throw conflict(`Container ${record.Id} is not running`);
+    if (record.State.Paused) throw conflict(`Container ${record.Id} is already paused`);
+    await this.cgroups.setFrozen(record.Id, true);
+    this.health.unwatch(record.Id);
+    record.State = { ...record.State, Status: 'paused', Paused: true };
+    await this.persist(record);
+    this.events.emit('container', 'pause', record.Id, this.eventAttributes(record));
+  }
+
+  async unpause(idOrName: string): Promise<void> {
+    const record = this.get(idOrName);
+    if (!record.State.Paused) throw conflict(`Container ${record.Id} is not paused`);
+    await this.cgroups.setFrozen(record.Id, false);
+    record.State = { ...record.State, Status: 'running', Paused: false };
+    if (record.State.Running) this.health.watch(record, false);
+    await this.persist(record);
+    this.events.emit('container', 'unpause', record.Id, this.eventAttributes(record));
+  }
+
+  /** Runs `work` with the container frozen when it runs and a freezer is there (commit's --pause). */
+  async whilePaused<T>(idOrName: string, work: () => Promise<T>): Promise<T> {
+    const record = this.get(idOrName);
+    const freeze = record.State.Running && !record.State.Paused && this.cgroups.available;
+    if (freeze) await this.pause(record.Id);
+    try {
+      return await work();
+    } finally {
+      if (freeze) await this.unpause(record.Id).catch(() => {});
+    }
   }
 
   async restart(idOrName: string, timeoutSeconds?: number): Promise<void> {
@@ -904,6 +945,7 @@ export class ContainerService {
   execCreate(idOrName: string, body: { Cmd?: string[]; Env?: string[]; WorkingDir?: string; User?: string; Tty?: boolean; AttachStdin?: boolean; AttachStdout?: boolean; AttachStderr?: boolean; Privileged?: boolean; DetachKeys?: string }): ExecRecord {
     const record = this.get(idOrName);
     if (!record.State.Running) throw conflict(`container ${record.Id} is not running`);
+    if (record.State.Paused) throw conflict(`Container ${record.Id} is paused, unpause the container before exec`);
     if (!body.Cmd || body.Cmd.length === 0) throw invalid('no exec command specified');
     const exec: ExecRecord = {
       ID: randomBytes(32).toString('hex'),
@@ -984,6 +1026,7 @@ export class ContainerService {
       });
     });
     exec.Pid = await monitor.start().catch((err: unknown) => { throw this.startError(err); });
+    await this.cgroups.place(record.Id, exec.Pid).catch(() => {});
     this.events.emit('container', `exec_start: ${exec.ProcessConfig.entrypoint} ${exec.ProcessConfig.arguments.join(' ')}`.trim(), record.Id, { ...this.eventAttributes(record), execID: exec.ID });
     return {
       writeStdin: (data) => link.writeStdin(data),

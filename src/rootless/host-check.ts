@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { findDelegation } from './cgroup-delegation.js';
 import os from 'node:os';
 import { findSubIdRange } from './subid.js';
 
@@ -109,10 +110,11 @@ export function checkHost(): HostFinding[] {
     remedy: !tun ? 'sudo chmod 0666 /dev/net/tun (distributions ship it 0666)' : pasta || slirp ? undefined : 'sudo apt-get install slirp4netns',
   });
   const layout = cgroupLayout();
+  const delegation = findDelegation();
   findings.push({
     name: 'cgroups', ok: false,
-    detail: layout === 'v2' ? 'v2, not delegated to this user: resource limits are not applied' : `${layout}: resource limits need a delegated cgroup v2 subtree and are not applied`,
-    remedy: 'boot with systemd.unified_cgroup_hierarchy=1 and enable user delegation (systemd user@.service Delegate=yes)',
+    detail: `${layout}; ${'dir' in delegation ? `${delegation.dir} is delegated to you: pause works` : `${delegation.reason}: pause cannot work`}; resource limits are not applied (Roost does not set cgroup limits yet)`,
+    remedy: 'dir' in delegation ? undefined : delegation.remedy,
   });
   return findings;
 }

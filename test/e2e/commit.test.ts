@@ -1,5 +1,6 @@
 import anyTest, { type TestFn } from 'ava';
 import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
+import { findDelegation } from '../../src/rootless/cgroup-delegation.js';
 
 const skip = e2eUnavailable();
 const test = anyTest as TestFn<{ roost: RoostEnv }>;
@@ -34,4 +35,22 @@ e2e('commit turns a container\'s changes (added, changed, deleted, opaque, hard 
   t.regex((await roost.docker(['run', '--rm', 'snap:docker'])).stdout, /changed\n$/);
   await roost.roost(['rm', 'work']);
   t.is((await roost.roost(['rmi', 'snap:1', 'snap:docker'])).exitCode, 0);
+});
+
+e2e('commit of a running container pauses it for the moment of the commit (Docker\'s default), --pause=false does not', async (t) => {
+  const { roost } = t.context;
+  if (!('dir' in findDelegation())) {
+    t.falsy(process.env.ROOST_REQUIRE_E2E, 'the suite must run in a delegated cgroup (scripts/user-session.sh)');
+    return;
+  }
+  await roost.roost(['run', '-d', '--name', 'busy', 'busybox', 'sh', '-c', 'echo state > /state; sleep 300']);
+  const events = roost.spawnRoost(['events', '--filter', 'container=busy', '--format', '{{.Action}}', '--until', new Date(Date.now() + 4000).toISOString()]);
+  await new Promise((r) => setTimeout(r, 300));
+  t.is((await roost.roost(['commit', 'busy', 'snap:paused'])).exitCode, 0);
+  t.is((await roost.roost(['commit', '--pause=false', 'busy', 'snap:live'])).exitCode, 0);
+  t.is((await roost.roost(['inspect', '-f', '{{.State.Status}}', 'busy'])).stdout, 'running\n', 'running again after the commit');
+  t.is((await roost.roost(['run', '--rm', 'snap:paused', 'cat', '/state'])).stdout, 'state\n');
+  events.kill();
+  t.deepEqual((await events).stdout.trim().split('\n'), ['pause', 'commit', 'unpause', 'commit']);
+  await roost.roost(['rm', '-f', 'busy']);
 });

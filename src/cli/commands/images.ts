@@ -227,7 +227,7 @@ const commit: Command = {
     { name: 'author', short: 'a', type: 'string', help: 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")' },
     { name: 'change', short: 'c', type: 'list', help: 'Apply Dockerfile instruction to the created image' },
     { name: 'message', short: 'm', type: 'string', help: 'Commit message' },
-    { name: 'pause', short: 'p', type: 'bool', help: 'Pause container during commit (not available: Roost commits without pausing)' },
+    { name: 'pause', short: 'p', type: 'bool', help: 'Pause container during commit (default true; needs a delegated cgroup, see roost info)' },
   ],
   minArgs: 1, maxArgs: 2,
   async run(ctx) {
@@ -238,7 +238,7 @@ const commit: Command = {
     const [repo, tagName] = name ? splitTag(name) : [undefined, undefined];
     const result = await (await ctx.client()).json<{ Id: string }>('/commit', {
       method: 'POST',
-      query: { container, repo, tag: tagName, comment: ctx.args.flags.message as string | undefined, author: ctx.args.flags.author as string | undefined, changes },
+      query: { container, repo, tag: tagName, pause: String(ctx.args.flags.pause !== false), comment: ctx.args.flags.message as string | undefined, author: ctx.args.flags.author as string | undefined, changes },
     });
     process.stdout.write(`${result.Id}\n`);
     return 0;
