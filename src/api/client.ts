@@ -10,6 +10,7 @@ export interface RequestOptions {
   /** A stream to send as the body (archives). */
   upload?: Readable;
   contentType?: string;
+  headers?: Record<string, string>;
 }
 
 function queryString(query: RequestOptions['query']): string {
@@ -47,7 +48,7 @@ export class ApiClient {
 
   /** Sends a request; resolves with the response once headers arrive (non-2xx becomes an EngineError). */
   async request(path: string, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...opts.headers };
     let payload: Buffer | undefined;
     if (opts.body !== undefined) {
       payload = Buffer.from(JSON.stringify(opts.body));

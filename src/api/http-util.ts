@@ -96,3 +96,45 @@ export function muxFrame(stream: number, data: Buffer): Buffer {
   header.writeUInt32BE(data.length, 4);
   return Buffer.concat([header, data]);
 }
+
+/**
+ * A stream of Docker's JSON progress messages (pull, push, build). The 200 status is sent with the first
+ * message, so an error before any progress is still a plain HTTP error; after that an error becomes the
+ * last message (`errorDetail`), as the docker CLI expects.
+ */
+export class JsonProgress {
+  constructor(private readonly res: http.ServerResponse) {}
+
+  send(message: object): void {
+    if (!this.res.headersSent) this.res.writeHead(200, { 'Content-Type': 'application/json' });
+    this.res.write(`${JSON.stringify(message)}\r\n`);
+  }
+
+  /** Runs `work`; its error goes into the stream once streaming started, else up to the router. */
+  async run(work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      if (!this.res.headersSent) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      const hint = err instanceof EngineError && err.hint ? `\nhint: ${err.hint}` : '';
+      this.send({ errorDetail: { message: `${message}${hint}` }, error: `${message}${hint}` });
+    }
+    if (!this.res.headersSent) this.res.writeHead(200, { 'Content-Type': 'application/json' });
+    this.res.end();
+  }
+}
+
+/** Docker's X-Registry-Auth header: base64url JSON of {username, password, serveraddress} or an identity token. */
+export function registryAuth(header: string | string[] | undefined): { username?: string; password?: string; identitytoken?: string; registrytoken?: string; serveraddress?: string } | undefined {
+  const text = Array.isArray(header) ? header[0] : header;
+  if (!text) return undefined;
+  try {
+    const parsed = JSON.parse(Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as Record<string, string>;
+    if (!parsed || typeof parsed !== 'object') return undefined;
+    const auth = { username: parsed.username, password: parsed.password, identitytoken: parsed.identitytoken, registrytoken: parsed.registrytoken, serveraddress: parsed.serveraddress };
+    return auth.username || auth.identitytoken || auth.registrytoken ? auth : undefined;
+  } catch {
+    throw invalid('X-Registry-Auth is not base64-encoded JSON');
+  }
+}

@@ -1,8 +1,9 @@
 import { applyChanges } from '../image/changes.js';
 import { familiar } from '../image/reference.js';
 import type { ImageRecord } from '../image/types.js';
-import { EngineError, invalid } from '../util/errors.js';
-import { readJsonBody, sendJson } from './http-util.js';
+import { invalid } from '../util/errors.js';
+import { JsonProgress, readJsonBody, registryAuth, sendJson } from './http-util.js';
+import { parsePlatform } from '../registry/manifests.js';
 import type { ContainerDefaults } from '../image/types.js';
 import type { RouteContext, Router } from './router.js';
 
@@ -137,7 +138,15 @@ export function imageRoutes(router: Router): void {
     }
     const fromImage = ctx.query.string('fromImage');
     if (!fromImage) throw invalid('fromImage or fromSrc is required');
-    throw new EngineError('unavailable', `pulling ${fromImage} is not supported yet: registries are not implemented`, { hint: 'load the image from an archive with `roost load -i FILE`' });
+    // The docker CLI sends the tag apart (fromImage=busybox&tag=latest); a digest comes as the tag too.
+    const tag = ctx.query.string('tag');
+    const name = tag ? `${fromImage}${tag.startsWith('sha256:') ? '@' : ':'}${tag}` : fromImage;
+    const platform = ctx.query.string('platform');
+    const credentials = registryAuth(ctx.req.headers['x-registry-auth']);
+    const progress = new JsonProgress(ctx.res!);
+    await progress.run(async () => {
+      await ctx.engine.puller.pull(name, { credentials, platform: platform ? parsePlatform(platform) : undefined, progress: (m) => progress.send(m) });
+    });
   });
 
   router.add('GET', '/images/{name*}/json', async (ctx) => {

@@ -8,6 +8,7 @@ import { apiVersion, commonHeaders, Query, sendError } from './http-util.js';
 import { Router, type RouteContext } from './router.js';
 import { containerRoutes } from './routes-containers.js';
 import { imageRoutes } from './routes-images.js';
+import { registryRoutes } from './routes-registry.js';
 import { systemRoutes } from './routes-system.js';
 import { volumeRoutes } from './routes-volumes.js';
 import { archiveRoutes } from './routes-archive.js';
@@ -17,6 +18,7 @@ export function buildRouter(): Router {
   systemRoutes(router);
   containerRoutes(router);
   imageRoutes(router);
+  registryRoutes(router);
   volumeRoutes(router);
   archiveRoutes(router);
   return router;

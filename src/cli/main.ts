@@ -19,16 +19,16 @@ const aliases: Record<string, string> = {
   'container cp': 'cp', 'container diff': 'diff', 'container export': 'export',
   'container top': 'top', 'container stats': 'stats', 'container pause': 'pause', 'container unpause': 'unpause',
   'image ls': 'images', 'image list': 'images', 'image load': 'load', 'image save': 'save', 'image import': 'import',
-  'image tag': 'tag', 'image rm': 'rmi', 'image history': 'history', 'system info': 'info',
+  'image tag': 'tag', 'image rm': 'rmi', 'image history': 'history', 'image pull': 'pull', 'image push': 'push', 'system info': 'info',
   'volume list': 'volume ls', 'volume remove': 'volume rm',
 };
 
 async function loadCommands(): Promise<Command[]> {
-  const [{ containerCommands }, { imageCommands }, { systemCommands }, { volumeCommands }, { unshareCommands }, { monitoringCommands }, { fileCommands }] = await Promise.all([
+  const [{ containerCommands }, { imageCommands }, { systemCommands }, { volumeCommands }, { unshareCommands }, { monitoringCommands }, { fileCommands }, { registryCommands }] = await Promise.all([
     import('./commands/containers.js'), import('./commands/images.js'), import('./commands/system.js'), import('./commands/volumes.js'),
-    import('./commands/unshare.js'), import('./commands/monitoring.js'), import('./commands/files.js'),
+    import('./commands/unshare.js'), import('./commands/monitoring.js'), import('./commands/files.js'), import('./commands/registry.js'),
   ]);
-  return [...containerCommands, ...imageCommands, ...systemCommands, ...volumeCommands, ...unshareCommands, ...monitoringCommands, ...fileCommands];
+  return [...containerCommands, ...imageCommands, ...systemCommands, ...volumeCommands, ...unshareCommands, ...monitoringCommands, ...fileCommands, ...registryCommands];
 }
 
 function topUsage(commands: Command[]): string {

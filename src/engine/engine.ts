@@ -13,6 +13,10 @@ import { VolumeService } from './volumes.js';
 import { ContainerNetworks } from '../net/container-network.js';
 import { EventBus } from './events.js';
 import { ImageService } from './images.js';
+import { ImagePuller } from './image-pull.js';
+import { ImagePusher } from './image-push.js';
+import { Registries } from '../registry/registries.js';
+import { homeConfigDir } from '../registry/transport.js';
 
 import { roostVersion } from '../util/version.js';
 
@@ -23,6 +27,8 @@ export interface EngineOptions {
   /** Host findings made outside the user namespace (device access differs inside it). */
   hostFindings: HostFinding[];
   snapshotter?: string;
+  /** Roost's config dir (registries.json, certs.d); $XDG_CONFIG_HOME/roost by default. */
+  configDir?: string;
 }
 
 /** The domain the API serves: images, containers, events and what the host can do. */
@@ -35,12 +41,18 @@ export class Engine {
   readonly snapshotterReason: string;
   readonly networks: ContainerNetworks;
   readonly volumes: VolumeService;
+  readonly registries: Registries;
+  readonly puller: ImagePuller;
+  readonly pusher: ImagePusher;
 
   private constructor(readonly options: EngineOptions, snapshotter: Snapshotter, reason: string, runtime: RuntimeChoice, content: ContentStore, imageStore: ImageStore) {
     this.snapshotter = snapshotter;
     this.snapshotterReason = reason;
     this.runtime = runtime;
     this.images = new ImageService(content, imageStore, snapshotter, this.events, path.join(options.dataDir, 'tmp'));
+    this.registries = new Registries(options.configDir ?? homeConfigDir());
+    this.puller = new ImagePuller(content, imageStore, snapshotter, this.events, this.registries);
+    this.pusher = new ImagePusher(content, imageStore, this.events, this.registries);
     this.networks = new ContainerNetworks(options.runDir);
     this.volumes = new VolumeService(options.dataDir, this.events);
     this.containers = new ContainerService({ dataDir: options.dataDir, runDir: options.runDir }, this.images, snapshotter, this.events, runtime, this.networks, this.volumes);

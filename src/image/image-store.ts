@@ -73,6 +73,15 @@ export class ImageStore {
     return image;
   }
 
+  /** Points an image at another manifest of the same config (a push's compressed layers); its names stay. */
+  async setManifest(image: ImageRecord, manifestDigest: string): Promise<ImageRecord> {
+    const record = await this.loadRecord(manifestDigest);
+    if (record.id !== image.id) throw new EngineError('internal', `manifest ${manifestDigest} belongs to another image`);
+    Object.assign(image, { manifestDigest, manifest: record.manifest, size: record.size });
+    await this.save();
+    return image;
+  }
+
   private untagEverywhere(name: string): void {
     for (const other of this.images.values()) other.names = other.names.filter((n) => n !== name);
   }

@@ -1,0 +1,183 @@
+import { PassThrough } from 'node:stream';
+import type { ContentStore } from '../fs/content-store.js';
+import type { Snapshotter } from '../fs/snapshotter.js';
+import { chainIds } from '../image/chain.js';
+import type { ImageStore } from '../image/image-store.js';
+import { familiarName, fullName, parseReference, type ImageReference } from '../image/reference.js';
+import type { ImageConfig, ImageRecord } from '../image/types.js';
+import { blobStream } from '../registry/blob-stream.js';
+import { fetchManifest, type FetchedManifest, type Platform } from '../registry/manifests.js';
+import type { Credentials, RegistryClient } from '../registry/registry-client.js';
+import type { Registries } from '../registry/registries.js';
+import { EngineError } from '../util/errors.js';
+import { tracer } from '../util/trace.js';
+import type { EventBus } from './events.js';
+
+/** Docker's progress messages (the JSON lines of POST /images/create). */
+export interface ProgressMessage {
+  status: string;
+  id?: string;
+  progressDetail?: { current?: number; total?: number };
+  progress?: string;
+}
+export type ProgressSink = (message: ProgressMessage) => void;
+
+const parallelLayers = 3;
+
+function progressBar(current: number, total: number): string {
+  const width = 50;
+  const done = total > 0 ? Math.min(width, Math.floor((current / total) * width)) : 0;
+  const human = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}kB` : `${n}B`);
+  return `[${'='.repeat(Math.max(0, done - 1))}${done > 0 ? '>' : ''}${' '.repeat(width - done)}] ${human(current)}/${human(total)}`;
+}
+
+/** Runs tasks with at most `limit` at once; the first failure is thrown once all have settled. */
+async function bounded<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++]!;
+      try { await task(item); } catch (err) { failure ??= err; }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure;
+}
+
+/**
+ * Pulls an image: the manifest (for the host's platform), the config, then each missing layer streamed
+ * once through digest check, decompression and unpacking into its snapshot, several layers at a time.
+ * A layer counts only once its digest and its diff ID matched; the image is recorded only when every
+ * layer is in place, so a failed pull leaves no image (finished layers stay for the next try).
+ */
+export class ImagePuller {
+  constructor(
+    private readonly content: ContentStore,
+    private readonly store: ImageStore,
+    private readonly snapshotter: Snapshotter,
+    private readonly events: EventBus,
+    private readonly registries: Registries,
+  ) {}
+
+  async pull(name: string, opts: { credentials?: Credentials; platform?: Platform; progress?: ProgressSink } = {}): Promise<ImageRecord> {
+    const ref = parseReference(name);
+    const progress = opts.progress ?? (() => {});
+    const trace = tracer(`pull ${familiarName(ref)}`);
+    const { client, fetched } = await this.resolve(ref, opts.credentials, opts.platform);
+    trace('manifest');
+    progress({ status: `Pulling from ${familiarName({ ...ref, tag: undefined, digest: undefined })}`, id: ref.digest ?? ref.tag });
+    const config = await this.fetchConfig(client, ref.path, fetched);
+    const { layers } = fetched.manifest;
+    if (config.rootfs.diff_ids.length !== layers.length) {
+      throw new EngineError('invalid_argument', `the image config of ${familiarName(ref)} lists ${config.rootfs.diff_ids.length} layers but its manifest ${layers.length}`);
+    }
+    const chains = chainIds(config.rootfs.diff_ids);
+    const todo: number[] = [];
+    layers.forEach((layer, i) => {
+      const id = layer.digest.slice(7, 19);
+      if (this.content.has(layer.digest) && this.snapshotter.hasLayer(chains[i]!)) progress({ status: 'Already exists', id, progressDetail: {} });
+      else {
+        progress({ status: 'Pulling fs layer', id, progressDetail: {} });
+        todo.push(i);
+      }
+    });
+    // The copy driver builds each layer on a copy of its parent, so it unpacks in order.
+    const limit = this.snapshotter.name === 'copy' ? 1 : parallelLayers;
+    await bounded(todo, limit, async (i) => {
+      const layer = layers[i]!;
+      const id = layer.digest.slice(7, 19);
+      let last = 0;
+      const onBytes = (current: number) => {
+        const now = Date.now();
+        if (now - last < 100 && current < layer.size) return;
+        last = now;
+        progress({ status: 'Downloading', id, progressDetail: { current, total: layer.size }, progress: progressBar(current, layer.size) });
+      };
+      await this.fetchLayer(client, ref.path, layer.digest, chains[i]!, chains[i - 1], config.rootfs.diff_ids[i]!, onBytes);
+      progress({ status: 'Pull complete', id, progressDetail: {} });
+    });
+    trace('layers');
+    await this.content.putBuffer(fetched.bytes);
+    const names = ref.tag ? [fullName(ref)] : [];
+    const existed = this.store.list().find((image) => image.id === fetched.manifest.config.digest && names.every((n) => image.names.includes(n)));
+    const image = await this.store.add(fetched.digest, names);
+    progress({ status: `Digest: ${fetched.topDigest}` });
+    progress({ status: `Status: ${existed ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarName(ref)}` });
+    this.events.emit('image', 'pull', image.id, { name: familiarName(ref) });
+    return image;
+  }
+
+  /** The manifest, from a mirror when one has it, else from the registry itself. */
+  private async resolve(ref: ImageReference, credentials: Credentials | undefined, platform: Platform | undefined): Promise<{ client: RegistryClient; fetched: FetchedManifest }> {
+    const reference = ref.digest ?? ref.tag ?? 'latest';
+    for (const mirror of this.registries.mirrors(ref.domain)) {
+      const client = this.registries.client(mirror);
+      try {
+        return { client, fetched: await fetchManifest(client, ref.path, reference, platform) };
+      } catch { /* the next mirror, then the registry */ }
+    }
+    const client = this.registries.client(ref.domain, credentials);
+    return { client, fetched: await fetchManifest(client, ref.path, reference, platform) };
+  }
+
+  private async fetchConfig(client: RegistryClient, repo: string, fetched: FetchedManifest): Promise<ImageConfig> {
+    const digest = fetched.manifest.config.digest;
+    if (!this.content.has(digest)) {
+      const stream = blobStream(client, repo, digest);
+      // A config is small; a huge one is refused while it streams.
+      const limited = new PassThrough();
+      let size = 0;
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > 16 * 1024 * 1024) stream.destroy(new EngineError('invalid_argument', `the image config ${digest} is larger than 16 MiB`));
+      });
+      stream.on('error', (err) => limited.destroy(err));
+      stream.pipe(limited);
+      await this.content.putStream(limited, digest).catch((err: unknown) => { throw asPullError(err, `image config ${digest}`); });
+    }
+    let config: ImageConfig;
+    try {
+      config = JSON.parse((await this.content.readBuffer(digest)).toString('utf8')) as ImageConfig;
+    } catch {
+      await this.content.remove(digest);
+      throw new EngineError('invalid_argument', `the image config ${digest} is not valid JSON`);
+    }
+    if (!config.rootfs || !Array.isArray(config.rootfs.diff_ids)) throw new EngineError('invalid_argument', 'the image config has no rootfs.diff_ids');
+    return config;
+  }
+
+  /** One layer: downloaded once, into the content store and (when missing) its snapshot at the same time. */
+  private async fetchLayer(client: RegistryClient, repo: string, digest: string, chainId: string, parent: string | undefined, diffId: string, onBytes: (n: number) => void): Promise<void> {
+    const unpack = !this.snapshotter.hasLayer(chainId);
+    const source = blobStream(client, repo, digest, { onBytes });
+    const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+    const toUnpack = new PassThrough({ highWaterMark: 1 << 20 });
+    source.pipe(toStore);
+    if (unpack) source.pipe(toUnpack);
+    source.on('error', (err) => { toStore.destroy(err); toUnpack.destroy(err); });
+    const abort = (err: unknown) => { source.destroy(err as Error); return Promise.reject(err); };
+    const results = await Promise.allSettled([
+      this.content.putStream(toStore, digest).catch(abort),
+      unpack ? this.snapshotter.ensureLayer(chainId, parent, () => toUnpack).catch(abort) : Promise.resolve(undefined),
+    ]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const unpacked = results[1].status === 'fulfilled' ? results[1].value : undefined;
+    if (failed || (unpacked && unpacked.diffId !== diffId)) {
+      if (unpack) await this.snapshotter.removeLayer(chainId).catch(() => {});
+      if (failed) throw asPullError(failed.reason, `layer ${digest}`);
+      await this.content.remove(digest).catch(() => {});
+      throw new EngineError('invalid_argument', `layer ${digest} unpacks to ${unpacked!.diffId}, but the image config says ${diffId}: refused`);
+    }
+  }
+}
+
+function asPullError(err: unknown, what: string): EngineError {
+  if (err instanceof EngineError) {
+    if (/digest mismatch/.test(err.message)) return new EngineError('invalid_argument', `${what} does not match its digest (${err.message}): refused`);
+    return err;
+  }
+  const e = err as NodeJS.ErrnoException;
+  return new EngineError('unavailable', `downloading ${what} failed: ${e.message ?? String(err)}`, { cause: err });
+}
+

@@ -1,0 +1,138 @@
+import fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import type { ContentStore } from '../fs/content-store.js';
+import type { ImageStore } from '../image/image-store.js';
+import { familiarName, parseReference } from '../image/reference.js';
+import type { Descriptor, ImageManifest } from '../image/types.js';
+import { mediaTypes } from '../image/types.js';
+import type { Credentials, RegistryClient } from '../registry/registry-client.js';
+import type { Registries } from '../registry/registries.js';
+import { EngineError, invalid } from '../util/errors.js';
+import type { EventBus } from './events.js';
+import type { ProgressSink } from './image-pull.js';
+
+const parallelUploads = 3;
+const uncompressed = new Set<string>([mediaTypes.ociLayer, mediaTypes.dockerLayer]);
+
+/**
+ * Pushes an image: each layer compressed once (gzip, kept: the image's manifest then names the gzip
+ * blobs, so the next push sends them as they are), blobs the registry has already skipped (HEAD),
+ * the others uploaded whole, then the config and the manifest. Prints Docker's progress and the
+ * pushed digest.
+ */
+export class ImagePusher {
+  constructor(
+    private readonly content: ContentStore,
+    private readonly store: ImageStore,
+    private readonly events: EventBus,
+    private readonly registries: Registries,
+  ) {}
+
+  async push(name: string, opts: { credentials?: Credentials; progress?: ProgressSink } = {}): Promise<{ digest: string; size: number }> {
+    const ref = parseReference(name);
+    if (ref.digest) throw invalid(`cannot push a digest reference: ${name}`);
+    let image;
+    try {
+      image = this.store.resolve(name);
+    } catch {
+      throw new EngineError('not_found', `An image does not exist locally with the tag: ${familiarName(ref)}`);
+    }
+    const progress = opts.progress ?? (() => {});
+    const client = this.registries.client(ref.domain, opts.credentials);
+    const repo = ref.path;
+    progress({ status: `The push refers to repository [${familiarName({ ...ref, tag: undefined })}]` });
+    const layers = [...image.manifest.layers];
+    // Compressing first: the upload of each blob needs its digest.
+    let changed = false;
+    for (const [i, layer] of layers.entries()) {
+      if (!uncompressed.has(layer.mediaType)) continue;
+      const gzip = await this.compress(layer);
+      layers[i] = gzip;
+      changed = true;
+    }
+    for (const layer of [...layers].reverse()) progress({ status: 'Preparing', id: shortId(layer.digest), progressDetail: {} });
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: mediaTypes.ociManifest,
+      config: { mediaType: mediaTypes.ociConfig, digest: image.manifest.config.digest, size: image.manifest.config.size },
+      layers: layers.map((l) => ({ mediaType: l.mediaType.includes('docker') ? mediaTypes.ociLayerGzip : l.mediaType, digest: l.digest, size: l.size })),
+    };
+    const manifestBytes = Buffer.from(JSON.stringify(manifest));
+    if (changed || manifestBytes.toString() !== (await this.content.readBuffer(image.manifestDigest)).toString()) {
+      const stored = await this.content.putBuffer(manifestBytes);
+      await this.store.setManifest(image, stored.digest);
+    }
+    // Auth once before the parallel uploads: a streamed body cannot be sent again after a challenge.
+    await client.request(`/v2/`, { scope: `repository:${repo}:pull,push`, expect: [200], what: 'the registry API' });
+    let next = 0;
+    let failure: unknown;
+    const worker = async () => {
+      while (next < layers.length && failure === undefined) {
+        const layer = layers[next++]!;
+        try { await this.uploadBlob(client, repo, layer, progress); } catch (err) { failure ??= err; }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(parallelUploads, layers.length) }, worker));
+    if (failure !== undefined) throw failure;
+    await this.uploadBlob(client, repo, manifest.config, () => {});
+    const res = await client.request(`/v2/${repo}/manifests/${ref.tag ?? 'latest'}`, {
+      method: 'PUT', scope: `repository:${repo}:pull,push`, body: manifestBytes,
+      headers: { 'Content-Type': mediaTypes.ociManifest, 'Content-Length': String(manifestBytes.length) },
+      expect: [200, 201, 202], what: `manifest ${familiarName(ref)}`,
+    });
+    res.body.resume();
+    const digest = String(res.headers['docker-content-digest'] ?? image.manifestDigest);
+    progress({ status: `${ref.tag ?? 'latest'}: digest: ${digest} size: ${manifestBytes.length}` });
+    (progress as (m: object) => void)({ progressDetail: {}, aux: { Tag: ref.tag ?? 'latest', Digest: digest, Size: manifestBytes.length } });
+    this.events.emit('image', 'push', image.id, { name: familiarName(ref) });
+    return { digest, size: manifestBytes.length };
+  }
+
+  /** The gzip form of an uncompressed layer blob, stored beside it. */
+  private async compress(layer: Descriptor): Promise<Descriptor> {
+    const gzip = zlib.createGzip({ level: 3, chunkSize: 1 << 20 });
+    const source = this.content.openRead(layer.digest);
+    const done = this.content.putStream(gzip);
+    await pipeline(source, gzip).catch((err: unknown) => { gzip.destroy(err as Error); throw err; });
+    const stored = await done;
+    return { mediaType: mediaTypes.ociLayerGzip, digest: stored.digest, size: stored.size };
+  }
+
+  private async uploadBlob(client: RegistryClient, repo: string, blob: Descriptor, progress: ProgressSink): Promise<void> {
+    const id = shortId(blob.digest);
+    const scope = `repository:${repo}:pull,push`;
+    const head = await client.request(`/v2/${repo}/blobs/${blob.digest}`, { method: 'HEAD', scope, expect: [200, 404], what: `blob ${blob.digest}` });
+    head.body.resume();
+    if (head.status === 200) {
+      progress({ status: 'Layer already exists', id, progressDetail: {} });
+      return;
+    }
+    const start = await client.request(`/v2/${repo}/blobs/uploads/`, { method: 'POST', scope, headers: { 'Content-Length': '0' }, expect: [202], what: 'a blob upload' });
+    start.body.resume();
+    const location = start.headers.location;
+    if (!location) throw new EngineError('unavailable', `${client.host} started an upload without saying where to send it`);
+    const target = new URL(location, `${client.transport.baseUrl()}/v2/${repo}/blobs/uploads/`);
+    target.searchParams.set('digest', blob.digest);
+    let sent = 0;
+    let last = 0;
+    const body = fs.createReadStream(this.content.blobPath(blob.digest), { highWaterMark: 1 << 20 });
+    body.on('data', (chunk) => {
+      sent += chunk.length;
+      const now = Date.now();
+      if (now - last < 100 && sent < blob.size) return;
+      last = now;
+      progress({ status: 'Pushing', id, progressDetail: { current: sent, total: blob.size } });
+    });
+    const path = target.host === client.host ? target.pathname + target.search : target.toString();
+    const put = await client.request(path, {
+      method: 'PUT', scope, body, expect: [201, 204],
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size) },
+      what: `the upload of ${blob.digest}`,
+    });
+    put.body.resume();
+    progress({ status: 'Pushed', id, progressDetail: {} });
+  }
+}
+
+const shortId = (digest: string) => digest.slice(7, 19);
