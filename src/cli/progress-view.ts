@@ -20,7 +20,7 @@ export class ProgressView {
   private readonly lines = new Map<string, string>();
   private drawn = 0;
 
-  constructor(private readonly out: NodeJS.WriteStream = process.stdout, private readonly tty = Boolean(process.stdout.isTTY)) {}
+  constructor(private readonly out: NodeJS.WriteStream = process.stdout, private readonly tty = Boolean(out.isTTY)) {}
 
   show(message: ProgressLine): void {
     if (message.error || message.errorDetail) {

@@ -68,6 +68,11 @@ export class ImagePuller {
     trace('manifest');
     progress({ status: `Pulling from ${familiarName({ ...ref, tag: undefined, digest: undefined })}`, id: ref.digest ?? ref.tag });
     const config = await this.fetchConfig(client, ref.path, fetched);
+    // A single-platform image is only checked against a platform the user asked for.
+    const wanted = opts.platform;
+    if (wanted && (config.os !== wanted.os || config.architecture !== wanted.architecture || (wanted.variant && config.variant && wanted.variant !== config.variant))) {
+      throw new EngineError('not_found', `${familiarName(ref)} does not match the requested platform: wanted ${wanted.os}/${wanted.architecture}${wanted.variant ? `/${wanted.variant}` : ''}, it is ${config.os}/${config.architecture}${config.variant ? `/${config.variant}` : ''}`);
+    }
     const { layers } = fetched.manifest;
     if (config.rootfs.diff_ids.length !== layers.length) {
       throw new EngineError('invalid_argument', `the image config of ${familiarName(ref)} lists ${config.rootfs.diff_ids.length} layers but its manifest ${layers.length}`);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { invalid } from '../util/errors.js';
 import { RegistryClient, type Credentials } from './registry-client.js';
-import { HostTransport, type RegistrySettings } from './transport.js';
+import { certsDirs, HostTransport, type RegistrySettings } from './transport.js';
 
 /**
  * Registry settings (`registries.json` in Roost's config dir) and one transport per host, shared by
@@ -11,13 +11,12 @@ import { HostTransport, type RegistrySettings } from './transport.js';
  *   { "insecure": ["myhost:5000"], "mirrors": { "docker.io": ["https://mirror.example"] } }
  */
 export class Registries {
-  private readonly transports = new Map<string, HostTransport>();
-  private settings: RegistrySettings | undefined;
+  private readonly transports = new Map<string, { key: string; transport: HostTransport }>();
 
   constructor(private readonly configDir: string) {}
 
+  /** Read for every operation, so an edit applies without restarting the engine. */
   private load(): RegistrySettings {
-    if (this.settings) return this.settings;
     const file = path.join(this.configDir, 'registries.json');
     let parsed: Partial<RegistrySettings> = {};
     try {
@@ -26,8 +25,8 @@ export class Registries {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw invalid(`${file} is not valid JSON: ${(err as Error).message}`);
     }
     if (parsed.insecure !== undefined && (!Array.isArray(parsed.insecure) || parsed.insecure.some((h) => typeof h !== 'string'))) throw invalid(`${file}: "insecure" must be a list of host[:port]`);
-    this.settings = { insecure: parsed.insecure ?? [], mirrors: parsed.mirrors ?? {} };
-    return this.settings;
+    if (parsed.mirrors !== undefined && (typeof parsed.mirrors !== 'object' || Object.values(parsed.mirrors).some((m) => !Array.isArray(m)))) throw invalid(`${file}: "mirrors" must map a registry to a list of mirror hosts`);
+    return { insecure: parsed.insecure ?? [], mirrors: parsed.mirrors ?? {} };
   }
 
   /** Docker Hub's API host for the docker.io name. */
@@ -35,12 +34,15 @@ export class Registries {
     return domain === 'docker.io' ? 'registry-1.docker.io' : domain;
   }
 
+  /** The host's transport; made again when its settings or certificate files changed. */
   transport(host: string): HostTransport {
-    let transport = this.transports.get(host);
-    if (!transport) {
-      transport = new HostTransport(host, this.load(), this.configDir);
-      this.transports.set(host, transport);
-    }
+    const settings = this.load();
+    const key = JSON.stringify([settings.insecure, certsSignature(host, this.configDir)]);
+    const cached = this.transports.get(host);
+    if (cached && cached.key === key) return cached.transport;
+    cached?.transport.close();
+    const transport = new HostTransport(host, settings, this.configDir);
+    this.transports.set(host, { key, transport });
     return transport;
   }
 
@@ -53,4 +55,15 @@ export class Registries {
   mirrors(domain: string): string[] {
     return (this.load().mirrors[domain] ?? []).map((m) => m.replace(/^https?:\/\//, '').replace(/\/+$/, ''));
   }
+}
+
+/** Names and mtimes of the host's certs.d files: a change means new TLS material. */
+function certsSignature(host: string, configDir: string): string[] {
+  const seen: string[] = [];
+  for (const dir of certsDirs(host, configDir)) {
+    try {
+      for (const name of fs.readdirSync(dir)) seen.push(`${dir}/${name}@${fs.statSync(path.join(dir, name)).mtimeMs}`);
+    } catch { /* absent */ }
+  }
+  return seen;
 }

@@ -159,7 +159,7 @@ export class RegistryClient {
     } catch { res.body.resume(); }
     const said = detail ? ` (${detail})` : '';
     switch (res.status) {
-      case 401: return this.unauthorized(detail || undefined);
+      case 401: return this.unauthorized(this.credentials?.username ? 'the user name or password was not accepted' : undefined);
       case 403: return new EngineError('unavailable', `${this.host}: access to ${what} denied${said}`, { hint: `check the name, or roost login ${this.host} as a user who may use it` });
       case 404: return new EngineError('not_found', `${what} not found on ${this.host}${said}`);
       case 429: return new EngineError('unavailable', `${this.host}: too many requests${said}; try again later`);

@@ -35,6 +35,7 @@ export class RoostEnv {
     this.env = {
       XDG_RUNTIME_DIR: runtimeDir,
       XDG_DATA_HOME: path.join(this.base, 'data'),
+      XDG_CONFIG_HOME: path.join(this.base, 'config'),
       DOCKER_HOST: `unix://${runtimeDir}/roost/roost.sock`,
       DOCKER_CONFIG: path.join(this.base, 'docker-config'),
     };

@@ -6,6 +6,8 @@ import { graceDelay, pipeTerminal } from '../attach-io.js';
 import { formatFlag, type Command } from '../command.js';
 import { buildCreateBody, createFlags, resourceFlags, resourcesFromFlags } from '../create-options.js';
 import { parseRestartFlag } from '../../engine/restart-policy.js';
+import { pullImage } from './registry.js';
+import { familiar } from '../../image/reference.js';
 import { parseFilterFlags } from '../filters.js';
 import { formatOne, formatRows } from '../format.js';
 import { forEachName } from '../each-name.js';
@@ -21,9 +23,26 @@ function startFailure(err: unknown): never {
   throw err;
 }
 
+/**
+ * Creates the container, pulling its image first as Docker does: with --pull always, or when the engine
+ * does not have it (missing, the default); --pull never only reports it missing. Pull progress goes to
+ * stderr so that a detached run's stdout is only the container ID.
+ */
 async function createContainer(client: ApiClient, args: Parameters<typeof buildCreateBody>[0]): Promise<{ id: string; body: Record<string, unknown> }> {
   const { name, body } = buildCreateBody(args);
-  const created = await client.json<{ Id: string; Warnings?: string[] }>('/containers/create', { method: 'POST', query: { name }, body });
+  const image = body.Image as string;
+  const policy = (args.flags.pull as string | undefined) ?? 'missing';
+  const create = () => client.json<{ Id: string; Warnings?: string[] }>('/containers/create', { method: 'POST', query: { name }, body });
+  if (policy === 'always') await pullImage(client, image, { out: process.stderr });
+  let created: { Id: string; Warnings?: string[] };
+  try {
+    created = await create();
+  } catch (err) {
+    if (!(err instanceof EngineError) || err.code !== 'not_found' || !/^No such image/.test(err.message) || policy !== 'missing') throw err;
+    process.stderr.write(`Unable to find image '${familiar(image)}' locally\n`);
+    await pullImage(client, image, { out: process.stderr });
+    created = await create();
+  }
   for (const warning of created.Warnings ?? []) process.stderr.write(`WARNING: ${warning}\n`);
   return { id: created.Id, body };
 }

@@ -1,0 +1,204 @@
+import anyTest, { type TestFn } from 'ava';
+import { execa } from 'execa';
+import fs from 'node:fs';
+import path from 'node:path';
+import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
+import { FakeRegistry, fetchImage, makeCertificates, registryAvailable, startRegistry, type RunningRegistry } from '../helpers/registry.js';
+
+const skip = e2eUnavailable() ?? (registryAvailable() ? undefined : 'docker-registry or openssl is not installed (scripts/prepare-host.sh --test installs them)');
+const test = anyTest as TestFn<{ roost: RoostEnv; plain: RunningRegistry }>;
+const e2e = skip ? test.skip : test.serial;
+if (skip) test('end-to-end: registries (skipped)', (t) => { t.log(skip); t.pass(); });
+
+test.before(async (t) => {
+  t.context.roost = new RoostEnv('registry');
+  if (skip) return;
+  await t.context.roost.loadBusybox(t as never);
+  t.context.plain = await startRegistry(path.join(t.context.roost.base, 'plain'));
+});
+test.after.always(async (t) => {
+  await t.context.plain?.stop();
+  await t.context.roost?.destroy();
+});
+
+const lines = (text: string) => text.trim().split('\n');
+
+/** An image with a layer of its own (300 kB that do not compress), pushed to the plain registry and not kept locally. */
+let fat: Promise<Awaited<ReturnType<typeof fetchImage>>> | undefined;
+function fatImage(roost: RoostEnv, plain: RunningRegistry) {
+  fat ??= (async () => {
+    await roost.roost(['run', '--name', 'mkfat', 'busybox', 'sh', '-c', 'head -c 300000 /dev/urandom > /blob']);
+    await roost.roost(['commit', 'mkfat', `${plain.host}/tools/fat:1`]);
+    await roost.roost(['rm', 'mkfat']);
+    const push = await roost.roost(['push', `${plain.host}/tools/fat:1`]);
+    if (push.exitCode !== 0) throw new Error(push.stderr);
+    await roost.roost(['rmi', `${plain.host}/tools/fat:1`]);
+    return fetchImage(plain.host, 'tools/fat', '1');
+  })();
+  return fat;
+}
+
+e2e('push to a plain-HTTP loopback registry, skopeo sees the same digest; rmi, pull and run it back', async (t) => {
+  const { roost, plain } = t.context;
+  const name = `${plain.host}/tools/busybox:1`;
+  await roost.roost(['tag', 'busybox', name]);
+  const push = await roost.roost(['push', name]);
+  t.is(push.exitCode, 0, push.stderr);
+  const digest = /1: digest: (sha256:[a-f0-9]{64}) size: \d+/.exec(push.stdout)?.[1];
+  t.truthy(digest, push.stdout);
+  const inspect = await execa('skopeo', ['inspect', '--tls-verify=false', `docker://${name}`], { reject: false });
+  t.is(JSON.parse(inspect.stdout).Digest, digest, 'skopeo reads the pushed manifest by the same digest');
+  t.regex((await roost.roost(['push', name])).stdout, /Layer already exists/, 'a second push skips the blobs the registry has');
+
+  await roost.roost(['rmi', name]);
+  await roost.roost(['rmi', 'busybox']);
+  const pull = await roost.roost(['pull', name]);
+  t.is(pull.exitCode, 0, pull.stderr);
+  t.deepEqual(lines(pull.stdout).slice(-3), [`Digest: ${digest}`, `Status: Downloaded newer image for ${name}`, name]);
+  t.is((await roost.roost(['run', '--rm', name, 'sh', '-c', 'echo $((6*7))'])).stdout, '42\n');
+  t.regex((await roost.roost(['images', '--digests', '--format', '{{.Repository}} {{.Digest}}'])).stdout, new RegExp(`${plain.host}/tools/busybox ${digest}`));
+  t.regex((await roost.roost(['pull', name])).stdout, /Already exists[\s\S]*Status: Image is up to date/);
+  t.is((await roost.roost(['pull', '-q', name])).stdout, `${name}\n`);
+  // run pulls what is missing; --pull never does not.
+  await roost.roost(['rmi', name]);
+  const run = await roost.roost(['run', '--rm', name, 'echo', 'pulled by run']);
+  t.is(run.stdout, 'pulled by run\n');
+  t.regex(run.stderr, /Unable to find image .* locally/);
+  const never = await roost.roost(['run', '--rm', '--pull', 'never', `${plain.host}/tools/busybox:2`, 'true']);
+  t.is(never.exitCode, 125);
+  t.regex(never.stderr, /No such image/);
+  await roost.roost(['tag', name, 'busybox:latest']);
+});
+
+e2e('an image pushed by skopeo pulls into Roost; the docker CLI pulls and pushes through the socket', async (t) => {
+  const { roost, plain } = t.context;
+  const copy = await execa('skopeo', ['copy', '--dest-tls-verify=false', `docker-archive:${roost.busyboxArchive()}`, `docker://${plain.host}/by-skopeo:1`], { reject: false });
+  t.is(copy.exitCode, 0, copy.stderr);
+  const pull = await roost.roost(['pull', `${plain.host}/by-skopeo:1`]);
+  t.is(pull.exitCode, 0, pull.stderr);
+  t.is((await roost.roost(['run', '--rm', `${plain.host}/by-skopeo:1`, 'echo', 'from skopeo'])).stdout, 'from skopeo\n');
+  const tagged = `${plain.host}/by-docker:1`;
+  t.is((await roost.docker(['tag', 'busybox', tagged])).exitCode, 0);
+  const push = await roost.docker(['push', tagged]);
+  t.is(push.exitCode, 0, push.stderr);
+  t.regex(push.stdout, /1: digest: sha256:[a-f0-9]{64}/);
+  await roost.docker(['rmi', tagged]);
+  const dockerPull = await roost.docker(['pull', tagged]);
+  t.is(dockerPull.exitCode, 0, dockerPull.stderr);
+  t.regex(dockerPull.stdout, /Status: Downloaded newer image/);
+  t.is((await roost.docker(['run', '--rm', tagged, 'echo', 'docker run'])).stdout, 'docker run\n');
+});
+
+e2e('pull errors are one line with what to do, and leave no image: unknown tag, wrong platform, nothing listening', async (t) => {
+  const { roost, plain } = t.context;
+  const cases: Array<[string[], RegExp]> = [
+    [['pull', `${plain.host}/tools/busybox:nope`], /^roost: manifest for tools\/busybox:nope not found on 127\.0\.0\.1:\d+/],
+    [['pull', '--platform', 'linux/s390x', `${plain.host}/tools/busybox:1`], /does not match the requested platform: wanted linux\/s390x, it is linux\/amd64/],
+    [['pull', '--platform', 'linux', `${plain.host}/tools/busybox:1`], /invalid platform "linux"/],
+    [['pull', '127.0.0.1:1/x:1'], /^roost: cannot reach the registry 127\.0\.0\.1:1: connection refused/],
+    [['pull', 'Busybox'], /invalid reference format: repository name must be lowercase/],
+  ];
+  const before = (await roost.roost(['images', '-q'])).stdout;
+  for (const [args, pattern] of cases) {
+    const result = await roost.roost(args);
+    t.is(result.exitCode, 125, args.join(' '));
+    t.regex(result.stderr, pattern, args.join(' '));
+  }
+  t.is((await roost.roost(['images', '-q'])).stdout, before, 'nothing half-pulled');
+});
+
+e2e('TLS registry with htpasswd: an unknown CA is explained, login checks the password, then push and pull work; logout forgets', async (t) => {
+  const { roost } = t.context;
+  const dir = path.join(roost.base, 'secure');
+  const certs = makeCertificates(path.join(dir, 'certs'));
+  const secure = await startRegistry(dir, { tls: { cert: certs.cert, key: certs.key }, users: { alice: 's3cret' } });
+  try {
+    const name = `${secure.host}/private/busybox:1`;
+    const untrusted = await roost.roost(['pull', name]);
+    t.is(untrusted.exitCode, 125);
+    t.regex(untrusted.stderr, /^roost: the TLS certificate of 127\.0\.0\.1:\d+ does not verify/);
+    t.regex(untrusted.stderr, new RegExp(`hint: add the registry's CA certificate at .*certs\\.d/${secure.host.replace('.', '\\.')}/ca\\.crt`));
+    const certsDir = path.join(roost.env.XDG_CONFIG_HOME!, 'roost', 'certs.d', secure.host);
+    fs.mkdirSync(certsDir, { recursive: true });
+    fs.copyFileSync(certs.caCert, path.join(certsDir, 'ca.crt'));
+
+    const anonymous = await roost.roost(['pull', name]);
+    t.regex(anonymous.stderr, /unauthorized: authentication required\nhint: roost login 127\.0\.0\.1:\d+/);
+    const wrong = await roost.roost(['login', '-u', 'alice', '--password-stdin', secure.host], { input: 'nope\n' });
+    t.is(wrong.exitCode, 125);
+    t.is(lines(wrong.stderr)[0], `roost: ${secure.host}: unauthorized: the user name or password was not accepted`);
+    const login = await roost.roost(['login', '-u', 'alice', '--password-stdin', secure.host], { input: 's3cret\n' });
+    t.is(login.stdout, 'Login Succeeded\n', login.stderr);
+    t.false(`${login.stdout}${login.stderr}`.includes('s3cret'), 'the password is never printed');
+    const configFile = path.join(roost.env.DOCKER_CONFIG!, 'config.json');
+    t.is(fs.statSync(configFile).mode & 0o777, 0o600);
+    t.truthy(JSON.parse(fs.readFileSync(configFile, 'utf8')).auths[secure.host].auth);
+
+    await roost.roost(['tag', 'busybox', name]);
+    const push = await roost.roost(['push', name]);
+    t.is(push.exitCode, 0, push.stderr);
+    await roost.roost(['rmi', name]);
+    const pull = await roost.roost(['pull', name]);
+    t.is(pull.exitCode, 0, pull.stderr);
+    t.is((await roost.roost(['run', '--rm', name, 'echo', 'private'])).stdout, 'private\n');
+    // The docker CLI logs in through the engine too (POST /auth).
+    const dockerLogin = await roost.docker(['login', '-u', 'alice', '--password-stdin', secure.host], { input: 's3cret\n' });
+    t.regex(dockerLogin.stdout, /Login Succeeded/, dockerLogin.stderr);
+
+    t.is((await roost.roost(['logout', secure.host])).stdout, `Removing login credentials for ${secure.host}\n`);
+    await roost.roost(['rmi', name]);
+    const after = await roost.roost(['pull', name]);
+    t.is(after.exitCode, 125);
+    t.regex(after.stderr, /unauthorized/);
+  } finally {
+    await secure.stop();
+  }
+});
+
+e2e('bearer tokens, retries (5xx, 429 Retry-After), a dropped layer download resumed with Range', async (t) => {
+  const { roost, plain } = t.context;
+  const image = await fatImage(roost, plain);
+  const fake = new FakeRegistry(image, 'fake/busybox', { bob: 'pw' });
+  await fake.start();
+  try {
+    const name = `${fake.host}/fake/busybox:latest`;
+    const anonymous = await roost.roost(['pull', name]);
+    t.regex(anonymous.stderr, /unauthorized/, 'the token server refuses anonymous users');
+    t.is((await roost.roost(['login', '-u', 'bob', '--password-stdin', fake.host], { input: 'pw' })).exitCode, 0);
+    fake.misbehave = { manifestStatuses: [500, 503], blobStatuses: [429], retryAfterSeconds: 1, dropLayerAfter: 100_000 };
+    const pull = await roost.roost(['pull', name]);
+    t.is(pull.exitCode, 0, pull.stderr);
+    t.true(fake.log.some((l) => /GET \/v2\/fake\/busybox\/blobs\/.* bytes=100000-$/.test(l)), `resumed from byte 100000:\n${fake.log.join('\n')}`);
+    t.is((await roost.roost(['run', '--rm', name, 'sh', '-c', 'wc -c < /blob'])).stdout, '300000\n', 'the resumed layer is whole');
+    await roost.roost(['rmi', name]);
+  } finally {
+    await fake.stop();
+  }
+});
+
+e2e('a layer that does not match its digest, a schema 1 or unknown manifest, 403 and a huge manifest: refused, no image left', async (t) => {
+  const { roost, plain } = t.context;
+  const image = await fatImage(roost, plain);
+  const fake = new FakeRegistry(image, 'bad/busybox');
+  await fake.start();
+  try {
+    const name = `${fake.host}/bad/busybox:latest`;
+    const cases: Array<[FakeRegistry['misbehave'], RegExp]> = [
+      [{ corruptLayer: true }, /does not match its digest|unpacks to|not a valid|unexpected end/],
+      [{ manifestBody: { body: Buffer.from(JSON.stringify({ schemaVersion: 1, name: 'bad/busybox', fsLayers: [] })), type: 'application/vnd.docker.distribution.manifest.v1+prettyjws' } }, /schema 1 manifest/],
+      [{ manifestBody: { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/x-strange' })), type: 'application/x-strange' } }, /unknown media type "application\/x-strange"/],
+      [{ manifestBody: { body: Buffer.alloc(5 * 1024 * 1024, 32), type: 'application/vnd.oci.image.manifest.v1+json' } }, /more than the 4194304 allowed/],
+      [{ manifestStatuses: [403] }, /access to manifest for bad\/busybox:latest denied/],
+    ];
+    for (const [misbehave, pattern] of cases) {
+      fake.misbehave = misbehave;
+      const result = await roost.roost(['pull', name]);
+      t.is(result.exitCode, 125, JSON.stringify(Object.keys(misbehave)));
+      t.regex(result.stderr, pattern);
+      t.is(result.stderr.trim().split('\n').filter((l) => !l.startsWith('hint:')).length, 1, 'one line');
+      t.is((await roost.roost(['images', '-q', name])).stdout, '', 'no image recorded');
+    }
+  } finally {
+    await fake.stop();
+  }
+});
