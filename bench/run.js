@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,14 +38,16 @@ const BENCHMARKS = [
   { key: 'load', aliases: ['4'], title: 'load ~200 MB docker-archive' },
   { key: 'volume-io', aliases: ['5', 'volume', 'io'], title: 'write 256 MiB + create 5,000 files in a volume / bind mount vs the host' },
   { key: 'commit', aliases: ['6'], title: 'commit a container that changed 20,000 files' },
+  { key: 'pull', aliases: ['7', 'push', 'registry'], title: 'pull and push a Debian bookworm minbase image through a loopback docker-registry' },
 ];
+const BOOKWORM_TAR = process.env.ROOST_BENCH_BOOKWORM ?? '/var/cache/roost-bench/bookworm-minbase.tar';
 
 // ---------------------------------------------------------------------------------------------- options
 
 function usage() {
   return `usage: node bench/run.js [--quick] [--only NAME[,NAME...]] [--network default|none] [--no-podman] [--shared-daemon] [--json FILE]
 
-  --quick            fewer iterations (run 5, docker-run 3, idle 5 containers, load 1, volume-io 3, commit 1)
+  --quick            fewer iterations (run 5, docker-run 3, idle 5 containers, load 1, volume-io 3, commit 1, pull 1)
   --only NAME        run only these benchmarks: ${BENCHMARKS.map((b) => b.key).join(', ')} (repeatable or comma-separated)
   --network MODE     default: each engine's default rootless network (Roost: pasta, podman 4: slirp4netns);
                      none: --network=none on both sides
@@ -86,8 +89,8 @@ function parseOptions(argv) {
     else throw new Error(`unknown argument: ${arg}\n${usage()}`);
   }
   opts.iterations = opts.quick
-    ? { run: 5, 'docker-run': 3, idle: 5, load: 1, 'volume-io': 3, commit: 1 }
-    : { run: 20, 'docker-run': 10, idle: 20, load: 3, 'volume-io': 9, commit: 3 };
+    ? { run: 5, 'docker-run': 3, idle: 5, load: 1, 'volume-io': 3, commit: 1, pull: 1 }
+    : { run: 20, 'docker-run': 10, idle: 20, load: 3, 'volume-io': 9, commit: 3, pull: 3 };
   return opts;
 }
 
@@ -1102,6 +1105,139 @@ async function benchCommit(ctx, n) {
 
 // ---------------------------------------------------------------------------------------------- report
 
+/** A docker-registry of the benchmark's own on a free loopback port. */
+async function startBenchRegistry(dir) {
+  const port = await new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => { const { port: p } = server.address(); server.close(() => resolve(p)); });
+    server.on('error', reject);
+  });
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'config.yml'), ['version: 0.1', 'log:', '  level: error', 'storage:', '  filesystem:', `    rootdirectory: ${path.join(dir, 'data')}`, 'http:', `  addr: 127.0.0.1:${port}`, ''].join('\n'));
+  const child = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: 'ignore' });
+  children.add(child);
+  for (let i = 0; i < 200 && !(await socketAnswersTcp(port)); i++) await sleep(50);
+  return { host: `127.0.0.1:${port}`, dataDir: path.join(dir, 'data'), stop: () => { child.kill(); children.delete(child); } };
+}
+
+function socketAnswersTcp(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+}
+
+/** Peak VmRSS (kB) of a process while `work` runs, sampled every 20 ms. */
+async function peakRss(pid, work) {
+  let peak = 0;
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      try { peak = Math.max(peak, Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s*(\d+)/m)?.[1] ?? 0)); } catch { /* gone */ }
+      await sleep(20);
+    }
+  })();
+  try { return { result: await work(), peakKb: peak }; } finally { running = false; await sampler; }
+}
+
+/**
+ * pull: the issue's registry benchmark. A bookworm minbase root filesystem (scripts/make-bookworm-rootfs.sh,
+ * one ~97 MB gzip layer, ~6,800 files, ~204 MB unpacked) is imported into Roost and pushed to a loopback
+ * docker-registry; then, alternating, each engine removes the image and pulls it (cold: no layer kept), GNU
+ * `tar xzf` unpacks the same layer blob (device nodes left out, which an unprivileged tar cannot make), and
+ * each engine pushes it to a new, empty repository. The Roost daemon's peak RSS is sampled during its pulls.
+ */
+async function benchPull(ctx, n) {
+  const rows = [
+    { key: 'pull', name: `pull bookworm minbase (1 layer, ~97 MB gzip) from a loopback registry, median of ${n}`, unit: 'ms', target: 0.4, sides: {} },
+    { key: 'pull-vs-tar', name: 'pull bookworm vs GNU tar xzf of the same layer', unit: 'ms', target: 1.0, atMost: true, sides: {}, podmanNa: 'compared with tar' },
+    { key: 'pull-rss', name: 'Roost daemon peak RSS during the pull', unit: 'kB', target: 1.0, atMost: true, sides: {}, podmanNa: 'not measured', relativeTo: { label: '200 MB', value: 200 * 1000 } },
+    { key: 'push', name: `push bookworm to an empty repository, median of ${n}`, unit: 'ms', target: 0.5, sides: {} },
+  ];
+  const missing = !fs.existsSync(BOOKWORM_TAR) ? `${BOOKWORM_TAR} is missing (as root: scripts/make-bookworm-rootfs.sh)` : !fs.existsSync('/usr/bin/docker-registry') ? 'docker-registry is not installed' : undefined;
+  if (missing) {
+    for (const row of rows) row.sides.roost = { error: missing };
+    return rows;
+  }
+  const registry = await startBenchRegistry(path.join(ctx.tmp, 'registry'));
+  const unregister = onCleanup('bench registry', () => registry.stop());
+  const name = `${registry.host}/bench/bookworm:1`;
+  const sides = ctx.sides();
+  const pullArgs = (e) => (e.name === 'podman' ? ['pull', '-q', '--tls-verify=false', name] : ['pull', '-q', name]);
+  const pushArgs = (e, host) => (e.name === 'podman' ? ['push', '-q', '--tls-verify=false', name, `${host}/bench/bookworm:1`] : ['push', '-q', `${host}/bench/bookworm:1`]);
+  const samples = { pull: new Map(), push: new Map(), tar: [], rss: [] };
+  const failed = new Map();
+  try {
+    log(`importing ${BOOKWORM_TAR} into Roost and pushing it to ${registry.host}`);
+    await ctx.roost.check(['import', BOOKWORM_TAR, name], { timeoutMs: 300_000 });
+    await ctx.roost.check(['push', name], { timeoutMs: 300_000 });
+    await ctx.roost.check(['rmi', name]);
+    const manifest = await new Promise((resolve, reject) => {
+      const req = http.get(`http://${registry.host}/v2/bench/bookworm/manifests/1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c) => { body += c; }).on('end', () => resolve(JSON.parse(body)));
+      });
+      req.on('error', reject);
+    });
+    const layer = manifest.layers[0].digest.slice(7);
+    const blobFile = path.join(registry.dataDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', layer.slice(0, 2), layer, 'data');
+    rows[0].layerBytes = fs.statSync(blobFile).size;
+    for (const e of sides) { samples.pull.set(e.name, []); samples.push.set(e.name, []); }
+    const daemonPid = () => readPid(path.join(ctx.roostSocket, '..', 'daemon.pid'));
+    for (let i = 0; i <= n; i++) {
+      for (const e of sides) {
+        if (failed.has(e.name)) continue;
+        try {
+          await e.exec(['rmi', '-f', name]);
+          if (e.name === 'roost') {
+            const { result, peakKb } = await peakRss(daemonPid(), () => e.check(pullArgs(e), { timeoutMs: 600_000 }));
+            if (i > 0) { samples.pull.get(e.name).push(nsToMs(result.ns)); samples.rss.push(peakKb); }
+          } else {
+            const r = await e.check(pullArgs(e), { timeoutMs: 600_000 });
+            if (i > 0) samples.pull.get(e.name).push(nsToMs(r.ns));
+          }
+          // Each push goes to a registry of its own, started empty.
+          const empty = await startBenchRegistry(path.join(ctx.tmp, `empty-${e.name}-${i}`));
+          try {
+            if (e.name === 'roost') await e.check(['tag', name, `${empty.host}/bench/bookworm:1`]);
+            const r = await e.check(pushArgs(e, empty.host), { timeoutMs: 600_000 });
+            if (i > 0) samples.push.get(e.name).push(nsToMs(r.ns));
+            if (e.name === 'roost') await e.exec(['rmi', `${empty.host}/bench/bookworm:1`]);
+          } finally {
+            empty.stop();
+            fs.rmSync(path.join(ctx.tmp, `empty-${e.name}-${i}`), { recursive: true, force: true });
+          }
+        } catch (err) { failed.set(e.name, err); }
+      }
+      const dir = path.join(ctx.tmp, `tar-${i}`);
+      fs.mkdirSync(dir);
+      const t = await exec('tar', ['xzf', blobFile, '-C', dir, '--no-same-owner', '--exclude=./dev/*'], { timeoutMs: 300_000 });
+      if (i > 0) samples.tar.push(nsToMs(t.ns));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  } finally {
+    for (const e of sides) await e.exec(['rmi', '-f', name]).catch(() => {});
+    unregister();
+    registry.stop();
+  }
+  for (const [row, kind] of [[rows[0], 'pull'], [rows[3], 'push']]) {
+    for (const e of sides) {
+      if (failed.has(e.name)) { row.sides[e.name] = sideError(failed.get(e.name)); continue; }
+      const s = stats(samples[kind].get(e.name));
+      row.sides[e.name] = { value: s.median, stats: s, samples: samples[kind].get(e.name), command: e.display(kind === 'pull' ? pullArgs(e) : pushArgs(e, '<empty registry>')) };
+    }
+  }
+  const tar = stats(samples.tar);
+  rows[1].relativeTo = { label: 'tar', value: tar.median };
+  rows[1].sides.roost = rows[0].sides.roost;
+  rows[1].tar = { stats: tar, samples: samples.tar };
+  if (!failed.has('roost')) {
+    const rss = stats(samples.rss);
+    rows[2].sides.roost = { value: Math.max(...samples.rss), stats: rss, samples: samples.rss };
+  } else rows[2].sides.roost = sideError(failed.get('roost'));
+  return rows;
+}
+
 function fmtValue(v, unit) {
   if (v === undefined || Number.isNaN(v)) return 'n/a';
   if (unit === 'ms') return v >= 10_000 ? `${(v / 1000).toFixed(2)} s` : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ms`;
@@ -1144,7 +1280,7 @@ function finishRow(row, podmanNa) {
     // A side's own ratio when it has one (volume-io: the median of its ratios to the adjacent host runs).
     if (r && !r.error && baseOk) row.ratio = r.ratioToBase ?? r.value / base.value;
     row.ratioCell = row.ratio === undefined ? `n/a (${base.label} ${base.error ? 'failed' : 'unmeasured'})` : `${row.ratio.toFixed(2)} × ${base.label}`;
-    row.targetCell = row.target === undefined ? '—' : `≥ ${row.target.toFixed(2)} × ${base.label}`;
+    row.targetCell = row.target === undefined ? '—' : `${row.atMost ? '≤' : '≥'} ${row.target.toFixed(2)} × ${base.label}`;
   } else {
     if (r && !r.error && p && !p.error && p.value > 0) row.ratio = r.value / p.value;
     row.ratioCell = row.ratio === undefined ? 'n/a' : row.ratio.toFixed(2);
@@ -1153,7 +1289,7 @@ function finishRow(row, podmanNa) {
   if (r?.error) row.result = 'ERROR';
   else if (row.target === undefined) row.result = 'info';
   else if (row.ratio === undefined) row.result = 'n/a';
-  else row.result = (base ? row.ratio >= row.target : row.ratio <= row.target) ? 'PASS' : 'FAIL';
+  else row.result = (base && !row.atMost ? row.ratio >= row.target : row.ratio <= row.target) ? 'PASS' : 'FAIL';
   return row;
 }
 
@@ -1310,7 +1446,7 @@ async function main() {
       warn(`the OCI runtimes differ: Roost uses ${ctx.roostRuntime}, podman ${podmanRuntime} (no podman invocation with ${ctx.roostRuntime} worked)`);
     }
 
-    const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad, 'volume-io': benchVolumeIo, commit: benchCommit };
+    const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad, 'volume-io': benchVolumeIo, commit: benchCommit, pull: benchPull };
     for (const b of selected) {
       const n = opts.iterations[b.key];
       log(`benchmark ${b.key}: ${b.title} (${n} iterations after a warm-up)`);

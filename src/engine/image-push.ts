@@ -65,17 +65,19 @@ export class ImagePusher {
     }
     // Auth once before the parallel uploads: a streamed body cannot be sent again after a challenge.
     await client.request(`/v2/`, { scope: `repository:${repo}:pull,push`, expect: [200], what: 'the registry API' });
+    // Repositories of the same registry that this image came from or went to: their blobs can be mounted.
+    const mountFrom = image.names.map((n) => parseReference(n)).filter((r) => r.domain === ref.domain && r.path !== repo).map((r) => r.path);
     let next = 0;
     let failure: unknown;
     const worker = async () => {
       while (next < layers.length && failure === undefined) {
         const layer = layers[next++]!;
-        try { await this.uploadBlob(client, repo, layer, progress); } catch (err) { failure ??= err; }
+        try { await this.uploadBlob(client, repo, layer, progress, mountFrom); } catch (err) { failure ??= err; }
       }
     };
     await Promise.all(Array.from({ length: Math.min(parallelUploads, layers.length) }, worker));
     if (failure !== undefined) throw failure;
-    await this.uploadBlob(client, repo, manifest.config, () => {});
+    await this.uploadBlob(client, repo, manifest.config, () => {}, mountFrom);
     const res = await client.request(`/v2/${repo}/manifests/${ref.tag ?? 'latest'}`, {
       method: 'PUT', scope: `repository:${repo}:pull,push`, body: manifestBytes,
       headers: { 'Content-Type': mediaTypes.ociManifest, 'Content-Length': String(manifestBytes.length) },
@@ -99,7 +101,7 @@ export class ImagePusher {
     return { mediaType: mediaTypes.ociLayerGzip, digest: stored.digest, size: stored.size };
   }
 
-  private async uploadBlob(client: RegistryClient, repo: string, blob: Descriptor, progress: ProgressSink): Promise<void> {
+  private async uploadBlob(client: RegistryClient, repo: string, blob: Descriptor, progress: ProgressSink, mountFrom: string[] = []): Promise<void> {
     const id = shortId(blob.digest);
     const scope = `repository:${repo}:pull,push`;
     const head = await client.request(`/v2/${repo}/blobs/${blob.digest}`, { method: 'HEAD', scope, expect: [200, 404], what: `blob ${blob.digest}` });
@@ -108,8 +110,15 @@ export class ImagePusher {
       progress({ status: 'Layer already exists', id, progressDetail: {} });
       return;
     }
-    const start = await client.request(`/v2/${repo}/blobs/uploads/`, { method: 'POST', scope, headers: { 'Content-Length': '0' }, expect: [202], what: 'a blob upload' });
+    // A cross-repository mount (201) saves the upload; a registry that cannot mount starts an upload (202).
+    const from = mountFrom[0];
+    const query = from ? `?mount=${blob.digest}&from=${encodeURIComponent(from)}` : '';
+    const start = await client.request(`/v2/${repo}/blobs/uploads/${query}`, { method: 'POST', scope, headers: { 'Content-Length': '0' }, expect: [201, 202], what: 'a blob upload' });
     start.body.resume();
+    if (start.status === 201) {
+      progress({ status: `Mounted from ${from}`, id, progressDetail: {} });
+      return;
+    }
     const location = start.headers.location;
     if (!location) throw new EngineError('unavailable', `${client.host} started an upload without saying where to send it`);
     const target = new URL(location, `${client.transport.baseUrl()}/v2/${repo}/blobs/uploads/`);

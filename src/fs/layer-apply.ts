@@ -23,6 +23,7 @@ import zlib from 'node:zlib';
 import { extract as tarExtract, type Header } from 'tar-stream';
 import { EngineError, invalid } from '../util/errors.js';
 import { createOverlayWhiteouts, markOverlayOpaque, parseWhiteout, runTool } from './whiteout.js';
+import { gunzip } from './gunzip.js';
 
 export type WhiteoutMode = 'overlay' | 'delete' | 'none';
 
@@ -651,14 +652,16 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
   }
 
   // The uncompressed byte stream.
-  let decompressor: zlib.Gunzip | undefined;
+  let decompressor: { destroy(): void } | undefined;
   let input: AsyncIterable<Buffer>;
   if (compression === 'none') {
     input = chainChunks(head, ended ? undefined : source);
+  } else if (compression === 'gzip') {
+    const z = gunzip(head, ended ? undefined : source, GUNZIP_CHUNK);
+    decompressor = z;
+    input = z.output;
   } else {
-    const z = compression === 'gzip'
-      ? zlib.createGunzip({ chunkSize: GUNZIP_CHUNK })
-      : (zlib as unknown as { createZstdDecompress(o: object): zlib.Gunzip }).createZstdDecompress({ chunkSize: GUNZIP_CHUNK });
+    const z = (zlib as unknown as { createZstdDecompress(o: object): zlib.Gunzip }).createZstdDecompress({ chunkSize: GUNZIP_CHUNK });
     decompressor = z;
     z.write(head);
     if (ended) z.end();
