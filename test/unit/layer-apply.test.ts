@@ -572,3 +572,24 @@ test('an empty stream is an empty layer', async (t) => {
   t.is(result.diffId, `sha256:${sha256(Buffer.alloc(0))}`);
   t.deepEqual(await listAll(root), []);
 });
+
+// Both gzip paths: the external tool when one is installed, and Node's zlib (ROOST_GUNZIP=node).
+test.serial('gzip layers give the same tree and diff ID through igzip/pigz and through Node\'s zlib; truncated gzip fails in both', async (t) => {
+  const { base } = await sandbox(t);
+  const tar = await makeTar([{ name: 'd/', type: 'directory' }, { name: 'd/f', content: randomBytes(300_000) }]);
+  const gz = zlib.gzipSync(tar);
+  const results = [];
+  for (const mode of ['auto', 'node']) {
+    if (mode === 'node') process.env.ROOST_GUNZIP = 'node';
+    try {
+      const dir = path.join(base, mode);
+      results.push({ result: await applyLayer(streamOf(gz, 3), dir, DELETE), files: await listAll(dir) });
+      await t.throwsAsync(applyLayer(streamOf(gz.subarray(0, gz.length - 100)), path.join(base, `${mode}-bad`), DELETE), { message: /not a valid gzip stream|not a valid tar archive/ });
+    } finally {
+      delete process.env.ROOST_GUNZIP;
+    }
+  }
+  t.is(results[0]!.result.diffId, `sha256:${sha256(tar)}`);
+  t.is(results[1]!.result.diffId, results[0]!.result.diffId);
+  t.deepEqual(results[1]!.files, results[0]!.files);
+});
