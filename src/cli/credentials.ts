@@ -47,9 +47,23 @@ function helper(config: DockerConfig, key: string): string | undefined {
   return config.credHelpers?.[key] ?? config.credsStore;
 }
 
+/** The helper's path on PATH (directories this user cannot search are passed over). */
+function findHelper(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    const candidate = path.join(dir || '.', `docker-credential-${name}`);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch { /* next */ }
+  }
+  return undefined;
+}
+
 function runHelper(name: string, action: 'get' | 'store' | 'erase', input: string): string {
+  const helperPath = findHelper(name);
+  if (!helperPath) throw new EngineError('unavailable', `the credential helper docker-credential-${name} is not installed`, { hint: `install it, or remove "${name}" from ${dockerConfigFile()}` });
   try {
-    return execFileSync(`docker-credential-${name}`, [action], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    return execFileSync(helperPath, [action], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
     if (e.code === 'ENOENT') throw new EngineError('unavailable', `the credential helper docker-credential-${name} is not installed`, { hint: `install it, or remove "${name}" from ${dockerConfigFile()}` });

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { invalid } from '../util/errors.js';
+import { EngineError, invalid } from '../util/errors.js';
 import { RegistryClient, type Credentials } from './registry-client.js';
 import { certsDirs, HostTransport, type RegistrySettings } from './transport.js';
 
@@ -8,7 +8,7 @@ import { certsDirs, HostTransport, type RegistrySettings } from './transport.js'
  * Registry settings (`registries.json` in Roost's config dir) and one transport per host, shared by
  * pulls and pushes so connections and the HTTP/HTTPS answer are reused.
  *
- *   { "insecure": ["myhost:5000"], "mirrors": { "docker.io": ["https://mirror.example"] } }
+ *   { "insecure": ["myhost:5000"], "mirrors": { "docker.io": ["https://mirror.example"] }, "blocked": ["docker.io"] }
  */
 export class Registries {
   private readonly transports = new Map<string, { key: string; transport: HostTransport }>();
@@ -26,7 +26,8 @@ export class Registries {
     }
     if (parsed.insecure !== undefined && (!Array.isArray(parsed.insecure) || parsed.insecure.some((h) => typeof h !== 'string'))) throw invalid(`${file}: "insecure" must be a list of host[:port]`);
     if (parsed.mirrors !== undefined && (typeof parsed.mirrors !== 'object' || Object.values(parsed.mirrors).some((m) => !Array.isArray(m)))) throw invalid(`${file}: "mirrors" must map a registry to a list of mirror hosts`);
-    return { insecure: parsed.insecure ?? [], mirrors: parsed.mirrors ?? {} };
+    if (parsed.blocked !== undefined && (!Array.isArray(parsed.blocked) || parsed.blocked.some((h) => typeof h !== 'string'))) throw invalid(`${file}: "blocked" must be a list of registries`);
+    return { insecure: parsed.insecure ?? [], mirrors: parsed.mirrors ?? {}, blocked: parsed.blocked ?? [] };
   }
 
   /** Docker Hub's API host for the docker.io name. */
@@ -48,6 +49,9 @@ export class Registries {
 
   /** A client for one operation (its tokens are not shared with other users' credentials). */
   client(domain: string, credentials?: Credentials): RegistryClient {
+    if (this.load().blocked.includes(domain)) {
+      throw new EngineError('unavailable', `the registry ${domain} is blocked in ${path.join(this.configDir, 'registries.json')}`);
+    }
     return new RegistryClient(this.transport(Registries.apiHost(domain)), credentials);
   }
 

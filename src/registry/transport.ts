@@ -18,6 +18,8 @@ export interface RegistrySettings {
   insecure: string[];
   /** Mirrors tried before a registry, per host (docker.io: ["https://mirror.example"]). */
   mirrors: Record<string, string[]>;
+  /** Registries never contacted (podman's `blocked`), e.g. to keep a machine off Docker Hub. */
+  blocked: string[];
 }
 
 export function certsDirs(host: string, configDir: string): string[] {

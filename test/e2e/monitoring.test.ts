@@ -63,6 +63,8 @@ e2e('pause freezes every process of the container (exec refused meanwhile), unpa
   // A process started by exec must freeze too.
   await roost.roost(['exec', '-d', 'ticker', 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i > /tmp/n; usleep 50000; done']);
   await new Promise((r) => setTimeout(r, 300));
+  const id = (await roost.roost(['inspect', '-f', '{{.Id}}', 'ticker'])).stdout.trim();
+  t.true(fs.existsSync(`${delegation.dir}/roost-${id.slice(0, 12)}`), 'the container has a cgroup of its own');
   t.is((await roost.roost(['pause', 'ticker'])).exitCode, 0);
   t.is((await roost.roost(['inspect', '-f', '{{.State.Status}} {{.State.Paused}} {{.State.Running}}', 'ticker'])).stdout, 'paused true true\n');
   t.regex((await roost.roost(['ps', '--format', '{{.Status}}'])).stdout, /^Up .* \(Paused\)\n$/);
@@ -85,7 +87,7 @@ e2e('pause freezes every process of the container (exec refused meanwhile), unpa
   t.regex((await roost.roost(['unpause', 'ticker'])).stderr, /is not paused/);
   t.is((await roost.roost(['pause', 'no-such'])).stderr.split('\n')[0], 'roost: No such container: no-such');
   await roost.roost(['rm', '-f', 'ticker']);
-  t.false(fs.readdirSync(delegation.dir).some((name) => name.startsWith('roost-')), 'the container\'s cgroup is removed');
+  t.false(fs.existsSync(`${delegation.dir}/roost-${id.slice(0, 12)}`), 'the container\'s cgroup is removed with it');
   events.kill();
   t.deepEqual((await events).stdout.trim().split('\n'), ['pause ticker', 'unpause ticker', 'pause ticker', 'unpause ticker']);
 });

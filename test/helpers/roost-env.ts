@@ -40,6 +40,9 @@ export class RoostEnv {
       DOCKER_CONFIG: path.join(this.base, 'docker-config'),
     };
     this.socket = path.join(runtimeDir, 'roost', 'roost.sock');
+    // Tests never reach Docker Hub: a name that would be pulled from it fails at once, without a DNS query.
+    fs.mkdirSync(path.join(this.env.XDG_CONFIG_HOME!, 'roost'), { recursive: true });
+    fs.writeFileSync(path.join(this.env.XDG_CONFIG_HOME!, 'roost', 'registries.json'), JSON.stringify({ blocked: ['docker.io'] }));
   }
 
   roost(args: string[], opts: { input?: string | Buffer; timeout?: number; inputFile?: string } = {}) {
