@@ -9,6 +9,7 @@ import { Router, type RouteContext } from './router.js';
 import { containerRoutes } from './routes-containers.js';
 import { imageRoutes } from './routes-images.js';
 import { registryRoutes } from './routes-registry.js';
+import { buildRoutes } from './routes-build.js';
 import { systemRoutes } from './routes-system.js';
 import { volumeRoutes } from './routes-volumes.js';
 import { archiveRoutes } from './routes-archive.js';
@@ -19,6 +20,7 @@ export function buildRouter(): Router {
   containerRoutes(router);
   imageRoutes(router);
   registryRoutes(router);
+  buildRoutes(router);
   volumeRoutes(router);
   archiveRoutes(router);
   return router;

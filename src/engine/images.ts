@@ -11,7 +11,7 @@ import type { ImageStore } from '../image/image-store.js';
 import { chainIds } from '../image/chain.js';
 import { readArchivedConfig, stageArchive, stagedFile } from '../image/archive-load.js';
 import { familiar, normalizeName } from '../image/reference.js';
-import type { ImageConfig, ImageManifest, ImageRecord } from '../image/types.js';
+import type { HistoryEntry, ImageConfig, ImageManifest, ImageRecord } from '../image/types.js';
 import { mediaTypes } from '../image/types.js';
 import { conflict, invalid, unavailable } from '../util/errors.js';
 import { applyChanges } from '../image/changes.js';
@@ -140,6 +140,8 @@ export class ImageService {
   async commit(input: {
     imageId: string; changesDir: string; driver: string; containerConfig: ImageConfig['config']; createdBy: string;
     name?: string; comment?: string; author?: string; changes: string[];
+    /** History entries to add before this layer's own (a build's config-only steps). */
+    historyBefore?: HistoryEntry[];
   }): Promise<ImageRecord> {
     if (input.driver === 'copy') throw unavailable('commit needs the overlay or fuse-overlayfs storage driver (the copy driver keeps no change list yet)');
     const parent = this.store.resolve(input.imageId);
@@ -164,7 +166,7 @@ export class ImageService {
         author: input.author ?? parent.config.author,
         config: defaults,
         rootfs: { type: 'layers', diff_ids: diffIds },
-        history: [...(parent.config.history ?? []), { created, created_by: input.createdBy, ...(input.comment ? { comment: input.comment } : {}), ...(input.author ? { author: input.author } : {}) }],
+        history: [...(parent.config.history ?? []), ...(input.historyBefore ?? []), { created, created_by: input.createdBy, ...(input.comment ? { comment: input.comment } : {}), ...(input.author ? { author: input.author } : {}) }],
       };
       const configBlob = await this.content.putBuffer(JSON.stringify(config));
       const manifest: ImageManifest = {
@@ -178,6 +180,25 @@ export class ImageService {
     } finally {
       await fsp.rm(tmpFile, { force: true });
     }
+  }
+
+  /** The empty image `FROM scratch` starts from: no layers, no config (stored untagged). */
+  async scratch(): Promise<ImageRecord> {
+    const config: ImageConfig = { architecture: process.arch === 'x64' ? 'amd64' : process.arch, os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+    const configBlob = await this.content.putBuffer(JSON.stringify(config));
+    const manifest: ImageManifest = { schemaVersion: 2, mediaType: mediaTypes.ociManifest, config: { mediaType: mediaTypes.ociConfig, ...configBlob }, layers: [] };
+    const { digest } = await this.content.putBuffer(JSON.stringify(manifest));
+    return this.store.add(digest, []);
+  }
+
+  /** An image with the parent's layers and a new config (a build's steps that add no layer). */
+  async deriveConfig(parentId: string, defaults: ImageConfig['config'], history: HistoryEntry[], name?: string): Promise<ImageRecord> {
+    const parent = this.store.resolve(parentId);
+    const config: ImageConfig = { ...parent.config, created: new Date().toISOString(), config: defaults, history: [...(parent.config.history ?? []), ...history] };
+    const configBlob = await this.content.putBuffer(JSON.stringify(config));
+    const manifest: ImageManifest = { ...parent.manifest, config: { mediaType: mediaTypes.ociConfig, ...configBlob } };
+    const { digest } = await this.content.putBuffer(JSON.stringify(manifest));
+    return this.store.add(digest, name ? [name] : []);
   }
 
   /** Writes a docker-archive that is also an OCI layout (as Docker 25+ does), layers uncompressed. */

@@ -1,4 +1,4 @@
-import { pathToFileURL } from 'node:url';
+import { tarTools } from '../tar-loader.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -25,19 +25,6 @@ async function exitOne(run: () => Promise<number>): Promise<number> {
   }
 }
 
-/**
- * The tar machinery, loaded only by the commands that need it (every CLI call loads this module): from its
- * own bundle next to the CLI's (dist/cli-tar.cjs), or from the sources when run by tsx.
- */
-const tarTools = async (): Promise<typeof import('../tar-tools.js')> => {
-  if (typeof __filename === 'string' && __filename.endsWith('.cjs')) {
-    const bundle = pathToFileURL(path.join(path.dirname(__filename), 'cli-tar.cjs')).href;
-    return (await import(bundle)) as typeof import('../tar-tools.js');
-  }
-  // A computed specifier, so the bundler leaves the sources out of the CLI bundle.
-  const sources = '../tar-tools.js';
-  return (await import(sources)) as typeof import('../tar-tools.js');
-};
 
 // ---- Docker's path rules (archive.CopyInfo and friends), on slash paths ----
 

@@ -1,0 +1,61 @@
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Builder } from '../build/builder.js';
+import { applyLayer } from '../fs/layer-apply.js';
+import { familiar } from '../image/reference.js';
+import { invalid } from '../util/errors.js';
+import { JsonProgress } from './http-util.js';
+import type { RouteContext, Router } from './router.js';
+
+function jsonMap(ctx: RouteContext, name: string): Record<string, string> {
+  const text = ctx.query.string(name);
+  if (!text) return {};
+  try {
+    const parsed = JSON.parse(text) as Record<string, string | null>;
+    return Object.fromEntries(Object.entries(parsed).filter(([, v]) => v !== null)) as Record<string, string>;
+  } catch {
+    throw invalid(`${name} is not a JSON map`);
+  }
+}
+
+/** POST /build as the docker CLI's classic builder uses it: a context tar in, `{"stream": ...}` lines out. */
+export function buildRoutes(router: Router): void {
+  router.add('POST', '/build', async (ctx) => {
+    const dockerfileName = ctx.query.string('dockerfile') || 'Dockerfile';
+    const tags = ctx.query.all('t');
+    const buildArgs = jsonMap(ctx, 'buildargs');
+    const labels = jsonMap(ctx, 'labels');
+    const quiet = ctx.query.bool('q');
+    const contextDir = path.join(ctx.engine.options.dataDir, 'tmp', `build-${randomBytes(6).toString('hex')}`);
+    const progress = new JsonProgress(ctx.res!);
+    try {
+      // The context goes through the same checks as a layer: no entry can land outside its directory.
+      await applyLayer(ctx.req, contextDir, { whiteouts: 'none', ownership: false }).catch((err: Error) => {
+        throw invalid(`the build context is not a valid tar: ${err.message}`);
+      });
+      const file = path.posix.normalize(`/${dockerfileName}`);
+      let dockerfile: string;
+      try {
+        dockerfile = await fsp.readFile(path.join(contextDir, file), 'utf8');
+      } catch {
+        throw invalid(`Cannot locate specified Dockerfile: ${dockerfileName}`);
+      }
+      await progress.run(async () => {
+        const out = (text: string) => { if (!quiet) progress.send({ stream: text }); };
+        const builder = new Builder(ctx.engine, contextDir, out);
+        const id = await builder.build({
+          dockerfile, dockerfileName: path.basename(file), tags, buildArgs, labels,
+          target: ctx.query.string('target') || undefined, pull: ctx.query.bool('pull'),
+        });
+        progress.send({ aux: { ID: id } });
+        if (!quiet) {
+          progress.send({ stream: `Successfully built ${id.slice(7, 19)}\n` });
+          for (const tag of tags) progress.send({ stream: `Successfully tagged ${familiar(tag)}\n` });
+        } else progress.send({ stream: `${id}\n` });
+      });
+    } finally {
+      await fsp.rm(contextDir, { recursive: true, force: true });
+    }
+  });
+}
