@@ -5,7 +5,7 @@ import { Builder } from '../build/builder.js';
 import { applyLayer } from '../fs/layer-apply.js';
 import { familiar } from '../image/reference.js';
 import { invalid } from '../util/errors.js';
-import { JsonProgress } from './http-util.js';
+import { JsonProgress, sendJson } from './http-util.js';
 import type { RouteContext, Router } from './router.js';
 
 function jsonMap(ctx: RouteContext, name: string): Record<string, string> {
@@ -19,8 +19,28 @@ function jsonMap(ctx: RouteContext, name: string): Record<string, string> {
   }
 }
 
+/** POST /build/prune: forgets the build cache and removes its images that nothing else uses. */
+async function pruneBuildCache(ctx: RouteContext): Promise<{ CachesDeleted: string[]; SpaceReclaimed: number }> {
+  const deleted: string[] = [];
+  let reclaimed = 0;
+  for (const id of await ctx.engine.buildCache.clear()) {
+    try {
+      const image = ctx.engine.images.resolve(id);
+      if (image.names.length > 0 || ctx.engine.containers.imageInUse(id)) continue;
+      await ctx.engine.images.remove(id, { force: false, inUse: (x) => ctx.engine.containers.imageInUse(x) });
+      deleted.push(id);
+      reclaimed += image.size;
+    } catch { /* gone, or used by another image */ }
+  }
+  return { CachesDeleted: deleted, SpaceReclaimed: reclaimed };
+}
+
 /** POST /build as the docker CLI's classic builder uses it: a context tar in, `{"stream": ...}` lines out. */
 export function buildRoutes(router: Router): void {
+  router.add('POST', '/build/prune', async (ctx) => {
+    sendJson(ctx.res!, 200, await pruneBuildCache(ctx));
+  });
+
   router.add('POST', '/build', async (ctx) => {
     const dockerfileName = ctx.query.string('dockerfile') || 'Dockerfile';
     const tags = ctx.query.all('t');
@@ -46,7 +66,7 @@ export function buildRoutes(router: Router): void {
         const builder = new Builder(ctx.engine, contextDir, out);
         const id = await builder.build({
           dockerfile, dockerfileName: path.basename(file), tags, buildArgs, labels,
-          target: ctx.query.string('target') || undefined, pull: ctx.query.bool('pull'),
+          target: ctx.query.string('target') || undefined, pull: ctx.query.bool('pull'), noCache: ctx.query.bool('nocache'),
         });
         progress.send({ aux: { ID: id } });
         if (!quiet) {

@@ -95,8 +95,10 @@ export function imageRoutes(router: Router): void {
   router.add('GET', '/images/json', async (ctx) => {
     const filters = ctx.query.filters();
     const containers = ctx.engine.containers.list();
-    // Roost keeps no intermediate images, so `all` shows the same list.
+    // The build cache's intermediate images show with `all` only, as Docker's do.
+    const hidden = ctx.query.bool('all') ? new Set<string>() : await ctx.engine.buildCache.imageIds();
     const images = ctx.engine.images.list()
+      .filter((image) => image.names.length > 0 || !hidden.has(image.id))
       .filter((image) => matchesImageFilters(ctx, image, filters))
       .sort((a, b) => createdSeconds(b) - createdSeconds(a));
     const references = filters.reference ?? [];

@@ -15,6 +15,7 @@ import { EventBus } from './events.js';
 import { ImageService } from './images.js';
 import { ImagePuller } from './image-pull.js';
 import { ImagePusher } from './image-push.js';
+import { BuildCache } from '../build/build-cache.js';
 import { Registries } from '../registry/registries.js';
 import { homeConfigDir } from '../registry/transport.js';
 
@@ -44,6 +45,7 @@ export class Engine {
   readonly registries: Registries;
   readonly puller: ImagePuller;
   readonly pusher: ImagePusher;
+  readonly buildCache: BuildCache;
 
   private constructor(readonly options: EngineOptions, snapshotter: Snapshotter, reason: string, runtime: RuntimeChoice, content: ContentStore, imageStore: ImageStore) {
     this.snapshotter = snapshotter;
@@ -53,6 +55,7 @@ export class Engine {
     this.registries = new Registries(options.configDir ?? homeConfigDir());
     this.puller = new ImagePuller(content, imageStore, snapshotter, this.events, this.registries);
     this.pusher = new ImagePusher(content, imageStore, this.events, this.registries);
+    this.buildCache = new BuildCache(options.dataDir);
     this.networks = new ContainerNetworks(options.runDir);
     this.volumes = new VolumeService(options.dataDir, this.events);
     this.containers = new ContainerService({ dataDir: options.dataDir, runDir: options.runDir }, this.images, snapshotter, this.events, runtime, this.networks, this.volumes);

@@ -108,3 +108,29 @@ e2e('bad Dockerfiles and failing steps: one line with the file and line, no imag
   t.is((await roost.roost(['images', '-aq'])).stdout, before, 'no image was added');
   t.is((await roost.roost(['ps', '-aq'])).stdout, '', 'no build container was left');
 });
+
+e2e('the build cache: an unchanged rebuild reuses every step and gives the same image; a changed file reruns from its COPY; builder prune forgets', async (t) => {
+  const { roost } = t.context;
+  const dir = path.join(roost.base, 'cached');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nRUN echo step1 > /one\nCOPY data.txt /data.txt\nRUN cat /data.txt > /two\nCMD ["cat", "/two"]\n');
+  fs.writeFileSync(path.join(dir, 'data.txt'), 'v1\n');
+  const first = await roost.roost(['build', '-q', '-t', 'cached:1', dir]);
+  const again = await roost.roost(['build', '-t', 'cached:2', dir]);
+  t.is((again.stdout.match(/Using cache/g) ?? []).length, 3, again.stdout);
+  t.is((await roost.roost(['images', '-q', '--no-trunc', 'cached:2'])).stdout, first.stdout, 'the same image ID');
+  // Only content counts: touching the file changes nothing, changing it reruns COPY and what follows.
+  fs.utimesSync(path.join(dir, 'data.txt'), new Date(), new Date(Date.now() + 60_000));
+  t.is((await roost.roost(['build', '-q', dir])).stdout, first.stdout, 'a new mtime alone keeps the cache');
+  fs.writeFileSync(path.join(dir, 'data.txt'), 'v2\n');
+  const changed = await roost.roost(['build', '-t', 'cached:3', dir]);
+  t.is((changed.stdout.match(/Using cache/g) ?? []).length, 1, 'only the RUN before the COPY');
+  t.is((await roost.roost(['run', '--rm', 'cached:3'])).stdout, 'v2\n');
+  const noCache = await roost.roost(['build', '--no-cache', '-t', 'cached:4', dir]);
+  t.notRegex(noCache.stdout, /Using cache/);
+  const prune = await roost.roost(['builder', 'prune', '-f']);
+  t.regex(prune.stdout, /Total reclaimed space: /);
+  t.is((await roost.roost(['run', '--rm', 'cached:3'])).stdout, 'v2\n', 'tagged images stay');
+  const after = await roost.roost(['build', '-t', 'cached:5', dir]);
+  t.notRegex(after.stdout, /Using cache/, 'nothing cached after the prune');
+});

@@ -50,7 +50,7 @@ const build: Command = {
     { name: 'target', type: 'string', help: 'Set the target build stage to build' },
     { name: 'quiet', short: 'q', type: 'bool', help: 'Suppress the build output and print image ID on success' },
     { name: 'pull', type: 'bool', help: 'Always attempt to pull a newer version of the image' },
-    { name: 'no-cache', type: 'bool', help: 'Do not use cache when building the image (Roost has no build cache yet: every build runs every step)' },
+    { name: 'no-cache', type: 'bool', help: 'Do not use cache when building the image' },
     { name: 'iidfile', type: 'string', help: 'Write the image ID to the file' },
   ],
   minArgs: 1, maxArgs: 1,
@@ -83,7 +83,7 @@ const build: Command = {
       method: 'POST', upload,
       query: {
         t: (f.tag as string[] | undefined) ?? [], dockerfile: dockerfileName, buildargs: JSON.stringify(buildArgs), labels: JSON.stringify(labels),
-        target: f.target as string | undefined, q: Boolean(f.quiet), pull: Boolean(f.pull),
+        target: f.target as string | undefined, q: Boolean(f.quiet), pull: Boolean(f.pull), nocache: Boolean(f['no-cache']),
       },
     })) {
       if (line.error || line.errorDetail) throw new EngineError('invalid_argument', line.errorDetail?.message ?? line.error ?? 'build failed', { exitCode: 1 });
@@ -94,4 +94,23 @@ const build: Command = {
   },
 };
 
-export const buildCommands: Command[] = [build];
+const builderPrune: Command = {
+  name: 'builder prune', synopsis: '[OPTIONS]', description: 'Remove build cache',
+  flags: [
+    { name: 'force', short: 'f', type: 'bool', help: 'Do not prompt for confirmation' },
+    { name: 'all', short: 'a', type: 'bool', help: 'Remove all unused build cache (the only kind Roost keeps)' },
+  ],
+  maxArgs: 0,
+  async run(ctx) {
+    const result = await (await ctx.client()).json<{ CachesDeleted: string[]; SpaceReclaimed: number }>('/build/prune', { method: 'POST' });
+    if (result.CachesDeleted.length) process.stdout.write(`Deleted build cache objects:\n${result.CachesDeleted.map((id) => `${id.slice(7, 19)}\n`).join('')}\n`);
+    process.stdout.write(`Total reclaimed space: ${humanBytes(result.SpaceReclaimed)}\n`);
+    return 0;
+  },
+};
+
+function humanBytes(n: number): string {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(2)}GB` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}MB` : n >= 1e3 ? `${(n / 1e3).toFixed(2)}kB` : `${n}B`;
+}
+
+export const buildCommands: Command[] = [build, builderPrune];
