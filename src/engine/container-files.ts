@@ -364,13 +364,15 @@ class TreePacker {
   /** dev:ino of files with several links → the entry that stored them first. */
   private readonly linked = new Map<string, string>();
 
-  constructor(private readonly pack: Pack) {}
+  constructor(private readonly pack: Pack, private readonly skip?: EntryFilter) {}
 
   /** `name` inside the open directory `dirFd`, stored as `entryName`; a directory with everything below it. */
   async entry(dirFd: number, name: string, entryName: string): Promise<void> {
     const file = at(dirFd, name);
     const st = lstatIfExists(file);
     if (!st) return; // gone since the directory was read (a running container)
+    const skipped = this.skip?.(entryName, st.isDirectory());
+    if (skipped === 'all') return;
     if (st.isDirectory()) {
       let fd: number;
       try {
@@ -380,7 +382,7 @@ class TreePacker {
         throw err;
       }
       try {
-        await this.directory(fd, fs.fstatSync(fd), entryName, true);
+        await this.directory(fd, fs.fstatSync(fd), entryName, skipped !== 'self');
       } finally {
         fs.closeSync(fd);
       }
@@ -428,15 +430,18 @@ class TreePacker {
   }
 }
 
+/** Leaves entries out of a tar: 'all' (and what is below), 'self' (a directory's own entry, not its children). */
+export type EntryFilter = (entryName: string, isDir: boolean) => 'all' | 'self' | undefined;
+
 /** A tar stream filled by `produce`; `cleanup` runs once, however it ends. */
-function tarStream(produce: (packer: TreePacker) => Promise<void>, cleanup: () => void): Readable {
+function tarStream(produce: (packer: TreePacker) => Promise<void>, cleanup: () => void, skip?: EntryFilter): Readable {
   const pack = tarPack();
   let cleaned = false;
   const clean = () => {
     if (!cleaned) cleanup();
     cleaned = true;
   };
-  void produce(new TreePacker(pack)).then(
+  void produce(new TreePacker(pack, skip)).then(
     () => {
       clean();
       pack.finalize();
@@ -454,11 +459,11 @@ function tarStream(produce: (packer: TreePacker) => Promise<void>, cleanup: () =
  * `entryName` and below it. `entryName` `/` stores the root as `/` and its children as `/child` (what Docker
  * sends for the container's root); `''` stores only the children, as `child`. Takes over `dirFd` and closes it.
  */
-function tarAt(dirFd: number, name: string | undefined, entryName: string): Readable {
+function tarAt(dirFd: number, name: string | undefined, entryName: string, skip?: EntryFilter): Readable {
   return tarStream(async (packer) => {
     if (name !== undefined) return packer.entry(dirFd, name, entryName);
     await packer.directory(dirFd, fs.fstatSync(dirFd), entryName, entryName !== '');
-  }, () => fs.closeSync(dirFd));
+  }, () => fs.closeSync(dirFd), skip);
 }
 
 /**
@@ -491,9 +496,9 @@ export function exportRootfs(rootfs: string): Readable {
  * Tar of a path on the host (the `cp` client's side): `name` inside `dir` stored as `entryName`, or with `name`
  * undefined the directory itself. `dir` is opened as given (its symlinks are the user's own).
  */
-export function tarHostPath(dir: string, name: string | undefined, entryName: string): Readable {
+export function tarHostPath(dir: string, name: string | undefined, entryName: string, skip?: EntryFilter): Readable {
   const fd = fs.openSync(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
-  return tarAt(fd, name, entryName);
+  return tarAt(fd, name, entryName, skip);
 }
 
 // ---- extracting ----

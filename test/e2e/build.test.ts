@@ -134,3 +134,15 @@ e2e('the build cache: an unchanged rebuild reuses every step and gives the same 
   const after = await roost.roost(['build', '-t', 'cached:5', dir]);
   t.notRegex(after.stdout, /Using cache/, 'nothing cached after the prune');
 });
+
+e2e('.dockerignore leaves files out of the context, exceptions bring them back', async (t) => {
+  const { roost } = t.context;
+  const dir = path.join(roost.base, 'ignoring');
+  fs.mkdirSync(path.join(dir, 'logs'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nCOPY . /ctx\nCMD ["find", "/ctx", "-type", "f"]\n');
+  fs.writeFileSync(path.join(dir, '.dockerignore'), 'secret.txt\nlogs\n!logs/keep.log\n');
+  for (const f of ['app.txt', 'secret.txt', 'logs/debug.log', 'logs/keep.log']) fs.writeFileSync(path.join(dir, f), f);
+  t.is((await roost.roost(['build', '-q', '-t', 'ignoring', dir])).exitCode, 0);
+  const files = (await roost.roost(['run', '--rm', 'ignoring'])).stdout.trim().split('\n').sort();
+  t.deepEqual(files, ['/ctx/.dockerignore', '/ctx/Dockerfile', '/ctx/app.txt', '/ctx/logs/keep.log']);
+});

@@ -5,6 +5,7 @@ import { EngineError, invalid } from '../../util/errors.js';
 import type { Command } from '../command.js';
 import { parseKeyValueFlags } from '../key-values.js';
 import { tarTools } from '../tar-loader.js';
+import { parseDockerignore } from '../../build/dockerignore.js';
 
 /** The context as a tar: a directory, a tar on stdin (`-`), or a Dockerfile on stdin (`-`, no context). */
 async function contextTar(source: string, dockerfile: string | undefined): Promise<{ tar: Readable; dockerfileName: string }> {
@@ -37,7 +38,16 @@ async function contextTar(source: string, dockerfile: string | undefined): Promi
     dockerfileName = rel;
   }
   if (!fs.existsSync(path.join(source, dockerfileName))) throw invalid(`unable to prepare context: cannot locate specified Dockerfile: ${dockerfileName}`);
-  return { tar: tools.tarHostPath(path.resolve(source), undefined, '.'), dockerfileName };
+  // <Dockerfile>.dockerignore beside the Dockerfile wins over the context's .dockerignore, as with BuildKit.
+  const ignoreFile = [path.join(source, `${dockerfileName}.dockerignore`), path.join(source, '.dockerignore')].find((f) => fs.existsSync(f));
+  const rules = ignoreFile ? parseDockerignore(fs.readFileSync(ignoreFile, 'utf8')) : undefined;
+  const keep = new Set([dockerfileName.split(path.sep).join('/'), '.dockerignore']);
+  const skip = rules && ((entryName: string, isDir: boolean) => {
+    const rel = entryName.replace(/^\.\//, '');
+    if (keep.has(rel) || !rules.excluded(rel)) return undefined;
+    return isDir && rules.mayInclude(rel) ? 'self' as const : 'all' as const;
+  });
+  return { tar: tools.tarHostPath(path.resolve(source), undefined, '.', skip), dockerfileName };
 }
 
 const build: Command = {
