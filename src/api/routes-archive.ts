@@ -21,6 +21,31 @@ async function containerRoot(ctx: RouteContext): Promise<{ record: ContainerReco
   return { record, root: { rootfs, name: ctx.params.id! }, changesDir, driver };
 }
 
+/**
+ * The root a `cp` path is read from or written to, and the path inside it, as the container sees them:
+ * a running container's own view (/proc/PID/root, volumes, binds and tmpfs mounts included); for a stopped
+ * one, the source of a volume or bind mount the path is in, else the container's filesystem.
+ */
+async function archiveRoot(ctx: RouteContext, containerPath: string): Promise<{ record: ContainerRecord; root: ContainerRoot; path: string; readOnly: boolean }> {
+  const record = ctx.engine.containers.get(ctx.params.id!);
+  const name = ctx.params.id!;
+  const clean = path.posix.normalize(`/${containerPath}`);
+  const under = (record.Mounts ?? [])
+    .filter((m) => clean === m.Destination || clean.startsWith(`${m.Destination}/`))
+    .sort((a, b) => b.Destination.length - a.Destination.length)[0];
+  const readOnly = under ? !under.RW : record.HostConfig.ReadonlyRootfs === true;
+  const mount = under?.Type === 'tmpfs' ? undefined : under;
+  if (record.State.Running && record.State.Pid > 0) {
+    return { record, root: { rootfs: `/proc/${record.State.Pid}/root`, name }, path: containerPath, readOnly };
+  }
+  if (mount) {
+    const rest = clean.slice(mount.Destination.length) || '/';
+    return { record, root: { rootfs: mount.Source, name }, path: containerPath.endsWith('/') && !rest.endsWith('/') ? `${rest}/` : rest, readOnly };
+  }
+  const { rootfs } = await ctx.engine.containers.filesystemOf(name);
+  return { record, root: { rootfs, name }, path: containerPath, readOnly };
+}
+
 function emit(ctx: RouteContext, record: ContainerRecord, action: string): void {
   ctx.engine.events.emit('container', action, record.Id, { ...(record.Config.Labels ?? {}), image: record.Config.Image, name: record.Name.slice(1) });
 }
@@ -53,15 +78,13 @@ async function drain(req: Readable): Promise<void> {
 export function archiveRoutes(router: Router): void {
   // HEAD first: the router would otherwise answer a HEAD with the GET route.
   router.add('HEAD', '/containers/{id}/archive', async (ctx) => {
-    const p = requiredPath(ctx);
-    const { root } = await containerRoot(ctx);
+    const { root, path: p } = await archiveRoot(ctx, requiredPath(ctx));
     ctx.res!.writeHead(200, { 'X-Docker-Container-Path-Stat': statHeader(statPath(root, p)) });
     ctx.res!.end();
   });
 
   router.add('GET', '/containers/{id}/archive', async (ctx) => {
-    const p = requiredPath(ctx);
-    const { record, root } = await containerRoot(ctx);
+    const { record, root, path: p } = await archiveRoot(ctx, requiredPath(ctx));
     const { stat, stream } = archivePath(root, p);
     emit(ctx, record, 'archive-path');
     await sendTar(ctx, stream, { 'X-Docker-Container-Path-Stat': statHeader(stat) });
@@ -69,14 +92,13 @@ export function archiveRoutes(router: Router): void {
 
   router.add('PUT', '/containers/{id}/archive', async (ctx) => {
     try {
-      const p = requiredPath(ctx);
-      const { record, root } = await containerRoot(ctx);
+      const { record, root, path: p, readOnly } = await archiveRoot(ctx, requiredPath(ctx));
       // copyUIDGID: Docker gives the files the container's user (when it has one) instead of the archive's owners.
-      const user = ctx.query.bool('copyUIDGID') && record.Config.User ? resolveUser(root.rootfs, record.Config.User) : undefined;
+      const user = ctx.query.bool('copyUIDGID') && record.Config.User ? resolveUser((await ctx.engine.containers.filesystemOf(record.Id)).rootfs, record.Config.User) : undefined;
       await extractInto(root, p, ctx.req, {
         noOverwriteDirNonDir: ctx.query.bool('noOverwriteDirNonDir'),
         owner: user ? { uid: user.uid, gid: user.gid } : undefined,
-        readOnly: record.HostConfig.ReadonlyRootfs === true,
+        readOnly,
       });
       emit(ctx, record, 'extract-to-dir');
     } catch (err) {

@@ -149,6 +149,37 @@ e2e('cp - streams a tar out, and extracts a tar from stdin into a directory', as
   t.regex(Buffer.from(notDir.stderr).toString(), /must be a directory/);
 });
 
+e2e('cp reaches into volumes, binds and tmpfs mounts as the container sees them, running or stopped', async (t) => {
+  const { roost, work } = t.context;
+  const bind = path.join(work, 'bound');
+  fs.mkdirSync(bind);
+  fs.writeFileSync(path.join(bind, 'from-host.txt'), 'host\n');
+  await roost.roost(['run', '-d', '--name', 'mounted', '-v', 'cpdata:/data', '-v', `${bind}:/bound`, '--tmpfs', '/scratch', '--read-only', 'busybox',
+    'sh', '-c', 'echo in-volume > /data/v.txt; echo in-tmpfs > /scratch/t.txt; sleep 300']);
+  await new Promise((r) => setTimeout(r, 300));
+  const out = path.join(work, 'cp-mounts');
+  fs.mkdirSync(out);
+  for (const [from, name, content] of [['/data/v.txt', 'v.txt', 'in-volume\n'], ['/scratch/t.txt', 't.txt', 'in-tmpfs\n'], ['/bound/from-host.txt', 'from-host.txt', 'host\n']]) {
+    const cp = await roost.roost(['cp', `mounted:${from}`, out]);
+    t.is(cp.exitCode, 0, `${from}: ${cp.stderr}`);
+    t.is(fs.readFileSync(path.join(out, name), 'utf8'), content, from);
+  }
+  // Into a volume of a read-only container: the volume is writable, the root is not.
+  fs.writeFileSync(path.join(work, 'in.txt'), 'copied in\n');
+  t.is((await roost.roost(['cp', path.join(work, 'in.txt'), 'mounted:/data/'])).exitCode, 0);
+  t.is((await roost.roost(['exec', 'mounted', 'cat', '/data/in.txt'])).stdout, 'copied in\n');
+  const ro = await roost.roost(['cp', path.join(work, 'in.txt'), 'mounted:/etc/']);
+  t.not(ro.exitCode, 0);
+  t.regex(ro.stderr, /read-only/);
+  // Stopped: the volume's content is still there to copy.
+  await roost.roost(['stop', '-t', '0', 'mounted']);
+  fs.rmSync(path.join(out, 'v.txt'));
+  t.is((await roost.roost(['cp', 'mounted:/data/v.txt', out])).exitCode, 0);
+  t.is(fs.readFileSync(path.join(out, 'v.txt'), 'utf8'), 'in-volume\n');
+  await roost.roost(['rm', '-f', '-v', 'mounted']);
+  await roost.roost(['volume', 'rm', 'cpdata']);
+});
+
 e2e('cp of a missing path fails like Docker: one line, exit 1', async (t) => {
   const { roost, work } = t.context;
   await preparedContainer(roost, 'files-missing', 'true');
