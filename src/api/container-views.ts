@@ -58,7 +58,7 @@ export function containerSummary(service: ContainerService, record: ContainerRec
     State: record.State.Status,
     Status: humanStatus(record),
     HostConfig: { NetworkMode: record.HostConfig.NetworkMode ?? 'default' },
-    NetworkSettings: { Networks: { [networkName(record)]: networkEndpoint() } },
+    NetworkSettings: { Networks: networksView(service, record) },
     Mounts: mountsView(record),
   };
 }
@@ -69,6 +69,13 @@ function mountsView(record: ContainerRecord) {
     Type: m.Type, ...(m.Name ? { Name: m.Name } : {}), Source: m.Source, Destination: m.Destination,
     ...(m.Driver ? { Driver: m.Driver } : {}), Mode: m.Mode, RW: m.RW, Propagation: m.Propagation,
   }));
+}
+
+/** NetworkSettings.Networks: the container's network with, on a user-defined one, its address there. */
+function networksView(service: ContainerService, record: ContainerRecord) {
+  const endpoints = service.networkEndpoints(record);
+  const name = networkName(record);
+  return { [name]: { ...networkEndpoint(), ...(endpoints[name] ?? {}) } };
 }
 
 function networkEndpoint() {
@@ -117,7 +124,7 @@ export function containerInspect(service: ContainerService, record: ContainerRec
     NetworkSettings: {
       Bridge: '', SandboxID: '', SandboxKey: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
       Ports: ports, Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '',
-      Networks: { [networkName(record)]: networkEndpoint() },
+      Networks: networksView(service, record),
     },
   };
 }

@@ -63,9 +63,15 @@ export function containerRoutes(router: Router): void {
   });
 
   router.add('POST', '/containers/create', async (ctx) => {
-    const body = await readJsonBody<ContainerConfig & { HostConfig?: HostConfig; NetworkingConfig?: unknown }>(ctx.req);
-    const { HostConfig: hostConfig, NetworkingConfig: _networking, ...config } = body;
-    const record = await ctx.engine.containers.create({ name: ctx.query.string('name'), config, hostConfig: hostConfig ?? {} });
+    type EndpointConfig = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null };
+    const body = await readJsonBody<ContainerConfig & { HostConfig?: HostConfig; NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointConfig> | null } }>(ctx.req);
+    const { HostConfig: hostConfig, NetworkingConfig: networking, ...config } = body;
+    // The endpoint settings of the network the container is created on (the docker CLI sends --network-alias and --ip there).
+    const endpoint = networking?.EndpointsConfig?.[hostConfig?.NetworkMode ?? ''] ?? undefined;
+    const record = await ctx.engine.containers.create({
+      name: ctx.query.string('name'), config, hostConfig: hostConfig ?? {},
+      aliases: endpoint?.Aliases?.filter(Boolean) ?? undefined, ip: endpoint?.IPAMConfig?.IPv4Address || undefined,
+    });
     const limits = requestedResources((hostConfig ?? {}) as Record<string, unknown>);
     const warnings = limits.length ? [limitsWarning(limits)] : [];
     sendJson(ctx.res!, 201, { Id: record.Id, Warnings: warnings });

@@ -10,6 +10,7 @@ import { containerRoutes } from './routes-containers.js';
 import { imageRoutes } from './routes-images.js';
 import { registryRoutes } from './routes-registry.js';
 import { buildRoutes } from './routes-build.js';
+import { networkRoutes } from './routes-networks.js';
 import { systemRoutes } from './routes-system.js';
 import { volumeRoutes } from './routes-volumes.js';
 import { archiveRoutes } from './routes-archive.js';
@@ -21,6 +22,7 @@ export function buildRouter(): Router {
   imageRoutes(router);
   registryRoutes(router);
   buildRoutes(router);
+  networkRoutes(router);
   volumeRoutes(router);
   archiveRoutes(router);
   return router;

@@ -84,7 +84,9 @@ export const createFlags: FlagSpec[] = [
   { name: 'stop-signal', type: 'string', help: 'Signal to stop the container' },
   { name: 'stop-timeout', type: 'int', help: 'Timeout (in seconds) to stop a container' },
   { name: 'rm', type: 'bool', help: 'Automatically remove the container when it exits' },
-  { name: 'network', type: 'string', aliases: ['net'], help: 'Connect a container to a network (bridge, host, none)' },
+  { name: 'network', type: 'string', aliases: ['net'], help: 'Connect a container to a network (bridge, host, none, container:NAME or a network from network create)' },
+  { name: 'network-alias', type: 'list', aliases: ['net-alias'], help: 'Add network-scoped alias for the container' },
+  { name: 'ip', type: 'string', help: 'IPv4 address on a user-defined network (e.g., 10.89.1.10)' },
   { name: 'publish', short: 'p', type: 'list', help: "Publish a container's port(s) to the host" },
   { name: 'publish-all', short: 'P', type: 'bool', help: 'Publish all exposed ports to random ports' },
   { name: 'expose', type: 'list', help: 'Expose a port or a range of ports' },
@@ -232,5 +234,9 @@ export function buildCreateBody(args: ParsedArgs): { name?: string; body: Record
     },
   };
   if (f.pull !== undefined && !['always', 'missing', 'never'].includes(f.pull as string)) throw invalid(`invalid pull option: '${f.pull}': must be one of "always"|"missing"|"never"`);
+  const aliases = (f['network-alias'] as string[] | undefined) ?? [];
+  if (aliases.length || f.ip) {
+    body.NetworkingConfig = { EndpointsConfig: { [network]: { Aliases: aliases, ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip } } : {}) } } };
+  }
   return { name: f.name as string | undefined, body };
 }

@@ -20,16 +20,16 @@ const aliases: Record<string, string> = {
   'container top': 'top', 'container stats': 'stats', 'container pause': 'pause', 'container unpause': 'unpause',
   'image ls': 'images', 'image list': 'images', 'image load': 'load', 'image save': 'save', 'image import': 'import',
   'image tag': 'tag', 'image rm': 'rmi', 'image history': 'history', 'image pull': 'pull', 'image push': 'push', 'image build': 'build', 'builder build': 'build', 'system info': 'info',
-  'volume list': 'volume ls', 'volume remove': 'volume rm',
+  'volume list': 'volume ls', 'volume remove': 'volume rm', 'network list': 'network ls', 'network remove': 'network rm',
 };
 
 async function loadCommands(): Promise<Command[]> {
-  const [{ containerCommands }, { imageCommands }, { systemCommands }, { volumeCommands }, { unshareCommands }, { monitoringCommands }, { fileCommands }, { registryCommands }, { buildCommands }] = await Promise.all([
+  const [{ containerCommands }, { imageCommands }, { systemCommands }, { volumeCommands }, { unshareCommands }, { monitoringCommands }, { fileCommands }, { registryCommands }, { buildCommands }, { networkCommands }] = await Promise.all([
     import('./commands/containers.js'), import('./commands/images.js'), import('./commands/system.js'), import('./commands/volumes.js'),
     import('./commands/unshare.js'), import('./commands/monitoring.js'), import('./commands/files.js'), import('./commands/registry.js'),
-    import('./commands/build.js'),
+    import('./commands/build.js'), import('./commands/networks.js'),
   ]);
-  return [...containerCommands, ...imageCommands, ...systemCommands, ...volumeCommands, ...unshareCommands, ...monitoringCommands, ...fileCommands, ...registryCommands, ...buildCommands];
+  return [...containerCommands, ...imageCommands, ...systemCommands, ...volumeCommands, ...unshareCommands, ...monitoringCommands, ...fileCommands, ...registryCommands, ...buildCommands, ...networkCommands];
 }
 
 function topUsage(commands: Command[]): string {

@@ -85,6 +85,9 @@ export interface ContainerRecord {
   manuallyStopped?: boolean;
   /** The last restart back-off, doubled on each quick exit. */
   restartDelayMs?: number;
+  /** On a user-defined network: --network-alias names and a requested --ip. */
+  networkAliases?: string[];
+  networkIp?: string;
   /** Host ports as really published while running (random ports resolved). */
   publishedPorts?: Record<string, Array<{ HostIp: string; HostPort: string }>>;
 }

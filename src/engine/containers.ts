@@ -15,6 +15,7 @@ import { checkResources, resourceFields, securitySettings } from '../runtime/sec
 import { SeccompBpfCache } from '../runtime/seccomp-cache.js';
 import { HealthChecks, mergeHealthcheck } from './health.js';
 import { ContainerCgroups, findDelegation } from '../rootless/cgroup-delegation.js';
+import type { UserNetworks } from '../net/user-networks.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { tracer } from '../util/trace.js';
@@ -31,6 +32,9 @@ export interface CreateRequest {
   name?: string;
   config: ContainerConfig;
   hostConfig: HostConfig;
+  /** On a user-defined network: more names for the container there (--network-alias), a fixed address (--ip). */
+  aliases?: string[];
+  ip?: string;
 }
 
 /** A client attached to a container's stdio (API attach, `roost run`). */
@@ -139,6 +143,7 @@ export class ContainerService {
     private readonly runtime: RuntimeChoice,
     private readonly networks: ContainerNetworks,
     private readonly volumes: VolumeService,
+    private readonly userNetworks: UserNetworks,
   ) {
     this.containersDir = path.join(dirs.dataDir, 'containers');
     this.runContainersDir = path.join(dirs.runDir, 'c');
@@ -188,6 +193,7 @@ export class ContainerService {
       if (record.State.Running) await this.readopt(record);
       else if (record.State.Status === 'removing') await this.remove(record.Id, { force: true, volumes: false });
     }
+    await this.userNetworks.retain(new Set([...this.records.values()].filter((r) => r.State.Running).map((r) => r.Id)));
     // Restart policies at engine start: `always` (even if stopped by hand, as Docker), `unless-stopped`.
     for (const record of [...this.records.values()]) {
       if (record.State.Running || record.State.Status === 'restarting') continue;
@@ -287,11 +293,11 @@ export class ContainerService {
     const id = randomBytes(32).toString('hex');
     const hostConfig: HostConfig = { NetworkMode: 'default', ...request.hostConfig };
     const networkMode = hostConfig.NetworkMode === 'default' || hostConfig.NetworkMode === 'bridge' || hostConfig.NetworkMode === '' ? 'bridge' : hostConfig.NetworkMode!;
+    const userNetwork = ['bridge', 'host', 'none'].includes(networkMode) || networkMode.startsWith('container:') ? undefined : this.userNetworks.find(networkMode);
     if (networkMode.startsWith('container:')) this.get(networkMode.slice('container:'.length));
-    else if (!['bridge', 'host', 'none'].includes(networkMode)) {
-      throw new EngineError('not_found', `network ${networkMode} not found`, { hint: 'user-defined networks are not implemented yet: use bridge, host or none' });
-    }
-    if (networkMode !== 'bridge' && Object.keys(hostConfig.PortBindings ?? {}).length > 0) {
+    else if (!['bridge', 'host', 'none'].includes(networkMode) && !userNetwork) throw new EngineError('not_found', `network ${networkMode} not found`);
+    if ((request.aliases?.length || request.ip) && !userNetwork) throw invalid('network-scoped aliases and addresses are only supported for user-defined networks');
+    if (networkMode !== 'bridge' && !(userNetwork && !userNetwork.Internal) && Object.keys(hostConfig.PortBindings ?? {}).length > 0) {
       throw invalid(`published ports are discarded when using ${networkMode} network mode`);
     }
     const env = [...(defaults.Env ?? [])];
@@ -322,7 +328,8 @@ export class ContainerService {
         Shell: config.Shell ?? defaults.Shell,
         Image: config.Image,
       },
-      HostConfig: { ...hostConfig, NetworkMode: networkMode === 'bridge' ? (hostConfig.NetworkMode || 'default') : networkMode },
+      HostConfig: { ...hostConfig, NetworkMode: networkMode === 'bridge' ? (hostConfig.NetworkMode || 'default') : userNetwork ? userNetwork.Name : networkMode },
+      ...(userNetwork ? { networkAliases: request.aliases ?? [], networkIp: request.ip } : {}),
       Path: argv[0]!,
       Args: argv.slice(1),
       State: initialState(),
@@ -374,12 +381,46 @@ export class ContainerService {
     return live;
   }
 
+  private userNetworkOf(record: ContainerRecord) {
+    const mode = record.HostConfig.NetworkMode ?? '';
+    return ['default', 'bridge', 'host', 'none', ''].includes(mode) || mode.startsWith('container:') ? undefined : this.userNetworks.find(mode);
+  }
+
+  /** /etc/hosts: localhost, the container's own name, and on a user-defined network its peers by name and alias. */
+  private hostsContent(record: ContainerRecord): string {
+    const hostname = record.Config.Hostname ?? '';
+    const peers = this.userNetworks.hostsFor(record.Id);
+    return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${hostname && !peers.length ? `127.0.1.1\t${hostname}\n` : ''}${peers.map((l) => `${l}\n`).join('')}`;
+  }
+
+  /** Rewrites, in place (the file is bound into the container), the hosts of every running container on a network. */
+  private async refreshPeersHosts(networkId: string, changed: string): Promise<void> {
+    const network = this.userNetworks.list().find((n) => n.Id === networkId);
+    const ids = new Set([...Object.keys(network?.endpoints ?? {}), changed]);
+    for (const id of ids) {
+      const record = this.records.get(id);
+      if (!record) continue;
+      await fsp.writeFile(path.join(this.containerDir(id), 'hosts'), this.hostsContent(record)).catch(() => {});
+    }
+  }
+
+  /** The container's endpoints on user-defined networks (for inspect). */
+  networkEndpoints(record: ContainerRecord): Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; NetworkID: string; EndpointID: string; Aliases: string[] }> {
+    const out: Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; NetworkID: string; EndpointID: string; Aliases: string[] }> = {};
+    for (const network of this.userNetworks.of(record.Id)) {
+      const e = network.endpoints[record.Id]!;
+      const { Subnet, Gateway } = network.IPAM.Config[0]!;
+      out[network.Name] = { IPAddress: e.IPv4, IPPrefixLen: Number(Subnet.split('/')[1]), Gateway, NetworkID: network.Id, EndpointID: e.EndpointID, Aliases: [...e.Aliases, record.Id.slice(0, 12)] };
+    }
+    return out;
+  }
+
   private async writeEtcFiles(record: ContainerRecord): Promise<Record<string, string>> {
     const dir = this.containerDir(record.Id);
     const hostname = record.Config.Hostname ?? '';
     const files: Record<string, string> = {};
     const hosts = path.join(dir, 'hosts');
-    await fsp.writeFile(hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${hostname ? `127.0.1.1\t${hostname}\n` : ''}`);
+    await fsp.writeFile(hosts, this.hostsContent(record));
     files['/etc/hosts'] = hosts;
     if (hostname) {
       const hostnameFile = path.join(dir, 'hostname');
@@ -550,7 +591,8 @@ export class ContainerService {
     const runDir = path.dirname(files.socket);
     await fsp.mkdir(runDir, { recursive: true, mode: 0o700 });
     const joinsNetwork = record.HostConfig.NetworkMode?.startsWith('container:') ? this.namespaceOf(record.HostConfig.NetworkMode, 'net') : undefined;
-    const uplink = record.HostConfig.NetworkMode !== 'host' && record.HostConfig.NetworkMode !== 'none' && !joinsNetwork;
+    const userNetwork = this.userNetworkOf(record);
+    const uplink = record.HostConfig.NetworkMode !== 'host' && record.HostConfig.NetworkMode !== 'none' && !joinsNetwork && !userNetwork?.Internal;
     const sharedNamespaces = {
       pid: this.sharedNamespace(record.HostConfig.PidMode, 'pid'),
       ipc: this.sharedNamespace(record.HostConfig.IpcMode, 'ipc'),
@@ -565,6 +607,16 @@ export class ContainerService {
         netnsPath = (await this.networks.attach(runDir, ports)).nsFile;
         record.publishedPorts = ports;
         trace('network');
+      } else if (userNetwork) {
+        netnsPath = (await this.networks.attachIsolated(runDir)).nsFile;
+      }
+      if (userNetwork) {
+        await this.userNetworks.connect(userNetwork.Id, {
+          id: record.Id, name: record.Name.slice(1), aliases: record.networkAliases ?? [], nsFile: netnsPath!,
+          ifname: userNetwork.Internal ? 'eth0' : 'eth1', ip: record.networkIp,
+        });
+        await this.refreshPeersHosts(userNetwork.Id, record.Id);
+        trace('user network');
       }
       const spec = buildSpec({
         container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath,
@@ -678,6 +730,8 @@ export class ContainerService {
     const trace = tracer(`exit ${record.Id.slice(0, 12)}`);
     const runDir = path.dirname(this.monitorFiles(record.Id).socket);
     delete record.publishedPorts;
+    // Off its user-defined networks: the peers' /etc/hosts lose its name.
+    for (const network of await this.userNetworks.release(record.Id).catch(() => [])) await this.refreshPeersHosts(network.Id, record.Id).catch(() => {});
     const died = () => {
       if (wasRunning) this.events.emit('container', 'die', record.Id, { ...this.eventAttributes(record), exitCode: String(exitCode) });
       this.waiters.emit(`exit:${record.Id}`, exitCode);

@@ -16,6 +16,7 @@ import { ImageService } from './images.js';
 import { ImagePuller } from './image-pull.js';
 import { ImagePusher } from './image-push.js';
 import { BuildCache } from '../build/build-cache.js';
+import { UserNetworks } from '../net/user-networks.js';
 import { Registries } from '../registry/registries.js';
 import { homeConfigDir } from '../registry/transport.js';
 
@@ -46,6 +47,7 @@ export class Engine {
   readonly puller: ImagePuller;
   readonly pusher: ImagePusher;
   readonly buildCache: BuildCache;
+  readonly userNetworks: UserNetworks;
 
   private constructor(readonly options: EngineOptions, snapshotter: Snapshotter, reason: string, runtime: RuntimeChoice, content: ContentStore, imageStore: ImageStore) {
     this.snapshotter = snapshotter;
@@ -58,7 +60,8 @@ export class Engine {
     this.buildCache = new BuildCache(options.dataDir);
     this.networks = new ContainerNetworks(options.runDir);
     this.volumes = new VolumeService(options.dataDir, this.events);
-    this.containers = new ContainerService({ dataDir: options.dataDir, runDir: options.runDir }, this.images, snapshotter, this.events, runtime, this.networks, this.volumes);
+    this.userNetworks = new UserNetworks(options.dataDir, options.runDir);
+    this.containers = new ContainerService({ dataDir: options.dataDir, runDir: options.runDir }, this.images, snapshotter, this.events, runtime, this.networks, this.volumes, this.userNetworks);
   }
 
   static async open(options: EngineOptions): Promise<Engine> {
@@ -76,6 +79,7 @@ export class Engine {
     await snapshotter.open();
     const engine = new Engine(options, snapshotter, reason, runtime, content, imageStore);
     await engine.volumes.open();
+    await engine.userNetworks.open();
     await engine.containers.open();
     return engine;
   }

@@ -73,6 +73,16 @@ export class ContainerNetworks {
     return attachment;
   }
 
+  /** A namespace with no uplink (an --internal network's containers). */
+  async attachIsolated(containerRunDir: string): Promise<NetworkAttachment> {
+    await fsp.mkdir(containerRunDir, { recursive: true, mode: 0o700 });
+    const attachment = { nsFile: path.join(containerRunDir, 'netns'), uplinkPidFile: path.join(containerRunDir, 'uplink.pid') };
+    await removeNetns(attachment.nsFile);
+    await createNetns(attachment.nsFile);
+    fs.writeFileSync(path.join(containerRunDir, 'network.json'), JSON.stringify(attachment));
+    return attachment;
+  }
+
   /** The attachment recorded for a container (also after a daemon restart). */
   recorded(containerRunDir: string): NetworkAttachment | undefined {
     try {

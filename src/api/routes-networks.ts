@@ -1,0 +1,93 @@
+import type { NetworkRecord } from '../net/user-networks.js';
+import { predefinedNetworks, type CreateNetworkRequest } from '../net/user-networks.js';
+import { conflict, invalid } from '../util/errors.js';
+import { readJsonBody, sendJson } from './http-util.js';
+import type { RouteContext, Router } from './router.js';
+
+/** The predefined networks, shown as Docker shows them (their containers are not listed). */
+function predefined(name: string) {
+  return {
+    Name: name, Id: `${name}`.padEnd(64, '0'), Created: '0001-01-01T00:00:00Z', Scope: 'local',
+    Driver: name === 'bridge' ? 'bridge' : name === 'host' ? 'host' : 'null', EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false,
+    ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {},
+  };
+}
+
+function view(ctx: RouteContext, record: NetworkRecord) {
+  const containers: Record<string, unknown> = {};
+  for (const e of Object.values(record.endpoints)) {
+    containers[e.ContainerId] = { Name: e.Name, EndpointID: e.EndpointID, MacAddress: '', IPv4Address: `${e.IPv4}/${record.IPAM.Config[0]!.Subnet.split('/')[1]}`, IPv6Address: '' };
+  }
+  void ctx;
+  return {
+    Name: record.Name, Id: record.Id, Created: record.Created, Scope: record.Scope, Driver: record.Driver, EnableIPv6: false,
+    IPAM: { Driver: 'default', Options: {}, Config: record.IPAM.Config }, Internal: record.Internal, Attachable: false, Ingress: false,
+    ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: containers, Options: record.Options, Labels: record.Labels,
+  };
+}
+
+function matches(record: { Name: string; Id: string; Driver: string; Labels: Record<string, string> }, filters: Record<string, string[]>): boolean {
+  return Object.entries(filters).every(([key, values]) => values.some((v) => {
+    switch (key) {
+      case 'name': return record.Name.includes(v);
+      case 'id': return record.Id.startsWith(v);
+      case 'driver': return record.Driver === v;
+      case 'label': { const [k, val] = v.split('=', 2) as [string, string | undefined]; return k in record.Labels && (val === undefined || record.Labels[k] === val); }
+      case 'type': return v === 'custom' ? !predefinedNetworks.includes(record.Name) : v === 'builtin' ? predefinedNetworks.includes(record.Name) : false;
+      default: throw invalid(`invalid filter '${key}'`);
+    }
+  }));
+}
+
+/** The network endpoints of the Docker Engine API. */
+export function networkRoutes(router: Router): void {
+  router.add('GET', '/networks', async (ctx) => {
+    const filters = ctx.query.filters();
+    const all = [...predefinedNetworks.map(predefined), ...ctx.engine.userNetworks.list().map((r) => view(ctx, r))];
+    sendJson(ctx.res!, 200, all.filter((n) => matches(n, filters)));
+  });
+
+  router.add('POST', '/networks/create', async (ctx) => {
+    const body = await readJsonBody<CreateNetworkRequest & { CheckDuplicate?: boolean; EnableIPv6?: boolean; Attachable?: boolean }>(ctx.req);
+    if (body.EnableIPv6) throw invalid('IPv6 networks are not supported yet');
+    const record = await ctx.engine.userNetworks.create(body);
+    ctx.engine.events.emit('network', 'create', record.Id, { name: record.Name, type: record.Driver });
+    sendJson(ctx.res!, 201, { Id: record.Id, Warning: '' });
+  });
+
+  router.add('POST', '/networks/prune', async (ctx) => {
+    const deleted: string[] = [];
+    for (const record of ctx.engine.userNetworks.list()) {
+      if (Object.keys(record.endpoints).length || ctx.engine.containers.list().some((c) => c.HostConfig.NetworkMode === record.Name)) continue;
+      await ctx.engine.userNetworks.remove(record.Id);
+      ctx.engine.events.emit('network', 'destroy', record.Id, { name: record.Name, type: record.Driver });
+      deleted.push(record.Name);
+    }
+    sendJson(ctx.res!, 200, { NetworksDeleted: deleted });
+  });
+
+  router.add('GET', '/networks/{id}', async (ctx) => {
+    const id = ctx.params.id!;
+    if (predefinedNetworks.includes(id)) return sendJson(ctx.res!, 200, predefined(id));
+    sendJson(ctx.res!, 200, view(ctx, ctx.engine.userNetworks.get(id)));
+  });
+
+  router.add('DELETE', '/networks/{id}', async (ctx) => {
+    const id = ctx.params.id!;
+    if (predefinedNetworks.includes(id)) throw conflict(`${id} is a pre-defined network and cannot be removed`);
+    const record = ctx.engine.userNetworks.get(id);
+    const users = ctx.engine.containers.list().filter((c) => c.HostConfig.NetworkMode === record.Name).map((c) => c.Name.slice(1));
+    if (users.length) throw conflict(`error while removing network: network ${record.Name} id ${record.Id} has active endpoints (${users.join(', ')})`);
+    await ctx.engine.userNetworks.remove(record.Id);
+    ctx.engine.events.emit('network', 'destroy', record.Id, { name: record.Name, type: record.Driver });
+    ctx.res!.writeHead(204).end();
+  });
+
+  for (const action of ['connect', 'disconnect']) {
+    router.add('POST', `/networks/{id}/${action}`, async (ctx) => {
+      ctx.engine.userNetworks.get(ctx.params.id!);
+      throw invalid(`network ${action} of an existing container is not supported yet: create the container with --network`);
+    });
+  }
+}

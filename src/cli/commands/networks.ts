@@ -1,0 +1,110 @@
+import { EngineError } from '../../util/errors.js';
+import { formatFlag, type Command } from '../command.js';
+import { forEachName } from '../each-name.js';
+import { parseFilterFlags } from '../filters.js';
+import { formatOne, formatRows } from '../format.js';
+import { parseKeyValueFlags } from '../key-values.js';
+
+interface Network { Name: string; Id: string; Driver: string; Scope: string; Internal: boolean; Labels: Record<string, string>; Created: string }
+
+const create: Command = {
+  name: 'network create', synopsis: '[OPTIONS] NETWORK', description: 'Create a network',
+  flags: [
+    { name: 'driver', short: 'd', type: 'string', help: 'Driver to manage the Network (bridge)' },
+    { name: 'subnet', type: 'string', help: 'Subnet in CIDR format that represents a network segment' },
+    { name: 'gateway', type: 'string', help: 'IPv4 Gateway for the master subnet' },
+    { name: 'internal', type: 'bool', help: 'Restrict external access to the network' },
+    { name: 'label', type: 'list', help: 'Set metadata on a network' },
+    { name: 'ip-range', type: 'string', help: 'Allocate container ip from a sub-range (not supported yet)' },
+    { name: 'ipv6', type: 'bool', help: 'Enable IPv6 networking (not supported yet)' },
+  ],
+  minArgs: 1, maxArgs: 1,
+  async run(ctx) {
+    const f = ctx.args.flags;
+    const config = f.subnet || f.gateway || f['ip-range'] ? [{ Subnet: f.subnet, Gateway: f.gateway, IPRange: f['ip-range'] }] : [];
+    const result = await (await ctx.client()).json<{ Id: string }>('/networks/create', {
+      method: 'POST',
+      body: { Name: ctx.args.positionals[0], Driver: (f.driver as string | undefined) ?? 'bridge', Internal: Boolean(f.internal), EnableIPv6: Boolean(f.ipv6), Labels: parseKeyValueFlags(f.label as string[], 'label'), IPAM: { Driver: 'default', Config: config } },
+    });
+    process.stdout.write(`${result.Id}\n`);
+    return 0;
+  },
+};
+
+const ls: Command = {
+  name: 'network ls', synopsis: '[OPTIONS]', description: 'List networks',
+  flags: [
+    { name: 'quiet', short: 'q', type: 'bool', help: 'Only display network IDs' },
+    { name: 'filter', short: 'f', type: 'list', help: 'Provide filter values (e.g. driver=bridge, name=x, label=k=v)' },
+    { name: 'no-trunc', type: 'bool', help: 'Do not truncate the output' },
+    formatFlag,
+  ],
+  maxArgs: 0,
+  async run(ctx) {
+    const f = ctx.args.flags;
+    const networks = await (await ctx.client()).json<Network[]>('/networks', { query: { filters: JSON.stringify(parseFilterFlags(f.filter as string[] | undefined)) } });
+    const rows = networks.map((n) => ({ ...n, ID: f['no-trunc'] ? n.Id : n.Id.slice(0, 12), Labels: Object.entries(n.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',') }));
+    if (f.quiet) {
+      process.stdout.write(rows.map((n) => `${n.ID}\n`).join(''));
+      return 0;
+    }
+    process.stdout.write(formatRows(f.format as string | undefined, rows, { defaultTable: 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', headers: { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE' }, minWidth: 10 }));
+    return 0;
+  },
+};
+
+const inspect: Command = {
+  name: 'network inspect', synopsis: '[OPTIONS] NETWORK [NETWORK...]', description: 'Display detailed information on one or more networks',
+  flags: [{ ...formatFlag, short: 'f' }], minArgs: 1,
+  async run(ctx) {
+    const client = await ctx.client();
+    const found: Network[] = [];
+    let failed = false;
+    for (const name of ctx.args.positionals) {
+      try {
+        found.push(await client.json<Network>(`/networks/${encodeURIComponent(name)}`));
+      } catch (err) {
+        if (!(err instanceof EngineError) || err.code !== 'not_found') throw err;
+        failed = true;
+        process.stderr.write(`roost: ${err.message}\n`);
+      }
+    }
+    const format = ctx.args.flags.format as string | undefined;
+    process.stdout.write(format ? found.map((n) => formatOne(format, n)).join('') : `${JSON.stringify(found, null, 4)}\n`);
+    return failed ? 1 : 0;
+  },
+};
+
+const rm: Command = {
+  name: 'network rm', synopsis: 'NETWORK [NETWORK...]', description: 'Remove one or more networks', flags: [], minArgs: 1,
+  async run(ctx) {
+    const client = await ctx.client();
+    return forEachName(ctx.args.positionals, async (name) => {
+      await client.call(`/networks/${encodeURIComponent(name)}`, { method: 'DELETE' });
+      process.stdout.write(`${name}\n`);
+    });
+  },
+};
+
+const prune: Command = {
+  name: 'network prune', synopsis: '[OPTIONS]', description: 'Remove all unused networks',
+  flags: [{ name: 'force', short: 'f', type: 'bool', help: 'Do not prompt for confirmation' }], maxArgs: 0,
+  async run(ctx) {
+    const result = await (await ctx.client()).json<{ NetworksDeleted: string[] | null }>('/networks/prune', { method: 'POST' });
+    const deleted = result.NetworksDeleted ?? [];
+    process.stdout.write(deleted.length ? `Deleted Networks:\n${deleted.map((n) => `${n}\n`).join('')}` : '');
+    return 0;
+  },
+};
+
+const connectLike = (action: 'connect' | 'disconnect'): Command => ({
+  name: `network ${action}`, synopsis: 'NETWORK CONTAINER', description: `${action === 'connect' ? 'Connect a container to' : 'Disconnect a container from'} a network (not supported yet)`,
+  flags: [], minArgs: 2, maxArgs: 2,
+  async run(ctx) {
+    const [network, container] = ctx.args.positionals as [string, string];
+    await (await ctx.client()).call(`/networks/${encodeURIComponent(network)}/${action}`, { method: 'POST', body: { Container: container } });
+    return 0;
+  },
+});
+
+export const networkCommands: Command[] = [create, ls, inspect, rm, prune, connectLike('connect'), connectLike('disconnect')];

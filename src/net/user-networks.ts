@@ -1,0 +1,268 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
+import { EngineError, conflict, invalid } from '../util/errors.js';
+import { runCommand } from '../util/exec.js';
+import { createNetns } from './uplink.js';
+
+/**
+ * User-defined networks (`network create`): one Linux bridge per network inside a network namespace the
+ * engine holds for them all. A container on a network gets a veth pair: one end in its own namespace
+ * with an address from the network's subnet, the other on the bridge. Bridges are not routed to each
+ * other, so containers on different networks cannot reach each other. The container's own uplink
+ * (slirp4netns or pasta, as on the default network) stays its way out and the target of its published
+ * ports, except on an --internal network, which has no way out. Names resolve through /etc/hosts, which
+ * the engine rewrites on every container that shares a network when one joins or leaves.
+ */
+
+export interface Endpoint {
+  ContainerId: string;
+  Name: string;
+  Aliases: string[];
+  IPv4: string;
+  /** Interface name inside the container. */
+  ifname: string;
+  EndpointID: string;
+}
+
+export interface NetworkRecord {
+  Id: string;
+  Name: string;
+  Created: string;
+  Driver: 'bridge';
+  Scope: 'local';
+  Internal: boolean;
+  Labels: Record<string, string>;
+  IPAM: { Driver: 'default'; Config: Array<{ Subnet: string; Gateway: string }> };
+  Options: Record<string, string>;
+  bridge: string;
+  endpoints: Record<string, Endpoint>;
+}
+
+export interface CreateNetworkRequest {
+  Name?: string;
+  Driver?: string;
+  Internal?: boolean;
+  Labels?: Record<string, string> | null;
+  IPAM?: { Config?: Array<{ Subnet?: string; Gateway?: string; IPRange?: string }> | null } | null;
+}
+
+/** The networks every engine has, as Docker lists them. */
+export const predefinedNetworks = ['bridge', 'host', 'none'];
+
+const namePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+function ipToInt(ip: string): number {
+  const parts = ip.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw invalid(`invalid IPv4 address ${JSON.stringify(ip)}`);
+  return ((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!;
+}
+const intToIp = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+
+export function parseSubnet(cidr: string): { base: number; prefix: number; size: number } {
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(cidr);
+  if (!m) throw invalid(`invalid subnet ${JSON.stringify(cidr)}: expected an IPv4 CIDR such as 10.90.0.0/24`);
+  const prefix = Number(m[2]);
+  if (prefix < 8 || prefix > 30) throw invalid(`invalid subnet ${cidr}: the prefix length must be between 8 and 30`);
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  const base = (ipToInt(m[1]!) & mask) >>> 0;
+  if (base !== ipToInt(m[1]!)) throw invalid(`invalid subnet ${cidr}: host bits are set (did you mean ${intToIp(base)}/${prefix}?)`);
+  return { base, prefix, size: 2 ** (32 - prefix) };
+}
+
+const overlaps = (a: string, b: string) => {
+  const x = parseSubnet(a);
+  const y = parseSubnet(b);
+  return x.base < y.base + y.size && y.base < x.base + x.size;
+};
+
+export class UserNetworks {
+  private readonly records = new Map<string, NetworkRecord>();
+  private readonly dir: string;
+  readonly holder: string;
+
+  constructor(dataDir: string, runDir: string) {
+    this.dir = path.join(dataDir, 'networks');
+    this.holder = path.join(runDir, 'networks-netns');
+  }
+
+  /** Loads the networks; after a reboot (no holder namespace) makes the namespace and the bridges again. */
+  async open(): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    for (const file of await fsp.readdir(this.dir)) {
+      const record = await readJsonIfExists<NetworkRecord>(path.join(this.dir, file));
+      if (record) this.records.set(record.Id, record);
+    }
+    if (this.records.size > 0) await this.ensureHolder();
+  }
+
+  private async ensureHolder(): Promise<void> {
+    const exists = fs.existsSync(this.holder) && (await fsp.readFile('/proc/self/mountinfo', 'utf8')).includes(` ${this.holder} `);
+    if (exists) return;
+    await createNetns(this.holder);
+    await this.inHolder(['link', 'set', 'lo', 'up']);
+    for (const record of this.records.values()) {
+      record.endpoints = {};
+      await this.addBridge(record);
+      await this.save(record);
+    }
+  }
+
+  private inHolder(args: string[]): Promise<unknown> {
+    return runCommand('nsenter', [`--net=${this.holder}`, '--', 'ip', ...args]);
+  }
+
+  private async addBridge(record: NetworkRecord): Promise<void> {
+    const { Subnet, Gateway } = record.IPAM.Config[0]!;
+    await this.inHolder(['link', 'add', record.bridge, 'type', 'bridge']).catch(() => {});
+    await this.inHolder(['addr', 'replace', `${Gateway}/${parseSubnet(Subnet).prefix}`, 'dev', record.bridge]);
+    await this.inHolder(['link', 'set', record.bridge, 'up']);
+  }
+
+  private save(record: NetworkRecord): Promise<void> {
+    return writeJsonAtomic(path.join(this.dir, `${record.Id}.json`), record, false);
+  }
+
+  list(): NetworkRecord[] {
+    return [...this.records.values()];
+  }
+
+  /** By name, full ID or unique ID prefix. */
+  find(idOrName: string): NetworkRecord | undefined {
+    const byName = [...this.records.values()].find((r) => r.Name === idOrName);
+    if (byName) return byName;
+    if (this.records.has(idOrName)) return this.records.get(idOrName);
+    const matches = [...this.records.values()].filter((r) => idOrName.length >= 3 && r.Id.startsWith(idOrName));
+    return matches.length === 1 ? matches[0] : undefined;
+  }
+
+  get(idOrName: string): NetworkRecord {
+    const record = this.find(idOrName);
+    if (!record) throw new EngineError('not_found', `network ${idOrName} not found`);
+    return record;
+  }
+
+  async create(request: CreateNetworkRequest): Promise<NetworkRecord> {
+    const name = request.Name ?? '';
+    if (!namePattern.test(name)) throw invalid(`invalid network name ${JSON.stringify(name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if (predefinedNetworks.includes(name)) throw conflict(`network with name ${name} already exists (it is predefined)`);
+    if (this.find(name)?.Name === name) throw conflict(`network with name ${name} already exists`);
+    if (request.Driver && request.Driver !== 'bridge') throw invalid(`network driver ${JSON.stringify(request.Driver)} is not supported: use bridge`);
+    const ipam = request.IPAM?.Config?.[0];
+    if ((request.IPAM?.Config?.length ?? 0) > 1) throw invalid('only one IPAM config (one IPv4 subnet) per network is supported');
+    if (ipam?.IPRange) throw invalid('--ip-range is not supported yet');
+    if (ipam?.Gateway && !ipam.Subnet) throw invalid('a gateway needs a subnet (--subnet)');
+    let subnet = ipam?.Subnet;
+    if (subnet) {
+      parseSubnet(subnet);
+      const clash = this.list().find((r) => overlaps(r.IPAM.Config[0]!.Subnet, subnet!));
+      if (clash) throw conflict(`invalid pool request: subnet ${subnet} overlaps with network ${clash.Name} (${clash.IPAM.Config[0]!.Subnet})`);
+    } else {
+      for (let n = 1; n < 255 && !subnet; n++) {
+        const candidate = `10.89.${n}.0/24`;
+        if (!this.list().some((r) => overlaps(r.IPAM.Config[0]!.Subnet, candidate))) subnet = candidate;
+      }
+      if (!subnet) throw conflict('no free subnet left in 10.89.0.0/16: give one with --subnet');
+    }
+    const { base, size } = parseSubnet(subnet);
+    const gateway = ipam?.Gateway ?? intToIp(base + 1);
+    const gw = ipToInt(gateway);
+    if (gw <= base || gw >= base + size - 1) throw invalid(`gateway ${gateway} is not in subnet ${subnet}`);
+    const id = randomBytes(32).toString('hex');
+    const record: NetworkRecord = {
+      Id: id, Name: name, Created: new Date().toISOString(), Driver: 'bridge', Scope: 'local', Internal: Boolean(request.Internal),
+      Labels: request.Labels ?? {}, IPAM: { Driver: 'default', Config: [{ Subnet: subnet, Gateway: gateway }] }, Options: {},
+      bridge: `rb-${id.slice(0, 12)}`, endpoints: {},
+    };
+    await this.ensureHolder();
+    try {
+      await this.addBridge(record);
+    } catch (err) {
+      await this.inHolder(['link', 'del', record.bridge]).catch(() => {});
+      throw new EngineError('internal', `cannot create the bridge of network ${name}: ${(err as Error).message}`);
+    }
+    this.records.set(id, record);
+    await this.save(record);
+    return record;
+  }
+
+  async remove(idOrName: string): Promise<NetworkRecord> {
+    const record = this.get(idOrName);
+    const users = Object.values(record.endpoints).map((e) => e.Name);
+    if (users.length) throw conflict(`error while removing network: network ${record.Name} id ${record.Id} has active endpoints (${users.join(', ')})`);
+    await this.inHolder(['link', 'del', record.bridge]).catch(() => {});
+    this.records.delete(record.Id);
+    await fsp.rm(path.join(this.dir, `${record.Id}.json`), { force: true });
+    return record;
+  }
+
+  /** Puts a container's namespace on a network: a veth pair, an address, the subnet's route. */
+  async connect(idOrName: string, container: { id: string; name: string; aliases: string[]; nsFile: string; ifname: string; ip?: string }): Promise<Endpoint> {
+    const record = this.get(idOrName);
+    const { Subnet, Gateway } = record.IPAM.Config[0]!;
+    const { base, prefix, size } = parseSubnet(Subnet);
+    const used = new Set([Gateway, ...Object.values(record.endpoints).filter((e) => e.ContainerId !== container.id).map((e) => e.IPv4)]);
+    let ip = container.ip;
+    if (ip) {
+      const n = ipToInt(ip);
+      if (n <= base || n >= base + size - 1) throw invalid(`address ${ip} is not in the subnet ${Subnet} of network ${record.Name}`);
+      if (used.has(ip)) throw conflict(`address ${ip} is already in use on network ${record.Name}`);
+    } else {
+      for (let n = base + 2; n < base + size - 1 && !ip; n++) if (!used.has(intToIp(n))) ip = intToIp(n);
+      if (!ip) throw conflict(`no free address left on network ${record.Name} (${Subnet})`);
+    }
+    const hostSide = `rv${randomBytes(5).toString('hex')}`;
+    await runCommand('nsenter', [`--net=${container.nsFile}`, '--', 'ip', 'link', 'add', container.ifname, 'type', 'veth', 'peer', 'name', hostSide, 'netns', this.holder]);
+    await this.inHolder(['link', 'set', hostSide, 'master', record.bridge, 'up']);
+    const inContainer = (args: string[]) => runCommand('nsenter', [`--net=${container.nsFile}`, '--', 'ip', ...args]);
+    await inContainer(['addr', 'add', `${ip}/${prefix}`, 'dev', container.ifname]);
+    await inContainer(['link', 'set', container.ifname, 'up']);
+    await inContainer(['link', 'set', 'lo', 'up']);
+    const endpoint: Endpoint = { ContainerId: container.id, Name: container.name, Aliases: container.aliases, IPv4: ip, ifname: container.ifname, EndpointID: hostSide };
+    record.endpoints[container.id] = endpoint;
+    await this.save(record);
+    return endpoint;
+  }
+
+  /** Forgets a container's endpoints (its namespace, and with it the veth, goes with the container). */
+  async release(containerId: string): Promise<NetworkRecord[]> {
+    const touched: NetworkRecord[] = [];
+    for (const record of this.records.values()) {
+      const endpoint = record.endpoints[containerId];
+      if (!endpoint) continue;
+      delete record.endpoints[containerId];
+      await this.inHolder(['link', 'del', endpoint.EndpointID]).catch(() => {});
+      await this.save(record);
+      touched.push(record);
+    }
+    return touched;
+  }
+
+  /** After an engine start: forgets the endpoints of containers that are gone or no longer running. */
+  async retain(running: Set<string>): Promise<void> {
+    for (const record of this.records.values()) {
+      const stale = Object.keys(record.endpoints).filter((id) => !running.has(id));
+      if (!stale.length) continue;
+      for (const id of stale) delete record.endpoints[id];
+      await this.save(record);
+    }
+  }
+
+  /** Networks a container is on. */
+  of(containerId: string): NetworkRecord[] {
+    return this.list().filter((r) => r.endpoints[containerId]);
+  }
+
+  /** /etc/hosts lines for the peers a container can reach by name. */
+  hostsFor(containerId: string): string[] {
+    const lines: string[] = [];
+    for (const record of this.of(containerId)) {
+      for (const e of Object.values(record.endpoints)) {
+        lines.push(`${e.IPv4}\t${[...new Set([e.Name, ...e.Aliases, e.ContainerId.slice(0, 12)])].join(' ')}`);
+      }
+    }
+    return lines;
+  }
+}
