@@ -2,7 +2,7 @@ import type { NetworkRecord } from '../net/user-networks.js';
 import { predefinedNetworks, type CreateNetworkRequest } from '../net/user-networks.js';
 import { conflict, invalid } from '../util/errors.js';
 import { readJsonBody, sendJson } from './http-util.js';
-import type { RouteContext, Router } from './router.js';
+import type { Router } from './router.js';
 
 /** The predefined networks, shown as Docker shows them (their containers are not listed). */
 function predefined(name: string) {
@@ -14,12 +14,11 @@ function predefined(name: string) {
   };
 }
 
-function view(ctx: RouteContext, record: NetworkRecord) {
+function view(record: NetworkRecord) {
   const containers: Record<string, unknown> = {};
   for (const e of Object.values(record.endpoints)) {
     containers[e.ContainerId] = { Name: e.Name, EndpointID: e.EndpointID, MacAddress: '', IPv4Address: `${e.IPv4}/${record.IPAM.Config[0]!.Subnet.split('/')[1]}`, IPv6Address: '' };
   }
-  void ctx;
   return {
     Name: record.Name, Id: record.Id, Created: record.Created, Scope: record.Scope, Driver: record.Driver, EnableIPv6: false,
     IPAM: { Driver: 'default', Options: {}, Config: record.IPAM.Config }, Internal: record.Internal, Attachable: false, Ingress: false,
@@ -44,7 +43,7 @@ function matches(record: { Name: string; Id: string; Driver: string; Labels: Rec
 export function networkRoutes(router: Router): void {
   router.add('GET', '/networks', async (ctx) => {
     const filters = ctx.query.filters();
-    const all = [...predefinedNetworks.map(predefined), ...ctx.engine.userNetworks.list().map((r) => view(ctx, r))];
+    const all = [...predefinedNetworks.map(predefined), ...ctx.engine.userNetworks.list().map((r) => view(r))];
     sendJson(ctx.res!, 200, all.filter((n) => matches(n, filters)));
   });
 
@@ -70,7 +69,7 @@ export function networkRoutes(router: Router): void {
   router.add('GET', '/networks/{id}', async (ctx) => {
     const id = ctx.params.id!;
     if (predefinedNetworks.includes(id)) return sendJson(ctx.res!, 200, predefined(id));
-    sendJson(ctx.res!, 200, view(ctx, ctx.engine.userNetworks.get(id)));
+    sendJson(ctx.res!, 200, view(ctx.engine.userNetworks.get(id)));
   });
 
   router.add('DELETE', '/networks/{id}', async (ctx) => {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { EngineError } from '../util/errors.js';
+import { findExecutable } from '../util/find-executable.js';
 
 /**
  * Registry credentials in the docker CLI's config file ($DOCKER_CONFIG/config.json, else
@@ -47,20 +48,9 @@ function helper(config: DockerConfig, key: string): string | undefined {
   return config.credHelpers?.[key] ?? config.credsStore;
 }
 
-/** The helper's path on PATH (directories this user cannot search are passed over). */
-function findHelper(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
-    const candidate = path.join(dir || '.', `docker-credential-${name}`);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch { /* next */ }
-  }
-  return undefined;
-}
 
 function runHelper(name: string, action: 'get' | 'store' | 'erase', input: string): string {
-  const helperPath = findHelper(name);
+  const helperPath = findExecutable(`docker-credential-${name}`);
   if (!helperPath) throw new EngineError('unavailable', `the credential helper docker-credential-${name} is not installed`, { hint: `install it, or remove "${name}" from ${dockerConfigFile()}` });
   try {
     return execFileSync(helperPath, [action], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { checkHost, findExecutable } from '../rootless/host-check.js';
+import { checkHost } from '../rootless/host-check.js';
+import { findExecutable } from '../util/find-executable.js';
 import { PauseProcess, pausePidFile, readMapping } from '../rootless/user-namespace.js';
 import { EngineError, unavailable } from '../util/errors.js';
 import { roostPaths } from '../util/paths.js';

@@ -11,6 +11,7 @@ import type { Credentials, RegistryClient } from '../registry/registry-client.js
 import type { Registries } from '../registry/registries.js';
 import { EngineError } from '../util/errors.js';
 import { tracer } from '../util/trace.js';
+import { bounded } from '../util/bounded.js';
 import type { EventBus } from './events.js';
 
 /** Docker's progress messages (the JSON lines of POST /images/create). */
@@ -31,19 +32,6 @@ function progressBar(current: number, total: number): string {
   return `[${'='.repeat(Math.max(0, done - 1))}${done > 0 ? '>' : ''}${' '.repeat(width - done)}] ${human(current)}/${human(total)}`;
 }
 
-/** Runs tasks with at most `limit` at once; the first failure is thrown once all have settled. */
-async function bounded<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async () => {
-    while (next < items.length && failure === undefined) {
-      const item = items[next++]!;
-      try { await task(item); } catch (err) { failure ??= err; }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure;
-}
 
 /**
  * Pulls an image: the manifest (for the host's platform), the config, then each missing layer streamed

@@ -10,6 +10,7 @@ import type { Credentials, RegistryClient } from '../registry/registry-client.js
 import type { Registries } from '../registry/registries.js';
 import { EngineError, invalid } from '../util/errors.js';
 import type { EventBus } from './events.js';
+import { bounded } from '../util/bounded.js';
 import type { ProgressSink } from './image-pull.js';
 
 const parallelUploads = 3;
@@ -67,16 +68,7 @@ export class ImagePusher {
     await client.request(`/v2/`, { scope: `repository:${repo}:pull,push`, expect: [200], what: 'the registry API' });
     // Repositories of the same registry that this image came from or went to: their blobs can be mounted.
     const mountFrom = image.names.map((n) => parseReference(n)).filter((r) => r.domain === ref.domain && r.path !== repo).map((r) => r.path);
-    let next = 0;
-    let failure: unknown;
-    const worker = async () => {
-      while (next < layers.length && failure === undefined) {
-        const layer = layers[next++]!;
-        try { await this.uploadBlob(client, repo, layer, progress, mountFrom); } catch (err) { failure ??= err; }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(parallelUploads, layers.length) }, worker));
-    if (failure !== undefined) throw failure;
+    await bounded(layers, parallelUploads, (layer) => this.uploadBlob(client, repo, layer, progress, mountFrom));
     await this.uploadBlob(client, repo, manifest.config, () => {}, mountFrom);
     const res = await client.request(`/v2/${repo}/manifests/${ref.tag ?? 'latest'}`, {
       method: 'PUT', scope: `repository:${repo}:pull,push`, body: manifestBytes,

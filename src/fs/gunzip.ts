@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { invalid } from '../util/errors.js';
+import { findExecutable } from '../util/find-executable.js';
 
 /**
  * gzip decompression for layers. Node's zlib inflates at ~140 MB/s here; ISA-L's igzip (Debian package
@@ -19,13 +19,8 @@ export function gunzipTool(env: NodeJS.ProcessEnv = process.env): { path: string
   if (chosen !== undefined) return chosen;
   chosen = null;
   for (const [name, args] of tools) {
-    for (const dir of ['/usr/bin', '/usr/local/bin', '/bin']) {
-      try {
-        fs.accessSync(`${dir}/${name}`, fs.constants.X_OK);
-        chosen = { path: `${dir}/${name}`, args };
-        return chosen;
-      } catch { /* next */ }
-    }
+    const found = findExecutable(name);
+    if (found) return (chosen = { path: found, args });
   }
   return chosen;
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { unavailable } from '../util/errors.js';
-import { findExecutable } from '../rootless/host-check.js';
+import { findExecutable } from '../util/find-executable.js';
 
 /** One request on slirp4netns's API socket (`add_hostfwd`); resolves with its reply. */
 function slirpApi(socketPath: string, request: unknown): Promise<{ return?: unknown; error?: { desc?: string } }> {

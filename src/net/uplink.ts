@@ -3,7 +3,7 @@ import path from 'node:path';
 import net from 'node:net';
 import { runCommand } from '../util/exec.js';
 import { unavailable } from '../util/errors.js';
-import { findExecutable } from '../rootless/host-check.js';
+import { findExecutable } from '../util/find-executable.js';
 import type { PortBinding } from '../engine/container-types.js';
 
 /** Asks the kernel for a free port, for `-p 80` (random host port) as Docker does. */

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { findDelegation } from './cgroup-delegation.js';
+import { findExecutable } from '../util/find-executable.js';
 import os from 'node:os';
 import { findSubIdRange } from './subid.js';
 
@@ -11,16 +12,6 @@ export interface HostFinding {
   remedy?: string;
 }
 
-export function findExecutable(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
-    const candidate = `${dir}/${name}`;
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch { /* next */ }
-  }
-  return undefined;
-}
 
 function canOpen(device: string): boolean {
   try {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineError, unavailable } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
-import { findExecutable } from './host-check.js';
+import { findExecutable } from '../util/find-executable.js';
 import { findSubIdRange } from './subid.js';
 
 export interface IdMapping {

@@ -6,6 +6,7 @@ import type { Command } from '../command.js';
 import { parseKeyValueFlags } from '../key-values.js';
 import { tarTools } from '../tar-loader.js';
 import { parseDockerignore } from '../../build/dockerignore.js';
+import { humanSize } from './images.js';
 
 /** The context as a tar: a directory, a tar on stdin (`-`), or a Dockerfile on stdin (`-`, no context). */
 async function contextTar(source: string, dockerfile: string | undefined): Promise<{ tar: Readable; dockerfileName: string }> {
@@ -114,13 +115,9 @@ const builderPrune: Command = {
   async run(ctx) {
     const result = await (await ctx.client()).json<{ CachesDeleted: string[]; SpaceReclaimed: number }>('/build/prune', { method: 'POST' });
     if (result.CachesDeleted.length) process.stdout.write(`Deleted build cache objects:\n${result.CachesDeleted.map((id) => `${id.slice(7, 19)}\n`).join('')}\n`);
-    process.stdout.write(`Total reclaimed space: ${humanBytes(result.SpaceReclaimed)}\n`);
+    process.stdout.write(`Total reclaimed space: ${humanSize(result.SpaceReclaimed)}\n`);
     return 0;
   },
 };
-
-function humanBytes(n: number): string {
-  return n >= 1e9 ? `${(n / 1e9).toFixed(2)}GB` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}MB` : n >= 1e3 ? `${(n / 1e3).toFixed(2)}kB` : `${n}B`;
-}
 
 export const buildCommands: Command[] = [build, builderPrune];
