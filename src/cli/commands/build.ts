@@ -6,7 +6,7 @@ import type { Command } from '../command.js';
 import { parseKeyValueFlags } from '../key-values.js';
 import { tarTools } from '../tar-loader.js';
 import { parseDockerignore } from '../../build/dockerignore.js';
-import { humanSize } from './images.js';
+import { humanSize } from '../../util/human.js';
 
 /** The context as a tar: a directory, a tar on stdin (`-`), or a Dockerfile on stdin (`-`, no context). */
 async function contextTar(source: string, dockerfile: string | undefined): Promise<{ tar: Readable; dockerfileName: string }> {

@@ -7,7 +7,7 @@ import type { ApiClient } from '../../api/client.js';
 import type { PathStat } from '../../engine/container-files.js';
 import { asEngineError, EngineError, invalid } from '../../util/errors.js';
 import type { Command } from '../command.js';
-import { humanSize } from './images.js';
+import { humanSize } from '../../util/human.js';
 
 const posix = path.posix;
 const quote = (s: string) => JSON.stringify(s);

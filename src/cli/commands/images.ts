@@ -5,26 +5,9 @@ import { formatFlag, type Command } from '../command.js';
 import { parseFilterFlags } from '../filters.js';
 import { formatOne, formatRows } from '../format.js';
 import { forEachName } from '../each-name.js';
+import { humanSize, timeAgo as ago } from '../../util/human.js';
 
 interface ImageSummary { Id: string; RepoTags: string[]; RepoDigests: string[]; Created: number; Size: number }
-
-export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit++; }
-  return `${unit === 0 ? value : value.toPrecision(3)}${units[unit]}`;
-}
-
-function ago(seconds: number): string {
-  if (seconds === 0) return 'N/A';
-  const delta = Date.now() / 1000 - seconds;
-  if (delta < 60) return 'Less than a minute ago';
-  if (delta < 3600) return `${Math.round(delta / 60)} minutes ago`;
-  if (delta < 172800) return `${Math.round(delta / 3600)} hours ago`;
-  if (delta < 86400 * 60) return `${Math.round(delta / 86400)} days ago`;
-  return `${Math.round(delta / 86400 / 30)} months ago`;
-}
 
 const images: Command = {
   name: 'images', synopsis: '[OPTIONS] [REPOSITORY[:TAG]]', description: 'List images',

@@ -1,7 +1,7 @@
 import type { ApiClient } from '../../api/client.js';
 import { formatFlag, type Command } from '../command.js';
 import { formatRows, tabwrite } from '../format.js';
-import { humanSize } from './images.js';
+import { humanSize } from '../../util/human.js';
 import { forEachName } from '../each-name.js';
 
 const top: Command = {

@@ -103,7 +103,7 @@ const df: Command = {
   name: 'system df', synopsis: '[OPTIONS]', description: 'Show disk usage',
   flags: [{ name: 'verbose', short: 'v', type: 'bool', help: 'Show detailed information on space usage' }, formatFlag], maxArgs: 0,
   async run(ctx) {
-    const { humanSize } = await import('./images.js');
+    const { humanSize } = await import('../../util/human.js');
     const usage = await (await ctx.client()).json<DiskUsage>('/system/df');
     const pct = (part: number, whole: number) => (whole > 0 ? ` (${Math.round((part / whole) * 100)}%)` : '');
     const imageTotal = usage.Images.reduce((s, i) => s + i.Size, 0);
