@@ -26,3 +26,21 @@ await build({
   // CommonJS dependencies (tar-stream) call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __roostRequire } from 'node:module'; const require = __roostRequire(import.meta.url);" },
 });
+// The dashboard (Ink, React): ESM because Ink is, loaded by path from `roost tui` alone.
+await build({
+  ...common,
+  entryPoints: { entry: 'src/tui/run-tui.tsx' },
+  outdir: 'dist/tui',
+  format: 'esm',
+  jsx: 'automatic',
+  define: { 'process.env.NODE_ENV': '"production"' },
+  // Ink loads React's devtools only when DEV=true; they are not a dependency, so that module is left out.
+  plugins: [{
+    name: 'no-devtools',
+    setup(b) {
+      b.onResolve({ filter: /\/devtools\.js$/ }, (args) => (args.importer.includes('/ink/') ? { path: args.path, namespace: 'no-devtools' } : undefined));
+      b.onLoad({ filter: /.*/, namespace: 'no-devtools' }, () => ({ contents: 'export {};', loader: 'js' }));
+    },
+  }],
+  banner: { js: "import { createRequire as __roostRequire } from 'node:module'; const require = __roostRequire(import.meta.url);" },
+});

@@ -5,6 +5,8 @@ export interface CommandContext {
   args: ParsedArgs;
   /** Connects to the daemon, starting it first when its socket does not answer. */
   client(): Promise<ApiClient>;
+  /** bin/roost.js: what runs `roost` again (the dashboard's exec and attach, a restarted daemon). */
+  scriptPath: string;
 }
 
 export interface Command {

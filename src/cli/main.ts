@@ -24,12 +24,12 @@ const aliases: Record<string, string> = {
 };
 
 async function loadCommands(): Promise<Command[]> {
-  const [{ containerCommands }, { imageCommands }, { systemCommands }, { volumeCommands }, { unshareCommands }, { monitoringCommands }, { fileCommands }, { registryCommands }, { buildCommands }, { networkCommands }] = await Promise.all([
+  const [{ containerCommands }, { imageCommands }, { systemCommands }, { volumeCommands }, { unshareCommands }, { monitoringCommands }, { fileCommands }, { registryCommands }, { buildCommands }, { networkCommands }, { tuiCommands }] = await Promise.all([
     import('./commands/containers.js'), import('./commands/images.js'), import('./commands/system.js'), import('./commands/volumes.js'),
     import('./commands/unshare.js'), import('./commands/monitoring.js'), import('./commands/files.js'), import('./commands/registry.js'),
-    import('./commands/build.js'), import('./commands/networks.js'),
+    import('./commands/build.js'), import('./commands/networks.js'), import('./commands/tui.js'),
   ]);
-  return [...containerCommands, ...imageCommands, ...systemCommands, ...volumeCommands, ...unshareCommands, ...monitoringCommands, ...fileCommands, ...registryCommands, ...buildCommands, ...networkCommands];
+  return [...containerCommands, ...imageCommands, ...systemCommands, ...volumeCommands, ...unshareCommands, ...monitoringCommands, ...fileCommands, ...registryCommands, ...buildCommands, ...networkCommands, ...tuiCommands];
 }
 
 function topUsage(commands: Command[]): string {
@@ -89,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
     let clientPromise: ReturnType<CommandContextClient> | undefined;
     const client = () => (clientPromise ??= import('./daemon-client.js').then((m) => m.connectDaemon(scriptPath)));
     try {
-      return await command.run({ args, client });
+      return await command.run({ args, client, scriptPath });
     } finally {
       if (clientPromise) (await clientPromise.catch(() => undefined))?.close();
     }

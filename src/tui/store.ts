@@ -1,0 +1,23 @@
+import type { TuiState, Update } from './state.js';
+
+/** Holds the dashboard's state; React subscribes to it, the controller updates it. */
+export class Store {
+  private listeners = new Set<() => void>();
+
+  constructor(private state: TuiState) {}
+
+  get = (): TuiState => this.state;
+
+  update(...updates: Update[]): void {
+    let next = this.state;
+    for (const update of updates) next = update(next);
+    if (next === this.state) return;
+    this.state = next;
+    for (const listener of this.listeners) listener();
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+}
