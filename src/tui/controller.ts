@@ -102,7 +102,9 @@ export class Controller {
       this.feedAbort = new AbortController();
       try {
         if (this.state.connection.state === 'down' && this.options.reconnect) this.api = await this.options.reconnect();
-        const events = this.api.events(this.feedAbort.signal);
+        // The first connection replays the last hour, so the System view's event list starts filled.
+        const since = this.state.events.length ? Math.floor(this.state.events.at(-1)!.time) + 1 : Math.floor(Date.now() / 1000) - 3600;
+        const events = this.api.events(this.feedAbort.signal, since);
         const first = events.next();
         await this.refreshAll();
         this.store.update(setConnection('up'));

@@ -32,8 +32,8 @@ export class EngineApi {
   stats(id: string): Promise<StatsSample> { return this.client.json(`/containers/${encodeURIComponent(id)}/stats`, { query: { stream: false, 'one-shot': true } }); }
 
   /** The engine's event stream; ends (or throws) when the engine goes away. */
-  events(signal: AbortSignal): AsyncGenerator<EngineEvent> {
-    return this.lines<EngineEvent>('/events', signal);
+  events(signal: AbortSignal, since?: number): AsyncGenerator<EngineEvent> {
+    return this.lines<EngineEvent>('/events', signal, since === undefined ? undefined : { since });
   }
 
   /** A container's log, as (stream, text) chunks; `follow` keeps it open. */
@@ -46,8 +46,8 @@ export class EngineApi {
     await consume(res, signal, (chunk) => (multiplexed ? demux.push(chunk) : onChunk('stdout', chunk.toString('utf8'))));
   }
 
-  private async *lines<T>(path: string, signal: AbortSignal): AsyncGenerator<T> {
-    const res = await this.client.request(path);
+  private async *lines<T>(path: string, signal: AbortSignal, query?: Record<string, number>): AsyncGenerator<T> {
+    const res = await this.client.request(path, { query });
     signal.addEventListener('abort', () => res.destroy(), { once: true });
     let buffered = '';
     try {

@@ -66,14 +66,12 @@ export async function runTui(opts: TuiOptions): Promise<number> {
   };
   const controller = new Controller(store, opts.api, host, { reconnect: opts.reconnect });
 
-  const onResize = () => controller.resize(stdout.columns || 80, stdout.rows || 24);
   const onSignal = (signal: NodeJS.Signals) => close(signal === 'SIGHUP' ? 129 : 143);
   const onCrash = (err: unknown) => {
     close(1);
     process.stderr.write(`roost tui: ${asEngineError(err).message}\n`);
     process.exit(1);
   };
-  stdout.on('resize', onResize);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
   process.on('uncaughtException', onCrash);
@@ -83,7 +81,6 @@ export async function runTui(opts: TuiOptions): Promise<number> {
   draw();
   controller.start();
   const code = await done;
-  stdout.off('resize', onResize);
   process.off('SIGTERM', onSignal);
   process.off('SIGHUP', onSignal);
   process.off('uncaughtException', onCrash);

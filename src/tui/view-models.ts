@@ -54,24 +54,44 @@ interface ColumnSpec<T> {
   value(row: T): string;
 }
 
-function fitColumns<T>(specs: ColumnSpec<T>[], width: number): ColumnSpec<T>[] {
+/**
+ * The columns that fit: in priority order, each at the width its content needs; the first one that only
+ * fits squeezed to its minimum is the last one taken.
+ */
+function fitColumns<T>(specs: ColumnSpec<T>[], width: number, natural: (spec: ColumnSpec<T>) => number): ColumnSpec<T>[] {
   const chosen: ColumnSpec<T>[] = [];
   let used = 0;
   for (const spec of [...specs].sort((a, b) => a.priority - b.priority)) {
-    const need = spec.min + (chosen.length ? 1 : 0);
-    if (used + need > width) continue;
-    chosen.push(spec);
-    used += need;
+    const sep = chosen.length ? 1 : 0;
+    const want = Math.max(spec.min, Math.min(spec.max, natural(spec)));
+    if (used + sep + want <= width) {
+      chosen.push(spec);
+      used += sep + want;
+    } else {
+      if (used + sep + spec.min <= width) chosen.push(spec);
+      break;
+    }
   }
   return specs.filter((s) => chosen.includes(s));
 }
 
-function widthsFor<T>(specs: ColumnSpec<T>[], width: number): number[] {
+/**
+ * Column widths: every chosen column gets its minimum, then grows toward the width its content needs
+ * (in priority order), and what is left goes to the columns still short of their maximum.
+ */
+function widthsFor<T>(specs: ColumnSpec<T>[], width: number, natural: (spec: ColumnSpec<T>) => number): number[] {
   const widths = specs.map((s) => s.min);
   let spare = width - widths.reduce((a, b) => a + b, 0) - (specs.length - 1);
-  // Grow columns to their max in display order, the first (the name) first.
-  for (let i = 0; i < specs.length && spare > 0; i++) {
-    const grow = Math.min(spare, specs[i]!.max - widths[i]!);
+  const byPriority = specs.map((s, i) => ({ s, i })).sort((a, b) => a.s.priority - b.s.priority);
+  for (const { s, i } of byPriority) {
+    if (spare <= 0) break;
+    const grow = Math.min(spare, Math.max(0, Math.min(s.max, natural(s)) - widths[i]!));
+    widths[i]! += grow;
+    spare -= grow;
+  }
+  for (const { s, i } of byPriority) {
+    if (spare <= 0) break;
+    const grow = Math.min(spare, s.max - widths[i]!);
     widths[i]! += grow;
     spare -= grow;
   }
@@ -127,8 +147,8 @@ function containerSource(state: TuiState): Source<ContainerSummary> {
       { title: 'NAME', min: 10, max: 28, priority: 0, value: (c) => `${stateGlyph[c.State] ?? '?'} ${containerName(c)}` },
       { title: 'STATUS', min: 10, max: 22, priority: 1, value: (c) => c.Status || c.State },
       { title: 'CPU', min: 14, max: 14, priority: 2, value: (c) => cpuCell(state, c) },
-      { title: 'MEM', min: 8, max: 8, priority: 4, align: 'right', value: (c) => memCell(state, c) },
-      { title: 'IMAGE', min: 10, max: 30, priority: 3, value: (c) => c.Image },
+      { title: 'MEM', min: 8, max: 8, priority: 3, align: 'right', value: (c) => memCell(state, c) },
+      { title: 'IMAGE', min: 10, max: 30, priority: 4, value: (c) => c.Image },
       { title: 'PORTS', min: 12, max: 24, priority: 6, value: portsText },
       { title: 'PROJECT', min: 8, max: 16, priority: 7, value: (c) => c.Labels?.['com.docker.compose.project'] ?? '' },
       { title: 'ID', min: 12, max: 12, priority: 5, value: (c) => c.Id.slice(0, 12) },
@@ -216,9 +236,10 @@ function sourceFor(state: TuiState, view: ViewName): Source<unknown> | undefined
 
 // Filtering and sorting 5,000 rows costs a few milliseconds; the result is reused until the list, the
 // filter or the sort inputs change (the state is immutable, so identity says when).
-const orderedCache = new WeakMap<object, Map<string, { key: string; item: unknown }[]>>();
+interface OrderedRows { keys: string[]; items: unknown[]; natural: Map<string, number> }
+const orderedCache = new WeakMap<object, Map<string, OrderedRows>>();
 
-function ordered(state: TuiState, view: ViewName): { keys: string[]; items: unknown[]; total: number; source: Source<unknown> } | undefined {
+function ordered(state: TuiState, view: ViewName): (OrderedRows & { total: number; source: Source<unknown> }) | undefined {
   const source = sourceFor(state, view);
   if (!source) return undefined;
   const list = state[view as 'containers'] as object;
@@ -228,11 +249,27 @@ function ordered(state: TuiState, view: ViewName): { keys: string[]; items: unkn
   let rows = perList.get(cacheKey);
   if (!rows) {
     const keep = compileFilter(state.filters[view] ?? '');
-    rows = source.items.filter((item) => keep(source.filterable(item))).sort(source.sort).map((item) => ({ key: source.key(item), item }));
+    const items = source.items.filter((item) => keep(source.filterable(item))).sort(source.sort);
+    rows = { keys: items.map((item) => source.key(item)), items, natural: new Map() };
     perList.clear();
     perList.set(cacheKey, rows);
   }
-  return { keys: rows.map((r) => r.key), items: rows.map((r) => r.item), total: source.items.length, source };
+  return { ...rows, total: source.items.length, source };
+}
+
+/** The width a column's content needs over all the rows (not just those on screen, so it holds while scrolling). */
+function naturalWidth(rows: OrderedRows, spec: ColumnSpec<unknown>): number {
+  if (spec.min === spec.max) return spec.min;
+  let width = rows.natural.get(spec.title);
+  if (width === undefined) {
+    width = spec.title.length;
+    for (const item of rows.items) {
+      width = Math.max(width, [...spec.value(item)].length);
+      if (width >= spec.max) break;
+    }
+    rows.natural.set(spec.title, width);
+  }
+  return width;
 }
 
 /** Index of the selected row among the view's ordered rows (0 when the selection is gone). */
@@ -245,8 +282,9 @@ function selectedIndex(keys: string[], key: string | undefined): number {
 export function table(state: TuiState, view: ViewName, height: number): TableModel {
   const o = ordered(state, view);
   if (!o) return { columns: [], rows: [], selected: -1, offset: 0, matched: 0, total: 0 };
-  const specs = fitColumns(o.source.columns, state.size.columns - 1);
-  const widths = widthsFor(specs, state.size.columns - 1);
+  const natural = (spec: ColumnSpec<unknown>) => naturalWidth(o, spec);
+  const specs = fitColumns(o.source.columns, state.size.columns - 1, natural);
+  const widths = widthsFor(specs, state.size.columns - 1, natural);
   const index = o.keys.length ? selectedIndex(o.keys, state.selected[view]) : -1;
   const offset = windowOffset(index, state.offsets[view] ?? 0, height, o.keys.length);
   const rows = o.items.slice(offset, offset + height).map((item, i) => ({
