@@ -2,7 +2,7 @@
 # As root: make this machine look like a normal distro host for a rootless engine.
 # usage: prepare-host.sh [--test] [TEST_USER] [OTHER_USER]
 #   --test also installs what only the test suite needs (podman and skopeo for the interoperability tests,
-#   docker-registry, htpasswd and openssl for the registry tests, python3
+#   docker-registry, htpasswd and openssl for the registry tests, tmux for the dashboard test, python3
 #   for the monitor's protocol tests).
 set -euo pipefail
 with_tests=0
@@ -10,7 +10,7 @@ with_tests=0
 test_user=${1:-}
 other_user=${2:-}
 packages=(crun runc uidmap busybox-static passt slirp4netns fuse-overlayfs catatonit util-linux attr gcc make libc6-dev procps isal)
-[ "$with_tests" = 1 ] && packages+=(python3 bsdutils podman skopeo docker-registry apache2-utils openssl)
+[ "$with_tests" = 1 ] && packages+=(python3 bsdutils podman skopeo docker-registry apache2-utils openssl tmux)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
