@@ -3,22 +3,37 @@ import os from 'node:os';
 import { execa } from 'execa';
 import { invalid } from '../util/errors.js';
 
-/** The pids (as this engine sees them) of every process in a container: those in its init's pid namespace. */
-export function containerPids(initPid: number): number[] {
+let namespaceSnapshot: { at: number; byNamespace: Map<string, number[]> } | undefined;
+
+/** Every process's pid namespace, from one pass over /proc. */
+function scanNamespaces(): Map<string, number[]> {
+  const byNamespace = new Map<string, number[]>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const ns = fs.readlinkSync(`/proc/${name}/ns/pid`);
+      const list = byNamespace.get(ns);
+      if (list) list.push(Number(name));
+      else byNamespace.set(ns, [Number(name)]);
+    } catch { /* gone, or not ours to read */ }
+  }
+  return byNamespace;
+}
+
+/**
+ * The pids (as this engine sees them) of every process in a container: those in its init's pid namespace.
+ * `maxAgeMs` lets callers that sample many containers at once (stats) share one pass over /proc.
+ */
+export function containerPids(initPid: number, maxAgeMs = 0): number[] {
   let pidNs: string;
   try {
     pidNs = fs.readlinkSync(`/proc/${initPid}/ns/pid`);
   } catch {
     return [];
   }
-  const pids: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (fs.readlinkSync(`/proc/${name}/ns/pid`) === pidNs) pids.push(Number(name));
-    } catch { /* gone, or not ours to read */ }
-  }
-  return pids.sort((a, b) => a - b);
+  const now = Date.now();
+  if (!namespaceSnapshot || now - namespaceSnapshot.at > maxAgeMs) namespaceSnapshot = { at: now, byNamespace: scanNamespaces() };
+  return [...(namespaceSnapshot.byNamespace.get(pidNs) ?? [])].sort((a, b) => a - b);
 }
 
 /** `top`: `ps` with the user's options, keeping the rows of the container's processes (Docker's shape). */
@@ -68,7 +83,8 @@ function systemCpuNs(): number {
  * block I/O from /proc/PID/io. Processes that ended between two samples take their CPU time with them.
  */
 export function sampleUsage(initPid: number): UsageSample {
-  const pids = containerPids(initPid);
+  // Samples of many containers taken together (stats of all, a dashboard) share one /proc pass.
+  const pids = containerPids(initPid, 500);
   let cpuTicks = 0;
   let memory = 0;
   let readBytes = 0;

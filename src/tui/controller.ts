@@ -18,7 +18,7 @@ import {
 } from './state.js';
 import { Store } from './store.js';
 import type { EngineEvent, PullProgress } from './types.js';
-import { containerName, layout, moveSelection, paneWindow, selectedKey, visibleRunningContainers, type PaneSource } from './view-models.js';
+import { containerName, layout, moveSelection, paneWindow, selectedKey, statsOnScreen, visibleRunningContainers, type PaneSource } from './view-models.js';
 
 /** What the terminal side provides: leaving, handing the terminal to a child, the clipboard. */
 export interface TuiHost {
@@ -75,9 +75,12 @@ export class Controller {
   start(): void {
     void this.feed();
     this.statsTimer = setInterval(() => void this.sampleStats(), this.options.statsIntervalMs ?? 2000);
+    // Events keep the lists current; this only expires toasts and, twice a minute, renews the
+    // containers' "Up 5 minutes" texts.
+    let ticks = 0;
     this.housekeeping = setInterval(() => {
       this.store.update(expireToasts(Date.now()));
-      if (this.state.connection.state === 'up' && this.state.view === 'containers') this.scheduleRefresh('containers');
+      if (++ticks % 6 === 0 && this.state.connection.state === 'up' && this.state.view === 'containers') this.scheduleRefresh('containers');
     }, 5000);
     this.statsTimer.unref?.();
     this.housekeeping.unref?.();
@@ -172,6 +175,7 @@ export class Controller {
     this.store.update(forgetStats(new Set(ids)));
     for (const id of [...this.previousCpu.keys()]) if (!ids.includes(id)) this.previousCpu.delete(id);
     const queue = [...ids];
+    const samples: { id: string; cpuPct: number | undefined; mem: number; limit: number; pids: number }[] = [];
     const worker = async () => {
       for (let id = queue.shift(); id; id = queue.shift()) {
         try {
@@ -181,12 +185,20 @@ export class Controller {
           const system = s.cpu_stats.system_cpu_usage;
           const cpus = s.cpu_stats.online_cpus || 1;
           this.previousCpu.set(id, { total, system, cpus });
-          const cpuPct = previous && system > previous.system ? ((total - previous.total) / (system - previous.system)) * cpus * 100 : undefined;
-          this.store.update(recordStats(id, cpuPct === undefined ? undefined : Math.max(0, cpuPct), s.memory_stats.usage, s.memory_stats.limit, s.pids_stats?.current ?? 0));
+          const cpuPct = previous && system > previous.system ? Math.max(0, ((total - previous.total) / (system - previous.system)) * cpus * 100) : undefined;
+          samples.push({ id, cpuPct, mem: s.memory_stats.usage, limit: s.memory_stats.limit, pids: s.pids_stats?.current ?? 0 });
         } catch { /* stopped meanwhile */ }
       }
     };
     await Promise.all([worker(), worker(), worker(), worker()]);
+    // One update (one frame) per round, however many rows were sampled; none when no figure on screen
+    // changes (idle containers), so an idle dashboard does not redraw.
+    const updates = samples.map((x) => recordStats(x.id, x.cpuPct, x.mem, x.limit, x.pids));
+    const before = statsOnScreen(this.state);
+    let after = this.state;
+    for (const update of updates) after = update(after);
+    if (statsOnScreen(after) === before) this.store.updateQuietly(...updates);
+    else this.store.update(...updates);
   }
 
   // ------------------------------------------------------------------------------------------- pane

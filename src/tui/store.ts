@@ -16,6 +16,14 @@ export class Store {
     for (const listener of this.listeners) listener();
   }
 
+  /**
+   * Changes the state without a redraw: for changes that alter nothing on screen (a stats sample that
+   * leaves every visible figure as it was). The next redraw shows them.
+   */
+  updateQuietly(...updates: Update[]): void {
+    for (const update of updates) this.state = update(this.state);
+  }
+
   subscribe = (listener: () => void): (() => void) => {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

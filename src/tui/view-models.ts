@@ -282,9 +282,11 @@ function selectedIndex(keys: string[], key: string | undefined): number {
 export function table(state: TuiState, view: ViewName, height: number): TableModel {
   const o = ordered(state, view);
   if (!o) return { columns: [], rows: [], selected: -1, offset: 0, matched: 0, total: 0 };
+  // One column is the selection gutter, one is left free at the right edge.
+  const room = state.size.columns - 2;
   const natural = (spec: ColumnSpec<unknown>) => naturalWidth(o, spec);
-  const specs = fitColumns(o.source.columns, state.size.columns - 1, natural);
-  const widths = widthsFor(specs, state.size.columns - 1, natural);
+  const specs = fitColumns(o.source.columns, room, natural);
+  const widths = widthsFor(specs, room, natural);
   const index = o.keys.length ? selectedIndex(o.keys, state.selected[view]) : -1;
   const offset = windowOffset(index, state.offsets[view] ?? 0, height, o.keys.length);
   const rows = o.items.slice(offset, offset + height).map((item, i) => ({
@@ -340,6 +342,14 @@ export function visibleRunningContainers(state: TuiState): string[] {
   const model = table(state, 'containers', layout(state).listRows);
   const running = new Set(state.containers.filter((c) => c.State === 'running').map((c) => c.Id));
   return model.rows.map((r) => r.key).filter((id) => running.has(id));
+}
+
+/** The text of everything stats feed on screen: the list's rows and, on the Stats tab, the pane. */
+export function statsOnScreen(state: TuiState): string {
+  const rows = state.view === 'containers' ? table(state, 'containers', layout(state).listRows).rows.map((r) => r.cells.join(' ')).join('\n') : '';
+  const s = state.detail?.tab === 'stats' ? state.stats[state.detail.id] : undefined;
+  const pane = s ? `${sparkline(s.cpu, 30, 100)} ${s.cpu.at(-1)?.toFixed(1)} ${sparkline(s.mem, 30)} ${s.mem.at(-1)} ${s.pids}` : '';
+  return `${rows}\n${pane}`;
 }
 
 // ----------------------------------------------------------------------------------------------- pane

@@ -54,7 +54,7 @@ class Tmux {
   }
 }
 
-const rows = (screen: string) => screen.split('\n').filter((l) => /^\S (web|idle|quiet)\b/.test(l));
+const rows = (screen: string) => screen.split('\n').filter((l) => /^[ ▸]\S (web|idle|quiet)\b/.test(l));
 
 e2e('keyboard only: filter, logs and search, a shell and back, stop and remove, pull with progress, resize, quit to an intact shell', async (t) => {
   const roost = new RoostEnv('tui');
@@ -82,7 +82,7 @@ e2e('keyboard only: filter, logs and search, a shell and back, stop and remove, 
     await tmux.type('web');
     await tmux.keys('Enter');
     let screen = await tmux.waitFor((s) => rows(s).length === 1, 'the filter to leave one row');
-    t.regex(rows(screen)[0]!, /^● web/);
+    t.regex(rows(screen)[0]!, /^[ ▸]● web/);
 
     // Logs, following, then search.
     await tmux.keys('Enter');
@@ -104,11 +104,11 @@ e2e('keyboard only: filter, logs and search, a shell and back, stop and remove, 
     screen = await tmux.waitFor((s) => rows(s).length === 1 && s.includes('filter: web'), 'the dashboard back, filter kept');
 
     // Live CPU/memory: the row gets a usage figure.
-    await tmux.waitFor((s) => /^● web .*\d+%/m.test(s), 'a CPU figure in the row');
+    await tmux.waitFor((s) => /^[ ▸]● web .*\d+%/m.test(s), 'a CPU figure in the row');
 
     // Stop, then remove with confirmation.
     await tmux.keys('s');
-    await tmux.waitFor((s) => /^■ web/m.test(s), 'web to stop', 30_000);
+    await tmux.waitFor((s) => /^[ ▸]■ web/m.test(s), 'web to stop', 30_000);
     await tmux.keys('d');
     await tmux.waitFor((s) => s.includes('Remove container web? (y/n)'), 'the confirmation');
     await tmux.keys('y');

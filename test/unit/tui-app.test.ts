@@ -89,12 +89,12 @@ test.serial('filter: a burst of keys, ! to exclude, label= to match labels; Esc 
     let frame = await m.press('/svc-0042');
     t.true(frame.includes('filter: svc-0042'));
     frame = await m.press('enter');
-    const rowsShown = frame.split('\n').filter((l) => /^\S svc-/.test(l));
+    const rowsShown = frame.split('\n').filter((l) => /^[ ▸]\S svc-/.test(l));
     t.deepEqual(rowsShown.map((l) => /svc-\d+/.exec(l)![0]), ['svc-0042']);
     await m.press('/', ...Array(8).fill('backspace'), 'label=com.docker.compose.project=proj1', 'enter');
-    t.is(m.frame().split('\n').filter((l) => /^\S svc-/.test(l)).length, 0, 'only even rows have the label, and none is proj1');
+    t.is(m.frame().split('\n').filter((l) => /^[ ▸]\S svc-/.test(l)).length, 0, 'only even rows have the label, and none is proj1');
     await m.press('/', ...Array(40).fill('backspace'), 'label=com.docker.compose.project=proj2', 'enter');
-    t.true(m.frame().split('\n').filter((l) => /^\S svc-/.test(l)).every((l) => Number(/svc-(\d+)/.exec(l)![1]) % 4 === 2));
+    t.true(m.frame().split('\n').filter((l) => /^[ ▸]\S svc-/.test(l)).every((l) => Number(/svc-(\d+)/.exec(l)![1]) % 4 === 2));
     await m.press('/', ...Array(40).fill('backspace'), '!running', 'enter');
     frame = m.frame();
     t.false(/● svc-/.test(frame), 'no running container shown');
@@ -110,7 +110,9 @@ test.serial('filter: a burst of keys, ! to exclude, label= to match labels; Esc 
 test.serial('selection moves with j/k and keys arriving as one burst are all applied', async (t) => {
   const m = await mount(100, 30);
   try {
-    await m.press('jjj');
+    const frame = await m.press('jjj');
+    t.regex(frame, /^▸. svc-0003 /m, 'the selection marker is on the fourth row');
+    t.is(frame.split('\n').filter((l) => l.startsWith('▸')).length, 1);
     await m.press('y');
     t.deepEqual(m.copied, [m.engine.containers[3]!.Id], 'y copies the full ID of the fourth row');
     await m.press('G', 'y');

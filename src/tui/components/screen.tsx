@@ -7,7 +7,7 @@ import { humanSize } from '../../util/human.js';
 import { footerHints, helpLines } from '../keymap.js';
 import { sincePresets, type Job, type TuiState, type ViewName } from '../state.js';
 import { fit, layout, paneWindow, sparkline, table, type PaneSource, type TableModel } from '../view-models.js';
-import { colorTheme, monoTheme, type Theme } from './theme.js';
+import { colorTheme, monoTheme, sgr, type Theme } from './theme.js';
 
 const viewTitles: Record<ViewName, [string, string]> = {
   containers: ['Containers', 'Cont'], images: ['Images', 'Img'], volumes: ['Volumes', 'Vol'], networks: ['Networks', 'Net'], system: ['System', 'Sys'],
@@ -66,36 +66,25 @@ function Body({ state, theme, rows }: { state: TuiState; theme: Theme; rows: num
 }
 
 function Lines({ lines, bold, inverse }: { lines: string[]; bold: number; inverse?: number }) {
-  return (
-    <Box flexDirection="column">
-      {lines.map((line, i) => <Text key={i} bold={i === bold} inverse={i === inverse} wrap="truncate">{line}</Text>)}
-    </Box>
-  );
+  return <Text>{lines.map((line, i) => sgr(line || ' ', { bold: i === bold, inverse: i === inverse })).join('\n')}</Text>;
 }
 
 function Table({ model, theme, width, rows, loaded, filter }: { model: TableModel; theme: Theme; width: number; rows: number; loaded: boolean; filter?: string }) {
-  const heading = model.columns.map((c) => (c.align === 'right' ? c.title.padStart(c.width) : c.title.padEnd(c.width))).join(' ');
+  const heading = ` ${model.columns.map((c) => (c.align === 'right' ? c.title.padStart(c.width) : c.title.padEnd(c.width))).join(' ')}`;
   const empty = !loaded ? 'loading…' : model.total === 0 ? 'nothing here yet' : model.matched === 0 ? `no rows match the filter "${filter ?? ''}"` : '';
-  const lines = [];
+  const lines = [sgr(fit(heading, width).trimEnd(), { bold: true })];
   for (let i = 0; i < rows; i++) {
     const row = model.rows[i];
     if (!row) {
-      lines.push(<Text key={`empty${i}`} dimColor>{i === 0 && empty ? fit(`  ${empty}`, width) : ' '}</Text>);
+      lines.push(i === 0 && empty ? sgr(fit(`  ${empty}`, width), { dim: true }) : ' ');
       continue;
     }
     const selected = i === model.selected;
-    lines.push(
-      <Text key={row.key} inverse={selected} color={theme.color(row.tone)} dimColor={!selected && theme.dim(row.tone)} wrap="truncate">
-        {fit(row.cells.join(' '), width)}
-      </Text>,
-    );
+    // The selected row keeps its padding (the inverse bar spans the width); the others lose it.
+    const text = fit(`${selected ? '▸' : ' '}${row.cells.join(' ')}`, width);
+    lines.push(sgr(selected ? text : text.trimEnd(), { inverse: selected, color: theme.color(row.tone), dim: !selected && theme.dim(row.tone) }));
   }
-  return (
-    <Box flexDirection="column">
-      <Text bold wrap="truncate">{fit(heading, width)}</Text>
-      {lines}
-    </Box>
-  );
+  return <Text>{lines.join('\n')}</Text>;
 }
 
 function Pane({ state, theme, source, rows }: { state: TuiState; theme: Theme; source: PaneSource; rows: number }) {
@@ -120,20 +109,20 @@ function Pane({ state, theme, source, rows }: { state: TuiState; theme: Theme; s
     detail.tab === 'logs' ? (state.pane.follow ? 'following' : model.below ? `+${model.below} new (f: follow)` : 'paused') : '',
     detail.tab === 'logs' && state.pane.since ? `since ${sincePresets[state.pane.since]}` : '',
   ].filter(Boolean).join(' · ');
-  const lines = [];
+  const lines: string[] = [];
   for (let i = 0; i < rows; i++) {
     const line = model.lines[i];
     if (!line) {
-      lines.push(<Text key={`e${i}`}> </Text>);
+      lines.push(' ');
       continue;
     }
     const prefix = line.time ? `${line.time.slice(0, 30).padEnd(30)} ` : '';
-    lines.push(<HighlightedLine key={i} prefix={prefix} text={fit(line.text, Math.max(1, textWidth)).trimEnd()} ranges={line.highlight} current={line.current} color={theme.color(line.tone)} mono={state.mono} />);
+    lines.push(highlighted(prefix, fit(line.text, Math.max(1, textWidth)).trimEnd(), line.highlight, line.current, theme.color(line.tone), state.mono));
   }
   return (
     <Box flexDirection="column">
       <TabLine tabs={tabs} current={detail.tab} title={name} right={flags} width={width} />
-      {lines}
+      <Text>{lines.join('\n')}</Text>
     </Box>
   );
 }
@@ -151,18 +140,20 @@ function TabLine({ tabs, current, title, right, width }: { tabs: string[]; curre
   );
 }
 
-function HighlightedLine({ prefix, text, ranges, current, color, mono }: { prefix: string; text: string; ranges: [number, number][]; current: boolean; color?: string; mono: boolean }) {
-  if (!ranges.length) return <Text color={color} wrap="truncate">{prefix}{text || ' '}</Text>;
-  const parts = [];
+/** A pane line with its search matches marked (inverse; the current one also bold and underlined). */
+function highlighted(prefix: string, text: string, ranges: [number, number][], current: boolean, color: string | undefined, mono: boolean): string {
+  const plain = (part: string) => sgr(part, { color });
+  if (!ranges.length) return plain(`${prefix}${text}`) || ' ';
+  let out = plain(`${current ? '▶' : ''}${prefix}`);
   let at = 0;
   for (const [from, to] of ranges) {
     if (from >= text.length) break;
-    if (from > at) parts.push(<Text key={`t${at}`}>{text.slice(at, from)}</Text>);
-    parts.push(<Text key={`m${from}`} inverse bold={current} underline={current || mono} color={mono ? undefined : current ? 'yellow' : undefined}>{text.slice(from, Math.min(to, text.length))}</Text>);
+    if (from > at) out += plain(text.slice(at, from));
+    out += sgr(text.slice(from, Math.min(to, text.length)), { inverse: true, bold: current, underline: current || mono, color: mono ? undefined : current ? 'yellow' : undefined });
     at = to;
   }
-  if (at < text.length) parts.push(<Text key={`t${at}`}>{text.slice(at)}</Text>);
-  return <Text color={color} wrap="truncate">{current ? '▶' : ''}{prefix}{parts}</Text>;
+  if (at < text.length) out += plain(text.slice(at));
+  return out;
 }
 
 function StatusLine({ state, theme }: { state: TuiState; theme: Theme }) {
