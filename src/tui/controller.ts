@@ -11,14 +11,14 @@ import { keyNames, resolveKey, type ActionId, type InkKey } from './keymap.js';
 import { LogRing } from './log-buffer.js';
 import { changeLines, envLines, inspectLines, LogLines, portLines, StaticLines, topLines } from './pane-sources.js';
 import {
-  addEvent, askConfirm, closeChoice, closeConfirm, closeDetail, closeInput, cycleTab, editInput, expireToasts, forgetStats,
+  addEvent, askConfirm, cycleSort, closeChoice, closeConfirm, closeDetail, closeInput, cycleTab, editInput, expireToasts, forgetStats,
   logCommand, moveChoice, openChoice, openDetail, openInput, recordStats, setConnection, setFilter, setHelp, setList, setSize,
   setSystem, showView, sincePresets, startJob, toast, toggleShowAll, updateJob, updatePane, views, bumpPane,
   type DetailTab, type TuiState, type ViewName,
 } from './state.js';
 import { Store } from './store.js';
 import type { EngineEvent, PullProgress } from './types.js';
-import { containerName, layout, moveSelection, paneWindow, selectedKey, statsOnScreen, visibleRunningContainers, type PaneSource } from './view-models.js';
+import { containerName, layout, sortNames, moveSelection, paneWindow, selectedKey, statsOnScreen, visibleRunningContainers, type PaneSource } from './view-models.js';
 
 /** What the terminal side provides: leaving, handing the terminal to a child, the clipboard. */
 export interface TuiHost {
@@ -427,6 +427,11 @@ export class Controller {
         return this.store.update(openInput('save', `${c ? containerName(c) : 'container'}.log`));
       }
       case 'toggle-all': return this.store.update(toggleShowAll);
+      case 'sort': {
+        const names = sortNames(state, state.view);
+        this.store.update(cycleSort(state.view, names.length));
+        return this.store.update(toast('info', `sorted by ${names[this.state.sortBy[state.view] ?? 0]}`));
+      }
       case 'copy-id': {
         const key = this.selectionKey();
         if (!key) return;

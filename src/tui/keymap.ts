@@ -8,7 +8,7 @@ export type ActionId =
   | 'quit' | 'help' | 'palette' | 'back' | 'copy-id'
   | 'view-containers' | 'view-images' | 'view-volumes' | 'view-networks' | 'view-system'
   | 'up' | 'down' | 'page-up' | 'page-down' | 'top' | 'bottom'
-  | 'filter' | 'open' | 'next-tab' | 'prev-tab'
+  | 'filter' | 'sort' | 'open' | 'next-tab' | 'prev-tab'
   | 'start' | 'stop' | 'restart' | 'pause' | 'kill' | 'remove' | 'exec' | 'attach' | 'toggle-all' | 'prune' | 'pull'
   | 'search' | 'next-match' | 'prev-match' | 'only-matches' | 'follow' | 'timestamps' | 'wrap' | 'since' | 'save';
 
@@ -44,6 +44,7 @@ export const keymap: Binding[] = [
   { keys: ['G', 'end'], action: 'bottom', label: 'bottom', help: 'Last row / newest line', scope: 'global' },
   { keys: ['enter', 'l'], action: 'open', label: 'open', help: 'Open the detail pane of the selected item', scope: 'list', footer: true },
   { keys: ['/'], action: 'filter', label: 'filter', help: 'Filter the list: words, !word to exclude, label=KEY[=VALUE]', scope: 'list', footer: true },
+  { keys: ['o'], action: 'sort', label: 'order', help: 'Cycle the sort order (containers: newest, name, compose project, state)', scope: 'list', views: ['containers', 'images'] },
   { keys: ['/'], action: 'search', label: 'search', help: 'Search the pane (n/N: next/previous match)', scope: 'detail', footer: true },
   { keys: ['n'], action: 'next-match', label: 'next', help: 'Next match', scope: 'detail' },
   { keys: ['N'], action: 'prev-match', label: 'prev', help: 'Previous match', scope: 'detail' },

@@ -75,6 +75,8 @@ export interface TuiState {
   /** First row shown, per view. */
   offsets: Partial<Record<ViewName, number>>;
   filters: Partial<Record<ViewName, string>>;
+  /** Index of the sort order, per view (view-models name them). */
+  sortBy: Partial<Record<ViewName, number>>;
   /** Stopped containers shown too (`ps -a`). */
   showAll: boolean;
   detail?: { id: string; tab: DetailTab };
@@ -102,7 +104,7 @@ export function initialState(opts: { columns: number; rows: number; readonly?: b
     view: 'containers',
     containers: [], images: [], volumes: [], networks: [], events: [],
     loaded: { containers: false, images: false, volumes: false, networks: false, system: false },
-    selected: {}, offsets: {}, filters: {},
+    selected: {}, offsets: {}, filters: {}, sortBy: {},
     showAll: opts.showAll ?? true,
     pane: initialPane,
     paneVersion: 0,
@@ -148,6 +150,8 @@ export const select = (view: ViewName, key: string | undefined, offset: number):
 });
 
 export const setFilter = (view: ViewName, filter: string): Update => (s) => ({ ...s, filters: { ...s.filters, [view]: filter }, offsets: { ...s.offsets, [view]: 0 } });
+
+export const cycleSort = (view: ViewName, count: number): Update => (s) => ({ ...s, sortBy: { ...s.sortBy, [view]: ((s.sortBy[view] ?? 0) + 1) % Math.max(1, count) }, offsets: { ...s.offsets, [view]: 0 } });
 
 export const toggleShowAll: Update = (s) => ({ ...s, showAll: !s.showAll });
 

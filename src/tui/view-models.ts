@@ -129,11 +129,23 @@ function containerTone(state: string): Tone {
   return 'stopped';
 }
 
+const projectLabel = 'com.docker.compose.project';
+function projectOf(c: ContainerSummary): string {
+  return c.Labels?.[projectLabel] ?? '\uffff';
+}
+
+const stateOrder = ['running', 'restarting', 'paused', 'created', 'exited', 'dead'];
+function stateRank(state: string): number {
+  const i = stateOrder.indexOf(state);
+  return i < 0 ? stateOrder.length : i;
+}
+
 function portsText(c: ContainerSummary): string {
   return c.Ports.filter((p) => p.PublicPort).map((p) => `${p.PublicPort}→${p.PrivatePort}/${p.Type}`).join(',');
 }
 
-interface Source<T> { items: T[]; key(item: T): string; filterable(item: T): Filterable; sort(a: T, b: T): number; columns: ColumnSpec<T>[]; tone(item: T): Tone }
+interface SortSpec<T> { name: string; compare(a: T, b: T): number }
+interface Source<T> { items: T[]; key(item: T): string; filterable(item: T): Filterable; sorts: SortSpec<T>[]; columns: ColumnSpec<T>[]; tone(item: T): Tone }
 
 function containerSource(state: TuiState): Source<ContainerSummary> {
   const items = state.showAll ? state.containers : state.containers.filter((c) => c.State === 'running' || c.State === 'paused' || c.State === 'restarting');
@@ -141,7 +153,13 @@ function containerSource(state: TuiState): Source<ContainerSummary> {
     items,
     key: (c) => c.Id,
     filterable: (c) => ({ text: `${containerName(c)} ${c.Image} ${c.State} ${c.Status} ${c.Id.slice(0, 12)} ${portsText(c)}`, labels: c.Labels }),
-    sort: (a, b) => b.Created - a.Created || containerName(a).localeCompare(containerName(b)),
+    sorts: [
+      { name: 'newest', compare: (a, b) => b.Created - a.Created || containerName(a).localeCompare(containerName(b)) },
+      { name: 'name', compare: (a, b) => containerName(a).localeCompare(containerName(b)) },
+      // Compose projects together (the label compose sets), then by name; containers of no project last.
+      { name: 'project', compare: (a, b) => projectOf(a).localeCompare(projectOf(b)) || containerName(a).localeCompare(containerName(b)) },
+      { name: 'state', compare: (a, b) => stateRank(a.State) - stateRank(b.State) || containerName(a).localeCompare(containerName(b)) },
+    ],
     tone: (c) => containerTone(c.State),
     columns: [
       { title: 'NAME', min: 10, max: 28, priority: 0, value: (c) => `${stateGlyph[c.State] ?? '?'} ${containerName(c)}` },
@@ -150,7 +168,7 @@ function containerSource(state: TuiState): Source<ContainerSummary> {
       { title: 'MEM', min: 8, max: 8, priority: 3, align: 'right', value: (c) => memCell(state, c) },
       { title: 'IMAGE', min: 10, max: 30, priority: 4, value: (c) => c.Image },
       { title: 'PORTS', min: 12, max: 24, priority: 6, value: portsText },
-      { title: 'PROJECT', min: 8, max: 16, priority: 7, value: (c) => c.Labels?.['com.docker.compose.project'] ?? '' },
+      { title: 'PROJECT', min: 8, max: 16, priority: 7, value: (c) => c.Labels?.[projectLabel] ?? '' },
       { title: 'ID', min: 12, max: 12, priority: 5, value: (c) => c.Id.slice(0, 12) },
     ],
   };
@@ -180,7 +198,11 @@ function imageSource(state: TuiState): Source<ImageRow> {
     items,
     key: (r) => r.key,
     filterable: (r) => ({ text: `${r.tag} ${r.image.Id.replace(/^sha256:/, '').slice(0, 12)}`, labels: r.image.Labels }),
-    sort: (a, b) => b.image.Created - a.image.Created || a.tag.localeCompare(b.tag),
+    sorts: [
+      { name: 'newest', compare: (a, b) => b.image.Created - a.image.Created || a.tag.localeCompare(b.tag) },
+      { name: 'name', compare: (a, b) => a.tag.localeCompare(b.tag) },
+      { name: 'size', compare: (a, b) => b.image.Size - a.image.Size || a.tag.localeCompare(b.tag) },
+    ],
     tone: (r) => (r.image.Containers > 0 ? 'running' : 'plain'),
     columns: [
       { title: 'IMAGE', min: 16, max: 50, priority: 0, value: (r) => r.tag },
@@ -197,7 +219,7 @@ function volumeSource(state: TuiState): Source<VolumeSummary> {
     items: state.volumes,
     key: (v) => v.Name,
     filterable: (v) => ({ text: `${v.Name} ${v.Driver}`, labels: v.Labels }),
-    sort: (a, b) => a.Name.localeCompare(b.Name),
+    sorts: [{ name: 'name', compare: (a, b) => a.Name.localeCompare(b.Name) }],
     tone: () => 'plain',
     columns: [
       { title: 'VOLUME', min: 16, max: 64, priority: 0, value: (v) => v.Name },
@@ -212,7 +234,7 @@ function networkSource(state: TuiState): Source<NetworkSummary> {
     items: state.networks,
     key: (n) => n.Name,
     filterable: (n) => ({ text: `${n.Name} ${n.Driver} ${n.Id.slice(0, 12)}`, labels: n.Labels }),
-    sort: (a, b) => a.Name.localeCompare(b.Name),
+    sorts: [{ name: 'name', compare: (a, b) => a.Name.localeCompare(b.Name) }],
     tone: () => 'plain',
     columns: [
       { title: 'NETWORK', min: 12, max: 30, priority: 0, value: (n) => n.Name },
@@ -243,13 +265,14 @@ function ordered(state: TuiState, view: ViewName): (OrderedRows & { total: numbe
   const source = sourceFor(state, view);
   if (!source) return undefined;
   const list = state[view as 'containers'] as object;
-  const cacheKey = `${view}\0${state.filters[view] ?? ''}\0${state.showAll}`;
+  const sort = source.sorts[(state.sortBy[view] ?? 0) % source.sorts.length]!;
+  const cacheKey = `${view}\0${state.filters[view] ?? ''}\0${state.showAll}\0${sort.name}`;
   let perList = orderedCache.get(list);
   if (!perList) orderedCache.set(list, (perList = new Map()));
   let rows = perList.get(cacheKey);
   if (!rows) {
     const keep = compileFilter(state.filters[view] ?? '');
-    const items = source.items.filter((item) => keep(source.filterable(item))).sort(source.sort);
+    const items = source.items.filter((item) => keep(source.filterable(item))).sort(sort.compare);
     rows = { keys: items.map((item) => source.key(item)), items, natural: new Map() };
     perList.clear();
     perList.set(cacheKey, rows);
@@ -311,6 +334,11 @@ export function windowOffset(index: number, offset: number, height: number, coun
   if (index < start) start = index;
   if (index >= start + height) start = index - height + 1;
   return Math.max(0, start);
+}
+
+/** The names of a view's sort orders (the `o` key cycles through them). */
+export function sortNames(state: TuiState, view: ViewName): string[] {
+  return sourceFor(state, view)?.sorts.map((s) => s.name) ?? [];
 }
 
 /** The rows' keys in display order. */

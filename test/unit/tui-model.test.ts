@@ -2,7 +2,7 @@ import test from 'ava';
 import { compileFilter } from '../../src/tui/filter.js';
 import { LogRing } from '../../src/tui/log-buffer.js';
 import { footerHints, helpLines, keymap, keyNames, resolveKey } from '../../src/tui/keymap.js';
-import { initialState, openDetail, setFilter, setList, toggleShowAll, type TuiState } from '../../src/tui/state.js';
+import { cycleSort, initialState, openDetail, setFilter, setList, toggleShowAll, type TuiState } from '../../src/tui/state.js';
 import { layout, moveSelection, paneWindow, selectedKey, table, windowOffset } from '../../src/tui/view-models.js';
 import { StaticLines } from '../../src/tui/pane-sources.js';
 import type { ContainerSummary } from '../../src/tui/types.js';
@@ -163,4 +163,22 @@ test('pane window: follows the end, scrolls back, shows only matches, marks the 
   t.deepEqual(model.lines.map((l) => l.text), ['line 0 ERROR', 'line 10 ERROR', 'line 20 ERROR', 'line 30 ERROR', 'line 40 ERROR']);
   model = paneWindow(new StaticLines([{ text: 'x'.repeat(25) }]), { ...pane, wrap: true }, 5, 10);
   t.is(model.lines.length, 3);
+});
+
+test('sort orders: o cycles newest, name, compose project (grouped, no project last), state', (t) => {
+  let state = setList('containers', [
+    container(1, { Names: ['/b'], Labels: { 'com.docker.compose.project': 'shop' } }),
+    container(2, { Names: ['/a'], State: 'exited' }),
+    container(3, { Names: ['/c'], Labels: { 'com.docker.compose.project': 'blog' } }),
+  ])(initialState({ columns: 80, rows: 24 }));
+  const names = () => table(state, 'containers', 10).rows.map((r) => r.cells[0]!.trim().slice(2));
+  t.deepEqual(names(), ['c', 'a', 'b']);
+  state = cycleSort('containers', 4)(state);
+  t.deepEqual(names(), ['a', 'b', 'c']);
+  state = cycleSort('containers', 4)(state);
+  t.deepEqual(names(), ['c', 'b', 'a'], 'blog, shop, then no project');
+  state = cycleSort('containers', 4)(state);
+  t.deepEqual(names(), ['b', 'c', 'a'], 'running first');
+  state = cycleSort('containers', 4)(state);
+  t.deepEqual(names(), ['c', 'a', 'b'], 'back to newest');
 });
