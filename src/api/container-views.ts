@@ -111,7 +111,8 @@ export function containerInspect(service: ContainerService, record: ContainerRec
     ExecIDs: null,
     HostConfig: {
       Binds: null, NetworkMode: 'default', PortBindings: {}, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
-      AutoRemove: false, LogConfig: { Type: 'k8s-file', Config: {} }, ...record.HostConfig,
+      AutoRemove: false, LogConfig: { Type: 'k8s-file', Config: {} }, Dns: [], DnsOptions: [], DnsSearch: [], ExtraHosts: null,
+      ...record.HostConfig,
     },
     GraphDriver: { Name: record.Driver, Data: null },
     Mounts: mountsView(record),

@@ -3,6 +3,7 @@ import type { ContainerDefaults, HealthConfig } from '../image/types.js';
 export type { HealthConfig };
 import type { MountPoint } from './mounts.js';
 import type { SecurityRequest } from '../runtime/security.js';
+import type { DnsSettings } from '../net/dns-config.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -23,7 +24,7 @@ export interface PortBinding {
   HostPort?: string;
 }
 
-export interface HostConfig extends SecurityRequest {
+export interface HostConfig extends SecurityRequest, DnsSettings {
   NetworkMode?: string;
   PortBindings?: Record<string, PortBinding[] | null> | null;
   AutoRemove?: boolean;
@@ -88,6 +89,8 @@ export interface ContainerRecord {
   /** On a user-defined network: --network-alias names and a requested --ip. */
   networkAliases?: string[];
   networkIp?: string;
+  /** While running: the address `--add-host NAME:host-gateway` stands for (the uplink's gateway). */
+  hostGateway?: string;
   /** Host ports as really published while running (random ports resolved). */
   publishedPorts?: Record<string, Array<{ HostIp: string; HostPort: string }>>;
 }

@@ -6,7 +6,8 @@ import path from 'node:path';
 import type { Snapshotter } from '../fs/snapshotter.js';
 import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
 import type { ContainerNetworks } from '../net/container-network.js';
-import { resolveHostPorts } from '../net/uplink.js';
+import { resolveHostPorts, uplinkGateway } from '../net/uplink.js';
+import { checkDnsSettings, extraHostsLines, resolvConfContent, wantsHostGateway } from '../net/dns-config.js';
 import type { RuntimeChoice } from '../rootless/host-check.js';
 import { findExecutable } from '../util/find-executable.js';
 import { buildExecProcess, buildSpec, keepIdMappings, type IdMap, type ProcessUser } from '../runtime/oci-spec.js';
@@ -298,6 +299,15 @@ export class ContainerService {
     if (networkMode.startsWith('container:')) this.get(networkMode.slice('container:'.length));
     else if (!['bridge', 'host', 'none'].includes(networkMode) && !userNetwork) throw new EngineError('not_found', `network ${networkMode} not found`);
     if ((request.aliases?.length || request.ip) && !userNetwork) throw invalid('network-scoped aliases and addresses are only supported for user-defined networks');
+    checkDnsSettings(hostConfig);
+    if (networkMode.startsWith('container:')) {
+      // Docker's wording: the container uses the other one's name service.
+      if (hostConfig.Dns?.length || hostConfig.DnsSearch?.length || hostConfig.DnsOptions?.length) throw invalid('conflicting options: dns and the network mode');
+      if (hostConfig.ExtraHosts?.length) throw invalid('conflicting options: custom host-to-IP mapping and the network mode');
+    }
+    if (wantsHostGateway(hostConfig.ExtraHosts) && (networkMode === 'none' || userNetwork?.Internal)) {
+      throw invalid(`--add-host with host-gateway: a container on network ${networkMode} has no way to the host`);
+    }
     if (networkMode !== 'bridge' && !(userNetwork && !userNetwork.Internal) && Object.keys(hostConfig.PortBindings ?? {}).length > 0) {
       throw invalid(`published ports are discarded when using ${networkMode} network mode`);
     }
@@ -391,7 +401,9 @@ export class ContainerService {
   private hostsContent(record: ContainerRecord): string {
     const hostname = record.Config.Hostname ?? '';
     const peers = this.userNetworks.hostsFor(record.Id);
-    return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${hostname && !peers.length ? `127.0.1.1\t${hostname}\n` : ''}${peers.map((l) => `${l}\n`).join('')}`;
+    // --add-host entries before the peers: the first match wins, so they override a peer's name.
+    const extra = extraHostsLines(record.HostConfig.ExtraHosts, record.hostGateway);
+    return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${hostname && !peers.length ? `127.0.1.1\t${hostname}\n` : ''}${[...extra, ...peers].map((l) => `${l}\n`).join('')}`;
   }
 
   /** Rewrites, in place (the file is bound into the container), the hosts of every running container on a network. */
@@ -431,7 +443,7 @@ export class ContainerService {
     const resolv = path.join(dir, 'resolv.conf');
     let hostResolv = '';
     try { hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8'); } catch { /* none */ }
-    await fsp.writeFile(resolv, hostResolv.split('\n').filter((l) => !/^nameserver\s+127\./.test(l)).join('\n'));
+    await fsp.writeFile(resolv, resolvConfContent(hostResolv, record.HostConfig, { hostNetwork: record.HostConfig.NetworkMode === 'host' }));
     files['/etc/resolv.conf'] = resolv;
     return files;
   }
@@ -603,14 +615,20 @@ export class ContainerService {
     let link: MonitorLink | undefined;
     try {
       let netnsPath: string | undefined = joinsNetwork;
+      const toHost = wantsHostGateway(record.HostConfig.ExtraHosts);
       if (uplink) {
         const ports = await resolveHostPorts(this.portBindings(record));
-        netnsPath = (await this.networks.attach(runDir, ports)).nsFile;
+        netnsPath = (await this.networks.attach(runDir, ports, { hostLoopback: toHost })).nsFile;
         record.publishedPorts = ports;
+        if (toHost) {
+          record.hostGateway = await uplinkGateway(netnsPath);
+          if (!record.hostGateway) throw new EngineError('unavailable', 'cannot resolve host-gateway: the uplink gave the container no default route');
+        }
         trace('network');
       } else if (userNetwork) {
         netnsPath = (await this.networks.attachIsolated(runDir)).nsFile;
       }
+      if (toHost && hostNetwork) record.hostGateway = '127.0.0.1';
       if (userNetwork) {
         await this.userNetworks.connect(userNetwork.Id, {
           id: record.Id, name: record.Name.slice(1), aliases: record.networkAliases ?? [], nsFile: netnsPath!,
@@ -731,6 +749,7 @@ export class ContainerService {
     const trace = tracer(`exit ${record.Id.slice(0, 12)}`);
     const runDir = path.dirname(this.monitorFiles(record.Id).socket);
     delete record.publishedPorts;
+    delete record.hostGateway;
     // Off its user-defined networks: the peers' /etc/hosts lose its name.
     for (const network of await this.userNetworks.release(record.Id).catch(() => [])) await this.refreshPeersHosts(network.Id, record.Id).catch(() => {});
     const died = () => {

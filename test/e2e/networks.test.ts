@@ -108,3 +108,80 @@ e2e('after kill -9 of the daemon, containers keep their network and new ones sti
   await roost.roost(['rm', '-f', 'keeper']);
   t.is((await roost.roost(['network', 'rm', 'durable'])).exitCode, 0);
 });
+
+e2e('--add-host, --dns, --dns-search and --dns-option shape /etc/hosts and /etc/resolv.conf; host-gateway reaches the host loopback', async (t) => {
+  const { roost } = t.context;
+  const files = await roost.roost(['run', '--rm', '--add-host', 'foo:10.1.2.3', '--add-host', 'six=::1', '--dns', '10.9.9.9', '--dns-search', 'example.test',
+    '--dns-option', 'ndots:3', 'busybox', 'sh', '-c', 'cat /etc/hosts; echo ---; cat /etc/resolv.conf']);
+  t.is(files.exitCode, 0, files.stderr);
+  const [hosts, resolv] = files.stdout.split('---\n') as [string, string];
+  t.regex(hosts, /^10\.1\.2\.3\tfoo$/m);
+  t.regex(hosts, /^::1\tsix$/m);
+  t.is(resolv, 'nameserver 10.9.9.9\nsearch example.test\noptions ndots:3\n');
+  // `--dns-search .` drops the host's search domains.
+  t.notRegex((await roost.roost(['run', '--rm', '--dns-search', '.', 'busybox', 'cat', '/etc/resolv.conf'])).stdout, /^search/m);
+
+  await roost.roost(['create', '--name', 'shown', '--add-host', 'a:10.0.0.7', '--dns', '10.0.0.53', '--dns-search', 'corp.test', '--dns-option', 'rotate', 'busybox', 'true']);
+  const shown = JSON.parse((await roost.roost(['inspect', '-f', '{{json .HostConfig}}', 'shown'])).stdout);
+  t.deepEqual([shown.ExtraHosts, shown.Dns, shown.DnsSearch, shown.DnsOptions], [['a:10.0.0.7'], ['10.0.0.53'], ['corp.test'], ['rotate']]);
+  await roost.roost(['rm', 'shown']);
+
+  // A server on the host's loopback, reached through host-gateway (on the default network and on a user-defined one).
+  const http = await import('node:http');
+  const server = http.createServer((_req, res) => res.end('from-host\n'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  try {
+    const viaGateway = await roost.roost(['run', '--rm', '--add-host', 'hostbox:host-gateway', 'busybox', 'timeout', '5', 'wget', '-qO-', `http://hostbox:${port}/`]);
+    t.is(viaGateway.stdout, 'from-host\n', viaGateway.stderr);
+    // Without host-gateway the host's loopback stays out of reach.
+    t.not((await roost.roost(['run', '--rm', 'busybox', 'timeout', '5', 'wget', '-qO-', `http://10.0.2.2:${port}/`])).exitCode, 0);
+    await roost.roost(['network', 'create', 'tohost']);
+    const onNetwork = await roost.roost(['run', '--rm', '--network', 'tohost', '--add-host', 'hostbox:host-gateway', 'busybox', 'timeout', '5', 'wget', '-qO-', `http://hostbox:${port}/`]);
+    t.is(onNetwork.stdout, 'from-host\n', onNetwork.stderr);
+    await roost.roost(['network', 'rm', 'tohost']);
+  } finally {
+    server.close();
+  }
+
+  // Through the docker CLI, HostConfig.ExtraHosts and Dns arrive by the API.
+  const viaDocker = await roost.docker(['run', '--rm', '--add-host', 'dk:10.4.4.4', '--dns', '10.5.5.5', 'busybox', 'sh', '-c', 'cat /etc/hosts /etc/resolv.conf']);
+  t.regex(viaDocker.stdout, /^10\.4\.4\.4\tdk$/m);
+  t.regex(viaDocker.stdout, /^nameserver 10\.5\.5\.5$/m);
+
+  await roost.roost(['run', '-d', '--name', 'netowner', 'busybox', 'sleep', '30']);
+  const cases: Array<[string[], RegExp]> = [
+    [['--add-host', 'nocolon'], /bad format for add-host: "nocolon"/],
+    [['--add-host', 'x:999.1.1.1'], /invalid IP address in add-host: "999\.1\.1\.1"/],
+    [['--dns', 'resolver.example'], /invalid DNS server "resolver\.example": not an IP address/],
+    [['--dns-search', '-bad-'], /invalid DNS search domain "-bad-"/],
+    [['--network', 'none', '--add-host', 'h:host-gateway'], /host-gateway: a container on network none has no way to the host/],
+    [['--network', 'container:netowner', '--dns', '10.1.1.1'], /conflicting options: dns and the network mode/],
+    [['--network', 'container:netowner', '--add-host', 'a:10.1.1.1'], /conflicting options: custom host-to-IP mapping and the network mode/],
+  ];
+  const before = (await roost.roost(['ps', '-aq'])).stdout;
+  for (const [flags, pattern] of cases) {
+    const result = await roost.roost(['run', '--rm', ...flags, 'busybox', 'true']);
+    t.is(result.exitCode, 125, flags.join(' '));
+    t.regex(result.stderr, pattern, flags.join(' '));
+    t.is(result.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  // The engine checks API bodies itself (the docker CLI's own checks are not the only guard).
+  const http2 = await import('node:http');
+  const apiCreate = (hostConfig: object) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http2.request({ socketPath: roost.socket, path: '/containers/create', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ Image: 'busybox', Cmd: ['true'], HostConfig: hostConfig }));
+  });
+  for (const [hostConfig, pattern] of [[{ ExtraHosts: ['h:not-an-ip'] }, /invalid IP address in add-host/], [{ DnsOptions: ['two words'] }, /invalid DNS option/], [{ Dns: ['1.2.3'] }, /invalid DNS server/]] as const) {
+    const answer = await apiCreate(hostConfig);
+    t.is(answer.status, 400, answer.body);
+    t.regex(JSON.parse(answer.body).message, pattern);
+  }
+  t.is((await roost.roost(['ps', '-aq'])).stdout, before, 'no container was made');
+  await roost.roost(['rm', '-f', 'netowner']);
+});
