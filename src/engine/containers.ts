@@ -443,7 +443,10 @@ export class ContainerService {
     const resolv = path.join(dir, 'resolv.conf');
     let hostResolv = '';
     try { hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8'); } catch { /* none */ }
-    await fsp.writeFile(resolv, resolvConfContent(hostResolv, record.HostConfig, { hostNetwork: record.HostConfig.NetworkMode === 'host' }));
+    // On a user-defined network the nameserver is the embedded DNS server at the network's gateway.
+    const userNetwork = this.userNetworkOf(record);
+    const embeddedServer = userNetwork ? this.userNetworks.nameserverFor(userNetwork) : undefined;
+    await fsp.writeFile(resolv, resolvConfContent(hostResolv, record.HostConfig, { hostNetwork: record.HostConfig.NetworkMode === 'host', embeddedServer }));
     files['/etc/resolv.conf'] = resolv;
     return files;
   }
@@ -632,7 +635,7 @@ export class ContainerService {
       if (userNetwork) {
         await this.userNetworks.connect(userNetwork.Id, {
           id: record.Id, name: record.Name.slice(1), aliases: record.networkAliases ?? [], nsFile: netnsPath!,
-          ifname: userNetwork.Internal ? 'eth0' : 'eth1', ip: record.networkIp,
+          ifname: userNetwork.Internal ? 'eth0' : 'eth1', ip: record.networkIp, dns: record.HostConfig.Dns ?? undefined,
         });
         await this.refreshPeersHosts(userNetwork.Id, record.Id);
         trace('user network');

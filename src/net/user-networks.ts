@@ -6,6 +6,8 @@ import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { createNetns } from './uplink.js';
+import { defaultUpstreams, EmbeddedDns, parseUpstream, type DnsClient, type Upstream } from './embedded-dns.js';
+import { socketsInNetns } from './netns-sockets.js';
 
 /**
  * User-defined networks (`network create`): one Linux bridge per network inside a network namespace the
@@ -14,7 +16,9 @@ import { createNetns } from './uplink.js';
  * other, so containers on different networks cannot reach each other. The container's own uplink
  * (slirp4netns or pasta, as on the default network) stays its way out and the target of its published
  * ports, except on an --internal network, which has no way out. Names resolve through /etc/hosts, which
- * the engine rewrites on every container that shares a network when one joins or leaves.
+ * the engine rewrites on every container that shares a network when one joins or leaves, and through an
+ * embedded DNS server on port 53 of every bridge's gateway address (the container's nameserver), which
+ * answers from the records as they are at each query and forwards other names.
  */
 
 export interface Endpoint {
@@ -25,6 +29,8 @@ export interface Endpoint {
   /** Interface name inside the container. */
   ifname: string;
   EndpointID: string;
+  /** The container's --dns servers: its other names are forwarded there instead of the host's resolvers. */
+  dns?: string[];
 }
 
 export interface NetworkRecord {
@@ -82,6 +88,9 @@ export class UserNetworks {
   private readonly records = new Map<string, NetworkRecord>();
   private readonly dir: string;
   readonly holder: string;
+  private dns: EmbeddedDns | undefined;
+  /** Why the DNS server could not start (names then resolve through /etc/hosts only). */
+  dnsFailure: string | undefined;
 
   constructor(dataDir: string, runDir: string) {
     this.dir = path.join(dataDir, 'networks');
@@ -100,14 +109,66 @@ export class UserNetworks {
 
   private async ensureHolder(): Promise<void> {
     const exists = fs.existsSync(this.holder) && (await fsp.readFile('/proc/self/mountinfo', 'utf8')).includes(` ${this.holder} `);
-    if (exists) return;
-    await createNetns(this.holder);
-    await this.inHolder(['link', 'set', 'lo', 'up']);
-    for (const record of this.records.values()) {
-      record.endpoints = {};
-      await this.addBridge(record);
-      await this.save(record);
+    if (!exists) {
+      await createNetns(this.holder);
+      await this.inHolder(['link', 'set', 'lo', 'up']);
+      for (const record of this.records.values()) {
+        record.endpoints = {};
+        await this.addBridge(record);
+        await this.save(record);
+      }
     }
+    await this.startDns();
+  }
+
+  /**
+   * One UDP and one TCP socket on 0.0.0.0:53 of the networks' namespace serve every bridge, present and
+   * future: a query reaches the gateway address of the asking container's bridge. A restarted daemon
+   * opens them again (the old ones went with the old process).
+   */
+  private async startDns(): Promise<void> {
+    if (this.dns) return;
+    try {
+      const { udp, tcp } = await socketsInNetns(this.holder, 53);
+      this.dns = new EmbeddedDns((address) => this.dnsClient(address));
+      this.dns.serveUdp(udp);
+      this.dns.serveTcp(tcp);
+      this.dnsFailure = undefined;
+    } catch (err) {
+      this.dnsFailure = (err as Error).message;
+    }
+  }
+
+  /** The embedded DNS server's address for a container on `network`, when the server runs. */
+  nameserverFor(network: NetworkRecord): string | undefined {
+    return this.dns ? network.IPAM.Config[0]!.Gateway : undefined;
+  }
+
+  /** The container behind a source address, as the DNS server sees it. */
+  private dnsClient(address: string): DnsClient | undefined {
+    const own = this.list().flatMap((r) => Object.values(r.endpoints)).find((e) => e.IPv4 === address);
+    if (!own) return undefined;
+    const networks = this.of(own.ContainerId);
+    const peers = networks.flatMap((r) => Object.values(r.endpoints));
+    const namesOf = (e: Endpoint) => [e.Name, ...e.Aliases, e.ContainerId.slice(0, 12)].map((n) => n.toLowerCase());
+    // An --internal network has no way out, and neither have its names.
+    const upstreams: Upstream[] = networks.every((r) => r.Internal) ? []
+      : own.dns?.length ? own.dns.map((s) => parseUpstream(s)).filter((u): u is Upstream => Boolean(u))
+      : defaultUpstreams();
+    return {
+      lookup: (name) => {
+        const found = [...new Set(peers.filter((e) => namesOf(e).includes(name)).map((e) => e.IPv4))];
+        return found.length ? found : undefined;
+      },
+      reverse: (ip) => peers.find((e) => e.IPv4 === ip)?.Name,
+      get upstreams() { return upstreams; },
+    };
+  }
+
+  /** Daemon shutdown: the DNS sockets close (containers keep their endpoints). */
+  close(): void {
+    this.dns?.close();
+    this.dns = undefined;
   }
 
   private inHolder(args: string[]): Promise<unknown> {
@@ -117,6 +178,10 @@ export class UserNetworks {
   private async addBridge(record: NetworkRecord): Promise<void> {
     const { Subnet, Gateway } = record.IPAM.Config[0]!;
     await this.inHolder(['link', 'add', record.bridge, 'type', 'bridge']).catch(() => {});
+    // A bridge without an address of its own takes the lowest of its ports', so it would change as
+    // containers come and go, and containers would keep sending to the gateway's old one (their DNS
+    // queries lost) until their ARP entry expires. A fixed, locally administered address from the ID.
+    await this.inHolder(['link', 'set', record.bridge, 'address', `02:${record.Id.slice(0, 10).match(/../g)!.join(':')}`]);
     await this.inHolder(['addr', 'replace', `${Gateway}/${parseSubnet(Subnet).prefix}`, 'dev', record.bridge]);
     await this.inHolder(['link', 'set', record.bridge, 'up']);
   }
@@ -199,7 +264,7 @@ export class UserNetworks {
   }
 
   /** Puts a container's namespace on a network: a veth pair, an address, the subnet's route. */
-  async connect(idOrName: string, container: { id: string; name: string; aliases: string[]; nsFile: string; ifname: string; ip?: string }): Promise<Endpoint> {
+  async connect(idOrName: string, container: { id: string; name: string; aliases: string[]; nsFile: string; ifname: string; ip?: string; dns?: string[] }): Promise<Endpoint> {
     const record = this.get(idOrName);
     const { Subnet, Gateway } = record.IPAM.Config[0]!;
     const { base, prefix, size } = parseSubnet(Subnet);
@@ -220,7 +285,7 @@ export class UserNetworks {
     await inContainer(['addr', 'add', `${ip}/${prefix}`, 'dev', container.ifname]);
     await inContainer(['link', 'set', container.ifname, 'up']);
     await inContainer(['link', 'set', 'lo', 'up']);
-    const endpoint: Endpoint = { ContainerId: container.id, Name: container.name, Aliases: container.aliases, IPv4: ip, ifname: container.ifname, EndpointID: hostSide };
+    const endpoint: Endpoint = { ContainerId: container.id, Name: container.name, Aliases: container.aliases, IPv4: ip, ifname: container.ifname, EndpointID: hostSide, ...(container.dns?.length ? { dns: container.dns } : {}) };
     record.endpoints[container.id] = endpoint;
     await this.save(record);
     return endpoint;

@@ -1,16 +1,44 @@
 import anyTest, { type TestFn } from 'ava';
+import dgram from 'node:dgram';
 import { e2eUnavailable, retry, RoostEnv } from '../helpers/roost-env.js';
+import { buildResponse, parseQuery, Rcode, RR } from '../../src/net/dns-message.js';
 
 const skip = e2eUnavailable();
-const test = anyTest as TestFn<{ roost: RoostEnv }>;
+const test = anyTest as TestFn<{ roost: RoostEnv; upstream: { socket: dgram.Socket; asked: string[] } }>;
 const e2e = skip ? test.skip : test.serial;
 if (skip) test('end-to-end: user-defined networks (skipped)', (t) => { t.log(skip); t.pass(); });
 
+/**
+ * A fake upstream resolver on the loopback, the only one the engine forwards to in these tests (no query
+ * leaves the machine): names under upstream.test are 192.0.2.44, others do not exist. It notes what it is asked.
+ */
+async function fakeUpstream(): Promise<{ socket: dgram.Socket; asked: string[]; port: number }> {
+  const socket = dgram.createSocket('udp4');
+  const asked: string[] = [];
+  socket.on('message', (packet, from) => {
+    const query = parseQuery(packet);
+    if (!query) return;
+    asked.push(query.name);
+    const ours = query.name.endsWith('.upstream.test');
+    const answers = ours && query.type === RR.A ? [{ type: RR.A, ttl: 5, data: '192.0.2.44' }] : [];
+    socket.send(buildResponse(query, ours ? Rcode.NOERROR : Rcode.NXDOMAIN, answers), from.port, from.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { socket, asked, port: socket.address().port };
+}
+
 test.before(async (t) => {
   t.context.roost = new RoostEnv('networks');
+  const upstream = await fakeUpstream();
+  t.context.upstream = upstream;
+  // Set before the daemon starts (it inherits the CLI's environment).
+  t.context.roost.env.ROOST_DNS_UPSTREAM = `127.0.0.1:${upstream.port}`;
   if (!skip) await t.context.roost.loadBusybox(t as never);
 });
-test.after.always(async (t) => { await t.context.roost?.destroy(); });
+test.after.always(async (t) => {
+  await t.context.roost?.destroy();
+  t.context.upstream?.socket.close();
+});
 
 const server = (page: string) => ['sh', '-c', `mkdir -p /srv && echo ${page} > /srv/index.html && exec httpd -f -p 80 -h /srv`];
 
@@ -105,6 +133,10 @@ e2e('after kill -9 of the daemon, containers keep their network and new ones sti
   process.kill(roost.daemonPid(), 'SIGKILL');
   const after = await retry(() => roost.roost(['run', '--rm', '--network', 'durable', 'busybox', 'timeout', '3', 'wget', '-qO-', 'http://keeper/']), (r) => r.exitCode === 0, 10_000);
   t.is(after.stdout, 'still-here\n');
+  // The new daemon serves DNS on the network again.
+  const lookup = await roost.roost(['run', '--rm', '--network', 'durable', 'busybox', 'nslookup', 'keeper']);
+  t.is(lookup.exitCode, 0, lookup.stdout + lookup.stderr);
+  t.regex(lookup.stdout, /Name:\s+keeper\nAddress: 10\.89\./);
   await roost.roost(['rm', '-f', 'keeper']);
   t.is((await roost.roost(['network', 'rm', 'durable'])).exitCode, 0);
 });
@@ -184,4 +216,69 @@ e2e('--add-host, --dns, --dns-search and --dns-option shape /etc/hosts and /etc/
   }
   t.is((await roost.roost(['ps', '-aq'])).stdout, before, 'no container was made');
   await roost.roost(['rm', '-f', 'netowner']);
+});
+
+e2e('the embedded DNS server answers names, aliases and addresses on the network, sees containers that come later, and forwards other names', async (t) => {
+  const { roost, upstream } = t.context;
+  await roost.roost(['network', 'create', 'dnsnet']);
+  await roost.roost(['network', 'create', '--internal', 'dnsint']);
+  t.is((await roost.roost(['run', '-d', '--network', 'dnsnet', '--name', 'asker', 'busybox', 'sleep', '120'])).exitCode, 0);
+  await roost.roost(['run', '-d', '--network', 'dnsnet', '--name', 'first', '--network-alias', 'svc', 'busybox', 'sleep', '120']);
+  const inspect = async (name: string, network: string, field: string) => (await roost.roost(['inspect', '-f', `{{.NetworkSettings.Networks.${network}.${field}}}`, name])).stdout.trim();
+  const gateway = await inspect('asker', 'dnsnet', 'Gateway');
+  t.regex(gateway, /^10\.89\.\d+\.1$/);
+  t.is((await roost.roost(['exec', 'asker', 'cat', '/etc/resolv.conf'])).stdout, `nameserver ${gateway}\noptions ndots:0\n`);
+  // nslookup asks the nameserver itself (it never reads /etc/hosts).
+  const nslookup = (container: string, name: string) => roost.roost(['exec', container, 'nslookup', name]);
+  const firstIp = await inspect('first', 'dnsnet', 'IPAddress');
+  for (const name of ['first', 'svc', 'FIRST', 'first.']) {
+    const answer = await nslookup('asker', name);
+    t.is(answer.exitCode, 0, `${name}: ${answer.stdout}${answer.stderr}`);
+    t.regex(answer.stdout, new RegExp(`Address: ${firstIp.replace(/\./g, '\\.')}$`, 'm'), name);
+  }
+  t.regex((await nslookup('asker', firstIp)).stdout, /name = first$/m, 'PTR of a member');
+
+  // A container that joins later is known at once, and forgotten when it goes.
+  await roost.roost(['run', '-d', '--network', 'dnsnet', '--name', 'later', 'busybox', 'sleep', '120']);
+  const laterIp = await inspect('later', 'dnsnet', 'IPAddress');
+  t.regex((await nslookup('asker', 'later')).stdout, new RegExp(`Address: ${laterIp.replace(/\./g, '\\.')}$`, 'm'));
+  await roost.roost(['rm', '-f', 'later']);
+  upstream.asked.length = 0;
+  const gone = await nslookup('asker', 'later');
+  t.not(gone.exitCode, 0);
+  t.regex(gone.stdout + gone.stderr, /NXDOMAIN/, 'asked upstream, which does not know it');
+  t.true(upstream.asked.includes('later'));
+
+  // Other names go to the upstream resolver.
+  upstream.asked.length = 0;
+  const outside = await nslookup('asker', 'www.upstream.test');
+  t.is(outside.exitCode, 0, outside.stdout + outside.stderr);
+  t.regex(outside.stdout, /Address: 192\.0\.2\.44$/m);
+  t.true(upstream.asked.includes('www.upstream.test'));
+
+  // An internal network's server answers its own names, refuses the rest, and never forwards.
+  await roost.roost(['run', '-d', '--network', 'dnsint', '--name', 'inside', 'busybox', 'sleep', '120']);
+  upstream.asked.length = 0;
+  const refused = await nslookup('inside', 'www.upstream.test');
+  t.not(refused.exitCode, 0);
+  t.regex(refused.stdout + refused.stderr, /REFUSED/);
+  t.regex((await nslookup('inside', 'inside')).stdout, /Address: 10\.89\./);
+  const elsewhere = await nslookup('inside', 'first');
+  t.not(elsewhere.exitCode, 0, 'a container on another network is not known');
+  t.deepEqual(upstream.asked, [], 'nothing was forwarded from the internal network');
+
+  // --dns on a user-defined network: the embedded server stays the nameserver and forwards there (here the
+  // host's loopback port 53, where nothing listens: the server answers SERVFAIL, on which busybox's nslookup
+  // retries until it gives up; the default upstream is never asked).
+  await roost.roost(['run', '-d', '--network', 'dnsnet', '--name', 'owndns', '--dns', '127.0.0.1', 'busybox', 'sleep', '120']);
+  t.regex((await roost.roost(['exec', 'owndns', 'cat', '/etc/resolv.conf'])).stdout, new RegExp(`^nameserver ${gateway.replace(/\./g, '\\.')}$`, 'm'));
+  upstream.asked.length = 0;
+  const own = await nslookup('owndns', 'x.upstream.test');
+  t.not(own.exitCode, 0);
+  t.notRegex(own.stdout, /192\.0\.2\.44/);
+  t.deepEqual(upstream.asked, []);
+  t.regex((await nslookup('owndns', 'svc')).stdout, new RegExp(`Address: ${firstIp.replace(/\./g, '\\.')}$`, 'm'), 'local names still answer');
+
+  await roost.roost(['rm', '-f', 'asker', 'first', 'inside', 'owndns']);
+  await roost.roost(['network', 'rm', 'dnsnet', 'dnsint']);
 });
