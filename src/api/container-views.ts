@@ -74,8 +74,8 @@ function mountsView(record: ContainerRecord) {
 /** NetworkSettings.Networks: the container's network with, on a user-defined one, its address there. */
 function networksView(service: ContainerService, record: ContainerRecord) {
   const endpoints = service.networkEndpoints(record);
-  const name = networkName(record);
-  return { [name]: { ...networkEndpoint(), ...(endpoints[name] ?? {}) } };
+  const names = [...new Set([networkName(record), ...service.networkNames(record)])];
+  return Object.fromEntries(names.map((name) => [name, { ...networkEndpoint(), ...(endpoints[name] ?? {}) }]));
 }
 
 function networkEndpoint() {

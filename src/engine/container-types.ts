@@ -89,6 +89,8 @@ export interface ContainerRecord {
   /** On a user-defined network: --network-alias names and a requested --ip. */
   networkAliases?: string[];
   networkIp?: string;
+  /** User-defined networks joined after create (`network connect`), joined again at every start. */
+  connectedNetworks?: Array<{ NetworkID: string; Aliases: string[]; IPv4Address?: string }>;
   /** While running: the address `--add-host NAME:host-gateway` stands for (the uplink's gateway). */
   hostGateway?: string;
   /** Host ports as really published while running (random ports resolved). */

@@ -397,6 +397,97 @@ export class ContainerService {
     return ['default', 'bridge', 'host', 'none', ''].includes(mode) || mode.startsWith('container:') ? undefined : this.userNetworks.find(mode);
   }
 
+  /** The names of the user-defined networks a container joins at start: the one it was created on, then those connected later. */
+  networkNames(record: ContainerRecord): string[] {
+    const connected = (record.connectedNetworks ?? []).map((c) => this.userNetworks.find(c.NetworkID)?.Name).filter((n): n is string => Boolean(n));
+    const primary = this.userNetworkOf(record);
+    return primary ? [primary.Name, ...connected] : connected;
+  }
+
+  /** Containers (running or not) that belong to a network: it cannot be removed while there are any. */
+  networkUsers(networkId: string): string[] {
+    return this.list().filter((r) => this.userNetworkOf(r)?.Id === networkId || (r.connectedNetworks ?? []).some((c) => c.NetworkID === networkId)).map((r) => r.Name.slice(1));
+  }
+
+  /** A free ethN (N >= 1) in a container's namespace for one more veth. */
+  private async freeInterface(nsFile: string): Promise<string> {
+    const links = await runCommand('nsenter', [`--net=${nsFile}`, '--', 'ip', '-o', 'link', 'show']);
+    const taken = new Set([...links.matchAll(/^\d+: ([^:@]+)[:@]/gm)].map((m) => m[1]));
+    let n = 1;
+    while (taken.has(`eth${n}`)) n++;
+    return `eth${n}`;
+  }
+
+  /** Puts a container in its own network namespace on one more user-defined network. */
+  private async joinNetwork(record: ContainerRecord, networkId: string, nsFile: string, aliases: string[], ip: string | undefined, ifname?: string): Promise<void> {
+    await this.userNetworks.connect(networkId, {
+      id: record.Id, name: record.Name.slice(1), aliases, nsFile, ifname: ifname ?? await this.freeInterface(nsFile), ip, dns: record.HostConfig.Dns ?? undefined,
+    });
+    await this.refreshPeersHosts(networkId, record.Id);
+  }
+
+  /**
+   * `network connect`: a running container gets a veth on the network at once (its peers' /etc/hosts and
+   * the DNS server know it from then on); any container keeps the network in its record for its next starts.
+   */
+  async connectNetwork(containerRef: string, networkRef: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<void> {
+    const network = this.userNetworks.find(networkRef);
+    if (!network) {
+      if (['bridge', 'host', 'none'].includes(networkRef)) throw invalid(`connecting a container to the predefined network ${networkRef} is not supported: only user-defined networks can be connected`);
+      throw new EngineError('not_found', `network ${networkRef} not found`);
+    }
+    const record = this.get(containerRef);
+    const name = record.Name.slice(1);
+    const mode = record.HostConfig.NetworkMode ?? 'default';
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
+      const uses = mode === 'host' ? "the host's network" : mode === 'none' ? 'no network (--network none)' : `the network of ${mode.slice('container:'.length)}`;
+      throw invalid(`container ${name} cannot be connected to network ${network.Name}: it uses ${uses}`);
+    }
+    if (this.networkNames(record).includes(network.Name)) throw conflict(`endpoint with name ${name} already exists in network ${network.Name}`);
+    const aliases = (opts.aliases ?? []).filter(Boolean);
+    if (opts.ip) this.userNetworks.allocateAddress(network.Id, record.Id, opts.ip);
+    if (record.State.Running) {
+      const nsFile = this.networks.recorded(path.dirname(this.monitorFiles(record.Id).socket))?.nsFile;
+      if (!nsFile) throw new EngineError('internal', `container ${name} is running but its network namespace is not recorded`);
+      await this.joinNetwork(record, network.Id, nsFile, aliases, opts.ip);
+    }
+    record.connectedNetworks = [...(record.connectedNetworks ?? []), { NetworkID: network.Id, Aliases: aliases, ...(opts.ip ? { IPv4Address: opts.ip } : {}) }];
+    await this.persist(record);
+    this.events.emit('network', 'connect', network.Id, { container: record.Id, name: network.Name, type: network.Driver });
+  }
+
+  /** `network disconnect`: the veth goes at once from a running container, and the network from its record. */
+  async disconnectNetwork(containerRef: string, networkRef: string, opts: { force?: boolean } = {}): Promise<void> {
+    const network = this.userNetworks.find(networkRef);
+    if (!network) {
+      if (['bridge', 'host', 'none'].includes(networkRef)) throw invalid(`disconnecting a container from the predefined network ${networkRef} is not supported`);
+      throw new EngineError('not_found', `network ${networkRef} not found`);
+    }
+    let record: ContainerRecord;
+    try {
+      record = this.get(containerRef);
+    } catch (err) {
+      // -f: drop an endpoint whose container is gone (Docker's way to clean up a stale one).
+      const stale = Object.values(network.endpoints).find((e) => e.Name === containerRef.replace(/^\//, '') || e.ContainerId.startsWith(containerRef));
+      if (!opts.force || !stale) throw err;
+      await this.userNetworks.disconnect(network.Id, stale.ContainerId);
+      return;
+    }
+    const name = record.Name.slice(1);
+    if (this.userNetworkOf(record)?.Id === network.Id) {
+      throw invalid(`cannot disconnect container ${name} from network ${network.Name}: it was created on it (--network); only networks connected later can be disconnected`);
+    }
+    const at = (record.connectedNetworks ?? []).findIndex((c) => c.NetworkID === network.Id);
+    if (at < 0) throw invalid(`container ${name} is not connected to network ${network.Name}`);
+    if (network.endpoints[record.Id]) {
+      await this.userNetworks.disconnect(network.Id, record.Id);
+      await this.refreshPeersHosts(network.Id, record.Id);
+    }
+    record.connectedNetworks!.splice(at, 1);
+    await this.persist(record);
+    this.events.emit('network', 'disconnect', network.Id, { container: record.Id, name: network.Name, type: network.Driver });
+  }
+
   /** /etc/hosts: localhost, the container's own name, and on a user-defined network its peers by name and alias. */
   private hostsContent(record: ContainerRecord): string {
     const hostname = record.Config.Hostname ?? '';
@@ -633,12 +724,12 @@ export class ContainerService {
       }
       if (toHost && hostNetwork) record.hostGateway = '127.0.0.1';
       if (userNetwork) {
-        await this.userNetworks.connect(userNetwork.Id, {
-          id: record.Id, name: record.Name.slice(1), aliases: record.networkAliases ?? [], nsFile: netnsPath!,
-          ifname: userNetwork.Internal ? 'eth0' : 'eth1', ip: record.networkIp, dns: record.HostConfig.Dns ?? undefined,
-        });
-        await this.refreshPeersHosts(userNetwork.Id, record.Id);
+        await this.joinNetwork(record, userNetwork.Id, netnsPath!, record.networkAliases ?? [], record.networkIp, userNetwork.Internal ? 'eth0' : 'eth1');
         trace('user network');
+      }
+      for (const connected of record.connectedNetworks ?? []) {
+        if (!netnsPath || hostNetwork || joinsNetwork) break;
+        await this.joinNetwork(record, connected.NetworkID, netnsPath, connected.Aliases, connected.IPv4Address);
       }
       const spec = buildSpec({
         container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath,
@@ -674,6 +765,8 @@ export class ContainerService {
       link?.close();
       for (const session of this.live.get(record.Id)?.sessions ?? []) session.onEnd();
       this.live.delete(record.Id);
+      // Endpoints made before the failure go with the namespace.
+      for (const network of await this.userNetworks.release(record.Id).catch(() => [])) await this.refreshPeersHosts(network.Id, record.Id).catch(() => {});
       await this.networks.detach(runDir);
       const failure = this.startError(err);
       record.State.Error = failure.message;

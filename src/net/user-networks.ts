@@ -263,32 +263,64 @@ export class UserNetworks {
     return record;
   }
 
+  /**
+   * The address a container gets on a network: `requested` if it is free and in the subnet, else the
+   * lowest free one. Throws the one-line errors for a bad or taken address.
+   */
+  allocateAddress(idOrName: string, containerId: string, requested?: string): string {
+    const record = this.get(idOrName);
+    const { Subnet, Gateway } = record.IPAM.Config[0]!;
+    const { base, size } = parseSubnet(Subnet);
+    const used = new Set([Gateway, ...Object.values(record.endpoints).filter((e) => e.ContainerId !== containerId).map((e) => e.IPv4)]);
+    if (requested) {
+      const n = ipToInt(requested);
+      if (n <= base || n >= base + size - 1) throw invalid(`address ${requested} is not in the subnet ${Subnet} of network ${record.Name}`);
+      if (used.has(requested)) throw conflict(`address ${requested} is already in use on network ${record.Name}`);
+      return requested;
+    }
+    for (let n = base + 2; n < base + size - 1; n++) if (!used.has(intToIp(n))) return intToIp(n);
+    throw conflict(`no free address left on network ${record.Name} (${Subnet})`);
+  }
+
   /** Puts a container's namespace on a network: a veth pair, an address, the subnet's route. */
   async connect(idOrName: string, container: { id: string; name: string; aliases: string[]; nsFile: string; ifname: string; ip?: string; dns?: string[] }): Promise<Endpoint> {
     const record = this.get(idOrName);
-    const { Subnet, Gateway } = record.IPAM.Config[0]!;
-    const { base, prefix, size } = parseSubnet(Subnet);
-    const used = new Set([Gateway, ...Object.values(record.endpoints).filter((e) => e.ContainerId !== container.id).map((e) => e.IPv4)]);
-    let ip = container.ip;
-    if (ip) {
-      const n = ipToInt(ip);
-      if (n <= base || n >= base + size - 1) throw invalid(`address ${ip} is not in the subnet ${Subnet} of network ${record.Name}`);
-      if (used.has(ip)) throw conflict(`address ${ip} is already in use on network ${record.Name}`);
-    } else {
-      for (let n = base + 2; n < base + size - 1 && !ip; n++) if (!used.has(intToIp(n))) ip = intToIp(n);
-      if (!ip) throw conflict(`no free address left on network ${record.Name} (${Subnet})`);
-    }
+    const { prefix } = parseSubnet(record.IPAM.Config[0]!.Subnet);
+    const ip = this.allocateAddress(record.Id, container.id, container.ip);
     const hostSide = `rv${randomBytes(5).toString('hex')}`;
-    await runCommand('nsenter', [`--net=${container.nsFile}`, '--', 'ip', 'link', 'add', container.ifname, 'type', 'veth', 'peer', 'name', hostSide, 'netns', this.holder]);
-    await this.inHolder(['link', 'set', hostSide, 'master', record.bridge, 'up']);
-    const inContainer = (args: string[]) => runCommand('nsenter', [`--net=${container.nsFile}`, '--', 'ip', ...args]);
-    await inContainer(['addr', 'add', `${ip}/${prefix}`, 'dev', container.ifname]);
-    await inContainer(['link', 'set', container.ifname, 'up']);
-    await inContainer(['link', 'set', 'lo', 'up']);
+    // Taken before the first await, so that two containers starting at once never get the same address.
     const endpoint: Endpoint = { ContainerId: container.id, Name: container.name, Aliases: container.aliases, IPv4: ip, ifname: container.ifname, EndpointID: hostSide, ...(container.dns?.length ? { dns: container.dns } : {}) };
     record.endpoints[container.id] = endpoint;
+    const inContainer = (args: string[]) => runCommand('nsenter', [`--net=${container.nsFile}`, '--', 'ip', ...args]);
+    try {
+      await inContainer(['link', 'add', container.ifname, 'type', 'veth', 'peer', 'name', hostSide, 'netns', this.holder]);
+      try {
+        await this.inHolder(['link', 'set', hostSide, 'master', record.bridge, 'up']);
+        await inContainer(['addr', 'add', `${ip}/${prefix}`, 'dev', container.ifname]);
+        await inContainer(['link', 'set', container.ifname, 'up']);
+        await inContainer(['link', 'set', 'lo', 'up']);
+      } catch (err) {
+        // No half-made endpoint: deleting one end of a veth pair deletes both.
+        await this.inHolder(['link', 'del', hostSide]).catch(() => {});
+        throw err;
+      }
+    } catch (err) {
+      if (record.endpoints[container.id] === endpoint) delete record.endpoints[container.id];
+      throw err;
+    }
     await this.save(record);
     return endpoint;
+  }
+
+  /** Takes a running container off one network: its veth pair goes (both ends), and its endpoint. */
+  async disconnect(idOrName: string, containerId: string): Promise<NetworkRecord> {
+    const record = this.get(idOrName);
+    const endpoint = record.endpoints[containerId];
+    if (!endpoint) return record;
+    await this.inHolder(['link', 'del', endpoint.EndpointID]).catch(() => {});
+    delete record.endpoints[containerId];
+    await this.save(record);
+    return record;
   }
 
   /** Forgets a container's endpoints (its namespace, and with it the veth, goes with the container). */

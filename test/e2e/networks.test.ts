@@ -282,3 +282,66 @@ e2e('the embedded DNS server answers names, aliases and addresses on the network
   await roost.roost(['rm', '-f', 'asker', 'first', 'inside', 'owndns']);
   await roost.roost(['network', 'rm', 'dnsnet', 'dnsint']);
 });
+
+e2e('network connect and disconnect take effect at once on a running container; a connected network stays across restarts', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['network', 'create', 'live1']);
+  await roost.roost(['run', '-d', '--network', 'live1', '--name', 'target', 'busybox', ...server('live')]);
+  await roost.roost(['run', '-d', '--name', 'roamer', 'busybox', 'sleep', '120']);
+  const fetchTarget = () => roost.roost(['exec', 'roamer', 'timeout', '3', 'wget', '-qO-', 'http://target/']);
+  t.not((await fetchTarget()).exitCode, 0, 'not on the network yet');
+
+  const connected = await roost.roost(['network', 'connect', '--alias', 'roaming', 'live1', 'roamer']);
+  t.is(connected.exitCode, 0, connected.stderr);
+  t.is((await retry(fetchTarget, (r) => r.exitCode === 0)).stdout, 'live\n');
+  const roamerIp = (await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.live1.IPAddress}}', 'roamer'])).stdout.trim();
+  t.regex(roamerIp, /^10\.89\.\d+\.\d+$/);
+  const byAlias = await roost.roost(['exec', 'target', 'nslookup', 'roaming']);
+  t.regex(byAlias.stdout, new RegExp(`Address: ${roamerIp.replace(/\./g, '\\.')}$`, 'm'), byAlias.stdout + byAlias.stderr);
+  t.regex((await roost.roost(['exec', 'target', 'cat', '/etc/hosts'])).stdout, new RegExp(`^${roamerIp.replace(/\./g, '\\.')}\\troamer roaming`, 'm'));
+  const members = JSON.parse((await roost.roost(['network', 'inspect', 'live1'])).stdout)[0].Containers;
+  t.deepEqual(Object.values<{ Name: string }>(members).map((m) => m.Name).sort(), ['roamer', 'target']);
+  t.is((await roost.roost(['ps', '--filter', 'network=live1', '--format', '{{.Names}}'])).stdout.split('\n').filter(Boolean).sort().join(','), 'roamer,target');
+
+  const cases: Array<[string[], RegExp]> = [
+    [['network', 'connect', 'live1', 'roamer'], /endpoint with name roamer already exists in network live1/],
+    [['network', 'disconnect', 'live1', 'target'], /cannot disconnect container target from network live1: it was created on it/],
+    [['network', 'connect', 'nosuchnet', 'roamer'], /network nosuchnet not found/],
+    [['network', 'connect', 'live1', 'nosuchbox'], /No such container: nosuchbox/],
+    [['network', 'connect', 'bridge', 'roamer'], /predefined network bridge is not supported/],
+    [['network', 'connect', '--ip', '10.1.1.1', 'live1', 'target'], /already exists|not in the subnet/],
+  ];
+  for (const [args, pattern] of cases) {
+    const result = await roost.roost(args);
+    t.is(result.exitCode, 125, args.join(' '));
+    t.regex(result.stderr, pattern, args.join(' '));
+    t.is(result.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  await roost.roost(['run', '-d', '--network', 'none', '--name', 'loner', 'busybox', 'sleep', '60']);
+  const loner = await roost.roost(['network', 'connect', 'live1', 'loner']);
+  t.regex(loner.stderr, /container loner cannot be connected to network live1: it uses no network/);
+  await roost.roost(['rm', '-f', 'loner']);
+
+  t.is((await roost.roost(['network', 'disconnect', 'live1', 'roamer'])).exitCode, 0);
+  const after = await fetchTarget();
+  t.not(after.exitCode, 0, 'off the network at once');
+  t.notRegex((await roost.roost(['exec', 'roamer', 'ip', '-o', 'addr'])).stdout, /10\.89\./, 'its veth is gone');
+  t.notRegex((await roost.roost(['exec', 'target', 'cat', '/etc/hosts'])).stdout, /roamer/, "gone from the peers' /etc/hosts");
+  t.is((await roost.roost(['network', 'disconnect', 'live1', 'roamer'])).exitCode, 125, 'not connected any more');
+
+  // Through the docker CLI; a connected network is joined again when the container restarts.
+  const outside = await roost.docker(['network', 'connect', '--ip', '10.89.250.9', 'live1', 'roamer']);
+  t.not(outside.exitCode, 0);
+  t.regex(outside.stderr, /address 10\.89\.250\.9 is not in the subnet/);
+  const subnet = JSON.parse((await roost.roost(['network', 'inspect', 'live1'])).stdout)[0].IPAM.Config[0].Subnet as string;
+  const fixed = subnet.replace(/0\/24$/, '77');
+  const viaDocker = await roost.docker(['network', 'connect', '--ip', fixed, 'live1', 'roamer']);
+  t.is(viaDocker.exitCode, 0, viaDocker.stderr);
+  t.is((await roost.roost(['restart', '-t', '0', 'roamer'])).exitCode, 0);
+  t.is((await retry(fetchTarget, (r) => r.exitCode === 0)).stdout, 'live\n', 'connected again after the restart');
+  t.is((await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.live1.IPAddress}}', 'roamer'])).stdout, `${fixed}\n`);
+  t.regex((await roost.roost(['network', 'rm', 'live1'])).stderr, /has active endpoints/);
+  t.is((await roost.docker(['network', 'disconnect', 'live1', 'roamer'])).exitCode, 0);
+  await roost.roost(['rm', '-f', 'roamer', 'target']);
+  t.is((await roost.roost(['network', 'rm', 'live1'])).exitCode, 0);
+});
