@@ -41,7 +41,8 @@ export interface NetworkRecord {
   Scope: 'local';
   Internal: boolean;
   Labels: Record<string, string>;
-  IPAM: { Driver: 'default'; Config: Array<{ Subnet: string; Gateway: string }> };
+  /** IPRange: automatic addresses come from this part of the subnet only (`--ip-range`). */
+  IPAM: { Driver: 'default'; Config: Array<{ Subnet: string; Gateway: string; IPRange?: string }> };
   Options: Record<string, string>;
   bridge: string;
   endpoints: Record<string, Endpoint>;
@@ -217,7 +218,6 @@ export class UserNetworks {
     if (request.Driver && request.Driver !== 'bridge') throw invalid(`network driver ${JSON.stringify(request.Driver)} is not supported: use bridge`);
     const ipam = request.IPAM?.Config?.[0];
     if ((request.IPAM?.Config?.length ?? 0) > 1) throw invalid('only one IPAM config (one IPv4 subnet) per network is supported');
-    if (ipam?.IPRange) throw invalid('--ip-range is not supported yet');
     if (ipam?.Gateway && !ipam.Subnet) throw invalid('a gateway needs a subnet (--subnet)');
     let subnet = ipam?.Subnet;
     if (subnet) {
@@ -235,10 +235,15 @@ export class UserNetworks {
     const gateway = ipam?.Gateway ?? intToIp(base + 1);
     const gw = ipToInt(gateway);
     if (gw <= base || gw >= base + size - 1) throw invalid(`gateway ${gateway} is not in subnet ${subnet}`);
+    if (ipam?.IPRange) {
+      if (!ipam.Subnet) throw invalid('an IP range needs a subnet (--subnet)');
+      const range = parseSubnet(ipam.IPRange);
+      if (range.base < base || range.base + range.size > base + size) throw invalid(`IP range ${ipam.IPRange} is not in subnet ${subnet}`);
+    }
     const id = randomBytes(32).toString('hex');
     const record: NetworkRecord = {
       Id: id, Name: name, Created: new Date().toISOString(), Driver: 'bridge', Scope: 'local', Internal: Boolean(request.Internal),
-      Labels: request.Labels ?? {}, IPAM: { Driver: 'default', Config: [{ Subnet: subnet, Gateway: gateway }] }, Options: {},
+      Labels: request.Labels ?? {}, IPAM: { Driver: 'default', Config: [{ Subnet: subnet, Gateway: gateway, ...(ipam?.IPRange ? { IPRange: ipam.IPRange } : {}) }] }, Options: {},
       bridge: `rb-${id.slice(0, 12)}`, endpoints: {},
     };
     await this.ensureHolder();
@@ -269,7 +274,7 @@ export class UserNetworks {
    */
   allocateAddress(idOrName: string, containerId: string, requested?: string): string {
     const record = this.get(idOrName);
-    const { Subnet, Gateway } = record.IPAM.Config[0]!;
+    const { Subnet, Gateway, IPRange } = record.IPAM.Config[0]!;
     const { base, size } = parseSubnet(Subnet);
     const used = new Set([Gateway, ...Object.values(record.endpoints).filter((e) => e.ContainerId !== containerId).map((e) => e.IPv4)]);
     if (requested) {
@@ -278,8 +283,12 @@ export class UserNetworks {
       if (used.has(requested)) throw conflict(`address ${requested} is already in use on network ${record.Name}`);
       return requested;
     }
-    for (let n = base + 2; n < base + size - 1; n++) if (!used.has(intToIp(n))) return intToIp(n);
-    throw conflict(`no free address left on network ${record.Name} (${Subnet})`);
+    // Automatic addresses from the --ip-range if there is one (a requested --ip may be anywhere in the subnet).
+    const pool = IPRange ? parseSubnet(IPRange) : { base, size };
+    const first = Math.max(pool.base, base + 2);
+    const last = Math.min(pool.base + pool.size, base + size - 1);
+    for (let n = first; n < last; n++) if (!used.has(intToIp(n))) return intToIp(n);
+    throw conflict(`no free address left on network ${record.Name} (${IPRange ? `range ${IPRange}` : Subnet})`);
   }
 
   /** Puts a container's namespace on a network: a veth pair, an address, the subnet's route. */

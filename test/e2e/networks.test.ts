@@ -104,6 +104,8 @@ e2e('bad network requests are one line and change nothing; the docker CLI manage
     [['network', 'create', '--subnet', '10.2.0.0/24', '--gateway', '10.3.0.1', 'gw'], /gateway 10\.3\.0\.1 is not in subnet/],
     [['network', 'create', 'bridge'], /already exists/],
     [['network', 'rm', 'none'], /pre-defined network and cannot be removed/],
+    [['network', 'create', '--subnet', '10.2.0.0/24', '--ip-range', '10.2.1.0/25', 'range'], /IP range 10\.2\.1\.0\/25 is not in subnet 10\.2\.0\.0\/24/],
+    [['network', 'create', '--ip-range', '10.2.1.0/25', 'range'], /an IP range needs a subnet/],
     [['network', 'rm', 'nosuch'], /network nosuch not found/],
     [['run', '--rm', '--network', 'nosuch', 'busybox', 'true'], /network nosuch not found/],
   ];
@@ -344,4 +346,17 @@ e2e('network connect and disconnect take effect at once on a running container; 
   t.is((await roost.docker(['network', 'disconnect', 'live1', 'roamer'])).exitCode, 0);
   await roost.roost(['rm', '-f', 'roamer', 'target']);
   t.is((await roost.roost(['network', 'rm', 'live1'])).exitCode, 0);
+});
+
+e2e('--ip-range: automatic addresses come from the range, a requested one may be anywhere in the subnet', async (t) => {
+  const { roost } = t.context;
+  t.is((await roost.roost(['network', 'create', '--subnet', '10.91.0.0/24', '--ip-range', '10.91.0.128/25', 'ranged'])).exitCode, 0);
+  t.is((await roost.roost(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).IPRange}}', 'ranged'])).stdout, '10.91.0.128/25\n');
+  await roost.roost(['run', '-d', '--network', 'ranged', '--name', 'r1', 'busybox', 'sleep', '60']);
+  await roost.roost(['run', '-d', '--network', 'ranged', '--name', 'r2', 'busybox', 'sleep', '60']);
+  await roost.roost(['run', '-d', '--network', 'ranged', '--name', 'r3', '--ip', '10.91.0.20', 'busybox', 'sleep', '60']);
+  const ip = async (name: string) => (await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.ranged.IPAddress}}', name])).stdout.trim();
+  t.deepEqual([await ip('r1'), await ip('r2'), await ip('r3')], ['10.91.0.128', '10.91.0.129', '10.91.0.20']);
+  await roost.roost(['rm', '-f', 'r1', 'r2', 'r3']);
+  await roost.roost(['network', 'rm', 'ranged']);
 });

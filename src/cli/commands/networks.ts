@@ -15,7 +15,7 @@ const create: Command = {
     { name: 'gateway', type: 'string', help: 'IPv4 Gateway for the master subnet' },
     { name: 'internal', type: 'bool', help: 'Restrict external access to the network' },
     { name: 'label', type: 'list', help: 'Set metadata on a network' },
-    { name: 'ip-range', type: 'string', help: 'Allocate container ip from a sub-range (not supported yet)' },
+    { name: 'ip-range', type: 'string', help: 'Allocate container ip from a sub-range' },
     { name: 'ipv6', type: 'bool', help: 'Enable IPv6 networking (not supported yet)' },
   ],
   minArgs: 1, maxArgs: 1,
