@@ -74,7 +74,10 @@ function mountsView(record: ContainerRecord) {
 /** NetworkSettings.Networks: the container's network with, on a user-defined one, its address there. */
 function networksView(service: ContainerService, record: ContainerRecord) {
   const endpoints = service.networkEndpoints(record);
-  const names = [...new Set([networkName(record), ...service.networkNames(record)])];
+  // A user-defined network it was created on shows only while it is joined (network disconnect takes it out).
+  const mode = networkName(record);
+  const predefinedMode = ['bridge', 'host', 'none'].includes(mode) || mode.startsWith('container:');
+  const names = [...new Set([...(predefinedMode ? [mode] : []), ...service.networkNames(record)])];
   return Object.fromEntries(names.map((name) => [name, { ...networkEndpoint(), ...(endpoints[name] ?? {}) }]));
 }
 

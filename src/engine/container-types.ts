@@ -86,10 +86,14 @@ export interface ContainerRecord {
   manuallyStopped?: boolean;
   /** The last restart back-off, doubled on each quick exit. */
   restartDelayMs?: number;
-  /** On a user-defined network: --network-alias names and a requested --ip. */
+  /** Records made before `connectedNetworks`: the --network-alias names and --ip on the network created on. */
   networkAliases?: string[];
   networkIp?: string;
-  /** User-defined networks joined after create (`network connect`), joined again at every start. */
+  /**
+   * The user-defined networks the container joins at every start, with its aliases and requested address
+   * there: the one it was created on (--network) first, then those of `network connect`; `network
+   * disconnect` takes any of them out.
+   */
   connectedNetworks?: Array<{ NetworkID: string; Aliases: string[]; IPv4Address?: string }>;
   /** While running: the address `--add-host NAME:host-gateway` stands for (the uplink's gateway). */
   hostGateway?: string;

@@ -340,7 +340,7 @@ export class ContainerService {
         Image: config.Image,
       },
       HostConfig: { ...hostConfig, NetworkMode: networkMode === 'bridge' ? (hostConfig.NetworkMode || 'default') : userNetwork ? userNetwork.Name : networkMode },
-      ...(userNetwork ? { networkAliases: request.aliases ?? [], networkIp: request.ip } : {}),
+      ...(userNetwork ? { connectedNetworks: [{ NetworkID: userNetwork.Id, Aliases: request.aliases ?? [], ...(request.ip ? { IPv4Address: request.ip } : {}) }] } : {}),
       Path: argv[0]!,
       Args: argv.slice(1),
       State: initialState(),
@@ -397,16 +397,21 @@ export class ContainerService {
     return ['default', 'bridge', 'host', 'none', ''].includes(mode) || mode.startsWith('container:') ? undefined : this.userNetworks.find(mode);
   }
 
-  /** The names of the user-defined networks a container joins at start: the one it was created on, then those connected later. */
+  /** The user-defined networks a container joins at start (a record from before `connectedNetworks`: the one of its --network). */
+  private joinedNetworks(record: ContainerRecord): NonNullable<ContainerRecord['connectedNetworks']> {
+    if (record.connectedNetworks) return record.connectedNetworks;
+    const created = this.userNetworkOf(record);
+    return created ? [{ NetworkID: created.Id, Aliases: record.networkAliases ?? [], ...(record.networkIp ? { IPv4Address: record.networkIp } : {}) }] : [];
+  }
+
+  /** The names of the user-defined networks a container joins at start. */
   networkNames(record: ContainerRecord): string[] {
-    const connected = (record.connectedNetworks ?? []).map((c) => this.userNetworks.find(c.NetworkID)?.Name).filter((n): n is string => Boolean(n));
-    const primary = this.userNetworkOf(record);
-    return primary ? [primary.Name, ...connected] : connected;
+    return this.joinedNetworks(record).map((c) => this.userNetworks.find(c.NetworkID)?.Name).filter((n): n is string => Boolean(n));
   }
 
   /** Containers (running or not) that belong to a network: it cannot be removed while there are any. */
   networkUsers(networkId: string): string[] {
-    return this.list().filter((r) => this.userNetworkOf(r)?.Id === networkId || (r.connectedNetworks ?? []).some((c) => c.NetworkID === networkId)).map((r) => r.Name.slice(1));
+    return this.list().filter((r) => this.joinedNetworks(r).some((c) => c.NetworkID === networkId)).map((r) => r.Name.slice(1));
   }
 
   /** A free ethN (N >= 1) in a container's namespace for one more veth. */
@@ -451,7 +456,7 @@ export class ContainerService {
       if (!nsFile) throw new EngineError('internal', `container ${name} is running but its network namespace is not recorded`);
       await this.joinNetwork(record, network.Id, nsFile, aliases, opts.ip);
     }
-    record.connectedNetworks = [...(record.connectedNetworks ?? []), { NetworkID: network.Id, Aliases: aliases, ...(opts.ip ? { IPv4Address: opts.ip } : {}) }];
+    record.connectedNetworks = [...this.joinedNetworks(record), { NetworkID: network.Id, Aliases: aliases, ...(opts.ip ? { IPv4Address: opts.ip } : {}) }];
     await this.persist(record);
     this.events.emit('network', 'connect', network.Id, { container: record.Id, name: network.Name, type: network.Driver });
   }
@@ -474,16 +479,13 @@ export class ContainerService {
       return;
     }
     const name = record.Name.slice(1);
-    if (this.userNetworkOf(record)?.Id === network.Id) {
-      throw invalid(`cannot disconnect container ${name} from network ${network.Name}: it was created on it (--network); only networks connected later can be disconnected`);
-    }
-    const at = (record.connectedNetworks ?? []).findIndex((c) => c.NetworkID === network.Id);
-    if (at < 0) throw invalid(`container ${name} is not connected to network ${network.Name}`);
+    const joined = this.joinedNetworks(record);
+    if (!joined.some((c) => c.NetworkID === network.Id)) throw invalid(`container ${name} is not connected to network ${network.Name}`);
     if (network.endpoints[record.Id]) {
       await this.userNetworks.disconnect(network.Id, record.Id);
       await this.refreshPeersHosts(network.Id, record.Id);
     }
-    record.connectedNetworks!.splice(at, 1);
+    record.connectedNetworks = joined.filter((c) => c.NetworkID !== network.Id);
     await this.persist(record);
     this.events.emit('network', 'disconnect', network.Id, { container: record.Id, name: network.Name, type: network.Driver });
   }
@@ -534,9 +536,12 @@ export class ContainerService {
     const resolv = path.join(dir, 'resolv.conf');
     let hostResolv = '';
     try { hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8'); } catch { /* none */ }
-    // On a user-defined network the nameserver is the embedded DNS server at the network's gateway.
+    // Created on a user-defined network: the nameserver is the embedded DNS server at the gateway of a
+    // network it is on (the one it was created on, unless it was disconnected from it).
     const userNetwork = this.userNetworkOf(record);
-    const embeddedServer = userNetwork ? this.userNetworks.nameserverFor(userNetwork) : undefined;
+    const on = userNetwork ? this.userNetworks.of(record.Id) : [];
+    const dnsNetwork = on.find((n) => n.Id === userNetwork?.Id) ?? on[0];
+    const embeddedServer = dnsNetwork ? this.userNetworks.nameserverFor(dnsNetwork) : undefined;
     await fsp.writeFile(resolv, resolvConfContent(hostResolv, record.HostConfig, { hostNetwork: record.HostConfig.NetworkMode === 'host', embeddedServer }));
     files['/etc/resolv.conf'] = resolv;
     return files;
@@ -723,13 +728,11 @@ export class ContainerService {
         netnsPath = (await this.networks.attachIsolated(runDir)).nsFile;
       }
       if (toHost && hostNetwork) record.hostGateway = '127.0.0.1';
-      if (userNetwork) {
-        await this.joinNetwork(record, userNetwork.Id, netnsPath!, record.networkAliases ?? [], record.networkIp, userNetwork.Internal ? 'eth0' : 'eth1');
+      for (const joined of netnsPath && !hostNetwork && !joinsNetwork ? this.joinedNetworks(record) : []) {
+        // The network it was created on has a known interface name (no lookup on the common path).
+        const ifname = joined.NetworkID === userNetwork?.Id ? (userNetwork.Internal ? 'eth0' : 'eth1') : undefined;
+        await this.joinNetwork(record, joined.NetworkID, netnsPath!, joined.Aliases, joined.IPv4Address, ifname);
         trace('user network');
-      }
-      for (const connected of record.connectedNetworks ?? []) {
-        if (!netnsPath || hostNetwork || joinsNetwork) break;
-        await this.joinNetwork(record, connected.NetworkID, netnsPath, connected.Aliases, connected.IPv4Address);
       }
       const spec = buildSpec({
         container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath,

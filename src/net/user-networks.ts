@@ -137,6 +137,8 @@ export class UserNetworks {
       this.dnsFailure = undefined;
     } catch (err) {
       this.dnsFailure = (err as Error).message;
+      // Into the daemon's log: containers then get the host's resolvers and find each other through /etc/hosts only.
+      process.stderr.write(`${new Date().toISOString()} ${this.dnsFailure} (names on user-defined networks resolve through /etc/hosts only)\n`);
     }
   }
 
