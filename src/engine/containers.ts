@@ -728,9 +728,9 @@ export class ContainerService {
         netnsPath = (await this.networks.attachIsolated(runDir)).nsFile;
       }
       if (toHost && hostNetwork) record.hostGateway = '127.0.0.1';
-      for (const joined of netnsPath && !hostNetwork && !joinsNetwork ? this.joinedNetworks(record) : []) {
-        // The network it was created on has a known interface name (no lookup on the common path).
-        const ifname = joined.NetworkID === userNetwork?.Id ? (userNetwork.Internal ? 'eth0' : 'eth1') : undefined;
+      for (const [index, joined] of (netnsPath && !hostNetwork && !joinsNetwork ? this.joinedNetworks(record) : []).entries()) {
+        // The network it was created on, joined first, has a known interface name (no lookup on the common path).
+        const ifname = index === 0 && joined.NetworkID === userNetwork?.Id ? (userNetwork.Internal ? 'eth0' : 'eth1') : undefined;
         await this.joinNetwork(record, joined.NetworkID, netnsPath!, joined.Aliases, joined.IPv4Address, ifname);
         trace('user network');
       }

@@ -330,12 +330,20 @@ e2e('network connect and disconnect take effect at once on a running container; 
   t.notRegex((await roost.roost(['exec', 'target', 'cat', '/etc/hosts'])).stdout, /roamer/, "gone from the peers' /etc/hosts");
   t.is((await roost.roost(['network', 'disconnect', 'live1', 'roamer'])).exitCode, 125, 'not connected any more');
 
-  // The network a container was created on can be left and joined again as well.
+  // The network a container was created on can be left and joined again as well; after a restart the
+  // container is on both networks, in the order it joined them.
+  await roost.roost(['network', 'create', '--subnet', '10.92.0.0/24', 'live2']);
+  t.is((await roost.roost(['network', 'connect', 'live2', 'target'])).exitCode, 0);
   t.is((await roost.roost(['network', 'disconnect', 'live1', 'target'])).exitCode, 0);
-  t.is((await roost.roost(['inspect', '-f', '{{json .NetworkSettings.Networks}}', 'target'])).stdout, '{}\n');
-  t.notRegex((await roost.roost(['exec', 'target', 'ip', '-o', 'addr'])).stdout, /10\.89\./);
+  const networksOf = async (name: string) => Object.keys(JSON.parse((await roost.roost(['inspect', '-f', '{{json .NetworkSettings.Networks}}', name])).stdout)).join(',');
+  t.is(await networksOf('target'), 'live2');
+  const addresses = async () => (await roost.roost(['exec', 'target', 'ip', '-o', '-4', 'addr'])).stdout;
+  t.notRegex(await addresses(), /10\.89\./);
   t.is((await roost.roost(['network', 'connect', 'live1', 'target'])).exitCode, 0);
-  t.regex((await roost.roost(['exec', 'target', 'ip', '-o', 'addr'])).stdout, /10\.89\./);
+  t.regex(await addresses(), /10\.89\./);
+  t.is((await roost.roost(['restart', '-t', '0', 'target'])).exitCode, 0);
+  t.is(await networksOf('target'), 'live2,live1');
+  t.regex(await addresses(), /eth1 +inet 10\.92\.0\.\d+\/24[\s\S]*eth2 +inet 10\.89\./);
 
   // Through the docker CLI; a connected network is joined again when the container restarts.
   const outside = await roost.docker(['network', 'connect', '--ip', '10.89.250.9', 'live1', 'roamer']);
@@ -351,7 +359,7 @@ e2e('network connect and disconnect take effect at once on a running container; 
   t.regex((await roost.roost(['network', 'rm', 'live1'])).stderr, /has active endpoints/);
   t.is((await roost.docker(['network', 'disconnect', 'live1', 'roamer'])).exitCode, 0);
   await roost.roost(['rm', '-f', 'roamer', 'target']);
-  t.is((await roost.roost(['network', 'rm', 'live1'])).exitCode, 0);
+  t.is((await roost.roost(['network', 'rm', 'live1', 'live2'])).exitCode, 0);
 });
 
 e2e('--ip-range: automatic addresses come from the range, a requested one may be anywhere in the subnet', async (t) => {
