@@ -358,7 +358,14 @@ e2e('network connect and disconnect take effect at once on a running container; 
   t.is((await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.live1.IPAddress}}', 'roamer'])).stdout, `${fixed}\n`);
   t.regex((await roost.roost(['network', 'rm', 'live1'])).stderr, /has active endpoints/);
   t.is((await roost.docker(['network', 'disconnect', 'live1', 'roamer'])).exitCode, 0);
-  await roost.roost(['rm', '-f', 'roamer', 'target']);
+  // A container that is not running yet joins at its start (compose connects its networks before starting).
+  await roost.roost(['create', '--name', 'notyet', 'busybox', 'sleep', '60']);
+  t.is((await roost.roost(['network', 'connect', '--alias', 'pending', 'live2', 'notyet'])).exitCode, 0);
+  t.is((await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.live2.IPAddress}}', 'notyet'])).stdout, '\n', 'no address before it runs');
+  await roost.roost(['start', 'notyet']);
+  t.regex((await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.live2.IPAddress}}', 'notyet'])).stdout, /^10\.92\.0\.\d+\n$/);
+  t.regex((await roost.roost(['exec', 'target', 'nslookup', 'pending'])).stdout, /Address: 10\.92\.0\./);
+  await roost.roost(['rm', '-f', 'roamer', 'target', 'notyet']);
   t.is((await roost.roost(['network', 'rm', 'live1', 'live2'])).exitCode, 0);
 });
 
