@@ -74,8 +74,11 @@ function mountsView(record: ContainerRecord) {
 /** NetworkSettings.Networks: the container's network with, on a user-defined one, its address there. */
 function networksView(service: ContainerService, record: ContainerRecord) {
   const endpoints = service.networkEndpoints(record);
-  const name = networkName(record);
-  return { [name]: { ...networkEndpoint(), ...(endpoints[name] ?? {}) } };
+  // A user-defined network it was created on shows only while it is joined (network disconnect takes it out).
+  const mode = networkName(record);
+  const predefinedMode = ['bridge', 'host', 'none'].includes(mode) || mode.startsWith('container:');
+  const names = [...new Set([...(predefinedMode ? [mode] : []), ...service.networkNames(record)])];
+  return Object.fromEntries(names.map((name) => [name, { ...networkEndpoint(), ...(endpoints[name] ?? {}) }]));
 }
 
 function networkEndpoint() {
@@ -111,7 +114,8 @@ export function containerInspect(service: ContainerService, record: ContainerRec
     ExecIDs: null,
     HostConfig: {
       Binds: null, NetworkMode: 'default', PortBindings: {}, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
-      AutoRemove: false, LogConfig: { Type: 'k8s-file', Config: {} }, ...record.HostConfig,
+      AutoRemove: false, LogConfig: { Type: 'k8s-file', Config: {} }, Dns: [], DnsOptions: [], DnsSearch: [], ExtraHosts: null,
+      ...record.HostConfig,
     },
     GraphDriver: { Name: record.Driver, Data: null },
     Mounts: mountsView(record),

@@ -31,7 +31,7 @@ function matchesFilters(ctx: RouteContext, record: ContainerRecord, filters: Rec
         case 'ancestor': {
           try { return ctx.engine.images.resolve(value).id === record.Image; } catch { return false; }
         }
-        case 'network': return (record.HostConfig.NetworkMode === 'default' ? 'bridge' : record.HostConfig.NetworkMode) === value;
+        case 'network': return (record.HostConfig.NetworkMode === 'default' ? 'bridge' : record.HostConfig.NetworkMode) === value || ctx.engine.containers.networkNames(record).includes(value);
         case 'volume': return (record.Mounts ?? []).some((m) => m.Name === value || m.Source === value || m.Destination === value);
         default: throw invalid(`invalid filter '${key}'`);
       }

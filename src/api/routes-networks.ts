@@ -58,7 +58,7 @@ export function networkRoutes(router: Router): void {
   router.add('POST', '/networks/prune', async (ctx) => {
     const deleted: string[] = [];
     for (const record of ctx.engine.userNetworks.list()) {
-      if (Object.keys(record.endpoints).length || ctx.engine.containers.list().some((c) => c.HostConfig.NetworkMode === record.Name)) continue;
+      if (Object.keys(record.endpoints).length || ctx.engine.containers.networkUsers(record.Id).length) continue;
       await ctx.engine.userNetworks.remove(record.Id);
       ctx.engine.events.emit('network', 'destroy', record.Id, { name: record.Name, type: record.Driver });
       deleted.push(record.Name);
@@ -76,17 +76,26 @@ export function networkRoutes(router: Router): void {
     const id = ctx.params.id!;
     if (predefinedNetworks.includes(id)) throw conflict(`${id} is a pre-defined network and cannot be removed`);
     const record = ctx.engine.userNetworks.get(id);
-    const users = ctx.engine.containers.list().filter((c) => c.HostConfig.NetworkMode === record.Name).map((c) => c.Name.slice(1));
+    const users = ctx.engine.containers.networkUsers(record.Id);
     if (users.length) throw conflict(`error while removing network: network ${record.Name} id ${record.Id} has active endpoints (${users.join(', ')})`);
     await ctx.engine.userNetworks.remove(record.Id);
     ctx.engine.events.emit('network', 'destroy', record.Id, { name: record.Name, type: record.Driver });
     ctx.res!.writeHead(204).end();
   });
 
-  for (const action of ['connect', 'disconnect']) {
-    router.add('POST', `/networks/{id}/${action}`, async (ctx) => {
-      ctx.engine.userNetworks.get(ctx.params.id!);
-      throw invalid(`network ${action} of an existing container is not supported yet: create the container with --network`);
+  router.add('POST', '/networks/{id}/connect', async (ctx) => {
+    const body = await readJsonBody<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null }>(ctx.req);
+    if (!body.Container) throw invalid('no container given (Container)');
+    await ctx.engine.containers.connectNetwork(body.Container, ctx.params.id!, {
+      aliases: body.EndpointConfig?.Aliases ?? undefined, ip: body.EndpointConfig?.IPAMConfig?.IPv4Address || undefined,
     });
-  }
+    ctx.res!.writeHead(200).end();
+  });
+
+  router.add('POST', '/networks/{id}/disconnect', async (ctx) => {
+    const body = await readJsonBody<{ Container?: string; Force?: boolean }>(ctx.req);
+    if (!body.Container) throw invalid('no container given (Container)');
+    await ctx.engine.containers.disconnectNetwork(body.Container, ctx.params.id!, { force: Boolean(body.Force) });
+    ctx.res!.writeHead(200).end();
+  });
 }

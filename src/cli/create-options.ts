@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { parsePublish } from '../net/port-spec.js';
+import { parseExtraHost } from '../net/dns-config.js';
 import { invalid } from '../util/errors.js';
 import { parseBytes, parseMountFlag } from './mount-flag.js';
 import { parseKeyValueFlags } from './key-values.js';
@@ -87,6 +88,10 @@ export const createFlags: FlagSpec[] = [
   { name: 'network', type: 'string', aliases: ['net'], help: 'Connect a container to a network (bridge, host, none, container:NAME or a network from network create)' },
   { name: 'network-alias', type: 'list', aliases: ['net-alias'], help: 'Add network-scoped alias for the container' },
   { name: 'ip', type: 'string', help: 'IPv4 address on a user-defined network (e.g., 10.89.1.10)' },
+  { name: 'add-host', type: 'list', help: 'Add a custom host-to-IP mapping (host:ip, or host:host-gateway for the host)' },
+  { name: 'dns', type: 'list', help: 'Set custom DNS servers' },
+  { name: 'dns-search', type: 'list', help: 'Set custom DNS search domains (. for none)' },
+  { name: 'dns-option', type: 'list', aliases: ['dns-opt'], help: 'Set DNS options (e.g. ndots:2)' },
   { name: 'publish', short: 'p', type: 'list', help: "Publish a container's port(s) to the host" },
   { name: 'publish-all', short: 'P', type: 'bool', help: 'Publish all exposed ports to random ports' },
   { name: 'expose', type: 'list', help: 'Expose a port or a range of ports' },
@@ -201,6 +206,11 @@ export function buildCreateBody(args: ParsedArgs): { name?: string; body: Record
       NetworkMode: network,
       PortBindings: published.bindings,
       PublishAllPorts: Boolean(f['publish-all']),
+      // host=ip is taken too; the API gets Docker's host:ip form (the engine checks the addresses again).
+      ExtraHosts: ((f['add-host'] as string[] | undefined) ?? []).map((spec) => { const { name, address } = parseExtraHost(spec); return `${name}:${address}`; }),
+      Dns: (f.dns as string[] | undefined) ?? [],
+      DnsSearch: (f['dns-search'] as string[] | undefined) ?? [],
+      DnsOptions: (f['dns-option'] as string[] | undefined) ?? [],
       Binds: (f.volume as string[] | undefined) ?? [],
       Mounts: ((f.mount as string[] | undefined) ?? []).map(parseMountFlag),
       Tmpfs: Object.fromEntries(((f.tmpfs as string[] | undefined) ?? []).map((spec) => {

@@ -3,6 +3,7 @@ import type { ContainerDefaults, HealthConfig } from '../image/types.js';
 export type { HealthConfig };
 import type { MountPoint } from './mounts.js';
 import type { SecurityRequest } from '../runtime/security.js';
+import type { DnsSettings } from '../net/dns-config.js';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
@@ -23,7 +24,7 @@ export interface PortBinding {
   HostPort?: string;
 }
 
-export interface HostConfig extends SecurityRequest {
+export interface HostConfig extends SecurityRequest, DnsSettings {
   NetworkMode?: string;
   PortBindings?: Record<string, PortBinding[] | null> | null;
   AutoRemove?: boolean;
@@ -85,9 +86,17 @@ export interface ContainerRecord {
   manuallyStopped?: boolean;
   /** The last restart back-off, doubled on each quick exit. */
   restartDelayMs?: number;
-  /** On a user-defined network: --network-alias names and a requested --ip. */
+  /** Records made before `connectedNetworks`: the --network-alias names and --ip on the network created on. */
   networkAliases?: string[];
   networkIp?: string;
+  /**
+   * The user-defined networks the container joins at every start, with its aliases and requested address
+   * there: the one it was created on (--network) first, then those of `network connect`; `network
+   * disconnect` takes any of them out.
+   */
+  connectedNetworks?: Array<{ NetworkID: string; Aliases: string[]; IPv4Address?: string }>;
+  /** While running: the address `--add-host NAME:host-gateway` stands for (the uplink's gateway). */
+  hostGateway?: string;
   /** Host ports as really published while running (random ports resolved). */
   publishedPorts?: Record<string, Array<{ HostIp: string; HostPort: string }>>;
 }

@@ -6,7 +6,8 @@ import path from 'node:path';
 import type { Snapshotter } from '../fs/snapshotter.js';
 import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
 import type { ContainerNetworks } from '../net/container-network.js';
-import { resolveHostPorts } from '../net/uplink.js';
+import { resolveHostPorts, uplinkGateway } from '../net/uplink.js';
+import { checkDnsSettings, extraHostsLines, resolvConfContent, wantsHostGateway } from '../net/dns-config.js';
 import type { RuntimeChoice } from '../rootless/host-check.js';
 import { findExecutable } from '../util/find-executable.js';
 import { buildExecProcess, buildSpec, keepIdMappings, type IdMap, type ProcessUser } from '../runtime/oci-spec.js';
@@ -298,6 +299,15 @@ export class ContainerService {
     if (networkMode.startsWith('container:')) this.get(networkMode.slice('container:'.length));
     else if (!['bridge', 'host', 'none'].includes(networkMode) && !userNetwork) throw new EngineError('not_found', `network ${networkMode} not found`);
     if ((request.aliases?.length || request.ip) && !userNetwork) throw invalid('network-scoped aliases and addresses are only supported for user-defined networks');
+    checkDnsSettings(hostConfig);
+    if (networkMode.startsWith('container:')) {
+      // Docker's wording: the container uses the other one's name service.
+      if (hostConfig.Dns?.length || hostConfig.DnsSearch?.length || hostConfig.DnsOptions?.length) throw invalid('conflicting options: dns and the network mode');
+      if (hostConfig.ExtraHosts?.length) throw invalid('conflicting options: custom host-to-IP mapping and the network mode');
+    }
+    if (wantsHostGateway(hostConfig.ExtraHosts) && (networkMode === 'none' || userNetwork?.Internal)) {
+      throw invalid(`--add-host with host-gateway: a container on network ${networkMode} has no way to the host`);
+    }
     if (networkMode !== 'bridge' && !(userNetwork && !userNetwork.Internal) && Object.keys(hostConfig.PortBindings ?? {}).length > 0) {
       throw invalid(`published ports are discarded when using ${networkMode} network mode`);
     }
@@ -330,7 +340,7 @@ export class ContainerService {
         Image: config.Image,
       },
       HostConfig: { ...hostConfig, NetworkMode: networkMode === 'bridge' ? (hostConfig.NetworkMode || 'default') : userNetwork ? userNetwork.Name : networkMode },
-      ...(userNetwork ? { networkAliases: request.aliases ?? [], networkIp: request.ip } : {}),
+      ...(userNetwork ? { connectedNetworks: [{ NetworkID: userNetwork.Id, Aliases: request.aliases ?? [], ...(request.ip ? { IPv4Address: request.ip } : {}) }] } : {}),
       Path: argv[0]!,
       Args: argv.slice(1),
       State: initialState(),
@@ -387,11 +397,106 @@ export class ContainerService {
     return ['default', 'bridge', 'host', 'none', ''].includes(mode) || mode.startsWith('container:') ? undefined : this.userNetworks.find(mode);
   }
 
+  /** The user-defined networks a container joins at start (a record from before `connectedNetworks`: the one of its --network). */
+  private joinedNetworks(record: ContainerRecord): NonNullable<ContainerRecord['connectedNetworks']> {
+    if (record.connectedNetworks) return record.connectedNetworks;
+    const created = this.userNetworkOf(record);
+    return created ? [{ NetworkID: created.Id, Aliases: record.networkAliases ?? [], ...(record.networkIp ? { IPv4Address: record.networkIp } : {}) }] : [];
+  }
+
+  /** The names of the user-defined networks a container joins at start. */
+  networkNames(record: ContainerRecord): string[] {
+    return this.joinedNetworks(record).map((c) => this.userNetworks.find(c.NetworkID)?.Name).filter((n): n is string => Boolean(n));
+  }
+
+  /** Containers (running or not) that belong to a network: it cannot be removed while there are any. */
+  networkUsers(networkId: string): string[] {
+    return this.list().filter((r) => this.joinedNetworks(r).some((c) => c.NetworkID === networkId)).map((r) => r.Name.slice(1));
+  }
+
+  /** A free ethN (N >= 1) in a container's namespace for one more veth. */
+  private async freeInterface(nsFile: string): Promise<string> {
+    const links = await runCommand('nsenter', [`--net=${nsFile}`, '--', 'ip', '-o', 'link', 'show']);
+    const taken = new Set([...links.matchAll(/^\d+: ([^:@]+)[:@]/gm)].map((m) => m[1]));
+    let n = 1;
+    while (taken.has(`eth${n}`)) n++;
+    return `eth${n}`;
+  }
+
+  /** Puts a container in its own network namespace on one more user-defined network. */
+  private async joinNetwork(record: ContainerRecord, networkId: string, nsFile: string, aliases: string[], ip: string | undefined, ifname?: string): Promise<void> {
+    await this.userNetworks.connect(networkId, {
+      id: record.Id, name: record.Name.slice(1), aliases, nsFile, ifname: ifname ?? await this.freeInterface(nsFile), ip, dns: record.HostConfig.Dns ?? undefined,
+    });
+    await this.refreshPeersHosts(networkId, record.Id);
+  }
+
+  /**
+   * `network connect`: a running container gets a veth on the network at once (its peers' /etc/hosts and
+   * the DNS server know it from then on); any container keeps the network in its record for its next starts.
+   */
+  async connectNetwork(containerRef: string, networkRef: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<void> {
+    const network = this.userNetworks.find(networkRef);
+    if (!network) {
+      if (['bridge', 'host', 'none'].includes(networkRef)) throw invalid(`connecting a container to the predefined network ${networkRef} is not supported: only user-defined networks can be connected`);
+      throw new EngineError('not_found', `network ${networkRef} not found`);
+    }
+    const record = this.get(containerRef);
+    const name = record.Name.slice(1);
+    const mode = record.HostConfig.NetworkMode ?? 'default';
+    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
+      const uses = mode === 'host' ? "the host's network" : mode === 'none' ? 'no network (--network none)' : `the network of ${mode.slice('container:'.length)}`;
+      throw invalid(`container ${name} cannot be connected to network ${network.Name}: it uses ${uses}`);
+    }
+    if (this.networkNames(record).includes(network.Name)) throw conflict(`endpoint with name ${name} already exists in network ${network.Name}`);
+    const aliases = (opts.aliases ?? []).filter(Boolean);
+    if (opts.ip) this.userNetworks.allocateAddress(network.Id, record.Id, opts.ip);
+    if (record.State.Running) {
+      const nsFile = this.networks.recorded(path.dirname(this.monitorFiles(record.Id).socket))?.nsFile;
+      if (!nsFile) throw new EngineError('internal', `container ${name} is running but its network namespace is not recorded`);
+      await this.joinNetwork(record, network.Id, nsFile, aliases, opts.ip);
+    }
+    record.connectedNetworks = [...this.joinedNetworks(record), { NetworkID: network.Id, Aliases: aliases, ...(opts.ip ? { IPv4Address: opts.ip } : {}) }];
+    await this.persist(record);
+    this.events.emit('network', 'connect', network.Id, { container: record.Id, name: network.Name, type: network.Driver });
+  }
+
+  /** `network disconnect`: the veth goes at once from a running container, and the network from its record. */
+  async disconnectNetwork(containerRef: string, networkRef: string, opts: { force?: boolean } = {}): Promise<void> {
+    const network = this.userNetworks.find(networkRef);
+    if (!network) {
+      if (['bridge', 'host', 'none'].includes(networkRef)) throw invalid(`disconnecting a container from the predefined network ${networkRef} is not supported`);
+      throw new EngineError('not_found', `network ${networkRef} not found`);
+    }
+    let record: ContainerRecord;
+    try {
+      record = this.get(containerRef);
+    } catch (err) {
+      // -f: drop an endpoint whose container is gone (Docker's way to clean up a stale one).
+      const stale = Object.values(network.endpoints).find((e) => e.Name === containerRef.replace(/^\//, '') || e.ContainerId.startsWith(containerRef));
+      if (!opts.force || !stale) throw err;
+      await this.userNetworks.disconnect(network.Id, stale.ContainerId);
+      return;
+    }
+    const name = record.Name.slice(1);
+    const joined = this.joinedNetworks(record);
+    if (!joined.some((c) => c.NetworkID === network.Id)) throw invalid(`container ${name} is not connected to network ${network.Name}`);
+    if (network.endpoints[record.Id]) {
+      await this.userNetworks.disconnect(network.Id, record.Id);
+      await this.refreshPeersHosts(network.Id, record.Id);
+    }
+    record.connectedNetworks = joined.filter((c) => c.NetworkID !== network.Id);
+    await this.persist(record);
+    this.events.emit('network', 'disconnect', network.Id, { container: record.Id, name: network.Name, type: network.Driver });
+  }
+
   /** /etc/hosts: localhost, the container's own name, and on a user-defined network its peers by name and alias. */
   private hostsContent(record: ContainerRecord): string {
     const hostname = record.Config.Hostname ?? '';
     const peers = this.userNetworks.hostsFor(record.Id);
-    return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${hostname && !peers.length ? `127.0.1.1\t${hostname}\n` : ''}${peers.map((l) => `${l}\n`).join('')}`;
+    // --add-host entries before the peers: the first match wins, so they override a peer's name.
+    const extra = extraHostsLines(record.HostConfig.ExtraHosts, record.hostGateway);
+    return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${hostname && !peers.length ? `127.0.1.1\t${hostname}\n` : ''}${[...extra, ...peers].map((l) => `${l}\n`).join('')}`;
   }
 
   /** Rewrites, in place (the file is bound into the container), the hosts of every running container on a network. */
@@ -431,7 +536,13 @@ export class ContainerService {
     const resolv = path.join(dir, 'resolv.conf');
     let hostResolv = '';
     try { hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8'); } catch { /* none */ }
-    await fsp.writeFile(resolv, hostResolv.split('\n').filter((l) => !/^nameserver\s+127\./.test(l)).join('\n'));
+    // Created on a user-defined network: the nameserver is the embedded DNS server at the gateway of a
+    // network it is on (the one it was created on, unless it was disconnected from it).
+    const userNetwork = this.userNetworkOf(record);
+    const on = userNetwork ? this.userNetworks.of(record.Id) : [];
+    const dnsNetwork = on.find((n) => n.Id === userNetwork?.Id) ?? on[0];
+    const embeddedServer = dnsNetwork ? this.userNetworks.nameserverFor(dnsNetwork) : undefined;
+    await fsp.writeFile(resolv, resolvConfContent(hostResolv, record.HostConfig, { hostNetwork: record.HostConfig.NetworkMode === 'host', embeddedServer }));
     files['/etc/resolv.conf'] = resolv;
     return files;
   }
@@ -603,20 +714,24 @@ export class ContainerService {
     let link: MonitorLink | undefined;
     try {
       let netnsPath: string | undefined = joinsNetwork;
+      const toHost = wantsHostGateway(record.HostConfig.ExtraHosts);
       if (uplink) {
         const ports = await resolveHostPorts(this.portBindings(record));
-        netnsPath = (await this.networks.attach(runDir, ports)).nsFile;
+        netnsPath = (await this.networks.attach(runDir, ports, { hostLoopback: toHost })).nsFile;
         record.publishedPorts = ports;
+        if (toHost) {
+          record.hostGateway = await uplinkGateway(netnsPath);
+          if (!record.hostGateway) throw new EngineError('unavailable', 'cannot resolve host-gateway: the uplink gave the container no default route');
+        }
         trace('network');
       } else if (userNetwork) {
         netnsPath = (await this.networks.attachIsolated(runDir)).nsFile;
       }
-      if (userNetwork) {
-        await this.userNetworks.connect(userNetwork.Id, {
-          id: record.Id, name: record.Name.slice(1), aliases: record.networkAliases ?? [], nsFile: netnsPath!,
-          ifname: userNetwork.Internal ? 'eth0' : 'eth1', ip: record.networkIp,
-        });
-        await this.refreshPeersHosts(userNetwork.Id, record.Id);
+      if (toHost && hostNetwork) record.hostGateway = '127.0.0.1';
+      for (const [index, joined] of (netnsPath && !hostNetwork && !joinsNetwork ? this.joinedNetworks(record) : []).entries()) {
+        // The network it was created on, joined first, has a known interface name (no lookup on the common path).
+        const ifname = index === 0 && joined.NetworkID === userNetwork?.Id ? (userNetwork.Internal ? 'eth0' : 'eth1') : undefined;
+        await this.joinNetwork(record, joined.NetworkID, netnsPath!, joined.Aliases, joined.IPv4Address, ifname);
         trace('user network');
       }
       const spec = buildSpec({
@@ -653,6 +768,8 @@ export class ContainerService {
       link?.close();
       for (const session of this.live.get(record.Id)?.sessions ?? []) session.onEnd();
       this.live.delete(record.Id);
+      // Endpoints made before the failure go with the namespace.
+      for (const network of await this.userNetworks.release(record.Id).catch(() => [])) await this.refreshPeersHosts(network.Id, record.Id).catch(() => {});
       await this.networks.detach(runDir);
       const failure = this.startError(err);
       record.State.Error = failure.message;
@@ -731,6 +848,7 @@ export class ContainerService {
     const trace = tracer(`exit ${record.Id.slice(0, 12)}`);
     const runDir = path.dirname(this.monitorFiles(record.Id).socket);
     delete record.publishedPorts;
+    delete record.hostGateway;
     // Off its user-defined networks: the peers' /etc/hosts lose its name.
     for (const network of await this.userNetworks.release(record.Id).catch(() => [])) await this.refreshPeersHosts(network.Id, record.Id).catch(() => {});
     const died = () => {

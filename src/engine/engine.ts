@@ -116,6 +116,7 @@ export class Engine {
 
   /** Daemon shutdown: containers keep running; only what serves future starts goes. */
   async close(): Promise<void> {
+    this.userNetworks.close();
     await this.networks.close();
   }
 

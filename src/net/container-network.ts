@@ -40,13 +40,13 @@ export class ContainerNetworks {
     }
   }
 
-  private async prepare(dir: string, ports: PublishedPorts): Promise<NetworkAttachment> {
+  private async prepare(dir: string, ports: PublishedPorts, hostLoopback = false): Promise<NetworkAttachment> {
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     const attachment = { nsFile: path.join(dir, 'netns'), uplinkPidFile: path.join(dir, 'uplink.pid') };
     await removeNetns(attachment.nsFile);
     await createNetns(attachment.nsFile);
     try {
-      await startUplink(this.uplink, attachment.nsFile, ports, dir);
+      await startUplink(this.uplink, attachment.nsFile, ports, dir, hostLoopback);
     } catch (err) {
       await removeNetns(attachment.nsFile);
       throw err;
@@ -60,14 +60,18 @@ export class ContainerNetworks {
     this.spare = this.prepare(dir, {}).then((a) => ({ ...a, ownDir: dir }), () => undefined);
   }
 
-  /** A namespace with a running uplink for a container; `record` is written to the container's run dir. */
-  async attach(containerRunDir: string, ports: PublishedPorts): Promise<NetworkAttachment> {
+  /**
+   * A namespace with a running uplink for a container; `record` is written to the container's run dir.
+   * `hostLoopback`: the uplink's gateway must lead to the host's loopback (--add-host NAME:host-gateway).
+   */
+  async attach(containerRunDir: string, ports: PublishedPorts, opts: { hostLoopback?: boolean } = {}): Promise<NetworkAttachment> {
     let attachment: NetworkAttachment | undefined;
+    // Spares run pasta, whose gateway always leads to the host.
     if (Object.keys(ports).length === 0 && this.spare) {
       attachment = await this.spare;
       this.spare = undefined;
     }
-    attachment ??= await this.prepare(containerRunDir, ports);
+    attachment ??= await this.prepare(containerRunDir, ports, opts.hostLoopback);
     fs.writeFileSync(path.join(containerRunDir, 'network.json'), JSON.stringify(attachment));
     this.refill();
     return attachment;

@@ -20,15 +20,17 @@ function slirpApi(socketPath: string, request: unknown): Promise<{ return?: unkn
 
 /**
  * The default uplink: slirp4netns attaches a tap device to the container's
- * network namespace (10.0.2.100, gateway 10.0.2.2; the host's loopback stays out of reach) and forwards the
- * published ports through its API socket. It does not see the client's source address (pasta does).
+ * network namespace (10.0.2.100, gateway 10.0.2.2) and forwards the published ports through its API socket.
+ * The host's loopback stays out of reach unless `hostLoopback` (a container that asked for
+ * `--add-host NAME:host-gateway`): then the gateway address leads to it. slirp4netns does not see the
+ * client's source address (pasta does).
  */
-export async function startSlirp(nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, pidFile: string, apiSocket: string, logFile: string): Promise<number> {
+export async function startSlirp(nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, pidFile: string, apiSocket: string, logFile: string, hostLoopback = false): Promise<number> {
   const slirp = findExecutable('slirp4netns');
   if (!slirp) throw unavailable('slirp4netns is not installed: the default network needs it (or ROOST_UPLINK=pasta)', 'sudo apt-get install slirp4netns, or run with --network none|host');
   fs.rmSync(apiSocket, { force: true });
   const logFd = fs.openSync(logFile, 'a', 0o600);
-  const child = spawn(slirp, ['--configure', '--mtu=65520', '--disable-host-loopback', '--netns-type=path', '--api-socket', apiSocket, '--ready-fd=3', nsFile, 'tap0'], {
+  const child = spawn(slirp, ['--configure', '--mtu=65520', ...(hostLoopback ? [] : ['--disable-host-loopback']), '--netns-type=path', '--api-socket', apiSocket, '--ready-fd=3', nsFile, 'tap0'], {
     detached: true, stdio: ['ignore', logFd, logFd, 'pipe'],
   });
   fs.closeSync(logFd);

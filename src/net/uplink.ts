@@ -119,13 +119,23 @@ export function chooseUplink(env: NodeJS.ProcessEnv = process.env): UplinkName {
   return findExecutable('slirp4netns') || !findExecutable('pasta') ? 'slirp4netns' : 'pasta';
 }
 
-/** Starts the chosen uplink for a container's network namespace; files go in the container's run dir. */
-export async function startUplink(uplink: UplinkName, nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, runDir: string): Promise<void> {
+/**
+ * Starts the chosen uplink for a container's network namespace; files go in the container's run dir.
+ * `hostLoopback`: the uplink's gateway address must lead to the host's loopback (pasta always does that;
+ * slirp4netns only when asked).
+ */
+export async function startUplink(uplink: UplinkName, nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, runDir: string, hostLoopback = false): Promise<void> {
   const pidFile = path.join(runDir, 'uplink.pid');
   if (uplink === 'slirp4netns') {
     const { startSlirp } = await import('./slirp-uplink.js');
-    await startSlirp(nsFile, bindings, pidFile, path.join(runDir, 'slirp.sock'), path.join(runDir, 'slirp.log'));
+    await startSlirp(nsFile, bindings, pidFile, path.join(runDir, 'slirp.sock'), path.join(runDir, 'slirp.log'), hostLoopback);
   } else {
     await startPasta(nsFile, bindings, pidFile);
   }
+}
+
+/** The IPv4 gateway of a namespace's default route (the uplink's side), for `--add-host NAME:host-gateway`. */
+export async function uplinkGateway(nsFile: string): Promise<string | undefined> {
+  const stdout = await runCommand('nsenter', [`--net=${nsFile}`, '--', 'ip', '-4', 'route', 'show', 'default']);
+  return /\bvia (\d+\.\d+\.\d+\.\d+)/.exec(stdout)?.[1];
 }

@@ -6,6 +6,8 @@ import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { createNetns } from './uplink.js';
+import { defaultUpstreams, EmbeddedDns, parseUpstream, type DnsClient, type Upstream } from './embedded-dns.js';
+import { socketsInNetns } from './netns-sockets.js';
 
 /**
  * User-defined networks (`network create`): one Linux bridge per network inside a network namespace the
@@ -14,7 +16,9 @@ import { createNetns } from './uplink.js';
  * other, so containers on different networks cannot reach each other. The container's own uplink
  * (slirp4netns or pasta, as on the default network) stays its way out and the target of its published
  * ports, except on an --internal network, which has no way out. Names resolve through /etc/hosts, which
- * the engine rewrites on every container that shares a network when one joins or leaves.
+ * the engine rewrites on every container that shares a network when one joins or leaves, and through an
+ * embedded DNS server on port 53 of every bridge's gateway address (the container's nameserver), which
+ * answers from the records as they are at each query and forwards other names.
  */
 
 export interface Endpoint {
@@ -25,6 +29,8 @@ export interface Endpoint {
   /** Interface name inside the container. */
   ifname: string;
   EndpointID: string;
+  /** The container's --dns servers: its other names are forwarded there instead of the host's resolvers. */
+  dns?: string[];
 }
 
 export interface NetworkRecord {
@@ -35,7 +41,8 @@ export interface NetworkRecord {
   Scope: 'local';
   Internal: boolean;
   Labels: Record<string, string>;
-  IPAM: { Driver: 'default'; Config: Array<{ Subnet: string; Gateway: string }> };
+  /** IPRange: automatic addresses come from this part of the subnet only (`--ip-range`). */
+  IPAM: { Driver: 'default'; Config: Array<{ Subnet: string; Gateway: string; IPRange?: string }> };
   Options: Record<string, string>;
   bridge: string;
   endpoints: Record<string, Endpoint>;
@@ -82,6 +89,9 @@ export class UserNetworks {
   private readonly records = new Map<string, NetworkRecord>();
   private readonly dir: string;
   readonly holder: string;
+  private dns: EmbeddedDns | undefined;
+  /** Why the DNS server could not start (names then resolve through /etc/hosts only). */
+  dnsFailure: string | undefined;
 
   constructor(dataDir: string, runDir: string) {
     this.dir = path.join(dataDir, 'networks');
@@ -100,14 +110,68 @@ export class UserNetworks {
 
   private async ensureHolder(): Promise<void> {
     const exists = fs.existsSync(this.holder) && (await fsp.readFile('/proc/self/mountinfo', 'utf8')).includes(` ${this.holder} `);
-    if (exists) return;
-    await createNetns(this.holder);
-    await this.inHolder(['link', 'set', 'lo', 'up']);
-    for (const record of this.records.values()) {
-      record.endpoints = {};
-      await this.addBridge(record);
-      await this.save(record);
+    if (!exists) {
+      await createNetns(this.holder);
+      await this.inHolder(['link', 'set', 'lo', 'up']);
+      for (const record of this.records.values()) {
+        record.endpoints = {};
+        await this.addBridge(record);
+        await this.save(record);
+      }
     }
+    await this.startDns();
+  }
+
+  /**
+   * One UDP and one TCP socket on 0.0.0.0:53 of the networks' namespace serve every bridge, present and
+   * future: a query reaches the gateway address of the asking container's bridge. A restarted daemon
+   * opens them again (the old ones went with the old process).
+   */
+  private async startDns(): Promise<void> {
+    if (this.dns) return;
+    try {
+      const { udp, tcp } = await socketsInNetns(this.holder, 53);
+      this.dns = new EmbeddedDns((address) => this.dnsClient(address));
+      this.dns.serveUdp(udp);
+      this.dns.serveTcp(tcp);
+      this.dnsFailure = undefined;
+    } catch (err) {
+      this.dnsFailure = (err as Error).message;
+      // Into the daemon's log: containers then get the host's resolvers and find each other through /etc/hosts only.
+      process.stderr.write(`${new Date().toISOString()} ${this.dnsFailure} (names on user-defined networks resolve through /etc/hosts only)\n`);
+    }
+  }
+
+  /** The embedded DNS server's address for a container on `network`, when the server runs. */
+  nameserverFor(network: NetworkRecord): string | undefined {
+    return this.dns ? network.IPAM.Config[0]!.Gateway : undefined;
+  }
+
+  /** The container behind a source address, as the DNS server sees it. */
+  private dnsClient(address: string): DnsClient | undefined {
+    const own = this.list().flatMap((r) => Object.values(r.endpoints)).find((e) => e.IPv4 === address);
+    if (!own) return undefined;
+    const networks = this.of(own.ContainerId);
+    const peers = networks.flatMap((r) => Object.values(r.endpoints));
+    const namesOf = (e: Endpoint) => [e.Name, ...e.Aliases, e.ContainerId.slice(0, 12)].map((n) => n.toLowerCase());
+    // An --internal network has no way out, and neither have its names.
+    const upstreams: Upstream[] = networks.every((r) => r.Internal) ? []
+      : own.dns?.length ? own.dns.map((s) => parseUpstream(s)).filter((u): u is Upstream => Boolean(u))
+      : defaultUpstreams();
+    return {
+      lookup: (name) => {
+        const found = [...new Set(peers.filter((e) => namesOf(e).includes(name)).map((e) => e.IPv4))];
+        return found.length ? found : undefined;
+      },
+      reverse: (ip) => peers.find((e) => e.IPv4 === ip)?.Name,
+      get upstreams() { return upstreams; },
+    };
+  }
+
+  /** Daemon shutdown: the DNS sockets close (containers keep their endpoints). */
+  close(): void {
+    this.dns?.close();
+    this.dns = undefined;
   }
 
   private inHolder(args: string[]): Promise<unknown> {
@@ -117,6 +181,10 @@ export class UserNetworks {
   private async addBridge(record: NetworkRecord): Promise<void> {
     const { Subnet, Gateway } = record.IPAM.Config[0]!;
     await this.inHolder(['link', 'add', record.bridge, 'type', 'bridge']).catch(() => {});
+    // A bridge without an address of its own takes the lowest of its ports', so it would change as
+    // containers come and go, and containers would keep sending to the gateway's old one (their DNS
+    // queries lost) until their ARP entry expires. A fixed, locally administered address from the ID.
+    await this.inHolder(['link', 'set', record.bridge, 'address', `02:${record.Id.slice(0, 10).match(/../g)!.join(':')}`]);
     await this.inHolder(['addr', 'replace', `${Gateway}/${parseSubnet(Subnet).prefix}`, 'dev', record.bridge]);
     await this.inHolder(['link', 'set', record.bridge, 'up']);
   }
@@ -152,7 +220,6 @@ export class UserNetworks {
     if (request.Driver && request.Driver !== 'bridge') throw invalid(`network driver ${JSON.stringify(request.Driver)} is not supported: use bridge`);
     const ipam = request.IPAM?.Config?.[0];
     if ((request.IPAM?.Config?.length ?? 0) > 1) throw invalid('only one IPAM config (one IPv4 subnet) per network is supported');
-    if (ipam?.IPRange) throw invalid('--ip-range is not supported yet');
     if (ipam?.Gateway && !ipam.Subnet) throw invalid('a gateway needs a subnet (--subnet)');
     let subnet = ipam?.Subnet;
     if (subnet) {
@@ -170,10 +237,15 @@ export class UserNetworks {
     const gateway = ipam?.Gateway ?? intToIp(base + 1);
     const gw = ipToInt(gateway);
     if (gw <= base || gw >= base + size - 1) throw invalid(`gateway ${gateway} is not in subnet ${subnet}`);
+    if (ipam?.IPRange) {
+      if (!ipam.Subnet) throw invalid('an IP range needs a subnet (--subnet)');
+      const range = parseSubnet(ipam.IPRange);
+      if (range.base < base || range.base + range.size > base + size) throw invalid(`IP range ${ipam.IPRange} is not in subnet ${subnet}`);
+    }
     const id = randomBytes(32).toString('hex');
     const record: NetworkRecord = {
       Id: id, Name: name, Created: new Date().toISOString(), Driver: 'bridge', Scope: 'local', Internal: Boolean(request.Internal),
-      Labels: request.Labels ?? {}, IPAM: { Driver: 'default', Config: [{ Subnet: subnet, Gateway: gateway }] }, Options: {},
+      Labels: request.Labels ?? {}, IPAM: { Driver: 'default', Config: [{ Subnet: subnet, Gateway: gateway, ...(ipam?.IPRange ? { IPRange: ipam.IPRange } : {}) }] }, Options: {},
       bridge: `rb-${id.slice(0, 12)}`, endpoints: {},
     };
     await this.ensureHolder();
@@ -198,32 +270,68 @@ export class UserNetworks {
     return record;
   }
 
-  /** Puts a container's namespace on a network: a veth pair, an address, the subnet's route. */
-  async connect(idOrName: string, container: { id: string; name: string; aliases: string[]; nsFile: string; ifname: string; ip?: string }): Promise<Endpoint> {
+  /**
+   * The address a container gets on a network: `requested` if it is free and in the subnet, else the
+   * lowest free one. Throws the one-line errors for a bad or taken address.
+   */
+  allocateAddress(idOrName: string, containerId: string, requested?: string): string {
     const record = this.get(idOrName);
-    const { Subnet, Gateway } = record.IPAM.Config[0]!;
-    const { base, prefix, size } = parseSubnet(Subnet);
-    const used = new Set([Gateway, ...Object.values(record.endpoints).filter((e) => e.ContainerId !== container.id).map((e) => e.IPv4)]);
-    let ip = container.ip;
-    if (ip) {
-      const n = ipToInt(ip);
-      if (n <= base || n >= base + size - 1) throw invalid(`address ${ip} is not in the subnet ${Subnet} of network ${record.Name}`);
-      if (used.has(ip)) throw conflict(`address ${ip} is already in use on network ${record.Name}`);
-    } else {
-      for (let n = base + 2; n < base + size - 1 && !ip; n++) if (!used.has(intToIp(n))) ip = intToIp(n);
-      if (!ip) throw conflict(`no free address left on network ${record.Name} (${Subnet})`);
+    const { Subnet, Gateway, IPRange } = record.IPAM.Config[0]!;
+    const { base, size } = parseSubnet(Subnet);
+    const used = new Set([Gateway, ...Object.values(record.endpoints).filter((e) => e.ContainerId !== containerId).map((e) => e.IPv4)]);
+    if (requested) {
+      const n = ipToInt(requested);
+      if (n <= base || n >= base + size - 1) throw invalid(`address ${requested} is not in the subnet ${Subnet} of network ${record.Name}`);
+      if (used.has(requested)) throw conflict(`address ${requested} is already in use on network ${record.Name}`);
+      return requested;
     }
+    // Automatic addresses from the --ip-range if there is one (a requested --ip may be anywhere in the subnet).
+    const pool = IPRange ? parseSubnet(IPRange) : { base, size };
+    const first = Math.max(pool.base, base + 2);
+    const last = Math.min(pool.base + pool.size, base + size - 1);
+    for (let n = first; n < last; n++) if (!used.has(intToIp(n))) return intToIp(n);
+    throw conflict(`no free address left on network ${record.Name} (${IPRange ? `range ${IPRange}` : Subnet})`);
+  }
+
+  /** Puts a container's namespace on a network: a veth pair, an address, the subnet's route. */
+  async connect(idOrName: string, container: { id: string; name: string; aliases: string[]; nsFile: string; ifname: string; ip?: string; dns?: string[] }): Promise<Endpoint> {
+    const record = this.get(idOrName);
+    const { prefix } = parseSubnet(record.IPAM.Config[0]!.Subnet);
+    const ip = this.allocateAddress(record.Id, container.id, container.ip);
     const hostSide = `rv${randomBytes(5).toString('hex')}`;
-    await runCommand('nsenter', [`--net=${container.nsFile}`, '--', 'ip', 'link', 'add', container.ifname, 'type', 'veth', 'peer', 'name', hostSide, 'netns', this.holder]);
-    await this.inHolder(['link', 'set', hostSide, 'master', record.bridge, 'up']);
-    const inContainer = (args: string[]) => runCommand('nsenter', [`--net=${container.nsFile}`, '--', 'ip', ...args]);
-    await inContainer(['addr', 'add', `${ip}/${prefix}`, 'dev', container.ifname]);
-    await inContainer(['link', 'set', container.ifname, 'up']);
-    await inContainer(['link', 'set', 'lo', 'up']);
-    const endpoint: Endpoint = { ContainerId: container.id, Name: container.name, Aliases: container.aliases, IPv4: ip, ifname: container.ifname, EndpointID: hostSide };
+    // Taken before the first await, so that two containers starting at once never get the same address.
+    const endpoint: Endpoint = { ContainerId: container.id, Name: container.name, Aliases: container.aliases, IPv4: ip, ifname: container.ifname, EndpointID: hostSide, ...(container.dns?.length ? { dns: container.dns } : {}) };
     record.endpoints[container.id] = endpoint;
+    const inContainer = (args: string[]) => runCommand('nsenter', [`--net=${container.nsFile}`, '--', 'ip', ...args]);
+    try {
+      await inContainer(['link', 'add', container.ifname, 'type', 'veth', 'peer', 'name', hostSide, 'netns', this.holder]);
+      try {
+        await this.inHolder(['link', 'set', hostSide, 'master', record.bridge, 'up']);
+        await inContainer(['addr', 'add', `${ip}/${prefix}`, 'dev', container.ifname]);
+        await inContainer(['link', 'set', container.ifname, 'up']);
+        await inContainer(['link', 'set', 'lo', 'up']);
+      } catch (err) {
+        // No half-made endpoint: deleting one end of a veth pair deletes both.
+        await this.inHolder(['link', 'del', hostSide]).catch(() => {});
+        throw err;
+      }
+    } catch (err) {
+      if (record.endpoints[container.id] === endpoint) delete record.endpoints[container.id];
+      throw err;
+    }
     await this.save(record);
     return endpoint;
+  }
+
+  /** Takes a running container off one network: its veth pair goes (both ends), and its endpoint. */
+  async disconnect(idOrName: string, containerId: string): Promise<NetworkRecord> {
+    const record = this.get(idOrName);
+    const endpoint = record.endpoints[containerId];
+    if (!endpoint) return record;
+    await this.inHolder(['link', 'del', endpoint.EndpointID]).catch(() => {});
+    delete record.endpoints[containerId];
+    await this.save(record);
+    return record;
   }
 
   /** Forgets a container's endpoints (its namespace, and with it the veth, goes with the container). */

@@ -1,16 +1,44 @@
 import anyTest, { type TestFn } from 'ava';
+import dgram from 'node:dgram';
 import { e2eUnavailable, retry, RoostEnv } from '../helpers/roost-env.js';
+import { buildResponse, parseQuery, Rcode, RR } from '../../src/net/dns-message.js';
 
 const skip = e2eUnavailable();
-const test = anyTest as TestFn<{ roost: RoostEnv }>;
+const test = anyTest as TestFn<{ roost: RoostEnv; upstream: { socket: dgram.Socket; asked: string[] } }>;
 const e2e = skip ? test.skip : test.serial;
 if (skip) test('end-to-end: user-defined networks (skipped)', (t) => { t.log(skip); t.pass(); });
 
+/**
+ * A fake upstream resolver on the loopback, the only one the engine forwards to in these tests (no query
+ * leaves the machine): names under upstream.test are 192.0.2.44, others do not exist. It notes what it is asked.
+ */
+async function fakeUpstream(): Promise<{ socket: dgram.Socket; asked: string[]; port: number }> {
+  const socket = dgram.createSocket('udp4');
+  const asked: string[] = [];
+  socket.on('message', (packet, from) => {
+    const query = parseQuery(packet);
+    if (!query) return;
+    asked.push(query.name);
+    const ours = query.name.endsWith('.upstream.test');
+    const answers = ours && query.type === RR.A ? [{ type: RR.A, ttl: 5, data: '192.0.2.44' }] : [];
+    socket.send(buildResponse(query, ours ? Rcode.NOERROR : Rcode.NXDOMAIN, answers), from.port, from.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { socket, asked, port: socket.address().port };
+}
+
 test.before(async (t) => {
   t.context.roost = new RoostEnv('networks');
+  const upstream = await fakeUpstream();
+  t.context.upstream = upstream;
+  // Set before the daemon starts (it inherits the CLI's environment).
+  t.context.roost.env.ROOST_DNS_UPSTREAM = `127.0.0.1:${upstream.port}`;
   if (!skip) await t.context.roost.loadBusybox(t as never);
 });
-test.after.always(async (t) => { await t.context.roost?.destroy(); });
+test.after.always(async (t) => {
+  await t.context.roost?.destroy();
+  t.context.upstream?.socket.close();
+});
 
 const server = (page: string) => ['sh', '-c', `mkdir -p /srv && echo ${page} > /srv/index.html && exec httpd -f -p 80 -h /srv`];
 
@@ -76,6 +104,8 @@ e2e('bad network requests are one line and change nothing; the docker CLI manage
     [['network', 'create', '--subnet', '10.2.0.0/24', '--gateway', '10.3.0.1', 'gw'], /gateway 10\.3\.0\.1 is not in subnet/],
     [['network', 'create', 'bridge'], /already exists/],
     [['network', 'rm', 'none'], /pre-defined network and cannot be removed/],
+    [['network', 'create', '--subnet', '10.2.0.0/24', '--ip-range', '10.2.1.0/25', 'range'], /IP range 10\.2\.1\.0\/25 is not in subnet 10\.2\.0\.0\/24/],
+    [['network', 'create', '--ip-range', '10.2.1.0/25', 'range'], /an IP range needs a subnet/],
     [['network', 'rm', 'nosuch'], /network nosuch not found/],
     [['run', '--rm', '--network', 'nosuch', 'busybox', 'true'], /network nosuch not found/],
   ];
@@ -105,6 +135,249 @@ e2e('after kill -9 of the daemon, containers keep their network and new ones sti
   process.kill(roost.daemonPid(), 'SIGKILL');
   const after = await retry(() => roost.roost(['run', '--rm', '--network', 'durable', 'busybox', 'timeout', '3', 'wget', '-qO-', 'http://keeper/']), (r) => r.exitCode === 0, 10_000);
   t.is(after.stdout, 'still-here\n');
+  // The new daemon serves DNS on the network again.
+  const lookup = await roost.roost(['run', '--rm', '--network', 'durable', 'busybox', 'nslookup', 'keeper']);
+  t.is(lookup.exitCode, 0, lookup.stdout + lookup.stderr);
+  t.regex(lookup.stdout, /Name:\s+keeper\nAddress: 10\.89\./);
   await roost.roost(['rm', '-f', 'keeper']);
   t.is((await roost.roost(['network', 'rm', 'durable'])).exitCode, 0);
+});
+
+e2e('--add-host, --dns, --dns-search and --dns-option shape /etc/hosts and /etc/resolv.conf; host-gateway reaches the host loopback', async (t) => {
+  const { roost } = t.context;
+  const files = await roost.roost(['run', '--rm', '--add-host', 'foo:10.1.2.3', '--add-host', 'six=::1', '--dns', '10.9.9.9', '--dns-search', 'example.test',
+    '--dns-option', 'ndots:3', 'busybox', 'sh', '-c', 'cat /etc/hosts; echo ---; cat /etc/resolv.conf']);
+  t.is(files.exitCode, 0, files.stderr);
+  const [hosts, resolv] = files.stdout.split('---\n') as [string, string];
+  t.regex(hosts, /^10\.1\.2\.3\tfoo$/m);
+  t.regex(hosts, /^::1\tsix$/m);
+  t.is(resolv, 'nameserver 10.9.9.9\nsearch example.test\noptions ndots:3\n');
+  // `--dns-search .` drops the host's search domains.
+  t.notRegex((await roost.roost(['run', '--rm', '--dns-search', '.', 'busybox', 'cat', '/etc/resolv.conf'])).stdout, /^search/m);
+
+  await roost.roost(['create', '--name', 'shown', '--add-host', 'a:10.0.0.7', '--dns', '10.0.0.53', '--dns-search', 'corp.test', '--dns-option', 'rotate', 'busybox', 'true']);
+  const shown = JSON.parse((await roost.roost(['inspect', '-f', '{{json .HostConfig}}', 'shown'])).stdout);
+  t.deepEqual([shown.ExtraHosts, shown.Dns, shown.DnsSearch, shown.DnsOptions], [['a:10.0.0.7'], ['10.0.0.53'], ['corp.test'], ['rotate']]);
+  await roost.roost(['rm', 'shown']);
+
+  // A server on the host's loopback, reached through host-gateway (on the default network and on a user-defined one).
+  const http = await import('node:http');
+  const server = http.createServer((_req, res) => res.end('from-host\n'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  try {
+    const viaGateway = await roost.roost(['run', '--rm', '--add-host', 'hostbox:host-gateway', 'busybox', 'timeout', '5', 'wget', '-qO-', `http://hostbox:${port}/`]);
+    t.is(viaGateway.stdout, 'from-host\n', viaGateway.stderr);
+    // Without host-gateway the host's loopback stays out of reach.
+    t.not((await roost.roost(['run', '--rm', 'busybox', 'timeout', '5', 'wget', '-qO-', `http://10.0.2.2:${port}/`])).exitCode, 0);
+    await roost.roost(['network', 'create', 'tohost']);
+    const onNetwork = await roost.roost(['run', '--rm', '--network', 'tohost', '--add-host', 'hostbox:host-gateway', 'busybox', 'timeout', '5', 'wget', '-qO-', `http://hostbox:${port}/`]);
+    t.is(onNetwork.stdout, 'from-host\n', onNetwork.stderr);
+    await roost.roost(['network', 'rm', 'tohost']);
+  } finally {
+    server.close();
+  }
+
+  // Through the docker CLI, HostConfig.ExtraHosts and Dns arrive by the API.
+  const viaDocker = await roost.docker(['run', '--rm', '--add-host', 'dk:10.4.4.4', '--dns', '10.5.5.5', 'busybox', 'sh', '-c', 'cat /etc/hosts /etc/resolv.conf']);
+  t.regex(viaDocker.stdout, /^10\.4\.4\.4\tdk$/m);
+  t.regex(viaDocker.stdout, /^nameserver 10\.5\.5\.5$/m);
+
+  await roost.roost(['run', '-d', '--name', 'netowner', 'busybox', 'sleep', '30']);
+  const cases: Array<[string[], RegExp]> = [
+    [['--add-host', 'nocolon'], /bad format for add-host: "nocolon"/],
+    [['--add-host', 'x:999.1.1.1'], /invalid IP address in add-host: "999\.1\.1\.1"/],
+    [['--dns', 'resolver.example'], /invalid DNS server "resolver\.example": not an IP address/],
+    [['--dns-search', '-bad-'], /invalid DNS search domain "-bad-"/],
+    [['--network', 'none', '--add-host', 'h:host-gateway'], /host-gateway: a container on network none has no way to the host/],
+    [['--network', 'container:netowner', '--dns', '10.1.1.1'], /conflicting options: dns and the network mode/],
+    [['--network', 'container:netowner', '--add-host', 'a:10.1.1.1'], /conflicting options: custom host-to-IP mapping and the network mode/],
+  ];
+  const before = (await roost.roost(['ps', '-aq'])).stdout;
+  for (const [flags, pattern] of cases) {
+    const result = await roost.roost(['run', '--rm', ...flags, 'busybox', 'true']);
+    t.is(result.exitCode, 125, flags.join(' '));
+    t.regex(result.stderr, pattern, flags.join(' '));
+    t.is(result.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  // The engine checks API bodies itself (the docker CLI's own checks are not the only guard).
+  const http2 = await import('node:http');
+  const apiCreate = (hostConfig: object) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = http2.request({ socketPath: roost.socket, path: '/containers/create', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ Image: 'busybox', Cmd: ['true'], HostConfig: hostConfig }));
+  });
+  for (const [hostConfig, pattern] of [[{ ExtraHosts: ['h:not-an-ip'] }, /invalid IP address in add-host/], [{ DnsOptions: ['two words'] }, /invalid DNS option/], [{ Dns: ['1.2.3'] }, /invalid DNS server/]] as const) {
+    const answer = await apiCreate(hostConfig);
+    t.is(answer.status, 400, answer.body);
+    t.regex(JSON.parse(answer.body).message, pattern);
+  }
+  t.is((await roost.roost(['ps', '-aq'])).stdout, before, 'no container was made');
+  await roost.roost(['rm', '-f', 'netowner']);
+});
+
+e2e('the embedded DNS server answers names, aliases and addresses on the network, sees containers that come later, and forwards other names', async (t) => {
+  const { roost, upstream } = t.context;
+  await roost.roost(['network', 'create', 'dnsnet']);
+  await roost.roost(['network', 'create', '--internal', 'dnsint']);
+  t.is((await roost.roost(['run', '-d', '--network', 'dnsnet', '--name', 'asker', 'busybox', 'sleep', '120'])).exitCode, 0);
+  await roost.roost(['run', '-d', '--network', 'dnsnet', '--name', 'first', '--network-alias', 'svc', 'busybox', 'sleep', '120']);
+  const inspect = async (name: string, network: string, field: string) => (await roost.roost(['inspect', '-f', `{{.NetworkSettings.Networks.${network}.${field}}}`, name])).stdout.trim();
+  const gateway = await inspect('asker', 'dnsnet', 'Gateway');
+  t.regex(gateway, /^10\.89\.\d+\.1$/);
+  t.is((await roost.roost(['exec', 'asker', 'cat', '/etc/resolv.conf'])).stdout, `nameserver ${gateway}\noptions ndots:0\n`);
+  // nslookup asks the nameserver itself (it never reads /etc/hosts).
+  const nslookup = (container: string, name: string) => roost.roost(['exec', container, 'nslookup', name]);
+  const firstIp = await inspect('first', 'dnsnet', 'IPAddress');
+  for (const name of ['first', 'svc', 'FIRST', 'first.']) {
+    const answer = await nslookup('asker', name);
+    t.is(answer.exitCode, 0, `${name}: ${answer.stdout}${answer.stderr}`);
+    t.regex(answer.stdout, new RegExp(`Address: ${firstIp.replace(/\./g, '\\.')}$`, 'm'), name);
+  }
+  t.regex((await nslookup('asker', firstIp)).stdout, /name = first$/m, 'PTR of a member');
+
+  // A container that joins later is known at once, and forgotten when it goes.
+  await roost.roost(['run', '-d', '--network', 'dnsnet', '--name', 'later', 'busybox', 'sleep', '120']);
+  const laterIp = await inspect('later', 'dnsnet', 'IPAddress');
+  t.regex((await nslookup('asker', 'later')).stdout, new RegExp(`Address: ${laterIp.replace(/\./g, '\\.')}$`, 'm'));
+  await roost.roost(['rm', '-f', 'later']);
+  upstream.asked.length = 0;
+  const gone = await nslookup('asker', 'later');
+  t.not(gone.exitCode, 0);
+  t.regex(gone.stdout + gone.stderr, /NXDOMAIN/, 'asked upstream, which does not know it');
+  t.true(upstream.asked.includes('later'));
+
+  // Other names go to the upstream resolver.
+  upstream.asked.length = 0;
+  const outside = await nslookup('asker', 'www.upstream.test');
+  t.is(outside.exitCode, 0, outside.stdout + outside.stderr);
+  t.regex(outside.stdout, /Address: 192\.0\.2\.44$/m);
+  t.true(upstream.asked.includes('www.upstream.test'));
+
+  // An internal network's server answers its own names, refuses the rest, and never forwards.
+  await roost.roost(['run', '-d', '--network', 'dnsint', '--name', 'inside', 'busybox', 'sleep', '120']);
+  upstream.asked.length = 0;
+  const refused = await nslookup('inside', 'www.upstream.test');
+  t.not(refused.exitCode, 0);
+  t.regex(refused.stdout + refused.stderr, /REFUSED/);
+  t.regex((await nslookup('inside', 'inside')).stdout, /Address: 10\.89\./);
+  const elsewhere = await nslookup('inside', 'first');
+  t.not(elsewhere.exitCode, 0, 'a container on another network is not known');
+  t.deepEqual(upstream.asked, [], 'nothing was forwarded from the internal network');
+
+  // --dns on a user-defined network: the embedded server stays the nameserver and forwards there (here the
+  // host's loopback port 53, where nothing listens: the server answers SERVFAIL, on which busybox's nslookup
+  // retries until it gives up; the default upstream is never asked).
+  await roost.roost(['run', '-d', '--network', 'dnsnet', '--name', 'owndns', '--dns', '127.0.0.1', 'busybox', 'sleep', '120']);
+  t.regex((await roost.roost(['exec', 'owndns', 'cat', '/etc/resolv.conf'])).stdout, new RegExp(`^nameserver ${gateway.replace(/\./g, '\\.')}$`, 'm'));
+  upstream.asked.length = 0;
+  const own = await nslookup('owndns', 'x.upstream.test');
+  t.not(own.exitCode, 0);
+  t.notRegex(own.stdout, /192\.0\.2\.44/);
+  t.deepEqual(upstream.asked, []);
+  t.regex((await nslookup('owndns', 'svc')).stdout, new RegExp(`Address: ${firstIp.replace(/\./g, '\\.')}$`, 'm'), 'local names still answer');
+
+  await roost.roost(['rm', '-f', 'asker', 'first', 'inside', 'owndns']);
+  await roost.roost(['network', 'rm', 'dnsnet', 'dnsint']);
+});
+
+e2e('network connect and disconnect take effect at once on a running container; a connected network stays across restarts', async (t) => {
+  const { roost } = t.context;
+  await roost.roost(['network', 'create', 'live1']);
+  await roost.roost(['run', '-d', '--network', 'live1', '--name', 'target', 'busybox', ...server('live')]);
+  await roost.roost(['run', '-d', '--name', 'roamer', 'busybox', 'sleep', '120']);
+  const fetchTarget = () => roost.roost(['exec', 'roamer', 'timeout', '3', 'wget', '-qO-', 'http://target/']);
+  t.not((await fetchTarget()).exitCode, 0, 'not on the network yet');
+
+  const connected = await roost.roost(['network', 'connect', '--alias', 'roaming', 'live1', 'roamer']);
+  t.is(connected.exitCode, 0, connected.stderr);
+  t.is((await retry(fetchTarget, (r) => r.exitCode === 0)).stdout, 'live\n');
+  const roamerIp = (await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.live1.IPAddress}}', 'roamer'])).stdout.trim();
+  t.regex(roamerIp, /^10\.89\.\d+\.\d+$/);
+  const byAlias = await roost.roost(['exec', 'target', 'nslookup', 'roaming']);
+  t.regex(byAlias.stdout, new RegExp(`Address: ${roamerIp.replace(/\./g, '\\.')}$`, 'm'), byAlias.stdout + byAlias.stderr);
+  t.regex((await roost.roost(['exec', 'target', 'cat', '/etc/hosts'])).stdout, new RegExp(`^${roamerIp.replace(/\./g, '\\.')}\\troamer roaming`, 'm'));
+  const members = JSON.parse((await roost.roost(['network', 'inspect', 'live1'])).stdout)[0].Containers;
+  t.deepEqual(Object.values<{ Name: string }>(members).map((m) => m.Name).sort(), ['roamer', 'target']);
+  t.is((await roost.roost(['ps', '--filter', 'network=live1', '--format', '{{.Names}}'])).stdout.split('\n').filter(Boolean).sort().join(','), 'roamer,target');
+
+  const cases: Array<[string[], RegExp]> = [
+    [['network', 'connect', 'live1', 'roamer'], /endpoint with name roamer already exists in network live1/],
+    [['network', 'connect', 'nosuchnet', 'roamer'], /network nosuchnet not found/],
+    [['network', 'connect', 'live1', 'nosuchbox'], /No such container: nosuchbox/],
+    [['network', 'connect', 'bridge', 'roamer'], /predefined network bridge is not supported/],
+    [['network', 'connect', '--ip', '10.1.1.1', 'live1', 'target'], /already exists|not in the subnet/],
+  ];
+  for (const [args, pattern] of cases) {
+    const result = await roost.roost(args);
+    t.is(result.exitCode, 125, args.join(' '));
+    t.regex(result.stderr, pattern, args.join(' '));
+    t.is(result.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  await roost.roost(['run', '-d', '--network', 'none', '--name', 'loner', 'busybox', 'sleep', '60']);
+  const loner = await roost.roost(['network', 'connect', 'live1', 'loner']);
+  t.regex(loner.stderr, /container loner cannot be connected to network live1: it uses no network/);
+  await roost.roost(['rm', '-f', 'loner']);
+
+  t.is((await roost.roost(['network', 'disconnect', 'live1', 'roamer'])).exitCode, 0);
+  const after = await fetchTarget();
+  t.not(after.exitCode, 0, 'off the network at once');
+  t.notRegex((await roost.roost(['exec', 'roamer', 'ip', '-o', 'addr'])).stdout, /10\.89\./, 'its veth is gone');
+  t.notRegex((await roost.roost(['exec', 'target', 'cat', '/etc/hosts'])).stdout, /roamer/, "gone from the peers' /etc/hosts");
+  t.is((await roost.roost(['network', 'disconnect', 'live1', 'roamer'])).exitCode, 125, 'not connected any more');
+
+  // The network a container was created on can be left and joined again as well; after a restart the
+  // container is on both networks, in the order it joined them.
+  await roost.roost(['network', 'create', '--subnet', '10.92.0.0/24', 'live2']);
+  t.is((await roost.roost(['network', 'connect', 'live2', 'target'])).exitCode, 0);
+  t.is((await roost.roost(['network', 'disconnect', 'live1', 'target'])).exitCode, 0);
+  const networksOf = async (name: string) => Object.keys(JSON.parse((await roost.roost(['inspect', '-f', '{{json .NetworkSettings.Networks}}', name])).stdout)).join(',');
+  t.is(await networksOf('target'), 'live2');
+  const addresses = async () => (await roost.roost(['exec', 'target', 'ip', '-o', '-4', 'addr'])).stdout;
+  t.notRegex(await addresses(), /10\.89\./);
+  t.is((await roost.roost(['network', 'connect', 'live1', 'target'])).exitCode, 0);
+  t.regex(await addresses(), /10\.89\./);
+  t.is((await roost.roost(['restart', '-t', '0', 'target'])).exitCode, 0);
+  t.is(await networksOf('target'), 'live2,live1');
+  t.regex(await addresses(), /eth1 +inet 10\.92\.0\.\d+\/24[\s\S]*eth2 +inet 10\.89\./);
+
+  // Through the docker CLI; a connected network is joined again when the container restarts.
+  const outside = await roost.docker(['network', 'connect', '--ip', '10.89.250.9', 'live1', 'roamer']);
+  t.not(outside.exitCode, 0);
+  t.regex(outside.stderr, /address 10\.89\.250\.9 is not in the subnet/);
+  const subnet = JSON.parse((await roost.roost(['network', 'inspect', 'live1'])).stdout)[0].IPAM.Config[0].Subnet as string;
+  const fixed = subnet.replace(/0\/24$/, '77');
+  const viaDocker = await roost.docker(['network', 'connect', '--ip', fixed, 'live1', 'roamer']);
+  t.is(viaDocker.exitCode, 0, viaDocker.stderr);
+  t.is((await roost.roost(['restart', '-t', '0', 'roamer'])).exitCode, 0);
+  t.is((await retry(fetchTarget, (r) => r.exitCode === 0)).stdout, 'live\n', 'connected again after the restart');
+  t.is((await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.live1.IPAddress}}', 'roamer'])).stdout, `${fixed}\n`);
+  t.regex((await roost.roost(['network', 'rm', 'live1'])).stderr, /has active endpoints/);
+  t.is((await roost.docker(['network', 'disconnect', 'live1', 'roamer'])).exitCode, 0);
+  // A container that is not running yet joins at its start (compose connects its networks before starting).
+  await roost.roost(['create', '--name', 'notyet', 'busybox', 'sleep', '60']);
+  t.is((await roost.roost(['network', 'connect', '--alias', 'pending', 'live2', 'notyet'])).exitCode, 0);
+  t.is((await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.live2.IPAddress}}', 'notyet'])).stdout, '\n', 'no address before it runs');
+  await roost.roost(['start', 'notyet']);
+  t.regex((await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.live2.IPAddress}}', 'notyet'])).stdout, /^10\.92\.0\.\d+\n$/);
+  t.regex((await roost.roost(['exec', 'target', 'nslookup', 'pending'])).stdout, /Address: 10\.92\.0\./);
+  await roost.roost(['rm', '-f', 'roamer', 'target', 'notyet']);
+  t.is((await roost.roost(['network', 'rm', 'live1', 'live2'])).exitCode, 0);
+});
+
+e2e('--ip-range: automatic addresses come from the range, a requested one may be anywhere in the subnet', async (t) => {
+  const { roost } = t.context;
+  t.is((await roost.roost(['network', 'create', '--subnet', '10.91.0.0/24', '--ip-range', '10.91.0.128/25', 'ranged'])).exitCode, 0);
+  t.is((await roost.roost(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).IPRange}}', 'ranged'])).stdout, '10.91.0.128/25\n');
+  await roost.roost(['run', '-d', '--network', 'ranged', '--name', 'r1', 'busybox', 'sleep', '60']);
+  await roost.roost(['run', '-d', '--network', 'ranged', '--name', 'r2', 'busybox', 'sleep', '60']);
+  await roost.roost(['run', '-d', '--network', 'ranged', '--name', 'r3', '--ip', '10.91.0.20', 'busybox', 'sleep', '60']);
+  const ip = async (name: string) => (await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.ranged.IPAddress}}', name])).stdout.trim();
+  t.deepEqual([await ip('r1'), await ip('r2'), await ip('r3')], ['10.91.0.128', '10.91.0.129', '10.91.0.20']);
+  await roost.roost(['rm', '-f', 'r1', 'r2', 'r3']);
+  await roost.roost(['network', 'rm', 'ranged']);
 });

@@ -15,7 +15,7 @@ const create: Command = {
     { name: 'gateway', type: 'string', help: 'IPv4 Gateway for the master subnet' },
     { name: 'internal', type: 'bool', help: 'Restrict external access to the network' },
     { name: 'label', type: 'list', help: 'Set metadata on a network' },
-    { name: 'ip-range', type: 'string', help: 'Allocate container ip from a sub-range (not supported yet)' },
+    { name: 'ip-range', type: 'string', help: 'Allocate container ip from a sub-range' },
     { name: 'ipv6', type: 'bool', help: 'Enable IPv6 networking (not supported yet)' },
   ],
   minArgs: 1, maxArgs: 1,
@@ -97,14 +97,31 @@ const prune: Command = {
   },
 };
 
-const connectLike = (action: 'connect' | 'disconnect'): Command => ({
-  name: `network ${action}`, synopsis: 'NETWORK CONTAINER', description: `${action === 'connect' ? 'Connect a container to' : 'Disconnect a container from'} a network (not supported yet)`,
-  flags: [], minArgs: 2, maxArgs: 2,
+const connect: Command = {
+  name: 'network connect', synopsis: '[OPTIONS] NETWORK CONTAINER', description: 'Connect a container to a network (a running one at once)',
+  flags: [
+    { name: 'alias', type: 'list', help: 'Add network-scoped alias for the container' },
+    { name: 'ip', type: 'string', help: 'IPv4 address (e.g., 10.89.1.10)' },
+  ],
+  minArgs: 2, maxArgs: 2,
   async run(ctx) {
     const [network, container] = ctx.args.positionals as [string, string];
-    await (await ctx.client()).call(`/networks/${encodeURIComponent(network)}/${action}`, { method: 'POST', body: { Container: container } });
+    const f = ctx.args.flags;
+    const endpoint = { Aliases: (f.alias as string[] | undefined) ?? [], ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip as string } } : {}) };
+    await (await ctx.client()).call(`/networks/${encodeURIComponent(network)}/connect`, { method: 'POST', body: { Container: container, EndpointConfig: endpoint } });
     return 0;
   },
-});
+};
 
-export const networkCommands: Command[] = [create, ls, inspect, rm, prune, connectLike('connect'), connectLike('disconnect')];
+const disconnect: Command = {
+  name: 'network disconnect', synopsis: '[OPTIONS] NETWORK CONTAINER', description: 'Disconnect a container from a network (a running one at once)',
+  flags: [{ name: 'force', short: 'f', type: 'bool', help: 'Force the container to disconnect from a network' }],
+  minArgs: 2, maxArgs: 2,
+  async run(ctx) {
+    const [network, container] = ctx.args.positionals as [string, string];
+    await (await ctx.client()).call(`/networks/${encodeURIComponent(network)}/disconnect`, { method: 'POST', body: { Container: container, Force: Boolean(ctx.args.flags.force) } });
+    return 0;
+  },
+};
+
+export const networkCommands: Command[] = [create, ls, inspect, rm, prune, connect, disconnect];
