@@ -67,7 +67,9 @@ function referencePattern(value: string): RegExp {
 /** Whether a familiar name (busybox:latest) matches a `reference` filter (busybox, busybox:*, team/*). */
 function nameMatchesReference(name: string, value: string): boolean {
   const pattern = referencePattern(value);
-  return pattern.test(name) || (!value.includes(':') && pattern.test(name.replace(/:[^:/]+$/, '')));
+  // A value without a tag (its last component has no ':'; a registry's host:port does not count) matches every tag.
+  const hasTag = /:[^/]*$/.test(value);
+  return pattern.test(name) || (!hasTag && pattern.test(name.replace(/:[^:/]+$/, '')));
 }
 
 function matchesImageFilters(ctx: RouteContext, image: ImageRecord, filters: Record<string, string[]>): boolean {
@@ -145,9 +147,13 @@ export function imageRoutes(router: Router): void {
     const name = tag ? `${fromImage}${tag.startsWith('sha256:') ? '@' : ':'}${tag}` : fromImage;
     const platform = ctx.query.string('platform');
     const credentials = registryAuth(ctx.req.headers['x-registry-auth']);
+    // Docker's API: a fromImage naming no tag or digest, with no tag parameter, pulls every tag (pull -a).
+    const allTags = !tag && !/[:@][^/]*$/.test(fromImage);
     const progress = new JsonProgress(ctx.res!);
     await progress.run(async () => {
-      await ctx.engine.puller.pull(name, { credentials, platform: platform ? parsePlatform(platform) : undefined, progress: (m) => progress.send(m) });
+      const opts = { credentials, platform: platform ? parsePlatform(platform) : undefined, progress: (m: Parameters<JsonProgress['send']>[0]) => progress.send(m) };
+      if (allTags) await ctx.engine.puller.pullAllTags(name, opts);
+      else await ctx.engine.puller.pull(name, opts);
     });
   });
 

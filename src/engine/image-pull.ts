@@ -5,6 +5,7 @@ import { chainIds } from '../image/chain.js';
 import type { ImageStore } from '../image/image-store.js';
 import { familiarName, fullName, parseReference, type ImageReference } from '../image/reference.js';
 import type { ImageConfig, ImageRecord } from '../image/types.js';
+import { listTags } from '../registry/tags.js';
 import { blobStream } from '../registry/blob-stream.js';
 import { fetchManifest, type FetchedManifest, type Platform } from '../registry/manifests.js';
 import type { Credentials, RegistryClient } from '../registry/registry-client.js';
@@ -99,6 +100,21 @@ export class ImagePuller {
     progress({ status: `Status: ${existed ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarName(ref)}` });
     this.events.emit('image', 'pull', image.id, { name: familiarName(ref) });
     return image;
+  }
+
+  /**
+   * `pull --all-tags`: every tag of the repository, one after the other (layers they share are fetched
+   * once). Docker's API asks for this with a `fromImage` that names no tag and no `tag` parameter.
+   */
+  async pullAllTags(name: string, opts: { credentials?: Credentials; platform?: Platform; progress?: ProgressSink } = {}): Promise<ImageRecord[]> {
+    const ref = parseReference(name);
+    if (ref.digest) throw new EngineError('invalid_argument', `tag can't be used with --all-tags/-a: ${name} names a digest`);
+    const client = this.registries.client(ref.domain, opts.credentials);
+    const tags = await listTags(client, ref.path);
+    if (!tags.length) throw new EngineError('not_found', `${familiarName({ ...ref, tag: undefined })} has no tags`);
+    const images: ImageRecord[] = [];
+    for (const tag of tags.sort()) images.push(await this.pull(fullName({ ...ref, tag }), opts));
+    return images;
   }
 
   /** The manifest, from a mirror when one has it, else from the registry itself. */

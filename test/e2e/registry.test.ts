@@ -202,3 +202,30 @@ e2e('a layer that does not match its digest, a schema 1 or unknown manifest, 403
     await fake.stop();
   }
 });
+
+e2e('pull --all-tags pulls every tag of the repository, the docker CLI way too; a tag with -a is refused', async (t) => {
+  const { roost, plain } = t.context;
+  const repo = `${plain.host}/tools/many`;
+  for (const tag of ['a', 'b', 'c']) {
+    t.is((await roost.roost(['tag', 'busybox', `${repo}:${tag}`])).exitCode, 0);
+    const push = await roost.roost(['push', `${repo}:${tag}`]);
+    t.is(push.exitCode, 0, push.stderr);
+    t.is((await roost.roost(['rmi', `${repo}:${tag}`])).exitCode, 0);
+  }
+  const pull = await roost.roost(['pull', '--all-tags', repo]);
+  t.is(pull.exitCode, 0, pull.stderr);
+  for (const tag of ['a', 'b', 'c']) t.regex(pull.stdout, new RegExp(`Status: .* for ${repo.replace(/\./g, '\\.')}:${tag}\\n`));
+  const tags = (await roost.roost(['images', repo, '--format', '{{.Tag}}'])).stdout.trim().split('\n').sort();
+  t.deepEqual(tags, ['a', 'b', 'c']);
+  const withTag = await roost.roost(['pull', '-a', `${repo}:a`]);
+  t.is(withTag.exitCode, 125);
+  t.is(withTag.stderr, "roost: tag can't be used with --all-tags/-a\n");
+  const missing = await roost.roost(['pull', '-a', `${plain.host}/tools/none`]);
+  t.not(missing.exitCode, 0);
+  t.regex(missing.stderr, /^roost: .*tools\/none/);
+  for (const tag of ['a', 'b', 'c']) await roost.roost(['rmi', `${repo}:${tag}`]);
+  const docker = await roost.docker(['pull', '-a', repo]);
+  if (docker.exitCode === 127 || /not found/.test(docker.stderr) && !docker.stdout) return void t.log('docker CLI missing: its part not run');
+  t.is(docker.exitCode, 0, docker.stderr);
+  t.deepEqual((await roost.roost(['images', repo, '--format', '{{.Tag}}'])).stdout.trim().split('\n').sort(), ['a', 'b', 'c']);
+});

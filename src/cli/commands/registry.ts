@@ -7,12 +7,16 @@ import { ProgressView, type ProgressLine } from '../progress-view.js';
 import type { ApiClient } from '../../api/client.js';
 
 /** Pulls `name` through the engine with the saved credentials, showing progress unless quiet. */
-export async function pullImage(client: ApiClient, name: string, opts: { quiet?: boolean; platform?: string; out?: NodeJS.WriteStream } = {}): Promise<string> {
+export async function pullImage(client: ApiClient, name: string, opts: { quiet?: boolean; platform?: string; out?: NodeJS.WriteStream; allTags?: boolean } = {}): Promise<string> {
   const ref = parseReference(name);
+  if (opts.allTags && (ref.digest || /:[^/]*$/.test(name))) throw invalid(`tag can't be used with --all-tags/-a`);
   const view = new ProgressView(opts.out ?? process.stdout);
+  // As the docker CLI sends it: the tag (or digest) apart, and none at all for every tag.
+  const repository = familiarName({ ...ref, tag: undefined, digest: undefined });
+  const tag = opts.allTags ? undefined : ref.digest ?? ref.tag ?? 'latest';
   const lines = client.jsonLines<ProgressLine>('/images/create', {
     method: 'POST',
-    query: { fromImage: name, platform: opts.platform },
+    query: { fromImage: repository, tag, platform: opts.platform },
     headers: { 'X-Registry-Auth': registryAuthHeader(ref.domain) },
   });
   for await (const line of lines) {
@@ -20,7 +24,7 @@ export async function pullImage(client: ApiClient, name: string, opts: { quiet?:
       if (line.error || line.errorDetail) view.show(line);
     } else view.show(line);
   }
-  return fullName(ref);
+  return opts.allTags ? fullName({ ...ref, tag: undefined }) : fullName(ref);
 }
 
 const pull: Command = {
@@ -33,8 +37,7 @@ const pull: Command = {
   minArgs: 1, maxArgs: 1,
   async run(ctx) {
     const name = ctx.args.positionals[0]!;
-    if (ctx.args.flags['all-tags']) throw invalid('pull --all-tags is not supported yet: pull the tags one by one');
-    const full = await pullImage(await ctx.client(), name, { quiet: Boolean(ctx.args.flags.quiet), platform: ctx.args.flags.platform as string | undefined });
+    const full = await pullImage(await ctx.client(), name, { quiet: Boolean(ctx.args.flags.quiet), platform: ctx.args.flags.platform as string | undefined, allTags: Boolean(ctx.args.flags['all-tags']) });
     process.stdout.write(`${full}\n`);
     return 0;
   },
