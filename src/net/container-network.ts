@@ -15,9 +15,11 @@ export interface NetworkAttachment {
 type PublishedPorts = Record<string, Array<{ HostIp: string; HostPort: string }>>;
 
 /**
- * The default network's per-container namespaces and uplinks. Starting pasta is most of a container's
- * start time, so one namespace with pasta already running (no published ports) is kept ready: a container
- * without `-p` takes it and the next one is prepared in the background.
+ * The default network's per-container namespaces and uplinks. Starting the uplink is most of a
+ * container's start time, so one namespace with its uplink already running is kept ready: a container
+ * takes it and the next one is prepared in the background. A slirp4netns spare also serves containers
+ * with `-p` (ports are added through its API socket); a pasta spare only those without (pasta takes its
+ * ports when it starts).
  */
 export class ContainerNetworks {
   private readonly poolDir: string;
@@ -55,7 +57,7 @@ export class ContainerNetworks {
   }
 
   private refill(): void {
-    if (this.closed || this.spare || this.uplink !== 'pasta') return;
+    if (this.closed || this.spare) return;
     const dir = path.join(this.poolDir, randomBytes(6).toString('hex'));
     this.spare = this.prepare(dir, {}).then((a) => ({ ...a, ownDir: dir }), () => undefined);
   }
@@ -66,10 +68,22 @@ export class ContainerNetworks {
    */
   async attach(containerRunDir: string, ports: PublishedPorts, opts: { hostLoopback?: boolean } = {}): Promise<NetworkAttachment> {
     let attachment: NetworkAttachment | undefined;
-    // Spares run pasta, whose gateway always leads to the host.
-    if (Object.keys(ports).length === 0 && this.spare) {
+    const hasPorts = Object.keys(ports).length > 0;
+    // A slirp4netns spare keeps the host's loopback closed; pasta's gateway always leads to the host.
+    const spareFits = this.uplink === 'pasta' ? !hasPorts : !opts.hostLoopback;
+    if (spareFits && this.spare) {
       attachment = await this.spare;
       this.spare = undefined;
+      if (attachment && hasPorts) {
+        try {
+          const { publishSlirpPorts } = await import('./slirp-uplink.js');
+          await publishSlirpPorts(path.join(attachment.ownDir!, 'slirp.sock'), ports);
+        } catch (err) {
+          await this.release(attachment);
+          this.refill();
+          throw err;
+        }
+      }
     }
     attachment ??= await this.prepare(containerRunDir, ports, opts.hostLoopback);
     fs.writeFileSync(path.join(containerRunDir, 'network.json'), JSON.stringify(attachment));

@@ -49,6 +49,17 @@ export async function startSlirp(nsFile: string, bindings: Record<string, Array<
     throw unavailable(`cannot start the network uplink (slirp4netns): ${detail || 'it did not get ready'}`, 'check that /dev/net/tun is usable by you (distributions ship it 0666), or run with --network none|host');
   }
   fs.writeFileSync(pidFile, `${child.pid}\n`);
+  try {
+    await publishSlirpPorts(apiSocket, bindings);
+  } catch (err) {
+    process.kill(child.pid!, 'SIGKILL');
+    throw err;
+  }
+  return child.pid!;
+}
+
+/** Publishes ports through a running slirp4netns's API socket (at its start, or on a pooled one). */
+export async function publishSlirpPorts(apiSocket: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>): Promise<void> {
   for (const [key, list] of Object.entries(bindings)) {
     const [guestPort, proto] = key.split('/');
     for (const binding of list) {
@@ -56,11 +67,7 @@ export async function startSlirp(nsFile: string, bindings: Record<string, Array<
         execute: 'add_hostfwd',
         arguments: { proto: proto ?? 'tcp', host_addr: binding.HostIp || '0.0.0.0', host_port: Number(binding.HostPort), guest_port: Number(guestPort) },
       });
-      if (reply.error) {
-        process.kill(child.pid!, 'SIGKILL');
-        throw unavailable(`cannot publish ${binding.HostIp || '0.0.0.0'}:${binding.HostPort}: ${reply.error.desc ?? JSON.stringify(reply.error)}`);
-      }
+      if (reply.error) throw unavailable(`cannot publish ${binding.HostIp || '0.0.0.0'}:${binding.HostPort}: ${reply.error.desc ?? JSON.stringify(reply.error)}`);
     }
   }
-  return child.pid!;
 }

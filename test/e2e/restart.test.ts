@@ -65,7 +65,8 @@ e2e('health checks: starting, unhealthy after the retries, healthy when the chec
   const events = roost.spawnRoost(['events', '--filter', 'event=health_status', '--format', '{{.Action}}', '--until', new Date(Date.now() + 12_000).toISOString()]);
   await roost.roost(['run', '-d', '--name', 'web', '--health-cmd', 'cat /tmp/ready', '--health-interval', '200ms', '--health-retries', '2', 'busybox', 'sleep', '300']);
   t.regex((await roost.roost(['ps', '--format', '{{.Status}}', '--filter', 'name=web'])).stdout, /^Up .* \(health: starting\)\n$/);
-  t.is(await retry(() => health(roost, 'web'), (s) => s.startsWith('unhealthy'), 5000), 'unhealthy 2');
+  // Unhealthy once two checks in a row failed; more may have failed by the time inspect answers.
+  t.regex(await retry(() => health(roost, 'web'), (s) => s.startsWith('unhealthy'), 5000), /^unhealthy ([2-9]|\d\d+)$/);
   t.regex((await roost.roost(['inspect', '-f', '{{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}', 'web'])).stdout, /^1 cat: can't open '\/tmp\/ready'/);
   await roost.roost(['exec', 'web', 'sh', '-c', 'echo ok > /tmp/ready']);
   t.is(await retry(() => health(roost, 'web'), (s) => s.startsWith('healthy'), 5000), 'healthy 0');
