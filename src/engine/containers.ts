@@ -1035,8 +1035,6 @@ export class ContainerService {
     // Drop the record first: a kill -9 half way leaves a dir without container.json, which open() sweeps.
     await fsp.rm(path.join(dir, 'container.json'), { force: true });
     this.records.delete(record.Id);
-    await fsp.rm(dir, { recursive: true, force: true });
-    await fsp.rm(path.dirname(this.monitorFiles(record.Id).socket), { recursive: true, force: true });
     this.events.emit('container', 'destroy', record.Id, this.eventAttributes(record));
     if (opts.volumes) {
       for (const mount of record.Mounts ?? []) {
@@ -1044,7 +1042,12 @@ export class ContainerService {
         await this.volumes.remove(mount.Name, { force: false, usedBy: this.volumeUsers(mount.Name) }).catch(() => {});
       }
     }
+    // The container is gone for every client from here (`run --rm` returns); its directories, whose
+    // deletion is the slow part, go after. A daemon killed meanwhile sweeps them at its next start, as
+    // any directory without container.json.
     this.waiters.emit(`removed:${record.Id}`);
+    await fsp.rm(dir, { recursive: true, force: true });
+    await fsp.rm(path.dirname(this.monitorFiles(record.Id).socket), { recursive: true, force: true });
   }
 
   /** Subscribes synchronously (so a start right after cannot be missed); resolves with the exit code. */
