@@ -39,7 +39,9 @@ const BENCHMARKS = [
   { key: 'volume-io', aliases: ['5', 'volume', 'io'], title: 'write 256 MiB + create 5,000 files in a volume / bind mount vs the host' },
   { key: 'commit', aliases: ['6'], title: 'commit a container that changed 20,000 files' },
   { key: 'pull', aliases: ['7', 'push', 'registry'], title: 'pull and push a Debian bookworm minbase image through a loopback docker-registry' },
+  { key: 'stats', aliases: ['8', 'health'], title: 'stats --no-stream of 20 running containers; the engine\'s idle CPU with 20 health-checked containers' },
 ];
+const STATS_CONTAINERS = 20;
 const BOOKWORM_TAR = process.env.ROOST_BENCH_BOOKWORM ?? '/var/cache/roost-bench/bookworm-minbase.tar';
 
 // ---------------------------------------------------------------------------------------------- options
@@ -47,7 +49,8 @@ const BOOKWORM_TAR = process.env.ROOST_BENCH_BOOKWORM ?? '/var/cache/roost-bench
 function usage() {
   return `usage: node bench/run.js [--quick] [--only NAME[,NAME...]] [--network default|none] [--no-podman] [--shared-daemon] [--json FILE]
 
-  --quick            fewer iterations (run 5, docker-run 3, idle 5 containers, load 1, volume-io 3, commit 1, pull 1)
+  --quick            fewer iterations (run 5, docker-run 3, idle 5 containers, load 1, volume-io 3, commit 1, pull 1,
+                     stats 3 and a 10 s CPU window instead of 30 s)
   --only NAME        run only these benchmarks: ${BENCHMARKS.map((b) => b.key).join(', ')} (repeatable or comma-separated)
   --network MODE     default: each engine's default rootless network (Roost: pasta, podman 4: slirp4netns);
                      none: --network=none on both sides
@@ -89,8 +92,8 @@ function parseOptions(argv) {
     else throw new Error(`unknown argument: ${arg}\n${usage()}`);
   }
   opts.iterations = opts.quick
-    ? { run: 5, 'docker-run': 3, idle: 5, load: 1, 'volume-io': 3, commit: 1, pull: 1 }
-    : { run: 20, 'docker-run': 10, idle: 20, load: 3, 'volume-io': 9, commit: 3, pull: 3 };
+    ? { run: 5, 'docker-run': 3, idle: 5, load: 1, 'volume-io': 3, commit: 1, pull: 1, stats: 3 }
+    : { run: 20, 'docker-run': 10, idle: 20, load: 3, 'volume-io': 9, commit: 3, pull: 3, stats: 9 };
   return opts;
 }
 
@@ -637,6 +640,83 @@ async function benchRunRm(ctx, n) {
       sides: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.error ? v : { value: v.stats.p90 }])),
     },
   ];
+}
+
+/** CPU time (user + system, with reaped children) of a process, in clock ticks; 0 when it is gone. */
+function cpuTicks(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  } catch {
+    return 0;
+  }
+}
+
+/** Roost's own processes: the daemon (both sides of nsenter) and every container's monitor. */
+function roostEnginePids(ctx) {
+  const runDir = path.dirname(ctx.roostSocket);
+  const daemon = readPid(path.join(runDir, 'daemon.pid'));
+  const pids = new Set([daemon]);
+  try { pids.add(Number(fs.readFileSync(`/proc/${daemon}/status`, 'utf8').match(/^PPid:\s*(\d+)/m)?.[1])); } catch { /* gone */ }
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try { if (fs.readFileSync(`/proc/${name}/comm`, 'utf8').trim() === 'roost-monitor') pids.add(Number(name)); } catch { /* gone */ }
+  }
+  return [...pids].filter((p) => p > 1);
+}
+
+async function benchStats(ctx, n) {
+  const count = STATS_CONTAINERS;
+  const timing = { key: 'stats', name: `stats --no-stream of ${count} running containers, median of ${n}`, unit: 'ms', target: 0.5, sides: {} };
+  for (const e of ctx.sides()) {
+    const ids = [];
+    const removeIds = async () => { if (ids.length) await e.exec(['rm', '-f', ...ids], { timeoutMs: 300_000 }); ids.length = 0; };
+    const unregister = onCleanup(`${e.name} stats containers`, removeIds);
+    try {
+      for (let i = 0; i < count; i++) ids.push((await e.check(['run', '-d', ...e.runArgs, IMAGE_SHORT, 'sleep', '600'])).stdout.trim().split('\n').pop());
+      const args = ['stats', '--no-stream', ...ids];
+      await e.check(args); // warm-up
+      const samples = [];
+      for (let i = 0; i < n; i++) samples.push(await timedRun(e, args));
+      const st = stats(samples);
+      timing.sides[e.name] = { value: st.median, stats: st, samples, command: e.display(['stats', '--no-stream', `<${count} ids>`]) };
+    } catch (err) {
+      timing.sides[e.name] = sideError(err);
+    } finally {
+      await removeIds();
+      unregister();
+    }
+  }
+  // Roost alone: podman runs health checks from systemd timers, which a host without a user session lacks.
+  const seconds = ctx.opts.quick ? 10 : 30;
+  const idle = {
+    key: 'health-cpu', name: `engine CPU with ${count} containers health-checked every 2 s (${seconds} s)`, unit: '%',
+    relativeTo: { label: '1% of one core', value: 1 }, target: 1, atMost: true, podmanNa: 'Roost only (podman needs systemd timers for health checks)', sides: {},
+  };
+  const ids = [];
+  const removeIds = async () => { if (ids.length) await ctx.roost.exec(['rm', '-f', ...ids], { timeoutMs: 300_000 }); ids.length = 0; };
+  const unregister = onCleanup('roost health-checked containers', removeIds);
+  try {
+    for (let i = 0; i < count; i++) {
+      ids.push((await ctx.roost.check(['run', '-d', ...ctx.roost.runArgs, '--health-cmd', 'true', '--health-interval', '2s', IMAGE_SHORT, 'sleep', '600'])).stdout.trim().split('\n').pop());
+    }
+    await sleep(5000);
+    const hz = 100;
+    const pids = roostEnginePids(ctx);
+    const t0 = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+    await sleep(seconds * 1000);
+    const t1 = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+    const healthy = (await ctx.roost.check(['ps', '--filter', 'health=healthy', '-q'])).stdout.trim().split('\n').filter(Boolean).length;
+    if (healthy !== count) warn(`roost: ${healthy} of ${count} health-checked containers were healthy at the end of the CPU window`);
+    idle.sides.roost = { value: ((t1 - t0) / hz / seconds) * 100, seconds, processes: pids.length, healthy };
+  } catch (err) {
+    idle.sides.roost = sideError(err);
+  } finally {
+    await removeIds();
+    unregister();
+  }
+  return [timing, idle];
 }
 
 async function benchDockerRun(ctx, n) {
@@ -1244,6 +1324,7 @@ function fmtValue(v, unit) {
   if (unit === 'kB') return Math.abs(v) >= 1024 ? `${(v / 1024).toFixed(2)} MiB` : `${v.toFixed(0)} kB`;
   if (unit === 'MB/s') return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} MB/s`;
   if (unit === 'files/s') return `${v.toFixed(0)} files/s`;
+  if (unit === '%') return `${v.toFixed(2)}% of one core`;
   return String(v);
 }
 
@@ -1446,7 +1527,7 @@ async function main() {
       warn(`the OCI runtimes differ: Roost uses ${ctx.roostRuntime}, podman ${podmanRuntime} (no podman invocation with ${ctx.roostRuntime} worked)`);
     }
 
-    const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad, 'volume-io': benchVolumeIo, commit: benchCommit, pull: benchPull };
+    const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad, 'volume-io': benchVolumeIo, commit: benchCommit, pull: benchPull, stats: benchStats };
     for (const b of selected) {
       const n = opts.iterations[b.key];
       log(`benchmark ${b.key}: ${b.title} (${n} iterations after a warm-up)`);

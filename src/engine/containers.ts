@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { Snapshotter } from '../fs/snapshotter.js';
 import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
@@ -126,6 +128,8 @@ export class ContainerService {
   private readonly records = new Map<string, ContainerRecord>();
   private readonly live = new Map<string, LiveContainer>();
   private readonly execs = new Map<string, ExecRecord>();
+  /** The process file written for each container's health probes (rewritten when the check changes). */
+  private readonly probeSpecs = new Map<string, string>();
   private readonly waiters = new EventEmitter();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   /** Per container, settles when its last monitor has let go (and so has deleted the runtime's state). */
@@ -152,8 +156,8 @@ export class ContainerService {
     this.runtimeRoot = path.join(dirs.runDir, 'runtime');
     this.seccompCache = new SeccompBpfCache(path.join(dirs.runDir, 'seccomp-cache'), runtime.path, this.runtimeRoot);
     this.waiters.setMaxListeners(0);
-    this.health = new HealthChecks((record, command, timeoutMs) => this.probe(record, command, timeoutMs), async (record, statusChanged) => {
-      await this.persist(record);
+    this.health = new HealthChecks((record, command, timeoutMs) => this.probe(record, command, timeoutMs), async (record, statusChanged, stateChanged) => {
+      if (stateChanged) await this.persist(record);
       if (statusChanged) this.events.emit('container', `health_status: ${record.State.Health!.Status}`, record.Id, this.eventAttributes(record));
     });
   }
@@ -1035,6 +1039,7 @@ export class ContainerService {
     // Drop the record first: a kill -9 half way leaves a dir without container.json, which open() sweeps.
     await fsp.rm(path.join(dir, 'container.json'), { force: true });
     this.records.delete(record.Id);
+    this.probeSpecs.delete(record.Id);
     this.events.emit('container', 'destroy', record.Id, this.eventAttributes(record));
     if (opts.volumes) {
       for (const mount of record.Mounts ?? []) {
@@ -1147,25 +1152,30 @@ export class ContainerService {
     return exec;
   }
 
-  /** Starts an exec; output reaches `session` (if any) from the first byte. Resolves once it runs. */
-  async execStart(execId: string, session: AttachSession | undefined, tty?: boolean): Promise<{ writeStdin(data: Buffer): void; closeStdin(): void; resize(rows: number, cols: number): void; exited: Promise<number> }> {
-    const exec = this.getExec(execId);
-    if (exec.Running || exec.ExitCode !== null) throw conflict(`exec ${exec.ID} has already been started`);
-    const record = this.get(exec.ContainerID);
-    if (!record.State.Running) throw conflict(`container ${record.Id} is not running`);
+  /** The OCI process of an exec: the container's environment, user and security settings with the exec's own. */
+  private execProcessSpec(record: ContainerRecord, exec: ExecRecord, useTty: boolean) {
     const rootfs = path.join(this.containerDir(record.Id), 'rootfs');
-    const useTty = tty ?? exec.ProcessConfig.tty;
     const env = [...(record.Config.Env ?? [])];
     if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
     for (const entry of exec.env) env.push(entry);
     if (useTty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm');
-    const processSpec = buildExecProcess({
+    return buildExecProcess({
       args: [exec.ProcessConfig.entrypoint, ...exec.ProcessConfig.arguments],
       env, cwd: exec.workingDir || record.Config.WorkingDir || '/', tty: useTty, security: securitySettings(record.HostConfig),
       user: !exec.ProcessConfig.user && !record.Config.User && record.HostConfig.UsernsMode === 'keep-id'
         ? keepIdentity().user
         : resolveUser(rootfs, exec.ProcessConfig.user || record.Config.User),
     });
+  }
+
+  /** Starts an exec; output reaches `session` (if any) from the first byte. Resolves once it runs. */
+  async execStart(execId: string, session: AttachSession | undefined, tty?: boolean): Promise<{ writeStdin(data: Buffer): void; closeStdin(): void; resize(rows: number, cols: number): void; exited: Promise<number> }> {
+    const exec = this.getExec(execId);
+    if (exec.Running || exec.ExitCode !== null) throw conflict(`exec ${exec.ID} has already been started`);
+    const record = this.get(exec.ContainerID);
+    if (!record.State.Running) throw conflict(`container ${record.Id} is not running`);
+    const useTty = tty ?? exec.ProcessConfig.tty;
+    const processSpec = this.execProcessSpec(record, exec, useTty);
     const files = this.monitorFiles(record.Id, exec.ID);
     const processFile = `${files.pidFile}.process.json`;
     await fsp.writeFile(processFile, JSON.stringify(processSpec));
@@ -1212,26 +1222,47 @@ export class ContainerService {
     };
   }
 
-  /** Runs a health check's command in the container and collects its output (stdout and stderr). */
+  /**
+   * Runs a health check's command in the container and collects its output (stdout and stderr). Probes
+   * run the runtime's exec directly, without a monitor: they have no stdin, no terminal and nothing to
+   * outlive the daemon, and a monitor per probe was most of a probe's cost. The process file is written
+   * once per container.
+   */
   private async probe(record: ContainerRecord, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
     const exec = this.execCreate(record.Id, { Cmd: command, AttachStdout: true, AttachStderr: true });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const session: AttachSession = {
-      wantsStdout: true, wantsStderr: true,
-      onOutput: (_stream, data) => { if (size < 8192) { chunks.push(data); size += data.length; } },
-      onEnd: () => {},
-    };
+    const files = this.monitorFiles(record.Id, 'healthcheck');
+    const processFile = `${files.pidFile}.process.json`;
     try {
-      const started = await this.execStart(exec.ID, session, false);
+      const spec = JSON.stringify(this.execProcessSpec(record, exec, false));
+      if (this.probeSpecs.get(record.Id) !== spec || !fs.existsSync(processFile)) {
+        await fsp.mkdir(path.dirname(processFile), { recursive: true });
+        await fsp.writeFile(processFile, spec);
+        this.probeSpecs.set(record.Id, spec);
+      }
+      const child = spawn(this.runtime.path, ['--root', this.runtimeRoot, 'exec', '--process', processFile, '--pid-file', files.pidFile, record.Id], { stdio: ['ignore', 'pipe', 'pipe'] });
+      exec.Running = true;
+      this.events.emit('container', `exec_start: ${command.join(' ')}`, record.Id, { ...this.eventAttributes(record), execID: exec.ID });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const collect = (data: Buffer) => { if (size < 8192) { chunks.push(data); size += data.length; } };
+      child.stdout!.on('data', collect);
+      child.stderr!.on('data', collect);
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
-      const outcome = await Promise.race([started.exited, timedOut]);
+      const outcome = await new Promise<number | 'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+        child.on('error', () => resolve(126));
+        child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 9) : 126)));
+      });
       clearTimeout(timer);
+      exec.Running = false;
       if (outcome === 'timeout') {
-        if (exec.Pid) try { process.kill(exec.Pid, 'SIGKILL'); } catch { /* gone */ }
+        try { process.kill(Number(fs.readFileSync(files.pidFile, 'utf8').trim()), 'SIGKILL'); } catch { /* gone */ }
+        child.kill('SIGKILL');
+        exec.ExitCode = -1;
         return { exitCode: -1, output: `Health check exceeded timeout (${timeoutMs / 1000}s)` };
       }
+      exec.ExitCode = outcome;
+      this.events.emit('container', 'exec_die', record.Id, { ...this.eventAttributes(record), execID: exec.ID, exitCode: String(outcome) });
       return { exitCode: outcome, output: Buffer.concat(chunks).toString('utf8') };
     } finally {
       this.execs.delete(exec.ID);

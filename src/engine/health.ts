@@ -57,8 +57,11 @@ export class HealthChecks {
 
   constructor(
     private readonly probe: HealthProbe,
-    /** The state changed (persist it); `statusChanged` when Health.Status did (emit health_status). */
-    private readonly changed: (record: ContainerRecord, statusChanged: boolean) => Promise<void>,
+    /**
+     * A probe ended: `statusChanged` when Health.Status did (emit health_status); `stateChanged` when the
+     * status or the failing streak did (persist; a new log entry alone is not worth a write every interval).
+     */
+    private readonly changed: (record: ContainerRecord, statusChanged: boolean, stateChanged: boolean) => Promise<void>,
   ) {}
 
   /** Starts checking a container that has just started (`fresh`) or was found running by a restarted engine. */
@@ -105,9 +108,10 @@ export class HealthChecks {
     if (!this.timers.has(record.Id) || !record.State.Running || !record.State.Health) return;
     const health = record.State.Health;
     const before = health.Status;
+    const streakBefore = health.FailingStreak;
     health.Log = [...health.Log, { Start: start, End: new Date().toISOString(), ExitCode: result.exitCode, Output: result.output.slice(0, maxOutput) }].slice(-keptResults);
     applyResult(health, result.exitCode === 0, this.inStartPeriod(record), record.Config.Healthcheck?.Retries || healthDefaults.retries);
-    await this.changed(record, health.Status !== before).catch(() => {});
+    await this.changed(record, health.Status !== before, health.Status !== before || health.FailingStreak !== streakBefore).catch(() => {});
     if (this.timers.has(record.Id)) this.schedule(record, command);
   }
 }
