@@ -14,6 +14,8 @@ import { BuildCache, treeChecksum } from './build-cache.js';
 import { runCommand, scriptDir } from './heredoc-command.js';
 import { missingPart, removeStub, runMounts, type RunMounts } from './run-mounts.js';
 import { checkPlatform, platformArgs } from './platform.js';
+import { OrderedOutput } from './ordered-output.js';
+import { neededStages, planStages, stageRef, targetStage, type BuildPlan, type StagePlan } from './stage-plan.js';
 
 /**
  * Builds an image from a Dockerfile and a context directory, the way Docker's classic builder does: each
@@ -53,6 +55,18 @@ interface Stage {
   args: Record<string, string>;
   /** The ARGs before the first FROM and the automatic platform ARGs, which `ARG NAME` brings into the stage. */
   globals: Record<string, string>;
+  /** This stage's share of the build output. */
+  out: BuildOutput;
+}
+
+/** One build: its plan, the stages' tasks (started at most once each) and the first failure. */
+interface BuildRun {
+  opts: BuildOptions;
+  plan: BuildPlan;
+  output: OrderedOutput;
+  tasks: Map<number, Promise<Stage>>;
+  globals: Record<string, string>;
+  failed?: unknown;
 }
 
 const nop = (text: string): HistoryEntry => ({ created: new Date().toISOString(), created_by: `/bin/sh -c #(nop)  ${text}`, empty_layer: true });
@@ -88,35 +102,69 @@ export class Builder {
   private async buildStages(opts: BuildOptions): Promise<string> {
     const instructions = parseDockerfile(opts.dockerfile, opts.dockerfileName);
     const where = (ins: Instruction) => `${opts.dockerfileName}:${ins.line}: `;
-    const globalArgs: Record<string, string> = platformArgs(checkPlatform(opts.platform, 'the build\'s --platform'));
-    const stages: Stage[] = [];
-    let stage: Stage | undefined;
-    const total = instructions.length;
-    for (const [i, ins] of instructions.entries()) {
-      this.out(`Step ${i + 1}/${total} : ${ins.original}\n`);
-      if (ins.keyword === 'FROM') {
-        if (stage && opts.target && stage.name === opts.target) break;
-        if (stage) stages.push(await this.finishStage(stage));
-        stage = await this.from(ins, substitute(ins.args, globalArgs, where(ins)), stages, opts, globalArgs);
-        await this.onBuildTriggers(stage, ins, where(ins), opts, stages);
-        continue;
-      }
-      if (!stage) {
-        // ARG before the first FROM: usable in FROM lines only.
-        const [name, value] = splitArg(ins.args);
-        globalArgs[name] = opts.buildArgs[name] ?? (value !== undefined ? substitute(value, globalArgs, where(ins)) : globalArgs[name] ?? '');
-        continue;
-      }
-      await this.step(stage, ins, where(ins), opts, stages);
-      this.out(` ---> ${stage.pending.length ? 'config' : stage.imageId.slice(7, 19)}\n`);
+    const globals: Record<string, string> = platformArgs(checkPlatform(opts.platform, 'the build\'s --platform'));
+    // ARGs before the first FROM: usable in FROM lines, and in a stage that redeclares them.
+    for (const ins of instructions) {
+      if (ins.keyword === 'FROM') break;
+      const [name, value] = splitArg(ins.args);
+      globals[name] = opts.buildArgs[name] ?? (value !== undefined ? substitute(value, globals, where(ins)) : globals[name] ?? '');
     }
-    if (!stage) throw invalid(`${opts.dockerfileName}: no FROM instruction`);
-    if (opts.target && stage.name !== opts.target && !stages.some((s) => s.name === opts.target)) throw invalid(`target stage ${JSON.stringify(opts.target)} could not be found`);
-    const final = opts.target ? (stage.name === opts.target ? stage : stages.find((s) => s.name === opts.target)!) : stage;
-    if (Object.keys(opts.labels).length) final.config = { ...final.config, Labels: { ...final.config.Labels, ...opts.labels } };
-    const imageId = await this.configImage(final);
-    for (const tag of opts.tags) await this.engine.images.tag(imageId, tag);
-    return imageId;
+    const plan = planStages(instructions, opts.dockerfileName, (ins) => substitute(ins.args, globals, where(ins)));
+    const target = targetStage(plan, opts.target);
+    const run: BuildRun = { opts, plan, output: new OrderedOutput(this.out), tasks: new Map(), globals };
+    for (const { ins, number } of plan.globals) {
+      this.out(`Step ${number}/${plan.total} : ${ins.original}\n`);
+    }
+    // Independent stages start together; each waits for the stages it reads when it needs them.
+    for (const stage of neededStages(plan, target)) this.startStage(run, stage);
+    try {
+      const final = await this.startStage(run, target);
+      if (Object.keys(opts.labels).length) final.config = { ...final.config, Labels: { ...final.config.Labels, ...opts.labels } };
+      const imageId = await this.configImage(final);
+      for (const tag of opts.tags) await this.engine.images.tag(imageId, tag);
+      return imageId;
+    } finally {
+      // No stage may still be working when the build's leftovers are removed.
+      await Promise.allSettled(run.tasks.values());
+      run.output.flush();
+      if (run.failed !== undefined) throw run.failed;
+    }
+  }
+
+  /** The stage's task, started once; its failure stops the other stages at their next step. */
+  private startStage(run: BuildRun, plan: StagePlan): Promise<Stage> {
+    let task = run.tasks.get(plan.index);
+    if (!task) {
+      run.output.add(plan.index);
+      task = this.buildStage(run, plan).catch((err: unknown) => {
+        run.failed ??= err;
+        throw err;
+      });
+      task.catch(() => { /* reported through run.failed */ });
+      run.tasks.set(plan.index, task);
+    }
+    return task;
+  }
+
+  private async buildStage(run: BuildRun, plan: StagePlan): Promise<Stage> {
+    const { opts } = run;
+    const out = run.output.writer(plan.index);
+    const where = (ins: Instruction) => `${opts.dockerfileName}:${ins.line}: `;
+    try {
+      out(`Step ${plan.from.number}/${run.plan.total} : ${plan.from.ins.original}\n`);
+      const stage = await this.from(run, plan, out);
+      await this.onBuildTriggers(stage, plan.from.ins, where(plan.from.ins), run);
+      for (const { ins, number } of plan.steps) {
+        if (run.failed !== undefined) throw run.failed;
+        out(`Step ${number}/${run.plan.total} : ${ins.original}\n`);
+        await this.step(stage, ins, where(ins), run);
+        out(` ---> ${stage.pending.length ? 'config' : stage.imageId.slice(7, 19)}\n`);
+      }
+      // The target's config-only steps (and --label) go into the final image; other stages are finished here.
+      return plan.index === targetStage(run.plan, opts.target).index ? stage : await this.finishStage(stage);
+    } finally {
+      run.output.done(plan.index);
+    }
   }
 
   private async finishStage(stage: Stage): Promise<Stage> {
@@ -135,43 +183,42 @@ export class Builder {
     return image.id;
   }
 
-  private async from(ins: Instruction, text: string, stages: Stage[], opts: BuildOptions, globalArgs: Record<string, string>): Promise<Stage> {
-    const m = /^(\S+)(?:\s+[Aa][Ss]\s+(\S+))?$/.exec(text.trim());
-    if (!m) throw invalid(`${opts.dockerfileName}:${ins.line}: FROM needs an image, optionally followed by AS name`);
-    const [, base, name] = m as unknown as [string, string, string | undefined];
-    if (ins.flags.platform !== undefined) checkPlatform(substitute(ins.flags.platform, globalArgs, `${opts.dockerfileName}:${ins.line}: `), `${opts.dockerfileName}:${ins.line}: FROM --platform`);
-    const previous = stages.find((s) => s.name === base.toLowerCase());
+  private async from(run: BuildRun, plan: StagePlan, out: BuildOutput): Promise<Stage> {
+    const { opts } = run;
+    const ins = plan.from.ins;
+    if (ins.flags.platform !== undefined) checkPlatform(substitute(ins.flags.platform, run.globals, `${opts.dockerfileName}:${ins.line}: `), `${opts.dockerfileName}:${ins.line}: FROM --platform`);
+    const previous = stageRef(run.plan, plan.base, plan.index, false);
     let imageId: string;
-    if (previous) imageId = previous.imageId;
-    else if (base === 'scratch') {
+    if (previous) imageId = (await this.startStage(run, previous)).imageId;
+    else if (plan.base === 'scratch') {
       imageId = (await this.engine.images.scratch()).id;
       this.intermediate.add(imageId);
     }
     else {
-      let found = opts.pull ? undefined : this.tryResolve(base);
+      let found = opts.pull ? undefined : this.tryResolve(plan.base);
       if (!found) {
-        this.out(`Pulling ${base}\n`);
-        found = await this.engine.puller.pull(base, {});
+        out(`Pulling ${plan.base}\n`);
+        found = await this.engine.puller.pull(plan.base, {});
       }
       imageId = found.id;
     }
     const image = this.engine.images.resolve(imageId);
-    return { name: name?.toLowerCase(), index: stages.length, imageId, config: { ...(image.config.config ?? {}) }, pending: [], args: {}, globals: { ...globalArgs } };
+    return { name: plan.name, index: plan.index, imageId, config: { ...(image.config.config ?? {}) }, pending: [], args: {}, globals: { ...run.globals }, out };
   }
 
   /**
    * The base image's ONBUILD triggers run first, as if written right after FROM (errors point at the FROM
    * line); the new image does not inherit them.
    */
-  private async onBuildTriggers(stage: Stage, ins: Instruction, where: string, opts: BuildOptions, stages: Stage[]): Promise<void> {
+  private async onBuildTriggers(stage: Stage, ins: Instruction, where: string, run: BuildRun): Promise<void> {
     const triggers = stage.config.OnBuild ?? [];
     if (triggers.length === 0) return;
     stage.config = { ...stage.config, OnBuild: null };
-    this.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+    stage.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
     for (const text of triggers) {
-      const trigger = parseTrigger(text, ins.line, opts.dockerfileName);
-      this.out(` ---> ONBUILD ${trigger.original}\n`);
-      await this.step(stage, trigger, `${where}ONBUILD ${trigger.keyword}: `, opts, stages);
+      const trigger = parseTrigger(text, ins.line, run.opts.dockerfileName);
+      stage.out(` ---> ONBUILD ${trigger.original}\n`);
+      await this.step(stage, trigger, `${where}ONBUILD ${trigger.keyword}: `, run);
     }
   }
 
@@ -185,12 +232,13 @@ export class Builder {
     return { ...stage.args, ...env };
   }
 
-  private async step(stage: Stage, ins: Instruction, where: string, opts: BuildOptions, stages: Stage[]): Promise<void> {
+  private async step(stage: Stage, ins: Instruction, where: string, run: BuildRun): Promise<void> {
+    const { opts } = run;
     const expand = (text: string) => substitute(text, this.vars(stage), where);
     const c = stage.config;
     switch (ins.keyword) {
       case 'RUN': return this.run(stage, ins, where);
-      case 'COPY': case 'ADD': return this.copy(stage, ins, where, stages);
+      case 'COPY': case 'ADD': return this.copy(stage, ins, where, run);
       case 'ARG': {
         const [name, value] = splitArg(ins.args);
         stage.args[name] = opts.buildArgs[name] ?? (value !== undefined ? expand(value) : stage.args[name] ?? stage.globals[name] ?? '');
@@ -270,7 +318,7 @@ export class Builder {
     if (this.noCache) return false;
     const id = await this.engine.buildCache.get(key);
     if (!id || !this.tryResolve(id)) return false;
-    this.out(' ---> Using cache\n');
+    stage.out(' ---> Using cache\n');
     stage.imageId = id;
     stage.pending = [];
     return true;
@@ -310,10 +358,10 @@ export class Builder {
         // Mount points the runtime will create for file binds: noted now, removed from the layer after the run.
         const rootfs = mounts.stubs.length ? (await this.engine.containers.filesystemOf(record.Id)).rootfs : '';
         const stubs = mounts.stubs.map((target) => ({ target, top: missingPart(rootfs, target) })).filter((s) => s.top);
-        const session: AttachSession = { wantsStdout: true, wantsStderr: true, onOutput: (_s, data) => this.out(data.toString('utf8')), onEnd: () => {} };
+        const session: AttachSession = { wantsStdout: true, wantsStderr: true, onOutput: (_s, data) => stage.out(data.toString('utf8')), onEnd: () => {} };
         const attached = this.engine.containers.attach(record.Id, session);
         const exited = this.engine.containers.waitLater(record.Id, 'next-exit');
-        this.out(` ---> Running in ${record.Id.slice(0, 12)}\n`);
+        stage.out(` ---> Running in ${record.Id.slice(0, 12)}\n`);
         await this.engine.containers.start(record.Id);
         const code = await exited;
         attached.detach();
@@ -332,7 +380,7 @@ export class Builder {
     }
   }
 
-  private async copy(stage: Stage, ins: Instruction, where: string, stages: Stage[]): Promise<void> {
+  private async copy(stage: Stage, ins: Instruction, where: string, run: BuildRun): Promise<void> {
     const isAdd = ins.keyword === 'ADD';
     const vars = this.vars(stage);
     // Heredoc sources (`COPY <<EOF /file`) are named by their marker; their bodies are expanded unless quoted.
@@ -364,12 +412,12 @@ export class Builder {
       let sourceKey: unknown;
       let fromImage: string | undefined;
       if (from) {
-        const source = stages.find((s) => s.name === from.toLowerCase() || String(s.index) === from);
-        fromImage = source ? source.imageId : (this.tryResolve(from) ?? (await this.engine.puller.pull(from, {}))).id;
+        const source = stageRef(run.plan, from, stage.index, true);
+        fromImage = source ? (await this.startStage(run, source)).imageId : (this.tryResolve(from) ?? (await this.engine.puller.pull(from, {}))).id;
         sourceKey = fromImage;
       } else {
         for (const url of sources.filter(isUrl)) {
-          this.out(`Downloading ${url}\n`);
+          stage.out(`Downloading ${url}\n`);
           downloads.set(url, await download(url, newScratch(), ins.flags.checksum, where));
         }
         const local = sources.filter((s) => !docs.has(s) && !isUrl(s));

@@ -338,3 +338,29 @@ e2e('--platform and FROM --platform: the host\'s platform is accepted, others re
   t.is(fromOther.exitCode, 1);
   t.regex(fromOther.stderr, new RegExp(`^roost: Dockerfile:2: FROM --platform ${other} is not this host's platform`, 'm'));
 });
+
+e2e('independent stages run at the same time, unused stages are skipped, and the output reads in Dockerfile order', async (t) => {
+  const { roost } = t.context;
+  // Each stage waits (up to 20 s) for the other's mark in a shared cache mount: built one after another, the
+  // first would give up and fail the build.
+  const meet = (me: string, other: string) =>
+    `RUN --mount=type=cache,id=rendezvous-${process.pid},target=/r touch /r/${me} && i=0; while [ ! -e /r/${other} ]; do i=$((i+1)); [ $i -lt 200 ] || exit 9; sleep 0.1; done; echo ${me} > /${me}`;
+  const dir = contextWith(roost, 'parallel', {
+    Dockerfile: [
+      'FROM busybox AS a', meet('a', 'b'),
+      'FROM busybox AS unused', 'RUN exit 7',
+      'FROM busybox AS b', meet('b', 'a'),
+      'FROM busybox', 'COPY --from=a /a /a', 'COPY --from=b /b /b', 'CMD ["cat", "/a", "/b"]', '',
+    ].join('\n'),
+  });
+  const build = await roost.roost(['build', '-t', 'parallel', dir]);
+  t.is(build.exitCode, 0, build.stderr + build.stdout);
+  t.is((await roost.roost(['run', '--rm', 'parallel'])).stdout, 'a\nb\n');
+  const steps = [...build.stdout.matchAll(/^Step (\d+)\/10 : /gm)].map((m) => Number(m[1]));
+  t.deepEqual(steps, [1, 2, 5, 6, 7, 8, 9, 10], 'the unused stage (steps 3-4) is skipped; stage a is shown whole before stage b');
+  // A failing stage stops the build with its own error, whatever the other stage is doing.
+  const failing = await roost.roost(['build', '-'], { input: 'FROM busybox AS slow\nRUN sleep 2\nFROM busybox AS broken\nRUN exit 4\nFROM busybox\nCOPY --from=slow /bin/sh /a\nCOPY --from=broken /bin/sh /b\n' });
+  t.is(failing.exitCode, 1);
+  t.regex(failing.stderr, /^roost: Dockerfile:4: The command '\/bin\/sh -c exit 4' returned a non-zero code: 4$/m);
+  t.is((await roost.roost(['ps', '-aq'])).stdout, '', 'no build container was left');
+});
