@@ -479,7 +479,12 @@ export class Builder {
               const isDir = fs.lstatSync(abs).isDirectory();
               const compression = isAdd && fs.lstatSync(abs).isFile() ? await localArchive(abs) : undefined;
               if (compression) {
-                await extractInto(root, '/', archiveAt(decompressed(abs, compression), destAbs, chown, `${where}ADD ${source}: `), { noOverwriteDirNonDir: false });
+                const prefix = `${where}ADD ${rel}: `;
+                await extractInto(root, '/', archiveAt(decompressed(abs, compression), destAbs, chown, prefix), { noOverwriteDirNonDir: false }).catch((err: unknown) => {
+                  // Every failure of the archive names the line and the file, once.
+                  const failure = err instanceof EngineError ? err : new EngineError('invalid_argument', String((err as Error)?.message ?? err));
+                  throw failure.message.startsWith(where) ? failure : new EngineError(failure.code, `${prefix}${failure.message}`, { hint: failure.hint, cause: failure });
+                });
                 continue;
               }
               const base = path.basename(rel);

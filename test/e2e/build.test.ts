@@ -218,6 +218,14 @@ e2e('ADD unpacks local tar archives (plain, gzip, bzip2, xz; by content, owners 
     './xz/sub/deep.txt 5:6', './xz/top.txt 5:6', 'plain text with an archive name', '',
   ].join('\n'), listing.stderr);
   t.is((await roost.roost(['run', '--rm', 'add-archives', 'cat', '/x/xz/sub/deep.txt'])).stdout, 'deep\n');
+  // A damaged archive: one line with the Dockerfile line and the file, no image.
+  const broken = contextWith(roost, 'add-broken', { Dockerfile: 'FROM busybox\nADD broken.tgz /x/\n', 'tree/big.bin': (await import('node:crypto')).randomBytes(200_000) });
+  const whole = execFileSync('tar', ['-cz', '-C', path.join(broken, 'tree'), '.']);
+  fs.writeFileSync(path.join(broken, 'broken.tgz'), whole.subarray(0, Math.floor(whole.length * 0.6)));
+  const failed = await roost.roost(['build', broken]);
+  t.is(failed.exitCode, 1);
+  t.regex(failed.stderr, /^roost: Dockerfile:2: ADD broken\.tgz: \S.*$/m, failed.stderr);
+  t.notRegex(failed.stderr, /\n\s+at /);
 });
 
 e2e('ADD of an http URL: downloaded, not unpacked, mode 600, mtime from Last-Modified, --checksum checked; errors name the line', async (t) => {
