@@ -31,6 +31,8 @@ export interface RunMounts {
   cleanup(): void;
 }
 
+const secretOptions = new Set(['type', 'id', 'target', 'dst', 'destination', 'required', 'mode', 'uid', 'gid']);
+
 export function parseMountSpec(spec: string): Record<string, string> {
   return Object.fromEntries(spec.split(',').map((kv) => {
     const eq = kv.indexOf('=');
@@ -59,6 +61,9 @@ export function runMounts(input: RunMountsInput): RunMounts {
       const type = opts.type ?? 'bind';
       let target = opts.target ?? opts.dst ?? opts.destination;
       if (type === 'secret') {
+        // An option we do not know (e.g. BuildKit's newer env=) must not be ignored: the step would miss the secret.
+        const unknown = Object.keys(opts).find((k) => !secretOptions.has(k));
+        if (unknown) throw invalid(`${where}RUN --mount=type=secret: option ${unknown}= is not supported (id, target, required, mode, uid, gid are)`);
         const id = opts.id ?? (target ? path.posix.basename(target) : undefined);
         if (!id) throw invalid(`${where}RUN --mount=type=secret needs id= or target=`);
         target ??= `/run/secrets/${id}`;

@@ -81,6 +81,7 @@ test('secret mounts: a scratch file bound read-only at /run/secrets/<id>, remove
   mounts.cleanup();
   t.false(fs.existsSync(file!));
   t.throws(() => runMounts({ ...base, specs: ['type=secret,id=absent,required=true'] }), { message: 'Dockerfile:4: secret "absent" is required but was not given' });
+  t.throws(() => runMounts({ ...base, specs: ['type=secret,id=token,env=TOKEN'] }), { message: 'Dockerfile:4: RUN --mount=type=secret: option env= is not supported (id, target, required, mode, uid, gid are)' });
   t.throws(() => runMounts({ ...base, specs: ['type=ssh'] }), { message: /^Dockerfile:4: RUN --mount=type=ssh is not supported/ });
   t.throws(() => runMounts({ ...base, specs: ['type=nfs,target=/x'] }), { message: /^Dockerfile:4: RUN --mount=type=nfs is unknown/ });
   t.deepEqual(fs.readdirSync(path.join(dataDir, 'tmp')), [], 'no scratch left after errors');
