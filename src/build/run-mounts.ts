@@ -78,7 +78,9 @@ export function runMounts(input: RunMountsInput): RunMounts {
         const uid = Number(opts.uid ?? 0);
         const gid = Number(opts.gid ?? 0);
         if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid < 0 || gid < 0) throw invalid(`${where}RUN --mount=type=secret: uid and gid must be numbers`);
-        binds.push(`${scratchFile(id, secret, mode, { uid, gid })}:${target}:ro`);
+        // The daemon is root in its user namespace, so its files already belong to 0:0; chown only when asked.
+        const owner = opts.uid !== undefined || opts.gid !== undefined ? { uid, gid } : undefined;
+        binds.push(`${scratchFile(id, secret, mode, owner)}:${target}:ro`);
         stubs.push(target);
         continue;
       }

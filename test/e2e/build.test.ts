@@ -299,6 +299,7 @@ e2e('RUN --mount=type=secret: the file is there during the step, never in a laye
       'FROM busybox',
       'RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /len && stat -c "%a %u" /run/secrets/tok > /mode',
       'RUN --mount=type=secret,id=tok,target=/etc/deep/tok,required=true test -s /etc/deep/tok',
+      'RUN --mount=type=secret,id=tok,uid=33,gid=34,mode=0440 stat -c "%u:%g %a" /run/secrets/tok > /owner',
       '',
     ].join('\n'),
   });
@@ -306,7 +307,7 @@ e2e('RUN --mount=type=secret: the file is there during the step, never in a laye
   fs.writeFileSync(secretFile, secretValue);
   const build = await roost.roost(['build', '-t', 'secrets', '--secret', `id=tok,src=${secretFile}`, dir]);
   t.is(build.exitCode, 0, build.stderr + build.stdout);
-  t.is((await roost.roost(['run', '--rm', 'secrets', 'cat', '/len', '/mode'])).stdout, `${secretValue.length}\n400 0\n`);
+  t.is((await roost.roost(['run', '--rm', 'secrets', 'cat', '/len', '/mode', '/owner'])).stdout, `${secretValue.length}\n400 0\n33:34 440\n`);
   t.is((await roost.roost(['run', '--rm', 'secrets', 'sh', '-c', 'ls -d /run /etc/deep 2>&1; true'])).stdout,
     "ls: /run: No such file or directory\nls: /etc/deep: No such file or directory\n", 'the mount points are not in the image');
   const saved = path.join(roost.base, 'secrets.tar');
@@ -316,7 +317,7 @@ e2e('RUN --mount=type=secret: the file is there during the step, never in a laye
   // Another secret value does not change the key (as with BuildKit).
   fs.writeFileSync(secretFile, 'another value');
   const again = await roost.roost(['build', '-t', 'secrets:2', '--secret', `id=tok,src=${secretFile}`, dir]);
-  t.is((again.stdout.match(/Using cache/g) ?? []).length, 2, again.stdout);
+  t.is((again.stdout.match(/Using cache/g) ?? []).length, 3, again.stdout);
   // A secret not given: left out, unless required.
   const optional = await roost.roost(['build', '-'], { input: 'FROM busybox\nRUN --mount=type=secret,id=nothere test ! -e /run/secrets/nothere\n' });
   t.is(optional.exitCode, 0, optional.stderr);
