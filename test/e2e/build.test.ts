@@ -191,6 +191,10 @@ e2e('heredocs: RUN bodies and #! scripts, heredocs the shell reads, COPY <<EOF w
   t.is(build.exitCode, 0, build.stderr + build.stdout);
   const out = await roost.roost(['run', '--rm', 'heredocs', 'sh', '-c', 'cat /greeting /script-out /a /b /etc/app.conf /multi/X /multi/Y; stat -c "%a %u" /etc/app.conf']);
   t.is(out.stdout, 'hello world\nsecond line\nscript /dev/pipes/EOF\n$NAME unexpanded\ntab stripped world\nname=world\nraw $NAME\ny=world\n644 0\n', out.stderr);
+  // The docker CLI's classic builder sends the same Dockerfile through the socket: the same result.
+  const byDocker = await roost.docker(['build', '-q', '-t', 'heredocs-docker', dir]);
+  t.is(byDocker.exitCode, 0, byDocker.stderr);
+  t.is((await roost.docker(['run', '--rm', 'heredocs-docker', 'cat', '/script-out', '/multi/Y'])).stdout, 'script /dev/pipes/EOF\ny=world\n');
   const bad = await roost.roost(['build', '-'], { input: 'FROM busybox\nRUN <<EOF\necho never ends\n' });
   t.is(bad.exitCode, 1);
   t.regex(bad.stderr, /^roost: Dockerfile:2: unterminated heredoc <<EOF: no line "EOF" ends it$/m);
