@@ -21,8 +21,9 @@ import { neededStages, planStages, stageRef, targetStage, type BuildPlan, type S
  * Builds an image from a Dockerfile and a context directory, the way Docker's classic builder does: each
  * RUN runs in a container of the engine (same runtime, namespaces and user) and its changes become a
  * layer; COPY/ADD extract files from the context (or another stage) into a container's root and commit
- * it; every other instruction only changes the config and adds a history entry. Stages are built in order;
- * `--target` stops at one. No cache yet: every build runs every step.
+ * it; every other instruction only changes the config and adds a history entry. The stages the target needs
+ * are built, independent ones at the same time (stage-plan.ts); each layer step is looked up in the build
+ * cache first (build-cache.ts).
  */
 
 export interface BuildOptions {
