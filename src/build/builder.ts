@@ -68,6 +68,8 @@ interface BuildRun {
   tasks: Map<number, Promise<Stage>>;
   globals: Record<string, string>;
   failed?: unknown;
+  /** RUN containers running now: a failure elsewhere kills them rather than waiting for them to end. */
+  running: Set<string>;
 }
 
 const nop = (text: string): HistoryEntry => ({ created: new Date().toISOString(), created_by: `/bin/sh -c #(nop)  ${text}`, empty_layer: true });
@@ -112,7 +114,7 @@ export class Builder {
     }
     const plan = planStages(instructions, opts.dockerfileName, (ins) => substitute(ins.args, globals, where(ins)));
     const target = targetStage(plan, opts.target);
-    const run: BuildRun = { opts, plan, output: new OrderedOutput(this.out), tasks: new Map(), globals };
+    const run: BuildRun = { opts, plan, output: new OrderedOutput(this.out), tasks: new Map(), globals, running: new Set() };
     for (const { ins, number } of plan.globals) {
       this.out(`Step ${number}/${plan.total} : ${ins.original}\n`);
     }
@@ -138,7 +140,10 @@ export class Builder {
     if (!task) {
       run.output.add(plan.index);
       task = this.buildStage(run, plan).catch((err: unknown) => {
-        run.failed ??= err;
+        if (run.failed === undefined) {
+          run.failed = err;
+          for (const id of run.running) void this.engine.containers.kill(id).catch(() => { /* already ended */ });
+        }
         throw err;
       });
       task.catch(() => { /* reported through run.failed */ });
@@ -238,7 +243,7 @@ export class Builder {
     const expand = (text: string) => substitute(text, this.vars(stage), where);
     const c = stage.config;
     switch (ins.keyword) {
-      case 'RUN': return this.run(stage, ins, where);
+      case 'RUN': return this.run(stage, ins, where, run);
       case 'COPY': case 'ADD': return this.copy(stage, ins, where, run);
       case 'ARG': {
         const [name, value] = splitArg(ins.args);
@@ -339,7 +344,7 @@ export class Builder {
     this.intermediate.add(image.id);
   }
 
-  private async run(stage: Stage, ins: Instruction, where: string): Promise<void> {
+  private async run(stage: Stage, ins: Instruction, where: string, build: BuildRun): Promise<void> {
     const { cmd, script } = runCommand(ins, stage.config.Shell?.length ? stage.config.Shell : ['/bin/sh', '-c']);
     // Secrets are not part of the key: only the mount spec (ins.flags) is.
     const key = this.stepKey(stage, 'RUN', cmd, ins.flags, script);
@@ -347,6 +352,7 @@ export class Builder {
     const network = ins.flags.network ?? 'default';
     if (!['default', 'none', 'host'].includes(network)) throw invalid(`${where}RUN --network=${network}: use default, none or host`);
     if (ins.flags.security) throw invalid(`${where}RUN --security is not supported`);
+    if (build.failed !== undefined) throw build.failed;
     const dataDir = this.engine.options.dataDir;
     fs.mkdirSync(path.join(dataDir, 'tmp'), { recursive: true });
     const mounts = runMounts({
@@ -363,9 +369,16 @@ export class Builder {
         const attached = this.engine.containers.attach(record.Id, session);
         const exited = this.engine.containers.waitLater(record.Id, 'next-exit');
         stage.out(` ---> Running in ${record.Id.slice(0, 12)}\n`);
-        await this.engine.containers.start(record.Id);
-        const code = await exited;
+        build.running.add(record.Id);
+        let code: number;
+        try {
+          await this.engine.containers.start(record.Id);
+          code = await exited;
+        } finally {
+          build.running.delete(record.Id);
+        }
         attached.detach();
+        if (build.failed !== undefined) throw build.failed;
         if (code !== 0) {
           throw new EngineError('invalid_argument', `${where}The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, { exitCode: 1 });
         }
