@@ -6,6 +6,7 @@ import { applyLayer } from '../fs/layer-apply.js';
 import { familiar } from '../image/reference.js';
 import { invalid } from '../util/errors.js';
 import { JsonProgress, sendJson } from './http-util.js';
+import { decodeSecrets, secretsHeader } from './build-secrets.js';
 import type { RouteContext, Router } from './router.js';
 
 function jsonMap(ctx: RouteContext, name: string): Record<string, string> {
@@ -47,6 +48,7 @@ export function buildRoutes(router: Router): void {
     const buildArgs = jsonMap(ctx, 'buildargs');
     const labels = jsonMap(ctx, 'labels');
     const quiet = ctx.query.bool('q');
+    const secrets = decodeSecrets(ctx.req.headers[secretsHeader]);
     const contextDir = path.join(ctx.engine.options.dataDir, 'tmp', `build-${randomBytes(6).toString('hex')}`);
     const progress = new JsonProgress(ctx.res!);
     try {
@@ -67,6 +69,7 @@ export function buildRoutes(router: Router): void {
         const id = await builder.build({
           dockerfile, dockerfileName: path.basename(file), tags, buildArgs, labels,
           target: ctx.query.string('target') || undefined, pull: ctx.query.bool('pull'), noCache: ctx.query.bool('nocache'),
+          secrets, platform: ctx.query.string('platform') || undefined,
         });
         progress.send({ aux: { ID: id } });
         if (!quiet) {

@@ -8,15 +8,22 @@ import type { ContainerDefaults, HistoryEntry } from '../image/types.js';
 import { parseHealthcheck } from '../image/changes.js';
 import { resolveUser } from '../runtime/user.js';
 import { EngineError, invalid } from '../util/errors.js';
-import { keyValuePairs, parseDockerfile, substitute, type Instruction } from './dockerfile.js';
+import { chompHeredoc, heredocMarkers, keyValuePairs, parseDockerfile, parseTrigger, substitute, type Heredoc, type Instruction } from './dockerfile.js';
+import { archiveAt, decompressed, download, isUrl, localArchive, type Download } from './add-sources.js';
 import { BuildCache, treeChecksum } from './build-cache.js';
+import { runCommand, scriptDir } from './heredoc-command.js';
+import { missingPart, removeStub, runMounts, type RunMounts } from './run-mounts.js';
+import { checkPlatform, platformArgs } from './platform.js';
+import { OrderedOutput } from './ordered-output.js';
+import { neededStages, planStages, stageRef, targetStage, type BuildPlan, type StagePlan } from './stage-plan.js';
 
 /**
  * Builds an image from a Dockerfile and a context directory, the way Docker's classic builder does: each
  * RUN runs in a container of the engine (same runtime, namespaces and user) and its changes become a
  * layer; COPY/ADD extract files from the context (or another stage) into a container's root and commit
- * it; every other instruction only changes the config and adds a history entry. Stages are built in order;
- * `--target` stops at one. No cache yet: every build runs every step.
+ * it; every other instruction only changes the config and adds a history entry. The stages the target needs
+ * are built, independent ones at the same time (stage-plan.ts); each layer step is looked up in the build
+ * cache first (build-cache.ts).
  */
 
 export interface BuildOptions {
@@ -30,6 +37,10 @@ export interface BuildOptions {
   pull?: boolean;
   /** Run every step even when the cache has its result (the result is still recorded). */
   noCache?: boolean;
+  /** `--secret id=x,src=file`: bytes by id, for RUN --mount=type=secret only. */
+  secrets?: Record<string, Buffer>;
+  /** `--platform`: only the host's own is accepted (there is no emulation). */
+  platform?: string;
 }
 
 export type BuildOutput = (text: string) => void;
@@ -41,7 +52,24 @@ interface Stage {
   config: ContainerDefaults;
   /** History entries of config-only steps since the last layer. */
   pending: HistoryEntry[];
+  /** ARGs declared in this stage (a global ARG counts only once redeclared, as in Docker). */
   args: Record<string, string>;
+  /** The ARGs before the first FROM and the automatic platform ARGs, which `ARG NAME` brings into the stage. */
+  globals: Record<string, string>;
+  /** This stage's share of the build output. */
+  out: BuildOutput;
+}
+
+/** One build: its plan, the stages' tasks (started at most once each) and the first failure. */
+interface BuildRun {
+  opts: BuildOptions;
+  plan: BuildPlan;
+  output: OrderedOutput;
+  tasks: Map<number, Promise<Stage>>;
+  globals: Record<string, string>;
+  failed?: unknown;
+  /** RUN containers running now: a failure elsewhere kills them rather than waiting for them to end. */
+  running: Set<string>;
 }
 
 const nop = (text: string): HistoryEntry => ({ created: new Date().toISOString(), created_by: `/bin/sh -c #(nop)  ${text}`, empty_layer: true });
@@ -50,12 +78,14 @@ export class Builder {
   /** Images made on the way (one per layer step and stage end); those the cache does not keep go at the end. */
   private readonly intermediate = new Set<string>();
   private noCache = false;
+  private secrets: Record<string, Buffer> = {};
 
   constructor(private readonly engine: Engine, private readonly contextDir: string, private readonly out: BuildOutput) {}
 
   async build(opts: BuildOptions): Promise<string> {
     let result: string | undefined;
     this.noCache = Boolean(opts.noCache);
+    this.secrets = opts.secrets ?? {};
     try {
       result = await this.buildStages(opts);
       return result;
@@ -75,34 +105,72 @@ export class Builder {
   private async buildStages(opts: BuildOptions): Promise<string> {
     const instructions = parseDockerfile(opts.dockerfile, opts.dockerfileName);
     const where = (ins: Instruction) => `${opts.dockerfileName}:${ins.line}: `;
-    const globalArgs: Record<string, string> = {};
-    const stages: Stage[] = [];
-    let stage: Stage | undefined;
-    const total = instructions.length;
-    for (const [i, ins] of instructions.entries()) {
-      this.out(`Step ${i + 1}/${total} : ${ins.original}\n`);
-      if (ins.keyword === 'FROM') {
-        if (stage && opts.target && stage.name === opts.target) break;
-        if (stage) stages.push(await this.finishStage(stage));
-        stage = await this.from(ins, substitute(ins.args, globalArgs, where(ins)), stages, opts, globalArgs);
-        continue;
-      }
-      if (!stage) {
-        // ARG before the first FROM: usable in FROM lines only.
-        const [name, value] = splitArg(ins.args);
-        globalArgs[name] = opts.buildArgs[name] ?? value ?? '';
-        continue;
-      }
-      await this.step(stage, ins, where(ins), opts, stages);
-      this.out(` ---> ${stage.pending.length ? 'config' : stage.imageId.slice(7, 19)}\n`);
+    const globals: Record<string, string> = platformArgs(checkPlatform(opts.platform, 'the build\'s --platform'));
+    // ARGs before the first FROM: usable in FROM lines, and in a stage that redeclares them.
+    for (const ins of instructions) {
+      if (ins.keyword === 'FROM') break;
+      const [name, value] = splitArg(ins.args);
+      globals[name] = opts.buildArgs[name] ?? (value !== undefined ? substitute(value, globals, where(ins)) : globals[name] ?? '');
     }
-    if (!stage) throw invalid(`${opts.dockerfileName}: no FROM instruction`);
-    if (opts.target && stage.name !== opts.target && !stages.some((s) => s.name === opts.target)) throw invalid(`target stage ${JSON.stringify(opts.target)} could not be found`);
-    const final = opts.target ? (stage.name === opts.target ? stage : stages.find((s) => s.name === opts.target)!) : stage;
-    if (Object.keys(opts.labels).length) final.config = { ...final.config, Labels: { ...final.config.Labels, ...opts.labels } };
-    const imageId = await this.configImage(final);
-    for (const tag of opts.tags) await this.engine.images.tag(imageId, tag);
-    return imageId;
+    const plan = planStages(instructions, opts.dockerfileName, (ins) => substitute(ins.args, globals, where(ins)));
+    const target = targetStage(plan, opts.target);
+    const run: BuildRun = { opts, plan, output: new OrderedOutput(this.out), tasks: new Map(), globals, running: new Set() };
+    for (const { ins, number } of plan.globals) {
+      this.out(`Step ${number}/${plan.total} : ${ins.original}\n`);
+    }
+    // Independent stages start together; each waits for the stages it reads when it needs them.
+    for (const stage of neededStages(plan, target)) this.startStage(run, stage);
+    try {
+      const final = await this.startStage(run, target);
+      if (Object.keys(opts.labels).length) final.config = { ...final.config, Labels: { ...final.config.Labels, ...opts.labels } };
+      const imageId = await this.configImage(final);
+      for (const tag of opts.tags) await this.engine.images.tag(imageId, tag);
+      return imageId;
+    } finally {
+      // No stage may still be working when the build's leftovers are removed.
+      await Promise.allSettled(run.tasks.values());
+      run.output.flush();
+      if (run.failed !== undefined) throw run.failed;
+    }
+  }
+
+  /** The stage's task, started once; its failure stops the other stages at their next step. */
+  private startStage(run: BuildRun, plan: StagePlan): Promise<Stage> {
+    let task = run.tasks.get(plan.index);
+    if (!task) {
+      run.output.add(plan.index);
+      task = this.buildStage(run, plan).catch((err: unknown) => {
+        if (run.failed === undefined) {
+          run.failed = err;
+          for (const id of run.running) void this.engine.containers.kill(id).catch(() => { /* already ended */ });
+        }
+        throw err;
+      });
+      task.catch(() => { /* reported through run.failed */ });
+      run.tasks.set(plan.index, task);
+    }
+    return task;
+  }
+
+  private async buildStage(run: BuildRun, plan: StagePlan): Promise<Stage> {
+    const { opts } = run;
+    const out = run.output.writer(plan.index);
+    const where = (ins: Instruction) => `${opts.dockerfileName}:${ins.line}: `;
+    try {
+      out(`Step ${plan.from.number}/${run.plan.total} : ${plan.from.ins.original}\n`);
+      const stage = await this.from(run, plan, out);
+      await this.onBuildTriggers(stage, plan.from.ins, where(plan.from.ins), run);
+      for (const { ins, number } of plan.steps) {
+        if (run.failed !== undefined) throw run.failed;
+        out(`Step ${number}/${run.plan.total} : ${ins.original}\n`);
+        await this.step(stage, ins, where(ins), run);
+        out(` ---> ${stage.pending.length ? 'config' : stage.imageId.slice(7, 19)}\n`);
+      }
+      // The target's config-only steps (and --label) go into the final image; other stages are finished here.
+      return plan.index === targetStage(run.plan, opts.target).index ? stage : await this.finishStage(stage);
+    } finally {
+      run.output.done(plan.index);
+    }
   }
 
   private async finishStage(stage: Stage): Promise<Stage> {
@@ -121,27 +189,43 @@ export class Builder {
     return image.id;
   }
 
-  private async from(ins: Instruction, text: string, stages: Stage[], opts: BuildOptions, globalArgs: Record<string, string>): Promise<Stage> {
-    const m = /^(\S+)(?:\s+[Aa][Ss]\s+(\S+))?$/.exec(text.trim());
-    if (!m) throw invalid(`${opts.dockerfileName}:${ins.line}: FROM needs an image, optionally followed by AS name`);
-    const [, base, name] = m as unknown as [string, string, string | undefined];
-    const previous = stages.find((s) => s.name === base.toLowerCase());
+  private async from(run: BuildRun, plan: StagePlan, out: BuildOutput): Promise<Stage> {
+    const { opts } = run;
+    const ins = plan.from.ins;
+    if (ins.flags.platform !== undefined) checkPlatform(substitute(ins.flags.platform, run.globals, `${opts.dockerfileName}:${ins.line}: `), `${opts.dockerfileName}:${ins.line}: FROM --platform`);
+    const previous = stageRef(run.plan, plan.base, plan.index, false);
     let imageId: string;
-    if (previous) imageId = previous.imageId;
-    else if (base === 'scratch') {
+    if (previous) imageId = (await this.startStage(run, previous)).imageId;
+    else if (plan.base === 'scratch') {
       imageId = (await this.engine.images.scratch()).id;
       this.intermediate.add(imageId);
     }
     else {
-      let found = opts.pull ? undefined : this.tryResolve(base);
+      let found = opts.pull ? undefined : this.tryResolve(plan.base);
       if (!found) {
-        this.out(`Pulling ${base}\n`);
-        found = await this.engine.puller.pull(base, {});
+        out(`Pulling ${plan.base}\n`);
+        found = await this.engine.puller.pull(plan.base, {});
       }
       imageId = found.id;
     }
     const image = this.engine.images.resolve(imageId);
-    return { name: name?.toLowerCase(), index: stages.length, imageId, config: { ...(image.config.config ?? {}) }, pending: [], args: { ...globalArgs } };
+    return { name: plan.name, index: plan.index, imageId, config: { ...(image.config.config ?? {}) }, pending: [], args: {}, globals: { ...run.globals }, out };
+  }
+
+  /**
+   * The base image's ONBUILD triggers run first, as if written right after FROM (errors point at the FROM
+   * line); the new image does not inherit them.
+   */
+  private async onBuildTriggers(stage: Stage, ins: Instruction, where: string, run: BuildRun): Promise<void> {
+    const triggers = stage.config.OnBuild ?? [];
+    if (triggers.length === 0) return;
+    stage.config = { ...stage.config, OnBuild: null };
+    stage.out(`# Executing ${triggers.length} build trigger${triggers.length > 1 ? 's' : ''}\n`);
+    for (const text of triggers) {
+      const trigger = parseTrigger(text, ins.line, run.opts.dockerfileName);
+      stage.out(` ---> ONBUILD ${trigger.original}\n`);
+      await this.step(stage, trigger, `${where}ONBUILD ${trigger.keyword}: `, run);
+    }
   }
 
   private tryResolve(name: string) {
@@ -154,15 +238,16 @@ export class Builder {
     return { ...stage.args, ...env };
   }
 
-  private async step(stage: Stage, ins: Instruction, where: string, opts: BuildOptions, stages: Stage[]): Promise<void> {
+  private async step(stage: Stage, ins: Instruction, where: string, run: BuildRun): Promise<void> {
+    const { opts } = run;
     const expand = (text: string) => substitute(text, this.vars(stage), where);
     const c = stage.config;
     switch (ins.keyword) {
-      case 'RUN': return this.run(stage, ins, where);
-      case 'COPY': case 'ADD': return this.copy(stage, ins, where, stages);
+      case 'RUN': return this.run(stage, ins, where, run);
+      case 'COPY': case 'ADD': return this.copy(stage, ins, where, run);
       case 'ARG': {
         const [name, value] = splitArg(ins.args);
-        stage.args[name] = opts.buildArgs[name] ?? (value !== undefined ? expand(value) : stage.args[name] ?? '');
+        stage.args[name] = opts.buildArgs[name] ?? (value !== undefined ? expand(value) : stage.args[name] ?? stage.globals[name] ?? '');
         stage.pending.push(nop(`ARG ${ins.args}`));
         return;
       }
@@ -207,7 +292,12 @@ export class Builder {
         break;
       case 'STOPSIGNAL': stage.config = { ...c, StopSignal: expand(ins.args) }; break;
       case 'HEALTHCHECK': stage.config = { ...c, Healthcheck: parseHealthcheck(ins.args) }; break;
-      case 'ONBUILD': throw invalid(`${where}ONBUILD is not supported yet`);
+      case 'ONBUILD': {
+        // Kept as written (expanded when it runs in the child build), as Docker records it.
+        const trigger = parseTrigger(ins.args, ins.line, opts.dockerfileName);
+        stage.config = { ...c, OnBuild: [...(c.OnBuild ?? []), trigger.original] };
+        break;
+      }
       default: throw invalid(`${where}unknown instruction: ${ins.keyword}`);
     }
     stage.pending.push(nop(ins.original));
@@ -217,38 +307,8 @@ export class Builder {
     return ins.json ?? [...(c.Shell?.length ? c.Shell : ['/bin/sh', '-c']), ins.args];
   }
 
-  /**
-   * RUN --mount: type=cache (a directory kept per user and id between builds), tmpfs, and bind (from the
-   * context, read-only unless rw). Secrets and ssh are refused until they are supported.
-   */
-  private runMounts(ins: Instruction, where: string): { binds: string[]; tmpfs: Record<string, string> } {
-    const binds: string[] = [];
-    const tmpfs: Record<string, string> = {};
-    for (const spec of (ins.flags.mount ?? '').split('\n').filter(Boolean)) {
-      const opts = Object.fromEntries(spec.split(',').map((kv) => { const eq = kv.indexOf('='); return eq < 0 ? [kv, 'true'] : [kv.slice(0, eq), kv.slice(eq + 1)]; }));
-      const target = opts.target ?? opts.dst ?? opts.destination;
-      if (!target || !target.startsWith('/')) throw invalid(`${where}RUN --mount needs an absolute target=`);
-      const type = opts.type ?? 'bind';
-      if (type === 'cache') {
-        const id = (opts.id ?? target).replace(/[^A-Za-z0-9_.-]/g, '_');
-        const dir = path.join(this.engine.options.dataDir, 'build-cache', id);
-        fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-        binds.push(`${dir}:${target}`);
-      } else if (type === 'tmpfs') {
-        tmpfs[target] = opts.size ? `size=${opts.size}` : '';
-      } else if (type === 'bind') {
-        const source = path.posix.normalize(`/${opts.source ?? opts.src ?? '.'}`);
-        if (opts.from) throw invalid(`${where}RUN --mount=type=bind,from= is not supported yet`);
-        binds.push(`${path.join(this.contextDir, source)}:${target}:${opts.rw === 'true' || opts.readwrite === 'true' ? 'rw' : 'ro'}`);
-      } else {
-        throw invalid(`${where}RUN --mount=type=${type} is not supported yet (cache, tmpfs and bind are)`);
-      }
-    }
-    return { binds, tmpfs };
-  }
-
   /** A container of the stage's current image, with the build's environment; removed by the caller. */
-  private async container(stage: Stage, cmd: string[], mounts: { binds: string[]; tmpfs: Record<string, string> } = { binds: [], tmpfs: {} }, network = 'default') {
+  private async container(stage: Stage, cmd: string[], mounts: Pick<RunMounts, 'binds' | 'tmpfs'> = { binds: [], tmpfs: {} }, network = 'default') {
     const buildEnv = Object.entries(stage.args).filter(([k]) => !(stage.config.Env ?? []).some((e) => e.startsWith(`${k}=`))).map(([k, v]) => `${k}=${v}`);
     return this.engine.containers.create({
       config: {
@@ -264,7 +324,7 @@ export class Builder {
     if (this.noCache) return false;
     const id = await this.engine.buildCache.get(key);
     if (!id || !this.tryResolve(id)) return false;
-    this.out(' ---> Using cache\n');
+    stage.out(' ---> Using cache\n');
     stage.imageId = id;
     stage.pending = [];
     return true;
@@ -284,98 +344,177 @@ export class Builder {
     this.intermediate.add(image.id);
   }
 
-  private async run(stage: Stage, ins: Instruction, where: string): Promise<void> {
-    const cmd = this.command(ins, stage.config);
-    const key = this.stepKey(stage, 'RUN', cmd, ins.flags);
+  private async run(stage: Stage, ins: Instruction, where: string, build: BuildRun): Promise<void> {
+    const { cmd, script } = runCommand(ins, stage.config.Shell?.length ? stage.config.Shell : ['/bin/sh', '-c']);
+    // Secrets are not part of the key: only the mount spec (ins.flags) is.
+    const key = this.stepKey(stage, 'RUN', cmd, ins.flags, script);
     if (await this.fromCache(stage, key)) return;
     const network = ins.flags.network ?? 'default';
     if (!['default', 'none', 'host'].includes(network)) throw invalid(`${where}RUN --network=${network}: use default, none or host`);
     if (ins.flags.security) throw invalid(`${where}RUN --security is not supported`);
-    const record = await this.container(stage, cmd, this.runMounts(ins, where), network);
+    if (build.failed !== undefined) throw build.failed;
+    const dataDir = this.engine.options.dataDir;
+    fs.mkdirSync(path.join(dataDir, 'tmp'), { recursive: true });
+    const mounts = runMounts({
+      specs: (ins.flags.mount ?? '').split('\n').filter(Boolean), where, dataDir, contextDir: this.contextDir, secrets: this.secrets,
+      script: script && { dir: scriptDir, ...script },
+    });
     try {
-      const session: AttachSession = { wantsStdout: true, wantsStderr: true, onOutput: (_s, data) => this.out(data.toString('utf8')), onEnd: () => {} };
-      const attached = this.engine.containers.attach(record.Id, session);
-      const exited = this.engine.containers.waitLater(record.Id, 'next-exit');
-      this.out(` ---> Running in ${record.Id.slice(0, 12)}\n`);
-      await this.engine.containers.start(record.Id);
-      const code = await exited;
-      attached.detach();
-      if (code !== 0) {
-        throw new EngineError('invalid_argument', `${where}The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, { exitCode: 1 });
+      const record = await this.container(stage, cmd, mounts, network);
+      try {
+        // Mount points the runtime will create for file binds: noted now, removed from the layer after the run.
+        const rootfs = mounts.stubs.length ? (await this.engine.containers.filesystemOf(record.Id)).rootfs : '';
+        const stubs = mounts.stubs.map((target) => ({ target, top: missingPart(rootfs, target) })).filter((s) => s.top);
+        const session: AttachSession = { wantsStdout: true, wantsStderr: true, onOutput: (_s, data) => stage.out(data.toString('utf8')), onEnd: () => {} };
+        const attached = this.engine.containers.attach(record.Id, session);
+        const exited = this.engine.containers.waitLater(record.Id, 'next-exit');
+        stage.out(` ---> Running in ${record.Id.slice(0, 12)}\n`);
+        build.running.add(record.Id);
+        let code: number;
+        try {
+          await this.engine.containers.start(record.Id);
+          code = await exited;
+        } finally {
+          build.running.delete(record.Id);
+        }
+        attached.detach();
+        if (build.failed !== undefined) throw build.failed;
+        if (code !== 0) {
+          throw new EngineError('invalid_argument', `${where}The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, { exitCode: 1 });
+        }
+        const { changesDir } = this.engine.containers.changesOf(record.Id);
+        for (const stub of stubs) removeStub(changesDir, stub.top!, stub.target);
+        await this.commitLayer(stage, record.Id, ins.json ? ins.json.join(' ') : `${cmd.join(' ')}`);
+        await this.engine.buildCache.set(key, stage.imageId);
+      } finally {
+        await this.engine.containers.remove(record.Id, { force: true, volumes: true }).catch(() => {});
       }
-      await this.commitLayer(stage, record.Id, ins.json ? ins.json.join(' ') : `${cmd.join(' ')}`);
-      await this.engine.buildCache.set(key, stage.imageId);
     } finally {
-      await this.engine.containers.remove(record.Id, { force: true, volumes: true }).catch(() => {});
+      mounts.cleanup();
     }
   }
 
-  private async copy(stage: Stage, ins: Instruction, where: string, stages: Stage[]): Promise<void> {
-    const parts = (ins.json ?? ins.args.split(/\s+/)).map((p) => substitute(p, this.vars(stage), where));
+  private async copy(stage: Stage, ins: Instruction, where: string, run: BuildRun): Promise<void> {
+    const isAdd = ins.keyword === 'ADD';
+    const vars = this.vars(stage);
+    // Heredoc sources (`COPY <<EOF /file`) are named by their marker; their bodies are expanded unless quoted.
+    const docs = new Map<string, Heredoc>();
+    heredocMarkers(ins.json ? '' : ins.args).forEach((m, i) => { if (ins.heredocs?.[i]) docs.set(m.marker, ins.heredocs[i]!); });
+    const parts = (ins.json ?? ins.args.split(/\s+/)).map((p) => (docs.has(p) ? p : substitute(p, vars, where)));
     if (parts.length < 2) throw invalid(`${where}${ins.keyword} requires at least two arguments: source and destination`);
     const dest = parts.at(-1)!;
     const sources = parts.slice(0, -1);
     const destAbs = path.posix.resolve(stage.config.WorkingDir || '/', dest);
     const intoDir = dest.endsWith('/') || sources.length > 1;
     const from = ins.flags.from;
-    // The key: the sources' content (a stage's or image's ID for --from), never their times.
-    let sourceKey: unknown;
-    let fromImage: string | undefined;
-    if (from) {
-      const source = stages.find((s) => s.name === from.toLowerCase() || String(s.index) === from);
-      fromImage = source ? source.imageId : (this.tryResolve(from) ?? (await this.engine.puller.pull(from, {}))).id;
-      sourceKey = fromImage;
-    } else {
-      for (const pattern of sources) if (/^[a-z]+:\/\//.test(pattern)) throw invalid(`${where}${ins.keyword} from a URL is not supported yet`);
-      sourceKey = treeChecksum(this.contextDir, sources.flatMap((p) => this.contextMatches(p, where)));
-    }
-    const key = this.stepKey(stage, ins.keyword, parts, ins.flags, sourceKey);
-    if (await this.fromCache(stage, key)) return;
-    const record = await this.container(stage, ['true']);
+    const docText = (doc: Heredoc) => {
+      const text = doc.expand ? substitute(doc.content, vars, where) : doc.content;
+      return doc.chomp ? chompHeredoc(text) : text;
+    };
+    if (!isAdd && sources.some(isUrl)) throw invalid(`${where}COPY cannot copy from a URL: use ADD`);
+    if (ins.flags.checksum !== undefined && !sources.every(isUrl)) throw invalid(`${where}ADD --checksum needs http(s) URL sources`);
+    // Heredoc bodies and downloads are staged in directories of their own (names may repeat), removed at the end.
+    const scratchDirs: string[] = [];
+    const newScratch = () => {
+      fs.mkdirSync(path.join(this.engine.options.dataDir, 'tmp'), { recursive: true });
+      scratchDirs.push(fs.mkdtempSync(path.join(this.engine.options.dataDir, 'tmp', 'build-add-')));
+      return scratchDirs.at(-1)!;
+    };
     try {
-      const { rootfs } = await this.engine.containers.filesystemOf(record.Id);
-      const owner = ins.flags.chown ? resolveUser(rootfs, substitute(ins.flags.chown, this.vars(stage), where)) : { uid: 0, gid: 0 };
-      const mode = ins.flags.chmod ? parseInt(ins.flags.chmod, 8) : undefined;
-      if (ins.flags.chmod && (!/^[0-7]{3,4}$/.test(ins.flags.chmod))) throw invalid(`${where}invalid --chmod ${JSON.stringify(ins.flags.chmod)}`);
-      const put = async (tar: Readable, rename: (name: string) => string) => {
-        const rewritten = rewriteTar(tar, (h) => ({ ...h, name: rename(h.name), uid: owner.uid, gid: owner.gid, uname: '', gname: '', ...(mode !== undefined && h.type !== 'directory' ? { mode } : {}) }));
-        await extractInto({ rootfs, name: record.Id }, '/', rewritten, { noOverwriteDirNonDir: false });
-      };
-      const target = (srcIsDir: boolean, base: string) => (srcIsDir ? destAbs : intoDir ? path.posix.join(destAbs, base) : destAbs).replace(/^\/+/, '');
+      // The key: the sources' content (a stage's or image's ID for --from, a download's digest), never their times.
+      const downloads = new Map<string, Download>();
+      let sourceKey: unknown;
+      let fromImage: string | undefined;
       if (from) {
-        const helper = await this.engine.containers.create({ config: { Image: fromImage!, Cmd: ['true'], Entrypoint: [] }, hostConfig: {} });
-        try {
-          const fsOf = await this.engine.containers.filesystemOf(helper.Id);
-          for (const src of sources) {
-            const { stat, stream } = archivePath({ rootfs: fsOf.rootfs, name: from }, src);
-            const isDir = (stat.mode & 0x80000000) !== 0;
-            const base = path.posix.basename(src);
-            await put(stream, (name) => {
-              const rest = name === base ? '' : name.slice(base.length + 1);
-              const root = target(isDir, base);
-              return rest ? `${root}/${rest}` : root;
-            });
-          }
-        } finally {
-          await this.engine.containers.remove(helper.Id, { force: true, volumes: true }).catch(() => {});
-        }
+        const source = stageRef(run.plan, from, stage.index, true);
+        fromImage = source ? (await this.startStage(run, source)).imageId : (this.tryResolve(from) ?? (await this.engine.puller.pull(from, {}))).id;
+        sourceKey = fromImage;
       } else {
-        for (const pattern of sources) {
-          const matches = this.contextMatches(pattern, where);
-          for (const rel of matches) {
-            const abs = path.join(this.contextDir, rel);
-            const isDir = fs.lstatSync(abs).isDirectory();
-            const base = path.basename(rel);
-            const root = target(isDir, base) || '.';
-            // A directory's content goes into the destination; a file is the destination (or goes into it).
-            await put(isDir ? tarHostPath(abs, undefined, root) : tarHostPath(path.dirname(abs), base, root), (name) => name);
+        for (const url of sources.filter(isUrl)) {
+          stage.out(`Downloading ${url}\n`);
+          downloads.set(url, await download(url, newScratch(), ins.flags.checksum, where));
+        }
+        const local = sources.filter((s) => !docs.has(s) && !isUrl(s));
+        sourceKey = {
+          tree: local.length ? treeChecksum(this.contextDir, local.flatMap((p) => this.contextMatches(p, where))) : '',
+          docs: sources.filter((s) => docs.has(s)).map((s) => docText(docs.get(s)!)),
+          urls: [...downloads.values()].map((d) => [d.name, d.digest, d.mtime?.getTime()]),
+        };
+      }
+      const key = this.stepKey(stage, ins.keyword, parts, ins.flags, sourceKey);
+      if (await this.fromCache(stage, key)) return;
+      const record = await this.container(stage, ['true']);
+      try {
+        const { rootfs } = await this.engine.containers.filesystemOf(record.Id);
+        const chown = ins.flags.chown ? resolveUser(rootfs, substitute(ins.flags.chown, vars, where)) : undefined;
+        const owner = chown ?? { uid: 0, gid: 0 };
+        const mode = ins.flags.chmod ? parseInt(ins.flags.chmod, 8) : undefined;
+        if (ins.flags.chmod && (!/^[0-7]{3,4}$/.test(ins.flags.chmod))) throw invalid(`${where}invalid --chmod ${JSON.stringify(ins.flags.chmod)}`);
+        const root = { rootfs, name: record.Id };
+        const put = async (tar: Readable, rename: (name: string) => string) => {
+          const rewritten = rewriteTar(tar, (h) => ({ ...h, name: rename(h.name), uid: owner.uid, gid: owner.gid, uname: '', gname: '', ...(mode !== undefined && h.type !== 'directory' ? { mode } : {}) }));
+          await extractInto(root, '/', rewritten, { noOverwriteDirNonDir: false });
+        };
+        const target = (srcIsDir: boolean, base: string) => (srcIsDir ? destAbs : intoDir ? path.posix.join(destAbs, base) : destAbs).replace(/^\/+/, '');
+        const putFile = (dir: string, name: string) => put(tarHostPath(dir, name, target(false, name)), (n) => n);
+        if (from) {
+          const helper = await this.engine.containers.create({ config: { Image: fromImage!, Cmd: ['true'], Entrypoint: [] }, hostConfig: {} });
+          try {
+            const fsOf = await this.engine.containers.filesystemOf(helper.Id);
+            for (const src of sources) {
+              const { stat, stream } = archivePath({ rootfs: fsOf.rootfs, name: from }, src);
+              const isDir = (stat.mode & 0x80000000) !== 0;
+              const base = path.posix.basename(src);
+              await put(stream, (name) => {
+                const rest = name === base ? '' : name.slice(base.length + 1);
+                const top = target(isDir, base);
+                return rest ? `${top}/${rest}` : top;
+              });
+            }
+          } finally {
+            await this.engine.containers.remove(helper.Id, { force: true, volumes: true }).catch(() => {});
+          }
+        } else {
+          for (const source of sources) {
+            const doc = docs.get(source);
+            if (doc) {
+              const dir = newScratch();
+              fs.writeFileSync(path.join(dir, doc.name), docText(doc), { mode: 0o644 });
+              await putFile(dir, doc.name);
+              continue;
+            }
+            const fetched = downloads.get(source);
+            if (fetched) {
+              await putFile(path.dirname(fetched.file), fetched.name);
+              continue;
+            }
+            for (const rel of this.contextMatches(source, where)) {
+              const abs = path.join(this.contextDir, rel);
+              const isDir = fs.lstatSync(abs).isDirectory();
+              const compression = isAdd && fs.lstatSync(abs).isFile() ? await localArchive(abs) : undefined;
+              if (compression) {
+                const prefix = `${where}ADD ${rel}: `;
+                await extractInto(root, '/', archiveAt(decompressed(abs, compression), destAbs, chown, prefix), { noOverwriteDirNonDir: false }).catch((err: unknown) => {
+                  // Every failure of the archive names the line and the file, once.
+                  const failure = err instanceof EngineError ? err : new EngineError('invalid_argument', String((err as Error)?.message ?? err));
+                  throw failure.message.startsWith(where) ? failure : new EngineError(failure.code, `${prefix}${failure.message}`, { hint: failure.hint, cause: failure });
+                });
+                continue;
+              }
+              const base = path.basename(rel);
+              const top = target(isDir, base) || '.';
+              // A directory's content goes into the destination; a file is the destination (or goes into it).
+              await put(isDir ? tarHostPath(abs, undefined, top) : tarHostPath(path.dirname(abs), base, top), (name) => name);
+            }
           }
         }
+        await this.commitLayer(stage, record.Id, `/bin/sh -c #(nop) ${ins.keyword} ${ins.args}`);
+        await this.engine.buildCache.set(key, stage.imageId);
+      } finally {
+        await this.engine.containers.remove(record.Id, { force: true, volumes: true }).catch(() => {});
       }
-      await this.commitLayer(stage, record.Id, `/bin/sh -c #(nop) ${ins.keyword} ${ins.args}`);
-      await this.engine.buildCache.set(key, stage.imageId);
     } finally {
-      await this.engine.containers.remove(record.Id, { force: true, volumes: true }).catch(() => {});
+      for (const dir of scratchDirs) fs.rmSync(dir, { recursive: true, force: true });
     }
   }
 

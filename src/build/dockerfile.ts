@@ -3,7 +3,7 @@ import { invalid } from '../util/errors.js';
 /**
  * Dockerfile parsing: the `escape` directive, comments, line continuations, instruction flags
  * (`--from=x`), JSON (exec) and shell forms, and variable substitution ($VAR, ${VAR}, ${VAR:-default},
- * ${VAR:+alternative}). Errors name the file and line: `Dockerfile:7: unknown instruction: RUNN`.
+ * ${VAR:+alternative}), and here-documents after RUN, COPY and ADD (`<<EOF`, `<<-EOF`, quoted delimiters). Errors name the file and line: `Dockerfile:7: unknown instruction: RUNN`.
  */
 
 export interface Instruction {
@@ -16,6 +16,49 @@ export interface Instruction {
   json?: string[];
   /** The original text, for history and progress output. */
   original: string;
+  /** Here-documents the instruction line opened (`<<EOF`), in order; only RUN, COPY and ADD take them. */
+  heredocs?: Heredoc[];
+}
+
+export interface Heredoc {
+  name: string;
+  /** The body as written, every line with its newline; `<<-` tab stripping is left to the user of it. */
+  content: string;
+  /** False when the delimiter was quoted (`<<'EOF'`, `<<"EOF"`): no variable expansion in the body. */
+  expand: boolean;
+  /** `<<-`: leading tabs are stripped from the body's lines (and the terminator may be indented by tabs). */
+  chomp: boolean;
+}
+
+const heredocTakers = new Set(['RUN', 'COPY', 'ADD']);
+/** `<<EOF`, `<<-EOF`, `<<'EOF'`, `<<"EOF"` (not `<<<`). */
+const heredocMarker = /^<<(-?)(?:'([A-Za-z0-9_.-]+)'|"([A-Za-z0-9_.-]+)"|([A-Za-z0-9_.-]+))/;
+
+/** Here-document markers in an instruction line, outside quotes, in order. */
+export function heredocMarkers(text: string): Array<Omit<Heredoc, 'content'> & { marker: string }> {
+  const found: Array<Omit<Heredoc, 'content'> & { marker: string }> = [];
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === quote) quote = '';
+      else if (c === '\\' && quote === '"') i++;
+      continue;
+    }
+    if (c === '\\') { i++; continue; }
+    if (c === '"' || c === "'") { quote = c; continue; }
+    if (c !== '<' || text[i + 1] !== '<' || text[i - 1] === '<' || text[i + 2] === '<') continue;
+    const m = heredocMarker.exec(text.slice(i));
+    if (!m) continue;
+    found.push({ marker: m[0], name: m[2] ?? m[3] ?? m[4]!, expand: m[4] !== undefined, chomp: m[1] === '-' });
+    i += m[0].length - 1;
+  }
+  return found;
+}
+
+/** `<<-` bodies: each line without its leading tabs. */
+export function chompHeredoc(content: string): string {
+  return content.replace(/^\t+/gm, '');
 }
 
 const known = new Set(['FROM', 'RUN', 'CMD', 'ENTRYPOINT', 'SHELL', 'ENV', 'ARG', 'LABEL', 'EXPOSE', 'VOLUME', 'USER', 'WORKDIR', 'COPY', 'ADD', 'ONBUILD', 'STOPSIGNAL', 'HEALTHCHECK', 'MAINTAINER']);
@@ -23,6 +66,43 @@ const flagged: Record<string, string[]> = {
   FROM: ['platform'], COPY: ['from', 'chown', 'chmod', 'link'], ADD: ['chown', 'chmod', 'checksum', 'link'],
   RUN: ['network', 'mount', 'security'],
 };
+
+/** One instruction's line (continuations already joined): keyword, flags, arguments, exec form. */
+function parseLine(raw: string, line: number, file: string): Omit<Instruction, 'heredocs'> {
+  const m = /^\s*(\S+)\s*([\s\S]*)$/.exec(raw)!;
+  const keyword = m[1]!.toUpperCase();
+  if (!known.has(keyword)) throw invalid(`${file}:${line}: unknown instruction: ${m[1]}`);
+  let rest = m[2]!.trim();
+  const flags: Record<string, string> = {};
+  // HEALTHCHECK's flags are its own arguments (parsed with it); RUN --mount may repeat.
+  for (let f = keyword === 'HEALTHCHECK' ? null : /^--([a-z-]+)(?:=(\S*))?\s*/.exec(rest); f; f = /^--([a-z-]+)(?:=(\S*))?\s*/.exec(rest)) {
+    if (!(flagged[keyword] ?? []).includes(f[1]!)) throw invalid(`${file}:${line}: unknown flag: --${f[1]} for ${keyword}`);
+    flags[f[1]!] = flags[f[1]!] !== undefined && f[1] === 'mount' ? `${flags[f[1]!]}\n${f[2] ?? ''}` : f[2] ?? 'true';
+    rest = rest.slice(f[0].length);
+  }
+  let json: string[] | undefined;
+  if (rest.startsWith('[')) {
+    try {
+      const parsed = JSON.parse(rest) as unknown;
+      if (Array.isArray(parsed) && parsed.every((p) => typeof p === 'string')) json = parsed;
+    } catch { /* the shell form, as Docker falls back */ }
+  }
+  if (rest === '' && !['CMD', 'ENTRYPOINT'].includes(keyword)) throw invalid(`${file}:${line}: ${keyword} requires at least one argument`);
+  if (keyword === 'ONBUILD') parseTrigger(rest, line, file);
+  return { line, keyword, args: rest, flags, json, original: `${keyword} ${raw.trim().slice(m[1]!.length).trim()}`.trim() };
+}
+
+/**
+ * An ONBUILD trigger (the text after ONBUILD), checked when the Dockerfile is parsed and parsed again when
+ * an image that holds it is used as a base; `line` is where the error is reported.
+ */
+export function parseTrigger(text: string, line: number, file: string): Instruction {
+  const keyword = /^\S+/.exec(text)?.[0]?.toUpperCase();
+  if (keyword === 'ONBUILD') throw invalid(`${file}:${line}: chaining ONBUILD via \`ONBUILD ONBUILD\` isn't allowed`);
+  if (keyword === 'FROM' || keyword === 'MAINTAINER') throw invalid(`${file}:${line}: ${keyword} isn't allowed as an ONBUILD trigger`);
+  if (heredocMarkers(text).length) throw invalid(`${file}:${line}: heredocs are not supported in ONBUILD triggers`);
+  return parseLine(text, line, file);
+}
 
 export function parseDockerfile(text: string, file = 'Dockerfile'): Instruction[] {
   const lines = text.split(/\r?\n/);
@@ -51,29 +131,24 @@ export function parseDockerfile(text: string, file = 'Dockerfile'): Instruction[
       while (/^\s*#/.test(next) && i < lines.length) { next = lines[i]!; i++; }
       raw += next;
     }
-    const m = /^\s*(\S+)\s*([\s\S]*)$/.exec(raw)!;
-    const keyword = m[1]!.toUpperCase();
-    if (!known.has(keyword)) throw invalid(`${file}:${start + 1}: unknown instruction: ${m[1]}`);
-    let rest = m[2]!.trim();
-    if (/^<</.test(rest) || (keyword === 'RUN' || keyword === 'COPY') && /(^|\s)<<-?\w/.test(rest)) {
-      throw invalid(`${file}:${start + 1}: heredocs are not supported yet`);
+    const { keyword, args: rest, flags, json, original } = parseLine(raw, start + 1, file);
+    let heredocs: Heredoc[] | undefined;
+    if (heredocTakers.has(keyword) && !json) {
+      // The bodies follow the instruction line, one after the other, each up to its own terminator line.
+      for (const marker of heredocMarkers(rest)) {
+        let content = '';
+        let terminated = false;
+        while (i < lines.length) {
+          const body = lines[i]!;
+          i++;
+          if ((marker.chomp ? body.replace(/^\t+/, '') : body) === marker.name) { terminated = true; break; }
+          content += `${body}\n`;
+        }
+        if (!terminated) throw invalid(`${file}:${start + 1}: unterminated heredoc ${marker.marker}: no line ${JSON.stringify(marker.name)} ends it`);
+        (heredocs ??= []).push({ name: marker.name, content, expand: marker.expand, chomp: marker.chomp });
+      }
     }
-    const flags: Record<string, string> = {};
-    // HEALTHCHECK's flags are its own arguments (parsed with it); RUN --mount may repeat.
-    for (let f = keyword === 'HEALTHCHECK' ? null : /^--([a-z-]+)(?:=(\S*))?\s*/.exec(rest); f; f = /^--([a-z-]+)(?:=(\S*))?\s*/.exec(rest)) {
-      if (!(flagged[keyword] ?? []).includes(f[1]!)) throw invalid(`${file}:${start + 1}: unknown flag: --${f[1]} for ${keyword}`);
-      flags[f[1]!] = flags[f[1]!] !== undefined && f[1] === 'mount' ? `${flags[f[1]!]}\n${f[2] ?? ''}` : f[2] ?? 'true';
-      rest = rest.slice(f[0].length);
-    }
-    let json: string[] | undefined;
-    if (rest.startsWith('[')) {
-      try {
-        const parsed = JSON.parse(rest) as unknown;
-        if (Array.isArray(parsed) && parsed.every((p) => typeof p === 'string')) json = parsed;
-      } catch { /* the shell form, as Docker falls back */ }
-    }
-    if (rest === '' && !['CMD', 'ENTRYPOINT'].includes(keyword)) throw invalid(`${file}:${start + 1}: ${keyword} requires at least one argument`);
-    instructions.push({ line: start + 1, keyword, args: rest, flags, json, original: `${keyword} ${raw.trim().slice(m[1]!.length).trim()}`.trim() });
+    instructions.push({ line: start + 1, keyword, args: rest, flags, json, original, ...(heredocs ? { heredocs } : {}) });
   }
   if (!instructions.some((x) => x.keyword === 'FROM')) throw invalid(`${file}: no FROM instruction (a Dockerfile must start with FROM)`);
   const first = instructions.find((x) => x.keyword !== 'ARG');

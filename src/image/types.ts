@@ -25,6 +25,8 @@ export interface ContainerDefaults {
   Hostname?: string;
   Tty?: boolean;
   OpenStdin?: boolean;
+  /** ONBUILD triggers, run when a build uses this image as its base. */
+  OnBuild?: string[] | null;
 }
 
 export interface HistoryEntry {

@@ -146,3 +146,236 @@ e2e('.dockerignore leaves files out of the context, exceptions bring them back',
   const files = (await roost.roost(['run', '--rm', 'ignoring'])).stdout.trim().split('\n').sort();
   t.deepEqual(files, ['/ctx/.dockerignore', '/ctx/Dockerfile', '/ctx/app.txt', '/ctx/logs/keep.log']);
 });
+
+/** A context directory under the test's base with the given files. */
+function contextWith(roost: RoostEnv, name: string, files: Record<string, string | Buffer>): string {
+  const dir = path.join(roost.base, name);
+  for (const [file, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    fs.writeFileSync(path.join(dir, file), content);
+  }
+  return dir;
+}
+
+e2e('heredocs: RUN bodies and #! scripts, heredocs the shell reads, COPY <<EOF with expansion, <<- and quoted delimiters', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'heredocs', {
+    Dockerfile: [
+      'FROM busybox',
+      'ARG NAME=world',
+      'RUN <<EOF',
+      'echo "hello $NAME" > /greeting',
+      'echo second line >> /greeting',
+      'EOF',
+      'RUN <<EOF',
+      '#!/bin/sh',
+      'echo "script $0" > /script-out',
+      'EOF',
+      "RUN cat <<'A' > /a && cat <<-B > /b",
+      '$NAME unexpanded',
+      'A',
+      '\ttab stripped $NAME',
+      '\tB',
+      'COPY <<EOF /etc/app.conf',
+      'name=${NAME}',
+      'EOF',
+      'COPY <<-"X" <<Y /multi/',
+      '\traw $NAME',
+      '\tX',
+      'y=$NAME',
+      'Y',
+      '',
+    ].join('\n'),
+  });
+  const build = await roost.roost(['build', '-t', 'heredocs', dir]);
+  t.is(build.exitCode, 0, build.stderr + build.stdout);
+  const out = await roost.roost(['run', '--rm', 'heredocs', 'sh', '-c', 'cat /greeting /script-out /a /b /etc/app.conf /multi/X /multi/Y; stat -c "%a %u" /etc/app.conf']);
+  t.is(out.stdout, 'hello world\nsecond line\nscript /dev/pipes/EOF\n$NAME unexpanded\ntab stripped world\nname=world\nraw $NAME\ny=world\n644 0\n', out.stderr);
+  // The docker CLI's classic builder sends the same Dockerfile through the socket: the same result.
+  const byDocker = await roost.docker(['build', '-q', '-t', 'heredocs-docker', dir]);
+  t.is(byDocker.exitCode, 0, byDocker.stderr);
+  t.is((await roost.docker(['run', '--rm', 'heredocs-docker', 'cat', '/script-out', '/multi/Y'])).stdout, 'script /dev/pipes/EOF\ny=world\n');
+  const bad = await roost.roost(['build', '-'], { input: 'FROM busybox\nRUN <<EOF\necho never ends\n' });
+  t.is(bad.exitCode, 1);
+  t.regex(bad.stderr, /^roost: Dockerfile:2: unterminated heredoc <<EOF: no line "EOF" ends it$/m);
+  t.notRegex(bad.stderr, /\n\s+at /);
+});
+
+e2e('ADD unpacks local tar archives (plain, gzip, bzip2, xz; by content, owners kept) and copies other files as they are', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'add-archives', {
+    'tree/top.txt': 'top\n', 'tree/sub/deep.txt': 'deep\n',
+    'fake.tar.gz': 'plain text with an archive name\n',
+    Dockerfile: 'FROM busybox\nADD plain.tar /x/plain/\nADD app.gz /x/gz\nADD app.bz2 /x/bz\nADD app.xz /x/xz\nADD fake.tar.gz /x/\nADD --chown=7:8 app.gz /x/owned\n',
+  });
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('tar', ['--owner=5', '--group=6', '--numeric-owner', '-cf', path.join(dir, 'plain.tar'), '-C', path.join(dir, 'tree'), '.']);
+  for (const [tool, name] of [['gzip', 'app.gz'], ['bzip2', 'app.bz2'], ['xz', 'app.xz']]) {
+    fs.writeFileSync(path.join(dir, name!), execFileSync(tool!, ['-c', path.join(dir, 'plain.tar')]));
+  }
+  const build = await roost.roost(['build', '-t', 'add-archives', dir]);
+  t.is(build.exitCode, 0, build.stderr + build.stdout);
+  const listing = await roost.roost(['run', '--rm', 'add-archives', 'sh', '-c', 'cd /x && find . -type f | sort | xargs stat -c "%n %u:%g"; cat /x/fake.tar.gz']);
+  t.is(listing.stdout, [
+    './bz/sub/deep.txt 5:6', './bz/top.txt 5:6', './fake.tar.gz 0:0', './gz/sub/deep.txt 5:6', './gz/top.txt 5:6',
+    './owned/sub/deep.txt 7:8', './owned/top.txt 7:8', './plain/sub/deep.txt 5:6', './plain/top.txt 5:6',
+    './xz/sub/deep.txt 5:6', './xz/top.txt 5:6', 'plain text with an archive name', '',
+  ].join('\n'), listing.stderr);
+  t.is((await roost.roost(['run', '--rm', 'add-archives', 'cat', '/x/xz/sub/deep.txt'])).stdout, 'deep\n');
+  // A damaged archive: one line with the Dockerfile line and the file, no image.
+  const broken = contextWith(roost, 'add-broken', { Dockerfile: 'FROM busybox\nADD broken.tgz /x/\n', 'tree/big.bin': (await import('node:crypto')).randomBytes(200_000) });
+  const whole = execFileSync('tar', ['-cz', '-C', path.join(broken, 'tree'), '.']);
+  fs.writeFileSync(path.join(broken, 'broken.tgz'), whole.subarray(0, Math.floor(whole.length * 0.6)));
+  const failed = await roost.roost(['build', broken]);
+  t.is(failed.exitCode, 1);
+  t.regex(failed.stderr, /^roost: Dockerfile:2: ADD broken\.tgz: \S.*$/m, failed.stderr);
+  t.notRegex(failed.stderr, /\n\s+at /);
+});
+
+e2e('ADD of an http URL: downloaded, not unpacked, mode 600, mtime from Last-Modified, --checksum checked; errors name the line', async (t) => {
+  const { roost } = t.context;
+  const http = await import('node:http');
+  const crypto = await import('node:crypto');
+  const { execFileSync } = await import('node:child_process');
+  const tree = contextWith(roost, 'url-tree', { 'in.txt': 'inside\n' });
+  const archive = execFileSync('tar', ['-cz', '-C', tree, 'in.txt']);
+  const body = Buffer.from('downloaded content\n');
+  const lastModified = 'Wed, 21 Oct 2015 07:28:00 GMT';
+  const server = http.createServer((req, res) => {
+    if (req.url === '/files/data.txt') res.writeHead(200, { 'Last-Modified': lastModified }).end(body);
+    else if (req.url === '/files/pack.tar.gz') res.writeHead(200).end(archive);
+    else res.writeHead(404).end('no');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}/files`;
+  try {
+    const sum = `sha256:${crypto.createHash('sha256').update(body).digest('hex')}`;
+    const dir = contextWith(roost, 'add-url', {
+      Dockerfile: `FROM busybox\nADD ${base}/data.txt /d/\nADD --checksum=${sum} ${base}/data.txt /d/checked.txt\nADD ${base}/pack.tar.gz /d/\n`,
+    });
+    const build = await roost.roost(['build', '-t', 'add-url', dir]);
+    t.is(build.exitCode, 0, build.stderr + build.stdout);
+    const out = await roost.roost(['run', '--rm', 'add-url', 'sh', '-c', 'cd /d && ls && stat -c "%a %Y" data.txt checked.txt && cat data.txt']);
+    t.is(out.stdout, `checked.txt\ndata.txt\npack.tar.gz\n600 ${Date.parse(lastModified) / 1000}\n600 ${Date.parse(lastModified) / 1000}\ndownloaded content\n`, out.stderr);
+    const wrong = `sha256:${'0'.repeat(64)}`;
+    const cases: Array<[string, RegExp]> = [
+      [`FROM busybox\nADD --checksum=${wrong} ${base}/data.txt /x\n`, new RegExp(`^roost: Dockerfile:2: ADD ${base}/data.txt: checksum mismatch: expected ${wrong}, got ${sum}$`, 'm')],
+      [`FROM busybox\n\nADD ${base}/missing.txt /x\n`, new RegExp(`^roost: Dockerfile:3: ADD ${base}/missing.txt: 404 Not Found$`, 'm')],
+      ['FROM busybox\nADD --checksum=sha256:abc local.txt /x\n', /^roost: Dockerfile:2: ADD --checksum=sha256:abc: expected sha256:<64 hex digits>$|^roost: Dockerfile:2: ADD --checksum needs http\(s\) URL sources$/m],
+      [`FROM busybox\nCOPY ${base}/data.txt /x\n`, /^roost: Dockerfile:2: COPY cannot copy from a URL: use ADD$/m],
+    ];
+    for (const [dockerfile, pattern] of cases) {
+      const result = await roost.roost(['build', '-'], { input: dockerfile });
+      t.is(result.exitCode, 1, dockerfile);
+      t.regex(result.stderr, pattern, dockerfile);
+    }
+  } finally {
+    server.close();
+  }
+});
+
+e2e('ONBUILD: triggers are recorded in the config and run, in order, when the image is a base; the child does not inherit them', async (t) => {
+  const { roost } = t.context;
+  const parent = contextWith(roost, 'onbuild-parent', {
+    Dockerfile: 'FROM busybox\nONBUILD RUN echo triggered > /triggered\nONBUILD COPY data.txt /from-trigger.txt\n',
+  });
+  t.is((await roost.roost(['build', '-q', '-t', 'onbase', parent])).exitCode, 0);
+  const config = JSON.parse((await roost.roost(['image', 'inspect', '-f', '{{json .Config}}', 'onbase'])).stdout);
+  t.deepEqual(config.OnBuild, ['RUN echo triggered > /triggered', 'COPY data.txt /from-trigger.txt']);
+  const child = contextWith(roost, 'onbuild-child', { Dockerfile: 'FROM onbase\nRUN cat /triggered\n', 'data.txt': 'child data\n' });
+  const build = await roost.roost(['build', '-t', 'onchild', child]);
+  t.is(build.exitCode, 0, build.stderr + build.stdout);
+  t.regex(build.stdout, /# Executing 2 build triggers\n/);
+  t.is((await roost.roost(['run', '--rm', 'onchild', 'cat', '/triggered', '/from-trigger.txt'])).stdout, 'triggered\nchild data\n');
+  const childConfig = JSON.parse((await roost.roost(['image', 'inspect', '-f', '{{json .Config}}', 'onchild'])).stdout);
+  t.falsy(childConfig.OnBuild?.length, 'triggers are not inherited');
+  // A trigger that fails points at the child's FROM line.
+  const failing = await roost.roost(['build', '-'], { input: '# a comment\nFROM onbase\n' });
+  t.is(failing.exitCode, 1);
+  t.regex(failing.stderr, /^roost: Dockerfile:2: ONBUILD COPY: COPY failed: file not found in build context: data.txt$/m);
+});
+
+e2e('RUN --mount=type=secret: the file is there during the step, never in a layer, the history or the cache key; ssh is refused clearly', async (t) => {
+  const { roost } = t.context;
+  const secretValue = 'TOP-secret-value-42';
+  const dir = contextWith(roost, 'secrets', {
+    Dockerfile: [
+      'FROM busybox',
+      'RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /len && stat -c "%a %u" /run/secrets/tok > /mode',
+      'RUN --mount=type=secret,id=tok,target=/etc/deep/tok,required=true test -s /etc/deep/tok',
+      'RUN --mount=type=secret,id=tok,uid=33,gid=34,mode=0440 stat -c "%u:%g %a" /run/secrets/tok > /owner',
+      '',
+    ].join('\n'),
+  });
+  const secretFile = path.join(roost.base, 'tok.txt');
+  fs.writeFileSync(secretFile, secretValue);
+  const build = await roost.roost(['build', '-t', 'secrets', '--secret', `id=tok,src=${secretFile}`, dir]);
+  t.is(build.exitCode, 0, build.stderr + build.stdout);
+  t.is((await roost.roost(['run', '--rm', 'secrets', 'cat', '/len', '/mode', '/owner'])).stdout, `${secretValue.length}\n400 0\n33:34 440\n`);
+  t.is((await roost.roost(['run', '--rm', 'secrets', 'sh', '-c', 'ls -d /run /etc/deep 2>&1; true'])).stdout,
+    "ls: /run: No such file or directory\nls: /etc/deep: No such file or directory\n", 'the mount points are not in the image');
+  const saved = path.join(roost.base, 'secrets.tar');
+  t.is((await roost.roost(['save', '-o', saved, 'secrets'])).exitCode, 0);
+  t.false(fs.readFileSync(saved).includes(secretValue), 'the secret is in no layer and no config');
+  t.notRegex((await roost.roost(['history', '--no-trunc', 'secrets'])).stdout, new RegExp(secretValue));
+  // Another secret value does not change the key (as with BuildKit).
+  fs.writeFileSync(secretFile, 'another value');
+  const again = await roost.roost(['build', '-t', 'secrets:2', '--secret', `id=tok,src=${secretFile}`, dir]);
+  t.is((again.stdout.match(/Using cache/g) ?? []).length, 3, again.stdout);
+  // A secret not given: left out, unless required.
+  const optional = await roost.roost(['build', '-'], { input: 'FROM busybox\nRUN --mount=type=secret,id=nothere test ! -e /run/secrets/nothere\n' });
+  t.is(optional.exitCode, 0, optional.stderr);
+  const missing = await roost.roost(['build', '-'], { input: 'FROM busybox\n\nRUN --mount=type=secret,id=tok,required=true true\n' });
+  t.is(missing.exitCode, 1);
+  t.regex(missing.stderr, /^roost: Dockerfile:3: secret "tok" is required but was not given$/m);
+  const ssh = await roost.roost(['build', '-'], { input: 'FROM busybox\nRUN --mount=type=ssh true\n' });
+  t.is(ssh.exitCode, 1);
+  t.regex(ssh.stderr, /^roost: Dockerfile:2: RUN --mount=type=ssh is not supported: Roost's builder does not forward an SSH agent$/m);
+  t.regex((await roost.roost(['build', '--ssh', 'default', dir])).stderr, /^roost: --ssh is not supported/m);
+});
+
+e2e('--platform and FROM --platform: the host\'s platform is accepted, others refused; TARGETARCH and friends are set', async (t) => {
+  const { roost } = t.context;
+  const arch = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch] ?? process.arch;
+  const dir = contextWith(roost, 'platform', {
+    Dockerfile: 'FROM --platform=$BUILDPLATFORM busybox\nARG TARGETARCH\nARG TARGETOS\nRUN echo "$TARGETOS $TARGETARCH" > /arch\n',
+  });
+  const build = await roost.roost(['build', '-q', '-t', 'platform', '--platform', `linux/${arch}`, dir]);
+  t.is(build.exitCode, 0, build.stderr);
+  t.is((await roost.roost(['run', '--rm', 'platform', 'cat', '/arch'])).stdout, `linux ${arch}\n`);
+  const other = arch === 's390x' ? 'linux/arm64' : 'linux/s390x';
+  const refused = await roost.roost(['build', '--platform', other, dir]);
+  t.is(refused.exitCode, 1);
+  t.regex(refused.stderr, new RegExp(`^roost: the build's --platform ${other} is not this host's platform \\(linux/${arch}[^)]*\\): Roost builds only for the host's platform$`, 'm'));
+  const fromOther = await roost.roost(['build', '-'], { input: `FROM busybox\nFROM --platform=${other} busybox\n` });
+  t.is(fromOther.exitCode, 1);
+  t.regex(fromOther.stderr, new RegExp(`^roost: Dockerfile:2: FROM --platform ${other} is not this host's platform`, 'm'));
+});
+
+e2e('independent stages run at the same time, unused stages are skipped, and the output reads in Dockerfile order', async (t) => {
+  const { roost } = t.context;
+  // Each stage waits (up to 20 s) for the other's mark in a shared cache mount: built one after another, the
+  // first would give up and fail the build.
+  const meet = (me: string, other: string) =>
+    `RUN --mount=type=cache,id=rendezvous-${process.pid},target=/r touch /r/${me} && i=0; while [ ! -e /r/${other} ]; do i=$((i+1)); [ $i -lt 200 ] || exit 9; sleep 0.1; done; echo ${me} > /${me}`;
+  const dir = contextWith(roost, 'parallel', {
+    Dockerfile: [
+      'FROM busybox AS a', meet('a', 'b'),
+      'FROM busybox AS unused', 'RUN exit 7',
+      'FROM busybox AS b', meet('b', 'a'),
+      'FROM busybox', 'COPY --from=a /a /a', 'COPY --from=b /b /b', 'CMD ["cat", "/a", "/b"]', '',
+    ].join('\n'),
+  });
+  const build = await roost.roost(['build', '-t', 'parallel', dir]);
+  t.is(build.exitCode, 0, build.stderr + build.stdout);
+  t.is((await roost.roost(['run', '--rm', 'parallel'])).stdout, 'a\nb\n');
+  const steps = [...build.stdout.matchAll(/^Step (\d+)\/10 : /gm)].map((m) => Number(m[1]));
+  t.deepEqual(steps, [1, 2, 5, 6, 7, 8, 9, 10], 'the unused stage (steps 3-4) is skipped; stage a is shown whole before stage b');
+  // A failing stage stops the build with its own error; the other stage's running step is killed, not awaited.
+  const started = Date.now();
+  const failing = await roost.roost(['build', '-'], { input: 'FROM busybox AS slow\nRUN sleep 40\nFROM busybox AS broken\nRUN exit 4\nFROM busybox\nCOPY --from=slow /bin/sh /a\nCOPY --from=broken /bin/sh /b\n' });
+  t.true(Date.now() - started < 25_000, `the build ended after ${Date.now() - started} ms`);
+  t.is(failing.exitCode, 1);
+  t.regex(failing.stderr, /^roost: Dockerfile:4: The command '\/bin\/sh -c exit 4' returned a non-zero code: 4$/m);
+  t.is((await roost.roost(['ps', '-aq'])).stdout, '', 'no build container was left');
+});

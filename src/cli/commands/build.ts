@@ -7,6 +7,7 @@ import { parseKeyValueFlags } from '../key-values.js';
 import { tarTools } from '../tar-loader.js';
 import { parseDockerignore } from '../../build/dockerignore.js';
 import { humanSize } from '../../util/human.js';
+import { encodeSecrets, secretsHeader } from '../../api/build-secrets.js';
 
 /** The context as a tar: a directory, a tar on stdin (`-`), or a Dockerfile on stdin (`-`, no context). */
 async function contextTar(source: string, dockerfile: string | undefined): Promise<{ tar: Readable; dockerfileName: string }> {
@@ -51,6 +52,33 @@ async function contextTar(source: string, dockerfile: string | undefined): Promi
   return { tar: tools.tarHostPath(path.resolve(source), undefined, '.', skip), dockerfileName };
 }
 
+/**
+ * `--secret id=x,src=file` (or `env=VAR`; `id=x` alone reads the variable x, as buildx does): read here
+ * and sent in a request header, so the bytes never travel in the context tar.
+ */
+function readSecrets(specs: string[]): Record<string, Buffer> {
+  const secrets: Record<string, Buffer> = {};
+  for (const spec of specs) {
+    const opts = Object.fromEntries(spec.split(',').map((kv) => { const eq = kv.indexOf('='); return eq < 0 ? [kv, ''] : [kv.slice(0, eq), kv.slice(eq + 1)]; }));
+    const id = opts.id;
+    if (!id) throw invalid(`invalid --secret ${JSON.stringify(spec)}: id= is required`);
+    if (opts.type && opts.type !== 'file' && opts.type !== 'env') throw invalid(`invalid --secret ${JSON.stringify(spec)}: type must be file or env`);
+    const src = opts.src ?? opts.source;
+    const env = opts.env ?? (src === undefined ? id : undefined);
+    let data: Buffer;
+    if (src !== undefined) {
+      try {
+        data = fs.readFileSync(src);
+      } catch (err) {
+        throw invalid(`--secret ${id}: cannot read ${src}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    } else if (process.env[env!] !== undefined) data = Buffer.from(process.env[env!]!);
+    else throw invalid(`--secret ${id}: give src=FILE (or env=VAR; ${env} is not set)`);
+    secrets[id] = data;
+  }
+  return secrets;
+}
+
 const build: Command = {
   name: 'build', synopsis: '[OPTIONS] PATH | -', description: 'Build an image from a Dockerfile',
   flags: [
@@ -63,10 +91,16 @@ const build: Command = {
     { name: 'pull', type: 'bool', help: 'Always attempt to pull a newer version of the image' },
     { name: 'no-cache', type: 'bool', help: 'Do not use cache when building the image' },
     { name: 'iidfile', type: 'string', help: 'Write the image ID to the file' },
+    { name: 'secret', type: 'list', help: 'Secret to expose to RUN --mount=type=secret: "id=mysecret,src=/local/secret"' },
+    { name: 'ssh', type: 'list', help: 'SSH agent socket or keys to expose (not supported)' },
+    { name: 'platform', type: 'string', help: 'Set the target platform (only the host\'s own)' },
   ],
   minArgs: 1, maxArgs: 1,
   async run(ctx) {
     const f = ctx.args.flags;
+    if ((f.ssh as string[] | undefined)?.length) throw new EngineError('unavailable', '--ssh is not supported: Roost\'s builder does not forward an SSH agent', { hint: 'use --secret for a key file, or fetch what needs SSH before the build', exitCode: 1 });
+    const secrets = readSecrets((f.secret as string[] | undefined) ?? []);
+    const secretsValue = encodeSecrets(secrets);
     const { tar, dockerfileName } = await contextTar(ctx.args.positionals[0]!, f.file as string | undefined);
     const buildArgs = Object.fromEntries(((f['build-arg'] as string[] | undefined) ?? []).map((a) => {
       const eq = a.indexOf('=');
@@ -91,10 +125,10 @@ const build: Command = {
 
     async function streamBuild(): Promise<void> {
     for await (const line of client.jsonLines<{ stream?: string; aux?: { ID?: string }; error?: string; errorDetail?: { message?: string } }>('/build', {
-      method: 'POST', upload,
+      method: 'POST', upload, headers: secretsValue ? { [secretsHeader]: secretsValue } : {},
       query: {
         t: (f.tag as string[] | undefined) ?? [], dockerfile: dockerfileName, buildargs: JSON.stringify(buildArgs), labels: JSON.stringify(labels),
-        target: f.target as string | undefined, q: Boolean(f.quiet), pull: Boolean(f.pull), nocache: Boolean(f['no-cache']),
+        target: f.target as string | undefined, platform: f.platform as string | undefined, q: Boolean(f.quiet), pull: Boolean(f.pull), nocache: Boolean(f['no-cache']),
       },
     })) {
       if (line.error || line.errorDetail) throw new EngineError('invalid_argument', line.errorDetail?.message ?? line.error ?? 'build failed', { exitCode: 1 });

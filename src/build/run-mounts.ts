@@ -1,0 +1,140 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { invalid, unavailable } from '../util/errors.js';
+
+/**
+ * What `RUN --mount=...` (and a heredoc script) become for the step's container: binds and tmpfs mounts.
+ * - cache: a directory kept per user and id between builds;
+ * - tmpfs; bind: from the context, read-only unless rw;
+ * - secret: the bytes the build was given (`--secret id=x,src=file`), written to a scratch file outside the
+ *   container's root and bound read-only at /run/secrets/<id> (or target=). They never enter a layer (the
+ *   empty mount point the runtime leaves is removed before commit: `removeStubs`), the history or the
+ *   cache key (only the mount spec is keyed, as BuildKit does);
+ * - ssh: refused, Roost forwards no SSH agent.
+ */
+export interface RunMountsInput {
+  specs: string[];
+  where: string;
+  dataDir: string;
+  contextDir: string;
+  secrets: Record<string, Buffer>;
+  /** A `#!` heredoc script to bind at `<dir>/<name>`. */
+  script?: { dir: string; name: string; content: string };
+}
+
+export interface RunMounts {
+  binds: string[];
+  tmpfs: Record<string, string>;
+  /** Targets of file binds the runtime may create as empty mount points in the container's root. */
+  stubs: string[];
+  /** Removes the scratch files (secrets, script). */
+  cleanup(): void;
+}
+
+const secretOptions = new Set(['type', 'id', 'target', 'dst', 'destination', 'required', 'mode', 'uid', 'gid']);
+
+export function parseMountSpec(spec: string): Record<string, string> {
+  return Object.fromEntries(spec.split(',').map((kv) => {
+    const eq = kv.indexOf('=');
+    return eq < 0 ? [kv, 'true'] : [kv.slice(0, eq), kv.slice(eq + 1)];
+  }));
+}
+
+export function runMounts(input: RunMountsInput): RunMounts {
+  const { where } = input;
+  const binds: string[] = [];
+  const tmpfs: Record<string, string> = {};
+  const stubs: string[] = [];
+  let scratch: string | undefined;
+  const scratchFile = (name: string, content: Buffer | string, mode: number, owner?: { uid: number; gid: number }) => {
+    scratch ??= fs.mkdtempSync(path.join(input.dataDir, 'tmp', 'build-run-'));
+    const file = path.join(scratch, `${fs.readdirSync(scratch).length}-${name.replace(/[^A-Za-z0-9_.-]/g, '_')}`);
+    fs.writeFileSync(file, content, { mode });
+    fs.chmodSync(file, mode);
+    if (owner) fs.chownSync(file, owner.uid, owner.gid);
+    return file;
+  };
+  const cleanup = () => { if (scratch) fs.rmSync(scratch, { recursive: true, force: true }); };
+  try {
+    for (const spec of input.specs) {
+      const opts = parseMountSpec(spec);
+      const type = opts.type ?? 'bind';
+      let target = opts.target ?? opts.dst ?? opts.destination;
+      if (type === 'secret') {
+        // An option we do not know (e.g. BuildKit's newer env=) must not be ignored: the step would miss the secret.
+        const unknown = Object.keys(opts).find((k) => !secretOptions.has(k));
+        if (unknown) throw invalid(`${where}RUN --mount=type=secret: option ${unknown}= is not supported (id, target, required, mode, uid, gid are)`);
+        const id = opts.id ?? (target ? path.posix.basename(target) : undefined);
+        if (!id) throw invalid(`${where}RUN --mount=type=secret needs id= or target=`);
+        target ??= `/run/secrets/${id}`;
+        if (!target.startsWith('/')) throw invalid(`${where}RUN --mount=type=secret: target must be absolute`);
+        const secret = input.secrets[id];
+        if (!secret) {
+          if (opts.required === 'true') throw invalid(`${where}secret ${JSON.stringify(id)} is required but was not given`, `pass it with: roost build --secret id=${id},src=FILE`);
+          continue;
+        }
+        const mode = opts.mode ? parseInt(opts.mode, 8) : 0o400;
+        if (Number.isNaN(mode) || mode > 0o7777) throw invalid(`${where}RUN --mount=type=secret: invalid mode ${JSON.stringify(opts.mode)}`);
+        const uid = Number(opts.uid ?? 0);
+        const gid = Number(opts.gid ?? 0);
+        if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid < 0 || gid < 0) throw invalid(`${where}RUN --mount=type=secret: uid and gid must be numbers`);
+        // The daemon is root in its user namespace, so its files already belong to 0:0; chown only when asked.
+        const owner = opts.uid !== undefined || opts.gid !== undefined ? { uid, gid } : undefined;
+        binds.push(`${scratchFile(id, secret, mode, owner)}:${target}:ro`);
+        stubs.push(target);
+        continue;
+      }
+      if (type === 'ssh') {
+        throw unavailable(`${where}RUN --mount=type=ssh is not supported: Roost's builder does not forward an SSH agent`, 'fetch what needs SSH before the build and COPY it, or use --mount=type=secret for a key');
+      }
+      if (!target || !target.startsWith('/')) throw invalid(`${where}RUN --mount needs an absolute target=`);
+      if (type === 'cache') {
+        const id = (opts.id ?? target).replace(/[^A-Za-z0-9_.-]/g, '_');
+        const dir = path.join(input.dataDir, 'build-cache', id);
+        fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+        binds.push(`${dir}:${target}`);
+      } else if (type === 'tmpfs') {
+        tmpfs[target] = opts.size ? `size=${opts.size}` : '';
+      } else if (type === 'bind') {
+        const source = path.posix.normalize(`/${opts.source ?? opts.src ?? '.'}`);
+        if (opts.from) throw invalid(`${where}RUN --mount=type=bind,from= is not supported yet`);
+        binds.push(`${path.join(input.contextDir, source)}:${target}:${opts.rw === 'true' || opts.readwrite === 'true' ? 'rw' : 'ro'}`);
+      } else {
+        throw invalid(`${where}RUN --mount=type=${type} is unknown (cache, tmpfs, bind, secret and ssh are the types)`);
+      }
+    }
+    if (input.script) binds.push(`${scratchFile(input.script.name, input.script.content, 0o755)}:${input.script.dir}/${input.script.name}:ro`);
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+  return { binds, tmpfs, stubs, cleanup };
+}
+
+/** What of `target` is missing in `rootfs` (the first absent component), to be removed again after the run. */
+export function missingPart(rootfs: string, target: string): string | undefined {
+  const parts = target.split('/').filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const rel = parts.slice(0, i).join('/');
+    try { fs.lstatSync(path.join(rootfs, rel)); } catch { return rel; }
+  }
+  return undefined;
+}
+
+/**
+ * Removes mount points the runtime created in the container's changes: the target (an empty file or
+ * directory) and then each parent up to `top` (the first part that did not exist before) while empty.
+ */
+export function removeStub(changesDir: string, top: string, target: string): void {
+  let rel = target.replace(/^\/+/, '');
+  for (;;) {
+    const abs = path.join(changesDir, rel);
+    let st: fs.Stats | undefined;
+    try { st = fs.lstatSync(abs); } catch { /* absent */ }
+    if (st?.isFile() && st.size === 0) fs.rmSync(abs);
+    else if (st?.isDirectory()) { try { fs.rmdirSync(abs); } catch { return; } }
+    else if (st) return;
+    if (rel === top || !rel.includes('/')) return;
+    rel = path.posix.dirname(rel);
+  }
+}
