@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
-import zlib from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { decompressStream, sniffCompression, type Compression } from '../fs/decompress.js';
 import { rewriteTar } from '../engine/container-files.js';
 import { invalid } from '../util/errors.js';
 
@@ -12,16 +11,6 @@ import { invalid } from '../util/errors.js';
  * never by its name) is unpacked at the destination, and an http(s) URL is downloaded (not unpacked), with
  * an optional `--checksum=sha256:<hex>` and the mtime taken from Last-Modified, as Docker does.
  */
-
-export type Compression = 'none' | 'gzip' | 'bzip2' | 'xz';
-
-/** How a file is compressed, from its first bytes. */
-export function compressionOf(head: Buffer): Compression {
-  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
-  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-  return 'none';
-}
 
 /** A tar header block: its checksum (the sum of its bytes, the checksum field counted as spaces) matches. */
 export function isTarHeader(block: Buffer): boolean {
@@ -33,28 +22,10 @@ export function isTarHeader(block: Buffer): boolean {
   return sum === parseInt(field, 8);
 }
 
-/** The file's content, decompressed. bzip2 and xz through the host's tools (Node has neither). */
+/** The file's content, decompressed (by the same programs as layers). */
 export function decompressed(file: string, compression: Compression): Readable {
   if (compression === 'none') return fs.createReadStream(file);
-  if (compression === 'gzip') {
-    const gunzip = zlib.createGunzip();
-    const input = fs.createReadStream(file);
-    input.on('error', (err) => gunzip.destroy(err));
-    return input.pipe(gunzip);
-  }
-  const tool = compression === 'bzip2' ? 'bzip2' : 'xz';
-  const child = spawn(tool, ['-dc', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = new PassThrough();
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  child.on('error', (err) => out.destroy(invalid(`cannot decompress ${path.basename(file)}: ${tool} is not available (${err.message})`)));
-  child.stdout.pipe(out, { end: false });
-  child.on('close', (code, signal) => {
-    if (code === 0) out.end();
-    else if (!signal) out.destroy(invalid(`cannot decompress ${path.basename(file)}: ${stderr.trim() || `${tool} exited ${code}`}`));
-  });
-  out.on('close', () => { if (child.exitCode === null) child.kill(); });
-  return out;
+  return decompressStream(compression, Buffer.alloc(0), fs.createReadStream(file), 128 * 1024, path.basename(file)).output;
 }
 
 async function head(stream: Readable, size: number): Promise<Buffer> {
@@ -80,7 +51,7 @@ export async function localArchive(file: string): Promise<Compression | undefine
   const first = Buffer.alloc(512);
   let read: number;
   try { read = fs.readSync(fd, first, 0, 512, 0); } finally { fs.closeSync(fd); }
-  const compression = compressionOf(first.subarray(0, read));
+  const compression = sniffCompression(first.subarray(0, read));
   const block = compression === 'none' ? first.subarray(0, read) : await head(decompressed(file, compression), 512);
   return isTarHeader(block) ? compression : undefined;
 }

@@ -18,12 +18,11 @@ import { createHash } from 'node:crypto';
 import fs, { constants as fsConstants } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline, type Readable } from 'node:stream';
-import zlib from 'node:zlib';
+import type { Readable } from 'node:stream';
 import { extract as tarExtract, type Header } from 'tar-stream';
 import { EngineError, invalid } from '../util/errors.js';
 import { createOverlayWhiteouts, markOverlayOpaque, parseWhiteout, runTool } from './whiteout.js';
-import { gunzip } from './gunzip.js';
+import { decompressStream, sniffCompression, SNIFF_BYTES, type Decompressor } from './decompress.js';
 
 export type WhiteoutMode = 'overlay' | 'delete' | 'none';
 
@@ -77,18 +76,7 @@ const WRITE_BATCH_BYTES = 512 * 1024;
 /** Files up to this size are gathered in memory and written with one synchronous open/write/close. */
 const SMALL_FILE_BYTES = 256 * 1024;
 const GUNZIP_CHUNK = 128 * 1024;
-const HEAD_BYTES = 6;
-
-type Compression = 'none' | 'gzip' | 'zstd' | 'xz' | 'bzip2';
-
-function sniffCompression(head: Buffer): Compression {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
-  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-  // "BZh" then the block size digit; a plain tar starting with a file named "BZh1..." is not worth worrying about.
-  if (head.length >= 4 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68 && head[3]! >= 0x31 && head[3]! <= 0x39) return 'bzip2';
-  return 'none';
-}
+const HEAD_BYTES = SNIFF_BYTES;
 
 const errCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
 const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -642,32 +630,22 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
   }
 
   const compression = sniffCompression(head);
-  if (compression === 'zstd' && typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress !== 'function') {
-    source.destroy();
-    throw invalid('zstd layers are not supported yet', 'this Node.js has no zstd decompressor; use an image with gzip layers');
-  }
-  if (compression === 'xz' || compression === 'bzip2') {
-    source.destroy();
-    throw invalid(`${compression} layers are not supported`, 'use an image with gzip or uncompressed layers');
-  }
 
   // The uncompressed byte stream.
   let decompressor: { destroy(): void } | undefined;
   let input: AsyncIterable<Buffer>;
   if (compression === 'none') {
     input = chainChunks(head, ended ? undefined : source);
-  } else if (compression === 'gzip') {
-    const z = gunzip(head, ended ? undefined : source, GUNZIP_CHUNK);
+  } else {
+    let z: Decompressor;
+    try {
+      z = decompressStream(compression, head, ended ? undefined : source, GUNZIP_CHUNK);
+    } catch (err) {
+      source.destroy();
+      throw err;
+    }
     decompressor = z;
     input = z.output;
-  } else {
-    const z = (zlib as unknown as { createZstdDecompress(o: object): zlib.Gunzip }).createZstdDecompress({ chunkSize: GUNZIP_CHUNK });
-    decompressor = z;
-    z.write(head);
-    if (ended) z.end();
-    // pipeline destroys both streams if either fails or is destroyed; the error reaches us through `z`.
-    else pipeline(source, z, () => undefined);
-    input = z;
   }
 
   const hash = createHash('sha256');

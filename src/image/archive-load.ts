@@ -5,9 +5,9 @@ import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import zlib from 'node:zlib';
 import tar from 'tar-stream';
 import { invalid, EngineError } from '../util/errors.js';
+import { decompressStream, sniffCompression } from '../fs/decompress.js';
 import type { ImageConfig, ImageIndex, ImageManifest, Descriptor } from './types.js';
 import { mediaTypes } from './types.js';
 
@@ -36,7 +36,7 @@ function normalizeEntryName(name: string): string {
   return path.posix.normalize(name.replace(/^\/+/, '')).replace(/^\.\//, '');
 }
 
-/** Peeks at the first bytes to choose gzip or plain. */
+/** Peeks at the first bytes: an archive may be plain or compressed (gzip, zstd, xz, bzip2), as docker load takes it. */
 async function decompressIfNeeded(source: Readable): Promise<Readable> {
   const first: Buffer = await new Promise((resolve, reject) => {
     const onReadable = () => {
@@ -53,16 +53,12 @@ async function decompressIfNeeded(source: Readable): Promise<Readable> {
     source.on('readable', onReadable); source.on('end', onEnd); source.on('error', onError);
   });
   if (first.length === 0) throw invalid('archive is empty');
+  const compression = sniffCompression(first);
+  if (compression !== 'none') return decompressStream(compression, first, source, 256 * 1024, 'archive').output;
   const rejoined = new PassThrough();
   rejoined.write(first);
   source.pipe(rejoined);
   source.on('error', (err) => rejoined.destroy(err));
-  if (first[0] === 0x1f && first[1] === 0x8b) {
-    const gunzip = zlib.createGunzip();
-    rejoined.pipe(gunzip);
-    rejoined.on('error', (err) => gunzip.destroy(err));
-    return gunzip;
-  }
   return rejoined;
 }
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { findDelegation } from './cgroup-delegation.js';
+import { decompressTool } from '../fs/decompress.js';
 import { findExecutable } from '../util/find-executable.js';
 import os from 'node:os';
 import { findSubIdRange } from './subid.js';
@@ -106,6 +107,13 @@ export function checkHost(): HostFinding[] {
     name: 'cgroups', ok: false,
     detail: `${layout}; ${'dir' in delegation ? `${delegation.dir} is delegated to you: pause works` : `${delegation.reason}: pause cannot work`}; resource limits are not applied (Roost does not set cgroup limits yet)`,
     remedy: 'dir' in delegation ? undefined : delegation.remedy,
+  });
+  const gzip = decompressTool('gzip');
+  const missing = (['zstd', 'xz', 'bzip2'] as const).filter((kind) => !decompressTool(kind));
+  findings.push({
+    name: 'decompressors', ok: Boolean(gzip) && missing.length === 0,
+    detail: `gzip: ${gzip ? gzip.path : "Node's zlib (about 6× slower than igzip)"}${missing.length ? `; no program for ${missing.join(', ')}: such layers and archives are refused` : '; zstd, xz, bzip2: installed'}`,
+    remedy: gzip && !missing.length ? undefined : `sudo apt-get install ${[gzip ? '' : 'isal', ...missing.map((k) => ({ zstd: 'zstd', xz: 'xz-utils', bzip2: 'bzip2' })[k])].filter(Boolean).join(' ')}`,
   });
   return findings;
 }
