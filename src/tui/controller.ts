@@ -52,6 +52,9 @@ export class Controller {
   private paneTimer?: NodeJS.Timeout;
   private bumpTimer?: NodeJS.Timeout;
   private statsTimer?: NodeJS.Timeout;
+  /** The sampler's interval now: the base while figures change, doubling up to 4× while none does. */
+  private statsDelayMs = 0;
+  private statsRound = 0;
   private housekeeping?: NodeJS.Timeout;
   private refreshTimer?: NodeJS.Timeout;
   private pendingRefresh = new Set<ViewName>();
@@ -74,7 +77,7 @@ export class Controller {
 
   start(): void {
     void this.feed();
-    this.statsTimer = setInterval(() => void this.sampleStats(), this.options.statsIntervalMs ?? 2000);
+    this.scheduleStats(this.statsBaseMs);
     // Events keep the lists current; this only expires toasts and, twice a minute, renews the
     // containers' "Up 5 minutes" texts.
     let ticks = 0;
@@ -82,7 +85,6 @@ export class Controller {
       this.store.update(expireToasts(Date.now()));
       if (++ticks % 6 === 0 && this.state.connection.state === 'up' && this.state.view === 'containers') this.scheduleRefresh('containers');
     }, 5000);
-    this.statsTimer.unref?.();
     this.housekeeping.unref?.();
   }
 
@@ -168,9 +170,32 @@ export class Controller {
 
   // ------------------------------------------------------------------------------------------ stats
 
-  /** One sampler for what is on screen: the visible running rows, or the container in the pane. */
-  async sampleStats(): Promise<void> {
-    if (this.state.connection.state !== 'up') return;
+  private get statsBaseMs(): number {
+    return this.options.statsIntervalMs ?? 2000;
+  }
+
+  private scheduleStats(delayMs: number): void {
+    if (this.statsTimer) clearTimeout(this.statsTimer);
+    if (this.closed) return;
+    this.statsDelayMs = delayMs;
+    const round = ++this.statsRound;
+    this.statsTimer = setTimeout(() => {
+      void this.sampleStats().then((changed) => {
+        // A key pressed meanwhile has scheduled the next round already.
+        if (round !== this.statsRound) return;
+        // Idle rows are asked less and less often (2, 4, 8 s); a change or a key brings the base back.
+        this.scheduleStats(changed ? this.statsBaseMs : Math.min(this.statsDelayMs * 2, this.statsBaseMs * 4));
+      });
+    }, delayMs);
+    this.statsTimer.unref?.();
+  }
+
+  /**
+   * One sampler for what is on screen: the visible running rows, or the container in the pane. Resolves
+   * with whether a figure on screen changed.
+   */
+  async sampleStats(): Promise<boolean> {
+    if (this.state.connection.state !== 'up') return false;
     const ids = visibleRunningContainers(this.state);
     this.store.update(forgetStats(new Set(ids)));
     for (const id of [...this.previousCpu.keys()]) if (!ids.includes(id)) this.previousCpu.delete(id);
@@ -197,8 +222,12 @@ export class Controller {
     const before = statsOnScreen(this.state);
     let after = this.state;
     for (const update of updates) after = update(after);
-    if (statsOnScreen(after) === before) this.store.updateQuietly(...updates);
-    else this.store.update(...updates);
+    if (statsOnScreen(after) === before) {
+      this.store.updateQuietly(...updates);
+      return false;
+    }
+    this.store.update(...updates);
+    return true;
   }
 
   // ------------------------------------------------------------------------------------------- pane
@@ -273,6 +302,8 @@ export class Controller {
 
   handleInput(input: string, key: InkKey): void {
     const names = keyNames(input, key);
+    // The user is here: figures on screen should be fresh again.
+    if (this.statsDelayMs > this.statsBaseMs) this.scheduleStats(this.statsBaseMs);
     // A burst may open the line editor part way through ("/web" typed fast): the rest is its text.
     for (let i = 0; i < names.length; i++) {
       if (this.state.input) return this.editLine(names.slice(i));
