@@ -167,3 +167,30 @@ e2e('without a terminal, roost tui prints a snapshot table and exits 0; --json g
     await roost.destroy();
   }
 });
+
+e2e('SIGTERM and Ctrl-C also give the shell its screen back (alternate screen off, cursor shown)', async (t) => {
+  const roost = new RoostEnv('tuisig');
+  const tmux = new Tmux(roost.env);
+  try {
+    await tmux.start(80, 24, `env CI=false node -- ${roostBin} tui; echo "dashboard exited $?"; sleep 600`);
+    await tmux.waitFor((s) => s.includes('nothing here yet'), 'the empty list');
+    t.is(await tmux.display('#{alternate_on}'), '1', 'the dashboard runs in the alternate screen');
+    const panePid = Number(await tmux.display('#{pane_pid}'));
+    const children = await execa('pgrep', ['-P', String(panePid), '-f', 'roost.js'], { reject: false });
+    const dashboard = Number(children.stdout.trim().split('\n')[0]);
+    t.true(dashboard > 0, `the dashboard process under ${panePid}`);
+    process.kill(dashboard, 'SIGTERM');
+    await tmux.waitFor((s) => s.includes('dashboard exited 143'), 'the dashboard to end on SIGTERM');
+    t.is(await tmux.display('#{alternate_on}'), '0');
+    t.is(await tmux.display('#{cursor_flag}'), '1');
+    await tmux.kill();
+    await tmux.start(80, 24, `env CI=false node -- ${roostBin} tui; echo "dashboard exited $?"; sleep 600`);
+    await tmux.waitFor((s) => s.includes('nothing here yet'), 'the empty list again');
+    await tmux.keys('C-c');
+    await tmux.waitFor((s) => s.includes('dashboard exited 0'), 'the dashboard to end on Ctrl-C');
+    t.is(await tmux.display('#{alternate_on}'), '0');
+  } finally {
+    await tmux.kill();
+    await roost.destroy();
+  }
+});

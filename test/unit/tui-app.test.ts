@@ -251,3 +251,33 @@ test.serial('help lists the keys from the keymap; any key closes it; q quits', a
     await m.unmount();
   }
 });
+
+test.serial('system view: the doctor with its fixes, and the commands run from the dashboard', async (t) => {
+  const m = await mount(120, 40);
+  try {
+    await m.press('s');
+    const frame = await m.press('5');
+    t.true(frame.includes('✔ subordinate ids: uids 100000+65536'));
+    t.true(frame.includes('✖ cgroups: not delegated — fix: enable systemd user delegation'));
+    t.true(frame.includes('$ roost stop svc-0000'));
+  } finally {
+    await m.unmount();
+  }
+});
+
+test.serial('a flood of log lines: the newest shown, the dropped ones counted, keys still answered', async (t) => {
+  const engine = await startFakeEngine();
+  engine.logLines = Array.from({ length: 60_000 }, (_, i) => `2026-01-01T00:00:00.000000000Z line ${i}\n`);
+  const m = await mount(100, 30, { engine });
+  try {
+    await m.press('enter');
+    let frame = await frameWhere(m.out, (f) => stripVTControlCharacters(f).includes('line 59999'), 20_000);
+    t.regex(stripVTControlCharacters(frame), /10000 oldest dropped/);
+    frame = await m.press('k', 'k');
+    t.regex(frame, /\+2 new/);
+    t.false(frame.includes('line 59999'));
+  } finally {
+    await m.unmount();
+    await engine.close();
+  }
+});

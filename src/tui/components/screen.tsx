@@ -240,9 +240,12 @@ export function systemLines(state: TuiState, width: number): string[] {
   }
   add('Rootless doctor');
   for (const f of info.Roost?.Host ?? []) add(`  ${f.ok ? '✔' : '✖'} ${f.name}: ${f.detail}${!f.ok && f.remedy ? ` — fix: ${f.remedy}` : ''}`);
-  add('Events');
+  add('Commands run from the dashboard (the same as roost commands)');
+  if (!state.commandLog.length) add('  (none yet)');
+  for (const command of state.commandLog.slice(-5).reverse()) add(`  $ ${command}`);
+  add('Events (the last hour)');
   const events = state.events.slice(-20).reverse();
-  if (!events.length) add('  (none since the dashboard started)');
+  if (!events.length) add('  (none)');
   for (const e of events) {
     const time = new Date(e.time * 1000).toISOString().slice(11, 19);
     add(`  ${time} ${e.Type} ${e.Action} ${e.Actor.Attributes.name ?? e.Actor.ID.slice(0, 12)}`);
