@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import type { ContentStore } from '../fs/content-store.js';
@@ -113,22 +114,55 @@ export class ImagePusher {
     }
     const location = start.headers.location;
     if (!location) throw new EngineError('unavailable', `${client.host} started an upload without saying where to send it`);
-    const target = new URL(location, `${client.transport.baseUrl()}/v2/${repo}/blobs/uploads/`);
-    target.searchParams.set('digest', blob.digest);
+    const base = `${client.transport.baseUrl()}/v2/${repo}/blobs/uploads/`;
+    const pathOf = (url: URL) => (url.host === client.host ? url.pathname + url.search : url.toString());
+    let target = new URL(location, base);
     let sent = 0;
     let last = 0;
-    const body = fs.createReadStream(this.content.blobPath(blob.digest), { highWaterMark: 1 << 20 });
-    body.on('data', (chunk) => {
-      sent += chunk.length;
+    const report = (bytes: number) => {
+      sent += bytes;
       const now = Date.now();
       if (now - last < 100 && sent < blob.size) return;
       last = now;
       progress({ status: 'Pushing', id, progressDetail: { current: sent, total: blob.size } });
-    });
-    const path = target.host === client.host ? target.pathname + target.search : target.toString();
-    const put = await client.request(path, {
+    };
+    const chunkBytes = pushChunkBytes();
+    let body: fs.ReadStream | Buffer = Buffer.alloc(0);
+    if (blob.size <= chunkBytes) {
+      // Monolithic: the whole blob in the closing PUT.
+      body = fs.createReadStream(this.content.blobPath(blob.digest), { highWaterMark: 1 << 20 });
+      body.on('data', (chunk) => report(chunk.length));
+    } else {
+      // Chunked: PATCHes of at most chunkBytes (each one retriable), following the registry's Location and
+      // Range (a registry that kept less than was sent is sent the rest again), then an empty PUT.
+      const file = await fsp.open(this.content.blobPath(blob.digest), 'r');
+      try {
+        for (let offset = 0; offset < blob.size;) {
+          const length = Math.min(chunkBytes, blob.size - offset);
+          const chunk = Buffer.alloc(length);
+          const { bytesRead } = await file.read(chunk, 0, length, offset);
+          if (bytesRead !== length) throw new EngineError('internal', `the blob ${blob.digest} in the content store is shorter than its ${blob.size} bytes`);
+          const res = await client.request(pathOf(target), {
+            method: 'PATCH', scope, body: chunk, expect: [202],
+            headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(length), 'Content-Range': `${offset}-${offset + length - 1}` },
+            what: `a chunk of the upload of ${blob.digest}`,
+          });
+          res.body.resume();
+          if (res.headers.location) target = new URL(res.headers.location, base);
+          const kept = /^(?:bytes=)?0-(\d+)$/.exec(String(res.headers.range ?? ''));
+          const next = kept ? Number(kept[1]) + 1 : offset + length;
+          if (next <= offset || next > blob.size) throw new EngineError('unavailable', `${client.host} answered a chunk of ${blob.digest} with the range ${String(res.headers.range)}`);
+          report(next - offset);
+          offset = next;
+        }
+      } finally {
+        await file.close();
+      }
+    }
+    target.searchParams.set('digest', blob.digest);
+    const put = await client.request(pathOf(target), {
       method: 'PUT', scope, body, expect: [201, 204],
-      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(blob.size) },
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(Buffer.isBuffer(body) ? 0 : blob.size) },
       what: `the upload of ${blob.digest}`,
     });
     put.body.resume();
@@ -137,3 +171,12 @@ export class ImagePusher {
 }
 
 const shortId = (digest: string) => digest.slice(7, 19);
+
+/**
+ * Blobs above this size go up in chunks (PATCH with Content-Range): a registry or proxy that limits a
+ * request's body still takes them, and a failed chunk is sent again alone. ROOST_PUSH_CHUNK_BYTES sets it.
+ */
+function pushChunkBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.ROOST_PUSH_CHUNK_BYTES);
+  return Number.isInteger(value) && value > 0 ? value : 64 * 1024 * 1024;
+}

@@ -1,6 +1,7 @@
 import anyTest, { type TestFn } from 'ava';
 import { execa } from 'execa';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
 import { FakeRegistry, fetchImage, makeCertificates, registryAvailable, startRegistry, type RunningRegistry } from '../helpers/registry.js';
@@ -228,4 +229,45 @@ e2e('pull --all-tags pulls every tag of the repository, the docker CLI way too; 
   if (docker.exitCode === 127 || /not found/.test(docker.stderr) && !docker.stdout) return void t.log('docker CLI missing: its part not run');
   t.is(docker.exitCode, 0, docker.stderr);
   t.deepEqual((await roost.roost(['images', repo, '--format', '{{.Tag}}'])).stdout.trim().split('\n').sort(), ['a', 'b', 'c']);
+});
+
+e2e('blobs above the chunk size are pushed in PATCH chunks with Content-Range; skopeo reads the same digest', async (t) => {
+  const { plain } = t.context;
+  const roost = new RoostEnv('regchunk');
+  roost.env.ROOST_PUSH_CHUNK_BYTES = String(64 * 1024);
+  // A proxy in front of the registry that notes each request's method and Content-Range.
+  const seen: string[] = [];
+  const [registryHost, registryPort] = plain.host.split(':');
+  const proxy = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.headers['content-range'] ?? ''}`.trim());
+    const upstream = http.request({ host: registryHost, port: Number(registryPort), method: req.method, path: req.url, headers: { ...req.headers, host: plain.host } }, (up) => {
+      const headers = { ...up.headers };
+      if (typeof headers.location === 'string') headers.location = headers.location.replace(plain.host, proxyHost);
+      res.writeHead(up.statusCode ?? 502, headers);
+      up.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const proxyHost = `127.0.0.1:${(proxy.address() as import('node:net').AddressInfo).port}`;
+  try {
+    await roost.loadBusybox(t);
+    await roost.roost(['run', '--name', 'mk', 'busybox', 'sh', '-c', 'head -c 300000 /dev/urandom > /blob']);
+    const name = `${proxyHost}/tools/chunked:1`;
+    t.is((await roost.roost(['commit', 'mk', name])).exitCode, 0);
+    const push = await roost.roost(['push', name]);
+    t.is(push.exitCode, 0, push.stderr);
+    const digest = /1: digest: (sha256:[a-f0-9]{64})/.exec(push.stdout)?.[1];
+    const patches = seen.filter((s) => s.startsWith('PATCH'));
+    t.true(patches.length >= 5, `the ~300 kB layer went in 64 KiB chunks: ${patches.join(', ')}`);
+    // Layers go up in parallel, so their chunks interleave; each starts at 0 and runs on.
+    t.true(patches.includes('PATCH 0-65535'));
+    t.true(patches.includes('PATCH 65536-131071'));
+    const inspect = await execa('skopeo', ['inspect', '--tls-verify=false', `docker://${plain.host}/tools/chunked:1`], { reject: false });
+    t.is(JSON.parse(inspect.stdout).Digest, digest, 'the registry holds the image the push reported');
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise((r) => proxy.close(r));
+    await roost.destroy();
+  }
 });
