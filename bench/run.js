@@ -39,6 +39,7 @@ const BENCHMARKS = [
   { key: 'volume-io', aliases: ['5', 'volume', 'io'], title: 'write 256 MiB + create 5,000 files in a volume / bind mount vs the host' },
   { key: 'commit', aliases: ['6'], title: 'commit a container that changed 20,000 files' },
   { key: 'pull', aliases: ['7', 'push', 'registry'], title: 'pull and push a Debian bookworm minbase image through a loopback docker-registry' },
+  { key: 'pull-layers', aliases: ['9', 'parallel'], title: 'pull of an image with 8 layers of 20 MB: the parallel pipeline against one layer at a time' },
   { key: 'stats', aliases: ['8', 'health'], title: 'stats --no-stream of 20 running containers; the engine\'s idle CPU with 20 health-checked containers' },
 ];
 const STATS_CONTAINERS = 20;
@@ -92,8 +93,8 @@ function parseOptions(argv) {
     else throw new Error(`unknown argument: ${arg}\n${usage()}`);
   }
   opts.iterations = opts.quick
-    ? { run: 5, 'docker-run': 3, idle: 5, load: 1, 'volume-io': 3, commit: 1, pull: 1, stats: 3 }
-    : { run: 20, 'docker-run': 10, idle: 20, load: 3, 'volume-io': 9, commit: 3, pull: 3, stats: 9 };
+    ? { run: 5, 'docker-run': 3, idle: 5, load: 1, 'volume-io': 3, commit: 1, pull: 1, stats: 3, 'pull-layers': 1 }
+    : { run: 20, 'docker-run': 10, idle: 20, load: 3, 'volume-io': 9, commit: 3, pull: 3, stats: 9, 'pull-layers': 3 };
   return opts;
 }
 
@@ -664,6 +665,82 @@ function roostEnginePids(ctx) {
     try { if (fs.readFileSync(`/proc/${name}/comm`, 'utf8').trim() === 'roost-monitor') pids.add(Number(name)); } catch { /* gone */ }
   }
   return [...pids].filter((p) => p > 1);
+}
+
+/** Stops Roost's daemon (the next command starts it again, with `ctx.roost.env` as it is then). */
+async function stopRoostDaemon(ctx) {
+  const runDir = path.dirname(ctx.roostSocket);
+  const daemon = readPid(path.join(runDir, 'daemon.pid'));
+  let outer;
+  try { outer = Number(fs.readFileSync(`/proc/${daemon}/status`, 'utf8').match(/^PPid:\s*(\d+)/m)?.[1]); } catch { /* gone */ }
+  for (const pid of [daemon, outer]) {
+    try { if (pid > 1 && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('roost')) process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  for (let i = 0; i < 50 && (await socketAnswers(ctx.roostSocket)); i++) await sleep(100);
+}
+
+async function benchPullLayers(ctx, n) {
+  const layers = 8;
+  const layerBytes = 20 * 1000 * 1000;
+  const row = {
+    key: 'pull-layers', name: `pull of ${layers} layers of ${layerBytes / 1e6} MB (incompressible), parallel, median of ${n}`, unit: 'ms',
+    target: 0.5, atMost: true, podmanNa: 'Roost against itself', sides: {},
+  };
+  if (!fs.existsSync('/usr/bin/docker-registry')) {
+    row.sides.roost = { error: 'docker-registry is not installed' };
+    return [row];
+  }
+  const registry = await startBenchRegistry(path.join(ctx.tmp, 'registry-layers'));
+  const unregister = onCleanup('bench registry (layers)', () => registry.stop());
+  const name = `${registry.host}/bench/layers:1`;
+  const roost = ctx.roost;
+  const made = [];
+  try {
+    log(`making an image of ${layers} layers of ${layerBytes / 1e6} MB and pushing it to ${registry.host}`);
+    let base = IMAGE;
+    for (let i = 0; i < layers; i++) {
+      const container = `roost-bench-layer-${i}`;
+      await roost.check(['run', '--name', container, '--network=none', base, 'sh', '-c', `head -c ${layerBytes} /dev/urandom > /layer${i}`], { timeoutMs: 120_000 });
+      const image = i === layers - 1 ? name : `roost-bench-layers-${i}:latest`;
+      await roost.check(['commit', container, image], { timeoutMs: 300_000 });
+      await roost.check(['rm', container]);
+      if (i < layers - 1) made.push(image);
+      base = image;
+    }
+    await roost.check(['push', name], { timeoutMs: 600_000 });
+    for (const image of [name, ...made.reverse()]) await roost.exec(['rmi', image]);
+    const timed = async () => {
+      const samples = [];
+      for (let i = 0; i <= n; i++) {
+        await roost.exec(['rmi', '-f', name]);
+        const r = await roost.check(['pull', '-q', name], { timeoutMs: 600_000 });
+        if (i > 0) samples.push(nsToMs(r.ns)); // the first is a warm-up
+      }
+      return samples;
+    };
+    const parallel = await timed();
+    await stopRoostDaemon(ctx);
+    roost.env.ROOST_PULL_LAYERS = '1';
+    let serial;
+    try {
+      serial = await timed();
+    } finally {
+      delete roost.env.ROOST_PULL_LAYERS;
+      await stopRoostDaemon(ctx);
+      await roost.check(['version']);
+    }
+    const p = stats(parallel);
+    const s = stats(serial);
+    row.relativeTo = { label: 'one at a time', value: s.median };
+    row.sides.roost = { value: p.median, stats: p, samples: parallel, serial: { stats: s, samples: serial } };
+  } catch (err) {
+    row.sides.roost = sideError(err);
+  } finally {
+    await roost.exec(['rmi', '-f', name]).catch(() => {});
+    unregister();
+    registry.stop();
+  }
+  return [row];
 }
 
 async function benchStats(ctx, n) {
@@ -1527,7 +1604,7 @@ async function main() {
       warn(`the OCI runtimes differ: Roost uses ${ctx.roostRuntime}, podman ${podmanRuntime} (no podman invocation with ${ctx.roostRuntime} worked)`);
     }
 
-    const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad, 'volume-io': benchVolumeIo, commit: benchCommit, pull: benchPull, stats: benchStats };
+    const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad, 'volume-io': benchVolumeIo, commit: benchCommit, pull: benchPull, stats: benchStats, 'pull-layers': benchPullLayers };
     for (const b of selected) {
       const n = opts.iterations[b.key];
       log(`benchmark ${b.key}: ${b.title} (${n} iterations after a warm-up)`);
@@ -1539,7 +1616,7 @@ async function main() {
         rows.push(finishRow({ key: b.key, name: b.title, unit: 'ms', target: undefined, sides: { roost: sideError(err) } }, podmanNa));
       }
       const daemonAfter = readPid(path.join(roostRunDir, 'daemon.pid'));
-      if (daemonAfter !== daemonBefore) {
+      if (daemonAfter !== daemonBefore && b.key !== 'pull-layers') { // pull-layers restarts it on purpose
         const logFile = path.join(roostRunDir, 'daemon.log');
         const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
         warn(`roost: the daemon changed during benchmark ${b.key} (pid ${daemonBefore} → ${daemonAfter}): it stopped or was killed and was started again; that benchmark's Roost figures include it${tail ? ` (daemon.log ends: ${tail})` : ''}`);

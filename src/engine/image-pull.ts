@@ -24,7 +24,11 @@ export interface ProgressMessage {
 }
 export type ProgressSink = (message: ProgressMessage) => void;
 
-const parallelLayers = 3;
+/** Layers fetched and unpacked at once (ROOST_PULL_LAYERS sets it; 1 is one layer at a time). */
+function parallelLayers(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.ROOST_PULL_LAYERS);
+  return Number.isInteger(value) && value > 0 ? value : 3;
+}
 
 function progressBar(current: number, total: number): string {
   const width = 50;
@@ -77,7 +81,7 @@ export class ImagePuller {
       }
     });
     // The copy driver builds each layer on a copy of its parent, so it unpacks in order.
-    const limit = this.snapshotter.name === 'copy' ? 1 : parallelLayers;
+    const limit = this.snapshotter.name === 'copy' ? 1 : parallelLayers();
     await bounded(todo, limit, async (i) => {
       const layer = layers[i]!;
       const id = layer.digest.slice(7, 19);
