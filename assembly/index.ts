@@ -16,3 +16,4 @@ export function tarHeaderChecksum(offset: usize): u32 {
   }
   return sum;
 }
+export { TAR_RECORD_BYTES, tarScan, tarScanReset, tarScanSkip, tarScanSetSkip, tarScanEnded, tarScanSkipHeader, tarScanConsumed, tarScanErrorOffset, tarScanArenaUsed } from './tar-scan';

@@ -44,11 +44,11 @@ export function loadKernels(): KernelExports {
   } catch (err) {
     throw new EngineError('unavailable', `WebAssembly kernels not found at ${wasmPath()}`, { hint: 'run `npm run build:wasm`', cause: err });
   }
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(bytes)), {
     env: { abort: () => { throw new EngineError('internal', 'WebAssembly kernel aborted'); } },
   });
   const exports = instance.exports as unknown as KernelExports;
-  for (const name of ['xxh64Update'] as const) {
+  for (const name of ['xxh64Update', 'tarScan'] as const) {
     if (typeof exports[name] !== 'function') throw new EngineError('unavailable', `build/kernels.wasm lacks ${name}`, { hint: 'run `npm run build:wasm`' });
   }
   kernels = exports;

@@ -63,7 +63,7 @@ export class Xxh64Js {
     v[0] = rh; v[1] = rl;
     v[2] = P2H; v[3] = P2L;
     v[4] = 0; v[5] = 0;
-    v[6] = (~P1H + (P1L === 0 ? 1 : 0)) >>> 0; v[7] = (-P1L) >>> 0; // 0 - P1
+    v[6] = ~P1H >>> 0; v[7] = (-P1L) >>> 0; // 0 - P1 (two's complement; P1L is not 0)
     this.total = 0;
     this.buffered = 0;
     return this;
