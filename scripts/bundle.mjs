@@ -26,3 +26,12 @@ await build({
   // CommonJS dependencies (tar-stream) call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __roostRequire } from 'node:module'; const require = __roostRequire(import.meta.url);" },
 });
+// The kernels benchmark group (bench/run.js --only kernels); two levels below the checkout, like src/wasm/, so
+// that it finds build/kernels.wasm the same way.
+await build({
+  ...common,
+  entryPoints: ['bench/kernels.ts'],
+  outfile: 'dist/bench/kernels.mjs',
+  format: 'esm',
+  banner: { js: "import { createRequire as __roostRequire } from 'node:module'; const require = __roostRequire(import.meta.url);" },
+});

@@ -9,9 +9,9 @@ import { fuzzTarScan, rng, run } from '../helpers/tar-fuzz.js';
 
 const engines: Array<() => TarScanEngine> = [() => new TarScanWasm(), () => new TarScanJs()];
 
-async function packed(entries: Array<{ header: tar.Headers; body?: string }>): Promise<Buffer> {
+async function packed(entries: Array<{ header: Parameters<tar.Pack['entry']>[0]; body?: string }>): Promise<Buffer> {
   const pack = tar.pack();
-  for (const e of entries) pack.entry(e.header, e.body);
+  for (const e of entries) pack.entry(e.header, e.body ?? '');
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of pack) chunks.push(chunk as Buffer);

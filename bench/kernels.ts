@@ -1,0 +1,243 @@
+// The `kernels` benchmark group: each WebAssembly kernel against its TypeScript twin and the best other way
+// (node:crypto, tar-stream), in one run. Bundled to dist/bench/kernels.mjs by scripts/bundle.mjs; bench/run.js
+// runs it and prints the JSON lines it writes as one table. Standalone: node dist/bench/kernels.mjs [--quick].
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import tar from 'tar-stream';
+import { Xxh64Js } from '../src/wasm/xxh64-js.js';
+import { Xxh64Wasm } from '../src/wasm/xxh64.js';
+import { TarScanJs } from '../src/wasm/tar-scan-js.js';
+import { TarScanWasm } from '../src/wasm/tar-scan.js';
+import { TarScanner } from '../src/wasm/tar-scanner.js';
+import type { TarScanEngine } from '../src/wasm/tar-format.js';
+import { Readable } from 'node:stream';
+import { applyLayer } from '../src/fs/layer-apply.js';
+
+const quick = process.argv.includes('--quick');
+const REPS = quick ? 3 : 5;
+const BOOKWORM = process.env.ROOST_BENCH_BOOKWORM ?? '/var/cache/roost-bench/bookworm-minbase.tar';
+const CHUNK = 128 * 1024; // what the gunzip stream hands the layer applier
+
+export interface KernelRow {
+  key: string;
+  name: string;
+  unit: 'ms' | 'MB/s';
+  /** Figures by implementation: 'wasm', 'twin', and others by name. */
+  figures: Record<string, number>;
+  /** For MB/s rows, entries per second alongside. */
+  entriesPerSecond?: Record<string, number>;
+  best: string;
+  ratio: number;
+  verdict: string;
+  note?: string;
+  /** What the engine uses on this path, when the row says more than the ratio does. */
+  hotPath?: string;
+}
+
+const emit = (row: KernelRow) => process.stdout.write(`${JSON.stringify(row)}\n`);
+const log = (m: string) => process.stderr.write(`kernels: ${m}\n`);
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function timeMs(fn: () => void, reps = REPS): number {
+  fn(); // warm-up
+  const samples: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = process.hrtime.bigint();
+    fn();
+    samples.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return median(samples);
+}
+
+async function timeMsAsync(fn: () => Promise<void>, reps = REPS): Promise<number> {
+  await fn();
+  const samples: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = process.hrtime.bigint();
+    await fn();
+    samples.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return median(samples);
+}
+
+/** A deterministic pseudo-random generator (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function verdict(kernel: number, best: number, lowerIsBetter: boolean): { ratio: number; verdict: string } {
+  const ratio = lowerIsBetter ? best / kernel : kernel / best;
+  return { ratio, verdict: ratio >= 1.5 ? 'kernel ≥ 1.5× the best twin' : 'kernel < 1.5× the best twin' };
+}
+
+// ------------------------------------------------------------------------------------------- checksums
+
+function makeContext(dir: string): string[] {
+  const files: string[] = [];
+  const random = rng(42);
+  const target = 40 * 1024 * 1024;
+  const weights = Array.from({ length: 2000 }, () => Math.exp(random() * Math.log(200))); // 1–200, log-uniform
+  const total = weights.reduce((a, b) => a + b, 0);
+  const block = crypto.randomBytes(1 << 20);
+  for (let i = 0; i < weights.length; i++) {
+    const size = Math.max(1, Math.round((weights[i]! / total) * target));
+    const file = path.join(dir, `d${i % 40}`, `f${i}`);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const content = Buffer.alloc(size);
+    for (let off = 0; off < size; off += block.length) block.copy(content, off, 0, Math.min(block.length, size - off));
+    content.writeUInt32LE(i, 0);
+    fs.writeFileSync(file, content);
+    files.push(file);
+  }
+  return files;
+}
+
+function benchChecksums(tmp: string): void {
+  log('checksums: writing a 2,000-file, 40 MB build context');
+  const files = makeContext(path.join(tmp, 'context'));
+  const bytes = files.reduce((n, f) => n + fs.statSync(f).size, 0);
+  const contents = files.map((f) => fs.readFileSync(f));
+  const digestsOf = (hash: (data: Buffer) => string) => contents.map(hash);
+  // Same answers first: a fast wrong kernel is worth nothing.
+  const wasmDigests = digestsOf((d) => new Xxh64Wasm().update(d).digest());
+  const twinDigests = digestsOf((d) => new Xxh64Js().update(d).digest());
+  if (wasmDigests.join() !== twinDigests.join()) throw new Error('xxh64 kernel and twin disagree on the build context');
+
+  const inMemory: Record<string, number> = {
+    wasm: timeMs(() => { for (const d of contents) new Xxh64Wasm().update(d).digest(); }),
+    twin: timeMs(() => { for (const d of contents) new Xxh64Js().update(d).digest(); }, quick ? 1 : 3),
+  };
+  for (const algo of ['sha256', 'sha1', 'md5']) inMemory[`node:crypto ${algo}`] = timeMs(() => { for (const d of contents) crypto.createHash(algo).update(d).digest('hex'); });
+  const bestIn = Object.entries(inMemory).filter(([k]) => k !== 'wasm').sort((a, b) => a[1] - b[1])[0]!;
+  emit({ key: 'xxh64-memory', name: `checksum 2,000 files / ${(bytes / 1e6).toFixed(0)} MB, in memory (XXH64)`, unit: 'ms', figures: inMemory, best: bestIn[0], ...verdict(inMemory.wasm!, bestIn[1], true) });
+
+  // With the reads, as the build cache would do it: the kernel reads each file straight into its own memory.
+  const withReads: Record<string, number> = {
+    wasm: timeMs(() => {
+      for (const f of files) {
+        const fd = fs.openSync(f, 'r');
+        try { new Xxh64Wasm().updateFromFd(fd).digest(); } finally { fs.closeSync(fd); }
+      }
+    }),
+    twin: timeMs(() => { for (const f of files) new Xxh64Js().update(fs.readFileSync(f)).digest(); }, quick ? 1 : 3),
+  };
+  for (const algo of ['sha256', 'sha1', 'md5']) withReads[`node:crypto ${algo}`] = timeMs(() => { for (const f of files) crypto.createHash(algo).update(fs.readFileSync(f)).digest('hex'); });
+  const bestRead = Object.entries(withReads).filter(([k]) => k !== 'wasm').sort((a, b) => a[1] - b[1])[0]!;
+  emit({ key: 'xxh64-files', name: `checksum 2,000 files / ${(bytes / 1e6).toFixed(0)} MB, read from the page cache (XXH64)`, unit: 'ms', figures: withReads, best: bestRead[0], ...verdict(withReads.wasm!, bestRead[1], true) });
+}
+
+// ------------------------------------------------------------------------------------------- tar scan
+
+function scanWith(engine: TarScanEngine, bytes: Buffer): number {
+  const scanner = new TarScanner(engine);
+  let entries = 0;
+  for (let off = 0; off < bytes.length; off += CHUNK) entries += scanner.push(bytes.subarray(off, off + CHUNK)).length;
+  return entries + scanner.end().length;
+}
+
+async function scanWithTarStream(bytes: Buffer): Promise<number> {
+  const extract = tar.extract();
+  let entries = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (_h, stream, next) => { entries++; stream.on('end', next); stream.resume(); });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+  });
+  for (let off = 0; off < bytes.length; off += CHUNK) {
+    if (!extract.write(bytes.subarray(off, off + CHUNK))) await new Promise<void>((r) => extract.once('drain', () => r()));
+  }
+  extract.end(null);
+  await done;
+  return entries;
+}
+
+function* chunks(bytes: Buffer): Generator<Buffer> {
+  for (let off = 0; off < bytes.length; off += CHUNK) yield bytes.subarray(off, off + CHUNK);
+}
+
+/**
+ * End to end: the layer applier as it is (tar-stream) on the same tar, once, into a fresh directory. The part of
+ * that time a faster scanner could save is at most (tar-stream scan time − kernel scan time).
+ */
+async function benchApply(label: string, key: string, bytes: Buffer, scanMs: Record<string, number>, tmp: string): Promise<void> {
+  const target = path.join(tmp, `apply-${key}`);
+  const t = process.hrtime.bigint();
+  const result = await applyLayer(Readable.from(chunks(bytes)), target, { whiteouts: 'delete', ownership: false });
+  const applyMs = Number(process.hrtime.bigint() - t) / 1e6;
+  fs.rmSync(target, { recursive: true, force: true });
+  const saving = Math.max(0, scanMs['tar-stream']! - scanMs.wasm!);
+  const figures = { 'applyLayer (tar-stream)': applyMs, 'tar-stream scan alone': scanMs['tar-stream']!, 'kernel scan alone': scanMs.wasm! };
+  emit({
+    key, name: `end to end: applyLayer of the ${label} into a temp dir (1 run${result.skipped.length ? `, ${result.skipped.length} entries skipped` : ''})`, unit: 'ms',
+    figures, best: 'tar-stream', ratio: applyMs / (applyMs - saving),
+    verdict: `the kernel could save at most ${((saving / applyMs) * 100).toFixed(1)} % of the apply`,
+    hotPath: 'tar-stream (kernel not wired in: at most the saving shown)',
+  });
+}
+
+async function benchTar(label: string, key: string, bytes: Buffer, tmp: string): Promise<void> {
+  const counts = { wasm: scanWith(new TarScanWasm(), bytes), twin: scanWith(new TarScanJs(), bytes), 'tar-stream': await scanWithTarStream(bytes) };
+  if (counts.wasm !== counts.twin || counts.wasm !== counts['tar-stream']) throw new Error(`${label}: entry counts differ: ${JSON.stringify(counts)}`);
+  const reps = quick ? 1 : 3;
+  const ms: Record<string, number> = {
+    wasm: timeMs(() => { scanWith(new TarScanWasm(), bytes); }, reps),
+    twin: timeMs(() => { scanWith(new TarScanJs(), bytes); }, reps),
+    'tar-stream': await timeMsAsync(async () => { await scanWithTarStream(bytes); }, reps),
+  };
+  const mbps: Record<string, number> = {};
+  const eps: Record<string, number> = {};
+  for (const [k, v] of Object.entries(ms)) { mbps[k] = bytes.length / 1e6 / (v / 1000); eps[k] = counts.wasm / (v / 1000); }
+  const best = Object.entries(mbps).filter(([k]) => k !== 'wasm').sort((a, b) => b[1] - a[1])[0]!;
+  emit({ key, name: `tar scan: ${label} (${(bytes.length / 1e6).toFixed(0)} MB, ${counts.wasm.toLocaleString('en')} entries)`, unit: 'MB/s', figures: mbps, entriesPerSecond: eps, best: best[0], ...verdict(mbps.wasm!, best[1], false), hotPath: 'tar-stream (see the end-to-end row)' });
+  await benchApply(label, `apply-${key}`, bytes, ms, tmp);
+}
+
+async function smallFilesTar(file: string): Promise<void> {
+  const pack = tar.pack();
+  const out = fs.createWriteStream(file);
+  const written = new Promise<void>((resolve, reject) => { out.on('finish', resolve); out.on('error', reject); });
+  pack.pipe(out);
+  const random = rng(7);
+  for (let i = 0; i < 200_000; i++) {
+    if (i % 1000 === 0) pack.entry({ name: `usr/share/d${i / 1000}/`, type: 'directory', mode: 0o755 });
+    const body = Buffer.alloc(Math.floor(random() * 600), 0x61 + (i % 26));
+    pack.entry({ name: `usr/share/d${Math.floor(i / 1000)}/file-${i}.txt`, mode: 0o644, mtime: new Date(1_700_000_000_000) }, body);
+    if (i % 5000 === 0) await new Promise((r) => setImmediate(r)); // let the file stream take what is packed
+  }
+  pack.finalize();
+  await written;
+}
+
+async function main(): Promise<void> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'roost-bench-kernels-'));
+  try {
+    benchChecksums(tmp);
+    if (fs.existsSync(BOOKWORM)) {
+      log(`tar scan: ${BOOKWORM}`);
+      await benchTar('bookworm minbase layer', 'tar-bookworm', fs.readFileSync(BOOKWORM), tmp);
+    } else log(`tar scan: ${BOOKWORM} not found: that row is skipped (scripts/make-bookworm-rootfs.sh makes it)`);
+    log('tar scan: writing a 200,000-small-file tar');
+    const small = path.join(tmp, 'small-files.tar');
+    await smallFilesTar(small);
+    await benchTar('200,000 small files', 'tar-small', fs.readFileSync(small), tmp);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`kernels: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
