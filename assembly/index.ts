@@ -16,4 +16,4 @@ export function tarHeaderChecksum(offset: usize): u32 {
   }
   return sum;
 }
-export { TAR_RECORD_BYTES, tarScan, tarScanReset, tarScanSkip, tarScanSetSkip, tarScanEnded, tarScanSkipHeader, tarScanConsumed, tarScanErrorOffset, tarScanArenaUsed } from './tar-scan';
+export { TAR_RECORD_BYTES, tarScan, tarScanReset, tarScanSetState, tarScanSkip, tarScanSetSkip, tarScanEnded, tarScanSkipHeader, tarScanConsumed, tarScanErrorOffset, tarScanErrorUnit, tarScanArenaUsed } from './tar-scan';

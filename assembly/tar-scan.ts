@@ -27,6 +27,7 @@ let skipHeader: f64 = 0; // that entry's header offset (for the error when the a
 let ended: bool = false;
 let consumed: usize = 0;
 let errorOffset: f64 = 0;
+let errorUnit: f64 = 0; // first header of the entry the error belongs to
 let arenaUsed: usize = 0;
 let numError: i32 = 0;
 
@@ -34,12 +35,19 @@ export function tarScanReset(): void {
   skip = 0;
   ended = false;
 }
+/** Restores one stream's state: several streams share this instance, each scan call belongs to one of them. */
+export function tarScanSetState(skipBytes: f64, isEnded: bool, skipHeaderOffset: f64): void {
+  skip = <u64>skipBytes;
+  ended = isEnded;
+  skipHeader = skipHeaderOffset;
+}
 export function tarScanSkip(): f64 { return <f64>skip; }
 export function tarScanSetSkip(n: f64): void { skip = <u64>n; }
 export function tarScanEnded(): bool { return ended; }
 export function tarScanSkipHeader(): f64 { return skipHeader; }
 export function tarScanConsumed(): usize { return consumed; }
 export function tarScanErrorOffset(): f64 { return errorOffset; }
+export function tarScanErrorUnit(): f64 { return errorUnit; }
 export function tarScanArenaUsed(): usize { return arenaUsed; }
 
 @inline function pad512(n: u64): u64 { return (n + 511) & ~(<u64>511); }
@@ -159,6 +167,7 @@ export function tarScan(input: usize, len: usize, base: f64, final: bool, record
   for (;;) {
     const unitStart = pos;
     const arenaMark = arenaPos;
+    errorUnit = base + <f64>unitStart;
     if (count >= recordCap) break;
     // pending extension values for this unit: [start, len) in the input, -1 when absent
     let paxPathP: isize = -1, paxPathL: usize = 0;

@@ -1,4 +1,21 @@
+import { invalid } from '../util/errors.js';
 import { kernelsAvailable } from './instance.js';
+
+export type TarScannerChoice = 'tar-stream' | 'wasm' | 'typescript';
+const TAR_SCANNERS: readonly TarScannerChoice[] = ['tar-stream', 'wasm', 'typescript'];
+
+/** The tar parser layer extraction uses unless told otherwise: chosen by `npm run bench -- --only kernels`. */
+export const MEASURED_TAR_SCANNER: TarScannerChoice = 'tar-stream';
+
+/** MEASURED_TAR_SCANNER, or ROOST_TAR_SCANNER when set (for benchmarks and tests); the kernel only when it loads. */
+export function defaultTarScanner(): TarScannerChoice {
+  const env = process.env.ROOST_TAR_SCANNER;
+  if (env !== undefined && env !== '' && !TAR_SCANNERS.includes(env as TarScannerChoice)) {
+    throw invalid(`ROOST_TAR_SCANNER must be one of ${TAR_SCANNERS.join(', ')}, not ${JSON.stringify(env)}`);
+  }
+  const choice = (env || MEASURED_TAR_SCANNER) as TarScannerChoice;
+  return choice === 'wasm' && !kernelsAvailable() ? 'tar-stream' : choice;
+}
 
 /** Which implementation each hot path uses, and why: what `roost info` shows (figures: bench/README.md). */
 export interface HotPathChoice {
@@ -12,8 +29,8 @@ export function hotPathChoices(): HotPathChoice[] {
   return [
     {
       path: 'tar scan (load, pull, cp, build context)',
-      implementation: 'tar-stream',
-      reason: `the WebAssembly tar kernel scans faster, but scanning is a few per cent of applying a layer; not wired in (${wasm})`,
+      implementation: tarScannerName(),
+      reason: `measured default ${MEASURED_TAR_SCANNER}; the WebAssembly kernel scans faster but scanning is a few per cent of applying a layer (${wasm})`,
     },
     {
       path: 'checksums (build cache COPY keys)',
@@ -22,4 +39,13 @@ export function hotPathChoices(): HotPathChoice[] {
     },
     { path: 'layer diff (commit, copy driver)', implementation: 'TypeScript', reason: 'no diff kernel yet' },
   ];
+}
+
+function tarScannerName(): string {
+  try {
+    const choice = defaultTarScanner();
+    return process.env.ROOST_TAR_SCANNER ? `${choice} (ROOST_TAR_SCANNER)` : choice;
+  } catch (err) {
+    return `${MEASURED_TAR_SCANNER} (${(err as Error).message})`;
+  }
 }

@@ -45,10 +45,16 @@ export const TAR_ERRORS: Record<number, string> = {
 
 /** A rejected archive: `scanCode` is the shared error code, `offset` the stream offset of the header at fault. */
 export class TarScanError extends EngineError {
-  constructor(readonly scanCode: number, readonly offset: number) {
-    super('invalid_argument', `layer is not a valid tar archive: ${TAR_ERRORS[scanCode] ?? `error ${scanCode}`} (header at byte ${offset})`);
+  /** `detail`, when given, names the entry (e.g. `layer entry "../x" escapes the target directory`). */
+  constructor(readonly scanCode: number, readonly offset: number, detail?: string) {
+    super('invalid_argument', detail
+      ? `${detail} (tar header at byte ${offset})`
+      : `layer is not a valid tar archive: ${TAR_ERRORS[scanCode] ?? `error ${scanCode}`} (header at byte ${offset})`);
   }
 }
+
+/** Error codes whose message names the entry (the twin words them; the kernel borrows the twin's words). */
+export const NAMED_ERRORS: ReadonlySet<number> = new Set([8, 9, 10, 11]);
 
 /** One scanner engine: kernel or twin. `scan` may be called with successive chunks; see TarScanner. */
 export interface TarScanEngine {

@@ -13,8 +13,9 @@ const MAX_NAME = 4095;
 const pad512 = (n: number): number => Math.ceil(n / 512) * 512;
 
 class Fail {
-  constructor(readonly code: number) {}
+  constructor(readonly code: number, readonly detail?: string) {}
 }
+const quote = (s: string): string => JSON.stringify(s);
 
 /** Numeric header field (octal or GNU base-256); the first error found wins, as in the kernel. */
 function parseNumeric(b: Uint8Array, p: number, len: number, err: { code: number }): number {
@@ -69,7 +70,7 @@ function bytesEqual(b: Uint8Array, p: number, len: number, lit: string): boolean
 }
 
 /** Lexical normalisation of a path's bytes, as the kernel's normalizeInPlace. */
-function normalize(raw: Uint8Array, escapeError: number): Uint8Array {
+function normalize(raw: Uint8Array, escapeError: number, detail: () => string): Uint8Array {
   const out = new Uint8Array(raw.length);
   let w = 0;
   let s = 0;
@@ -81,7 +82,7 @@ function normalize(raw: Uint8Array, escapeError: number): Uint8Array {
     if (clen === 0 || (clen === 1 && raw[s] === 0x2e)) {
       // nothing
     } else if (clen === 2 && raw[s] === 0x2e && raw[s + 1] === 0x2e) {
-      if (w === 0) throw new Fail(escapeError);
+      if (w === 0) throw new Fail(escapeError, detail());
       while (w > 0 && out[w - 1] !== 0x2f) w--;
       if (w > 0) w--;
     } else {
@@ -266,15 +267,17 @@ export class TarScanJs implements TarScanEngine {
               raw.set(input.subarray(h, h + nl), pl + 1);
             } else raw = input.subarray(h, h + nl);
           }
-          if (hasNul(raw)) throw new Fail(E_NUL);
-          const name = normalize(raw, E_TRAVERSAL);
-          if ((name.length === 0 && type !== 0x35) || name.length > MAX_NAME) throw new Fail(E_NAME);
+          const rawName = decode(raw);
+          if (hasNul(raw)) throw new Fail(E_NUL, `layer entry ${quote(rawName)} contains a NUL byte`);
+          const name = normalize(raw, E_TRAVERSAL, () => `layer entry ${quote(rawName)} escapes the target directory`);
+          if ((name.length === 0 && type !== 0x35) || name.length > MAX_NAME) throw new Fail(E_NAME, `layer entry ${quote(rawName.slice(0, 200))} has an empty or too long name`);
           let link: Uint8Array = new Uint8Array(0);
           if (type === 0x31 || type === 0x32) {
             const lraw = paxLink ?? longLink ?? input.subarray(h + 157, h + 157 + cstrLen(input, h + 157, 100));
-            if (hasNul(lraw)) throw new Fail(E_NUL);
-            link = type === 0x31 ? normalize(lraw, E_LINK) : lraw;
-            if (link.length === 0 || link.length > MAX_NAME) throw new Fail(E_LINK);
+            const what = `layer ${type === 0x31 ? 'hard link' : 'symlink'} ${quote(rawName)}`;
+            if (hasNul(lraw)) throw new Fail(E_NUL, `${what} has a target containing a NUL byte`);
+            link = type === 0x31 ? normalize(lraw, E_LINK, () => `${what} points to ${quote(decode(lraw))}, which escapes the target directory`) : lraw;
+            if (link.length === 0 || link.length > MAX_NAME) throw new Fail(E_LINK, `${what} has an empty or too long target`);
           }
           const finalSize = paxSize >= 0 ? paxSize : size;
           records.push({
@@ -310,7 +313,7 @@ export class TarScanJs implements TarScanEngine {
         }
       }
     } catch (err) {
-      if (err instanceof Fail) throw new TarScanError(err.code, errorOffset);
+      if (err instanceof Fail) throw new TarScanError(err.code, errorOffset, err.detail);
       throw err;
     }
     return { records, consumed: pos, ended: false };

@@ -1,5 +1,6 @@
 import { ensureMemory, loadKernels, WORK_BASE, type KernelExports } from './instance.js';
-import { TarScanError, type TarEntryRecord, type TarScanEngine } from './tar-format.js';
+import { NAMED_ERRORS, TarScanError, type TarEntryRecord, type TarScanEngine } from './tar-format.js';
+import { TarScanJs } from './tar-scan-js.js';
 
 /**
  * The tar scanner kernel behind the TarScanEngine interface. Input goes through a window in wasm memory; payload
@@ -17,26 +18,56 @@ const ARENA_CAP = 2 * WINDOW;
 
 interface TarKernelExports extends KernelExports {
   tarScanReset(): void;
+  tarScanSetState(skip: number, ended: number, skipHeader: number): void;
   tarScanSkip(): number;
   tarScanSetSkip(n: number): void;
   tarScanEnded(): number;
   tarScanSkipHeader(): number;
+  tarScanErrorUnit(): number;
 }
 
 export class TarScanWasm implements TarScanEngine {
   readonly name = 'wasm';
   private readonly k = loadKernels() as TarKernelExports;
+  // This stream's scanner state; the kernel instance is shared by every stream, so it is loaded before and
+  // saved after each call.
+  private state = { skip: 0, ended: false, skipHeader: 0 };
 
   constructor() {
     ensureMemory(this.k, ARENA + ARENA_CAP);
-    this.k.tarScanReset();
   }
 
   reset(): void {
-    this.k.tarScanReset();
+    this.state = { skip: 0, ended: false, skipHeader: 0 };
   }
 
   scan(input: Uint8Array, base: number, final: boolean): { records: TarEntryRecord[]; consumed: number; ended: boolean } {
+    const k = this.k;
+    k.tarScanSetState(this.state.skip, this.state.ended ? 1 : 0, this.state.skipHeader);
+    try {
+      return this.scanShared(input, base, final);
+    } finally {
+      this.state = { skip: k.tarScanSkip(), ended: !!k.tarScanEnded(), skipHeader: k.tarScanSkipHeader() };
+    }
+  }
+
+  /**
+   * The kernel's rejection. For the errors about a name, the twin (equivalent by test) re-reads that entry, which
+   * is wholly in `input`, to word the message with the name.
+   */
+  private rejection(code: number, input: Uint8Array, base: number): TarScanError {
+    const generic = new TarScanError(code, this.k.tarScanErrorOffset());
+    if (!NAMED_ERRORS.has(code)) return generic;
+    const unit = this.k.tarScanErrorUnit();
+    try {
+      new TarScanJs().scan(input.subarray(unit - base), unit, true);
+    } catch (err) {
+      if (err instanceof TarScanError && err.scanCode === code && err.offset === generic.offset) return err;
+    }
+    return generic;
+  }
+
+  private scanShared(input: Uint8Array, base: number, final: boolean): { records: TarEntryRecord[]; consumed: number; ended: boolean } {
     const k = this.k;
     const records: TarEntryRecord[] = [];
     let off = 0;
@@ -56,7 +87,7 @@ export class TarScanWasm implements TarScanEngine {
       const memory = k.memory.buffer;
       new Uint8Array(memory, INPUT, n).set(input.subarray(off, off + n));
       const count = k.tarScan(INPUT, n, base + off, final && last ? 1 : 0, RECORDS, RECORD_CAP, ARENA, ARENA_CAP);
-      if (count < 0) throw new TarScanError(-count, k.tarScanErrorOffset());
+      if (count < 0) throw this.rejection(-count, input, base);
       decodeRecords(memory, count, records);
       const used = k.tarScanConsumed();
       off += used;

@@ -141,3 +141,20 @@ test('the differential check notices a scanner that differs (it can fail)', (t) 
   const r = rng(3);
   t.notDeepEqual(run(new TarScanJs(), archive([{ name: 'a', mode: 0o644 }]), r), run(new Lenient(), archive([{ name: 'a', mode: 0o644 }]), r));
 });
+
+test('wasm: streams scanned at the same time keep their own state (one kernel instance serves them all)', (t) => {
+  const a = archive(Array.from({ length: 30 }, (_, i) => ({ name: `a${i}`, data: 'a'.repeat(700 * i) })));
+  const b = archive(Array.from({ length: 30 }, (_, i) => ({ name: `b${i}`, data: 'b'.repeat(300 * i + 1) })));
+  const sa = new TarScanner(new TarScanWasm());
+  const sb = new TarScanner(new TarScanWasm());
+  const ra: TarEntryRecord[] = [];
+  const rb: TarEntryRecord[] = [];
+  for (let off = 0; off < Math.max(a.length, b.length); off += 1000) {
+    if (off < a.length) ra.push(...sa.push(a.subarray(off, off + 1000)));
+    if (off < b.length) rb.push(...sb.push(b.subarray(off, off + 1000)));
+  }
+  ra.push(...sa.end());
+  rb.push(...sb.end());
+  t.deepEqual(ra, scanTar(new TarScanJs(), a));
+  t.deepEqual(rb, scanTar(new TarScanJs(), b));
+});
