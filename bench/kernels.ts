@@ -1,6 +1,7 @@
 // The `kernels` benchmark group: each WebAssembly kernel against its TypeScript twin and the best other way
 // (node:crypto, tar-stream), in one run. Bundled to dist/bench/kernels.mjs by scripts/bundle.mjs; bench/run.js
 // runs it and prints the JSON lines it writes as one table. Standalone: node dist/bench/kernels.mjs [--quick].
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +15,7 @@ import { TarScanner } from '../src/wasm/tar-scanner.js';
 import type { TarScanEngine } from '../src/wasm/tar-format.js';
 import { Readable } from 'node:stream';
 import { applyLayer } from '../src/fs/layer-apply.js';
+import { smallFilesTar } from './small-files-tar.js';
 
 const quick = process.argv.includes('--quick');
 const REPS = quick ? 3 : 5;
@@ -167,27 +169,71 @@ function* chunks(bytes: Buffer): Generator<Buffer> {
   for (let off = 0; off < bytes.length; off += CHUNK) yield bytes.subarray(off, off + CHUNK);
 }
 
-/**
- * End to end: the layer applier as it is (tar-stream) on the same tar, once, into a fresh directory. The part of
- * that time a faster scanner could save is at most (tar-stream scan time − kernel scan time).
- */
-async function benchApply(label: string, key: string, bytes: Buffer, scanMs: Record<string, number>, tmp: string): Promise<void> {
-  const target = path.join(tmp, `apply-${key}`);
-  const t = process.hrtime.bigint();
-  const result = await applyLayer(Readable.from(chunks(bytes)), target, { whiteouts: 'delete', ownership: false });
-  const applyMs = Number(process.hrtime.bigint() - t) / 1e6;
-  fs.rmSync(target, { recursive: true, force: true });
-  const saving = Math.max(0, scanMs['tar-stream']! - scanMs.wasm!);
-  const figures = { 'applyLayer (tar-stream)': applyMs, 'tar-stream scan alone': scanMs['tar-stream']!, 'kernel scan alone': scanMs.wasm! };
-  emit({
-    key, name: `end to end: applyLayer of the ${label} into a temp dir (1 run${result.skipped.length ? `, ${result.skipped.length} entries skipped` : ''})`, unit: 'ms',
-    figures, best: 'tar-stream', ratio: applyMs / (applyMs - saving),
-    verdict: `the kernel could save at most ${((saving / applyMs) * 100).toFixed(1)} % of the apply`,
-    hotPath: 'tar-stream (kernel not wired in: at most the saving shown)',
-  });
+/** A digest of an unpacked tree: per entry its name, type, mode, owner, size, mtime (ns), link target, content. */
+function treeDigest(root: string): { digest: string; entries: number } {
+  const hash = crypto.createHash('sha256');
+  let entries = 0;
+  const visit = (rel: string) => {
+    const abs = path.join(root, rel);
+    const st = fs.lstatSync(abs, { bigint: true });
+    entries++;
+    // (the root's own times come from the tar only when it has a './' entry: left out)
+    hash.update(rel === '' ? `\0${st.mode}\0${st.uid}:${st.gid}\0` : `${rel}\0${st.mode}\0${st.uid}:${st.gid}\0${st.size}\0${st.mtimeNs}\0${st.rdev}\0`);
+    if (st.isSymbolicLink()) hash.update(fs.readlinkSync(abs));
+    else if (st.isFile()) hash.update(fs.readFileSync(abs));
+    else if (st.isDirectory()) for (const name of fs.readdirSync(abs).sort()) visit(rel === '' ? name : `${rel}/${name}`);
+    hash.update('\0');
+  };
+  visit('');
+  return { digest: hash.digest('hex').slice(0, 16), entries: entries - 1 };
 }
 
-async function benchTar(label: string, key: string, bytes: Buffer, tmp: string): Promise<void> {
+/**
+ * End to end: the layer applier on the same tar with each parser (tar-stream, the kernel, the twin), into fresh
+ * directories, engines alternating; and GNU tar's extraction of it, whose tree every parser's tree must equal.
+ */
+async function benchApply(label: string, key: string, file: string, bytes: Buffer, tmp: string, reps: number): Promise<void> {
+  // ROOST_BENCH_APPLY_DIR: unpack elsewhere (e.g. a tmpfs, to see the parsers without the disk).
+  const where = process.env.ROOST_BENCH_APPLY_DIR ? fs.mkdtempSync(path.join(process.env.ROOST_BENCH_APPLY_DIR, 'roost-apply-')) : tmp;
+  const scanners = ['tar-stream', 'wasm', 'typescript'] as const;
+  const samples: Record<string, number[]> = { 'tar-stream': [], wasm: [], typescript: [], 'GNU tar -x': [] };
+  const digests: Record<string, string> = {};
+  let entries = 0;
+  for (let rep = 0; rep < reps; rep++) {
+    for (const scanner of rep % 2 ? [...scanners].reverse() : scanners) {
+      const target = path.join(where, `apply-${key}-${scanner}`);
+      const t = process.hrtime.bigint();
+      await applyLayer(Readable.from(chunks(bytes)), target, { whiteouts: 'delete', ownership: false, tarScanner: scanner });
+      samples[scanner]!.push(Number(process.hrtime.bigint() - t) / 1e6);
+      if (rep === 0) ({ digest: digests[scanner]!, entries } = treeDigest(target));
+      fs.rmSync(target, { recursive: true, force: true });
+    }
+    const target = path.join(where, `apply-${key}-gnutar`);
+    fs.mkdirSync(target);
+    const t = process.hrtime.bigint();
+    const tar = spawnSync('tar', ['-xf', file, '-C', target, '--numeric-owner'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    samples['GNU tar -x']!.push(Number(process.hrtime.bigint() - t) / 1e6);
+    if (tar.status !== 0) throw new Error(`tar -xf ${file}: ${tar.stderr.toString().trim().split('\n').pop()}`);
+    if (rep === 0) digests['GNU tar -x'] = treeDigest(target).digest;
+    fs.rmSync(target, { recursive: true, force: true });
+  }
+  if (where !== tmp) fs.rmSync(where, { recursive: true, force: true });
+  const figures = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+  const same = new Set(Object.values(digests)).size === 1;
+  const best = figures['tar-stream']! <= figures.typescript! ? 'tar-stream' : 'typescript';
+  const ratio = figures[best]! / figures.wasm!;
+  emit({
+    key, name: `end to end: applyLayer of the ${label} into ${where === tmp ? os.tmpdir() : process.env.ROOST_BENCH_APPLY_DIR} (${entries.toLocaleString('en')} tree entries; median of ${reps}, GNU tar for reference)`, unit: 'ms',
+    figures: { wasm: figures.wasm!, twin: figures.typescript!, 'tar-stream': figures['tar-stream']!, 'GNU tar -x': figures['GNU tar -x']! },
+    best: best === 'typescript' ? 'twin' : best, ratio,
+    verdict: same ? `unpacked trees identical for all parsers and GNU tar (tree digest ${Object.values(digests)[0]})` : `TREES DIFFER: ${JSON.stringify(digests)}`,
+    hotPath: ratio >= 1.5 && same ? 'kernel' : `tar-stream (kernel ${ratio.toFixed(2)}× end to end, goal 1.5×)`,
+  });
+  if (!same) process.exitCode = 1;
+}
+
+async function benchTar(label: string, key: string, file: string, tmp: string): Promise<void> {
+  const bytes = fs.readFileSync(file);
   const counts = { wasm: scanWith(new TarScanWasm(), bytes), twin: scanWith(new TarScanJs(), bytes), 'tar-stream': await scanWithTarStream(bytes) };
   if (counts.wasm !== counts.twin || counts.wasm !== counts['tar-stream']) throw new Error(`${label}: entry counts differ: ${JSON.stringify(counts)}`);
   const reps = quick ? 1 : 3;
@@ -201,23 +247,7 @@ async function benchTar(label: string, key: string, bytes: Buffer, tmp: string):
   for (const [k, v] of Object.entries(ms)) { mbps[k] = bytes.length / 1e6 / (v / 1000); eps[k] = counts.wasm / (v / 1000); }
   const best = Object.entries(mbps).filter(([k]) => k !== 'wasm').sort((a, b) => b[1] - a[1])[0]!;
   emit({ key, name: `tar scan: ${label} (${(bytes.length / 1e6).toFixed(0)} MB, ${counts.wasm.toLocaleString('en')} entries)`, unit: 'MB/s', figures: mbps, entriesPerSecond: eps, best: best[0], ...verdict(mbps.wasm!, best[1], false), hotPath: 'tar-stream (see the end-to-end row)' });
-  await benchApply(label, `apply-${key}`, bytes, ms, tmp);
-}
-
-async function smallFilesTar(file: string): Promise<void> {
-  const pack = tar.pack();
-  const out = fs.createWriteStream(file);
-  const written = new Promise<void>((resolve, reject) => { out.on('finish', resolve); out.on('error', reject); });
-  pack.pipe(out);
-  const random = rng(7);
-  for (let i = 0; i < 200_000; i++) {
-    if (i % 1000 === 0) pack.entry({ name: `usr/share/d${i / 1000}/`, type: 'directory', mode: 0o755 });
-    const body = Buffer.alloc(Math.floor(random() * 600), 0x61 + (i % 26));
-    pack.entry({ name: `usr/share/d${Math.floor(i / 1000)}/file-${i}.txt`, mode: 0o644, mtime: new Date(1_700_000_000_000) }, body);
-    if (i % 5000 === 0) await new Promise((r) => setImmediate(r)); // let the file stream take what is packed
-  }
-  pack.finalize();
-  await written;
+  await benchApply(label, `apply-${key}`, file, bytes, tmp, quick || key === 'tar-small' ? 1 : reps);
 }
 
 async function main(): Promise<void> {
@@ -226,12 +256,12 @@ async function main(): Promise<void> {
     benchChecksums(tmp);
     if (fs.existsSync(BOOKWORM)) {
       log(`tar scan: ${BOOKWORM}`);
-      await benchTar('bookworm minbase layer', 'tar-bookworm', fs.readFileSync(BOOKWORM), tmp);
+      await benchTar('bookworm minbase layer', 'tar-bookworm', BOOKWORM, tmp);
     } else log(`tar scan: ${BOOKWORM} not found: that row is skipped (scripts/make-bookworm-rootfs.sh makes it)`);
     log('tar scan: writing a 200,000-small-file tar');
     const small = path.join(tmp, 'small-files.tar');
     await smallFilesTar(small);
-    await benchTar('200,000 small files', 'tar-small', fs.readFileSync(small), tmp);
+    await benchTar('200,000 small files', 'tar-small', small, tmp);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
