@@ -17,3 +17,4 @@ export function tarHeaderChecksum(offset: usize): u32 {
   return sum;
 }
 export { TAR_RECORD_BYTES, tarScan, tarScanReset, tarScanSetState, tarScanSkip, tarScanSetSkip, tarScanEnded, tarScanSkipHeader, tarScanConsumed, tarScanErrorOffset, tarScanErrorUnit, tarScanArenaUsed } from './tar-scan';
+export { DIFF_ENTRY_BYTES, treeDiff } from './tree-diff';

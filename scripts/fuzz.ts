@@ -4,7 +4,10 @@ import { TarScanJs } from '../src/wasm/tar-scan-js.js';
 import { TarScanWasm } from '../src/wasm/tar-scan.js';
 import { Xxh64Js } from '../src/wasm/xxh64-js.js';
 import { Xxh64Wasm } from '../src/wasm/xxh64.js';
+import { TreeDiffJs } from '../src/wasm/tree-diff-js.js';
+import { TreeDiffWasm } from '../src/wasm/tree-diff.js';
 import { fuzzTarScan, rng } from '../test/helpers/tar-fuzz.js';
+import { fuzzTreeDiff } from '../test/helpers/tree-fuzz.js';
 
 const cases = Number(process.argv[2] ?? 1_000_000);
 const firstSeed = Number(process.argv[3] ?? 1_000_000);
@@ -46,5 +49,11 @@ for (let i = 0; i < cases; i++) {
   }
 }
 failed ||= xxDisagreed > 0;
-process.stdout.write(`xxh64: ${cases} cases: ${xxDisagreed} disagreements; total ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+process.stdout.write(`xxh64: ${cases} cases: ${xxDisagreed} disagreements\n`);
+
+// Tree diff.
+const diff = fuzzTreeDiff(new TreeDiffWasm(), new TreeDiffJs(), firstSeed, cases);
+if (diff.disagreed > 0) process.stdout.write(`tree diff: DISAGREEMENT first at seed ${diff.first}\n`);
+failed ||= diff.disagreed > 0;
+process.stdout.write(`tree diff: ${cases} cases: ${diff.changes} changes, ${diff.rejected} refused inputs, ${diff.disagreed} disagreements; total ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 process.exit(failed ? 1 : 0);

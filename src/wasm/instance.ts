@@ -31,8 +31,13 @@ const PAGE = 65536;
 let kernels: KernelExports | undefined;
 
 export function wasmPath(): string {
-  // src/wasm/ and dist/daemon/ are both two levels below the checkout.
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'kernels.wasm');
+  // src/wasm/ and dist/daemon/ are two levels below the checkout, dist/cli-tar.cjs (CommonJS, where
+  // import.meta is empty and __dirname is set) one.
+  const meta = import.meta as { url?: string };
+  const candidates = meta.url
+    ? [path.resolve(path.dirname(fileURLToPath(meta.url)), '..', '..', 'build', 'kernels.wasm')]
+    : [path.resolve(__dirname, '..', 'build', 'kernels.wasm'), path.resolve(__dirname, '..', '..', 'build', 'kernels.wasm')];
+  return candidates.find((file) => fs.existsSync(file)) ?? candidates[0]!;
 }
 
 /** The kernels, instantiated once; throws `unavailable` when build/kernels.wasm is missing or stale. */
