@@ -37,6 +37,8 @@ export interface KernelRow {
   ratio: number;
   verdict: string;
   note?: string;
+  /** Every timed sample (ms) by implementation, where there are several. */
+  samples?: Record<string, number[]>;
   /** What the engine uses on this path, when the row says more than the ratio does. */
   hotPath?: string;
 }
@@ -234,6 +236,7 @@ async function benchApply(label: string, key: string, file: string, bytes: Buffe
   emit({
     key, name: `end to end: applyLayer of the ${label} into ${where === tmp ? os.tmpdir() : process.env.ROOST_BENCH_APPLY_DIR} (${entries.toLocaleString('en')} tree entries; median of ${reps}, GNU tar for reference)`, unit: 'ms',
     figures: { wasm: figures.wasm!, twin: figures.typescript!, 'tar-stream': figures['tar-stream']!, 'GNU tar -x': figures['GNU tar -x']! },
+    samples: { wasm: samples.wasm!, twin: samples.typescript!, 'tar-stream': samples['tar-stream']!, 'GNU tar -x': samples['GNU tar -x']! },
     best: best === 'typescript' ? 'twin' : best, ratio,
     verdict: same ? `unpacked trees identical for all parsers and GNU tar (tree digest ${Object.values(digests)[0]})` : `TREES DIFFER: ${JSON.stringify(digests)}`,
     hotPath: ratio >= 1.5 && same ? 'kernel' : `tar-stream (kernel ${ratio.toFixed(2)}× end to end, goal 1.5×)`,
