@@ -24,8 +24,9 @@ export interface ScannedHeader {
 const TYPES: Record<string, ScannedHeader['type']> = {
   '0': 'file', '1': 'link', '2': 'symlink', '3': 'character-device', '4': 'block-device', '5': 'directory', '6': 'fifo',
 };
-/** Payload bytes the writer may lag behind the input before the input loop waits. */
+/** Payload bytes, and entries, the writer may lag behind the input before the input loop waits. */
 const MAX_BUFFERED = 4 << 20;
+const MAX_QUEUED_ENTRIES = 1024;
 
 export function headerOf(rec: TarEntryRecord): ScannedHeader {
   // A pax mtime with nanoseconds goes where tar-stream puts it, as the decimal string the writer parses.
@@ -69,14 +70,27 @@ class Payload implements AsyncIterable<Buffer> {
   }
 }
 
-/** Bytes handed to payloads and not yet taken by the writer, and a way to wait for the writer. */
+/**
+ * Bytes handed to payloads and not yet taken by the writer, entries queued and not yet written (a layer of
+ * nothing but empty files must not queue millions of them), and a way to wait for the writer.
+ */
 class Flow {
   buffered = 0;
+  queued = 0;
   private waiting: (() => void) | undefined;
+
+  get full(): boolean {
+    return this.buffered > MAX_BUFFERED || this.queued > MAX_QUEUED_ENTRIES;
+  }
 
   taken(n: number): void {
     this.buffered -= n;
-    if (this.buffered <= MAX_BUFFERED) this.release();
+    if (!this.full) this.release();
+  }
+
+  written(): void {
+    this.queued--;
+    if (!this.full) this.release();
   }
 
   release(): void {
@@ -112,7 +126,8 @@ export async function applyScanned(
       const payload = new Payload(flow);
       if (rec.size === 0) payload.end();
       else open.push({ rec, payload, delivered: 0 });
-      writing = writing.then(() => (failure ? undefined : entry(headerOf(rec), payload))).catch((err: unknown) => {
+      flow.queued++;
+      writing = writing.then(() => (failure ? undefined : entry(headerOf(rec), payload))).then(() => flow.written(), (err: unknown) => {
         failure ??= { err };
         flow.release();
       });
@@ -141,7 +156,7 @@ export async function applyScanned(
         } else break; // later entries start after this one's payload
       }
       if (done) open.splice(0, done);
-      while (flow.buffered > MAX_BUFFERED && !failure) await flow.wait();
+      while (flow.full && !failure) await flow.wait();
     }
     if (!failure) start(scanner.end());
   } catch (err) {
