@@ -1361,6 +1361,8 @@ async function main() {
     kernelsOut = await runKernels(opts);
     if (opts.only.size === 1) return finishKernelsOnly(opts, kernelsOut);
     opts.only.delete('kernels');
+    // The engine benchmarks may still refuse to run (root, no XDG_RUNTIME_DIR): the kernels' table is out first.
+    if (process.getuid() === 0 || !process.env.XDG_RUNTIME_DIR) process.stdout.write(`${kernelsMarkdown(kernelsOut).join('\n')}\n\n`);
   }
   if (process.getuid() === 0) {
     process.stderr.write('bench: run the benchmark as the unprivileged user the engines run as, e.g.\n'
