@@ -1,5 +1,6 @@
 // WebAssembly kernels for Roost's hot paths. Each has a TypeScript twin in src/ and is used only where
-// bench/ shows it faster. The tar, diff and checksum kernels grow here (see docs/architecture.md).
+// bench/ shows it faster (see docs/architecture.md). Memory is laid out by the host (src/wasm/instance.ts).
+export { XXH64_STATE_BYTES, xxh64Reset, xxh64Update, xxh64Digest } from './xxh64';
 
 /** Bytes the host copies headers into: one 512-byte tar header at offset 0. */
 export const HEADER_OFFSET: usize = 0;
@@ -15,3 +16,5 @@ export function tarHeaderChecksum(offset: usize): u32 {
   }
   return sum;
 }
+export { TAR_RECORD_BYTES, tarScan, tarScanReset, tarScanSetState, tarScanSkip, tarScanSetSkip, tarScanEnded, tarScanSkipHeader, tarScanConsumed, tarScanErrorOffset, tarScanErrorUnit, tarScanArenaUsed } from './tar-scan';
+export { DIFF_ENTRY_BYTES, treeDiff } from './tree-diff';

@@ -41,8 +41,10 @@ const BENCHMARKS = [
   { key: 'pull', aliases: ['7', 'push', 'registry'], title: 'pull and push a Debian bookworm minbase image through a loopback docker-registry' },
   { key: 'pull-layers', aliases: ['9', 'parallel'], title: 'pull of an image with 8 layers of 20 MB: the parallel pipeline against one layer at a time' },
   { key: 'stats', aliases: ['8', 'health'], title: 'stats --no-stream of 20 running containers; the engine\'s idle CPU with 20 health-checked containers' },
+  { key: 'kernels', aliases: ['10', 'wasm'], title: 'WebAssembly kernels vs their twins (no engine, no podman)' },
 ];
 const STATS_CONTAINERS = 20;
+const KERNELS_JS = path.join(REPO, 'dist', 'bench', 'kernels.mjs');
 const BOOKWORM_TAR = process.env.ROOST_BENCH_BOOKWORM ?? '/var/cache/roost-bench/bookworm-minbase.tar';
 
 // ---------------------------------------------------------------------------------------------- options
@@ -1458,6 +1460,48 @@ function markdownTable(rows) {
   return lines.join('\n');
 }
 
+// ---------------------------------------------------------------------------------------------- kernels
+
+/** Runs dist/bench/kernels.mjs (bench/kernels.ts, bundled): one JSON row per line on stdout. */
+async function runKernels(opts) {
+  if (!fs.existsSync(KERNELS_JS)) return { rows: [], error: `${path.relative(REPO, KERNELS_JS)} is missing: run \`npm run build\`` };
+  const result = await exec(process.execPath, [KERNELS_JS, ...(opts.quick ? ['--quick'] : [])], { timeoutMs: 900_000 });
+  const rows = result.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const error = result.code === 0 ? undefined : new CommandError(process.execPath, [KERNELS_JS], result).message;
+  return { rows, error, log: result.stderr.trim().split('\n').filter(Boolean) };
+}
+
+function fmtKernel(row, impl) {
+  const v = row.figures[impl];
+  if (v === undefined) return 'n/a';
+  const eps = row.entriesPerSecond?.[impl];
+  return `${fmtValue(v, row.unit)}${eps ? ` (${Math.round(eps).toLocaleString('en')} entries/s)` : ''}`;
+}
+
+function kernelsMarkdown({ rows, error }) {
+  const head = ['Kernel benchmark', 'WebAssembly kernel', 'TypeScript twin', 'Others', 'Kernel vs best other', 'Goal', 'Hot path'];
+  const lines = [`## WebAssembly kernels vs their twins (one run)`, '', `| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
+  for (const r of rows) {
+    const others = Object.keys(r.figures).filter((k) => k !== 'wasm' && k !== 'twin').map((k) => `${k}: ${fmtKernel(r, k)}`).join('; ') || '—';
+    lines.push(`| ${[r.name, fmtKernel(r, 'wasm'), fmtKernel(r, 'twin'), others, `${r.ratio.toFixed(2)}× (best: ${r.best})`, '≥ 1.5×', `${r.hotPath ?? (r.ratio >= 1.5 ? 'kernel' : 'twin (kernel off)')}${r.hotPath && r.verdict ? `; ${r.verdict}` : ''}`].map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`);
+  }
+  if (error) lines.push('', `kernels: ERROR: ${error}`);
+  return lines;
+}
+
+function finishKernelsOnly(opts, kernelsOut) {
+  process.stdout.write(`${kernelsMarkdown(kernelsOut).join('\n')}\n`);
+  const results = { date: new Date().toISOString(), host: { kernel: os.release(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version }, options: { quick: opts.quick, only: ['kernels'] }, kernels: kernelsOut };
+  try {
+    fs.mkdirSync(path.dirname(opts.json), { recursive: true });
+    fs.writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
+    log(`results written to ${path.relative(process.cwd(), opts.json) || opts.json}`);
+  } catch (err) {
+    warn(`could not write ${opts.json} (${err.code ?? err.message})`);
+  }
+  return kernelsOut.error ? 1 : 0;
+}
+
 // ---------------------------------------------------------------------------------------------- main
 
 async function main() {
@@ -1467,6 +1511,16 @@ async function main() {
   } catch (err) {
     process.stderr.write(`bench: ${err.message}\n`);
     return 2;
+  }
+  // The kernels group runs in-process code only (no daemon, no podman): as any user, before the engines.
+  let kernelsOut;
+  if (opts.only.size === 0 || opts.only.has('kernels')) {
+    log('benchmark kernels: WebAssembly kernels vs their twins');
+    kernelsOut = await runKernels(opts);
+    if (opts.only.size === 1) return finishKernelsOnly(opts, kernelsOut);
+    opts.only.delete('kernels');
+    // The engine benchmarks may still refuse to run (root, no XDG_RUNTIME_DIR): the kernels' table is out first.
+    if (process.getuid() === 0 || !process.env.XDG_RUNTIME_DIR) process.stdout.write(`${kernelsMarkdown(kernelsOut).join('\n')}\n\n`);
   }
   if (process.getuid() === 0) {
     process.stderr.write('bench: run the benchmark as the unprivileged user the engines run as, e.g.\n'
@@ -1480,7 +1534,7 @@ async function main() {
   for (const dev of ['/dev/net/tun', '/dev/fuse']) {
     try { fs.accessSync(dev, fs.constants.R_OK | fs.constants.W_OK); } catch { warn(`${dev} is not read-write for this user; as root: chmod 0666 ${dev} (distributions ship it so)`); }
   }
-  const selected = BENCHMARKS.filter((b) => opts.only.size === 0 || opts.only.has(b.key));
+  const selected = BENCHMARKS.filter((b) => b.key !== 'kernels' && (opts.only.size === 0 || opts.only.has(b.key)));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'roost-bench-'));
   onCleanup('temporary files', () => fs.rmSync(tmp, { recursive: true, force: true }));
   const pauseBefore = podmanPausePid();
@@ -1679,6 +1733,10 @@ async function main() {
   const iters = opts.quick ? 'quick mode' : 'full mode';
   const table = markdownTable(rows);
   const out = [`## Roost vs podman (${iters}, ${results.date})`, '', table, '', ...notes.map((n) => `- ${n}`)];
+  if (kernelsOut) {
+    out.push('', ...kernelsMarkdown(kernelsOut));
+    results.kernels = kernelsOut;
+  }
   if (warnings.length) out.push('', '**Warnings**', '', ...warnings.map((w) => `- ${w}`));
   process.stdout.write(`${out.join('\n')}\n`);
 

@@ -16,7 +16,8 @@ await build({
   // (files.ts's tsx fallback import is computed too: its code lives in dist/cli-tar.cjs.)
 });
 // cp's host-side tar code, loaded by path from the CLI only when a copy needs it.
-await build({ ...common, entryPoints: ['src/cli/tar-tools.ts'], outfile: 'dist/cli-tar.cjs', format: 'cjs' });
+// (src/wasm/instance.ts finds build/kernels.wasm through __dirname when import.meta is empty, as here.)
+await build({ ...common, entryPoints: ['src/cli/tar-tools.ts'], outfile: 'dist/cli-tar.cjs', format: 'cjs', logOverride: { 'empty-import-meta': 'silent' } });
 await build({
   ...common,
   entryPoints: { entry: 'src/daemon/run-daemon.ts' },
@@ -42,5 +43,14 @@ await build({
       b.onLoad({ filter: /.*/, namespace: 'no-devtools' }, () => ({ contents: 'export {};', loader: 'js' }));
     },
   }],
+  banner: { js: "import { createRequire as __roostRequire } from 'node:module'; const require = __roostRequire(import.meta.url);" },
+});
+// The kernels benchmark group (bench/run.js --only kernels); two levels below the checkout, like src/wasm/, so
+// that it finds build/kernels.wasm the same way.
+await build({
+  ...common,
+  entryPoints: ['bench/kernels.ts'],
+  outfile: 'dist/bench/kernels.mjs',
+  format: 'esm',
   banner: { js: "import { createRequire as __roostRequire } from 'node:module'; const require = __roostRequire(import.meta.url);" },
 });

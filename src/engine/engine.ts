@@ -21,6 +21,7 @@ import { Registries } from '../registry/registries.js';
 import { homeConfigDir } from '../registry/transport.js';
 
 import { roostVersion } from '../util/version.js';
+import { hotPathChoices } from '../wasm/choice.js';
 
 export interface EngineOptions {
   dataDir: string;
@@ -178,6 +179,7 @@ export class Engine {
         IdMapping: this.options.mapping,
         Runtime: `${this.runtime.name} (${this.runtime.reason})`,
         StorageDriver: `${this.snapshotter.name} (${this.snapshotterReason})`,
+        HotPaths: hotPathChoices(),
         Host: findings,
       },
     };

@@ -23,6 +23,10 @@ import { extract as tarExtract, type Header } from 'tar-stream';
 import { EngineError, invalid } from '../util/errors.js';
 import { createOverlayWhiteouts, markOverlayOpaque, parseWhiteout, runTool } from './whiteout.js';
 import { decompressStream, sniffCompression, SNIFF_BYTES, type Decompressor } from './decompress.js';
+import { applyScanned } from './layer-scan.js';
+import { defaultTarScanner, type TarScannerChoice } from '../wasm/choice.js';
+import { TarScanJs } from '../wasm/tar-scan-js.js';
+import { TarScanWasm } from '../wasm/tar-scan.js';
 
 export type WhiteoutMode = 'overlay' | 'delete' | 'none';
 
@@ -37,6 +41,8 @@ export interface ApplyOptions {
    * false: still try, but ignore a refused chown silently (and stop trying after the first refusal).
    */
   ownership: boolean;
+  /** Which tar parser reads the layer (default: defaultTarScanner(), i.e. the measured one). */
+  tarScanner?: TarScannerChoice;
 }
 
 export interface ApplyResult {
@@ -650,6 +656,22 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
 
   const hash = createHash('sha256');
   let size = 0;
+  const scannerChoice = opts.tarScanner ?? defaultTarScanner();
+  if (scannerChoice !== 'tar-stream') {
+    const writer = new LayerWriter(targetDir, { uid: rootStat.uid, gid: rootStat.gid }, opts);
+    const engine = scannerChoice === 'wasm' ? new TarScanWasm() : new TarScanJs();
+    try {
+      await applyScanned(input, engine, (chunk) => { hash.update(chunk); size += chunk.length; }, (h, payload) => writer.entry(h as TarHeader, payload));
+    } catch (err) {
+      decompressor?.destroy();
+      source.destroy();
+      const code = errCode(err);
+      if (decompressor && typeof code === 'string' && /^(Z_|ZSTD_|ERR_ZSTD)/.test(code)) throw invalid(`layer is not a valid ${compression} stream: ${errMessage(err)}`);
+      throw err;
+    }
+    await writer.finish();
+    return { diffId: `sha256:${hash.digest('hex')}`, size, skipped: writer.skipped };
+  }
   const extract = tarExtract({ highWaterMark: 256 * 1024 });
 
   let failed = false;

@@ -1,26 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadKernels } from './instance.js';
 
-/** The compiled AssemblyScript kernels (build/kernels.wasm), instantiated once on first use. */
-interface KernelExports {
-  memory: WebAssembly.Memory;
-  tarHeaderChecksum(offset: number): number;
-}
-
-let kernels: KernelExports | undefined;
-
-export function wasmPath(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'kernels.wasm');
-}
-
-export function loadKernels(): KernelExports {
-  if (!kernels) {
-    const module = new WebAssembly.Module(fs.readFileSync(wasmPath()));
-    kernels = new WebAssembly.Instance(module, { env: { abort: () => { throw new Error('wasm kernel aborted'); } } }).exports as unknown as KernelExports;
-  }
-  return kernels;
-}
+export { loadKernels, wasmPath } from './instance.js';
 
 /** ustar header checksum in WebAssembly; `tarHeaderChecksumJs` is its twin. */
 export function tarHeaderChecksumWasm(header: Uint8Array): number {

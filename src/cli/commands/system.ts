@@ -14,7 +14,7 @@ const info: Command = {
       process.stdout.write(formatOne(format === 'json' ? '{{json .}}' : format, data));
       return 0;
     }
-    const roost = data.Roost as { IdMapping: { kind: string; uidMap: string; gidMap: string }; Runtime: string; StorageDriver: string; Host: HostFinding[] };
+    const roost = data.Roost as { IdMapping: { kind: string; uidMap: string; gidMap: string }; Runtime: string; StorageDriver: string; HotPaths?: Array<{ path: string; implementation: string; reason: string }>; Host: HostFinding[] };
     const lines = [
       'Server:',
       ` Server Version: ${data.ServerVersion}`,
@@ -32,6 +32,8 @@ const info: Command = {
       ` CPUs: ${data.NCPU}`,
       ` Total Memory: ${(data.MemTotal / 1024 ** 3).toFixed(2)}GiB`,
       ` Root Dir: ${data.DockerRootDir}`,
+      ' Hot paths:',
+      ...(roost.HotPaths ?? []).map((h) => `  ${h.path}: ${h.implementation} (${h.reason})`),
       ' Host checks:',
     ];
     for (const finding of roost.Host) {
