@@ -55,7 +55,7 @@ function usage() {
   --quick            fewer iterations (run 5, docker-run 3, idle 5 containers, load 1, volume-io 3, commit 1, pull 1,
                      stats 3 and a 10 s CPU window instead of 30 s)
   --only NAME        run only these benchmarks: ${BENCHMARKS.map((b) => b.key).join(', ')} (repeatable or comma-separated)
-  --network MODE     default: each engine's default rootless network (Roost: pasta, podman 4: slirp4netns);
+  --network MODE     default: each engine's default rootless network (slirp4netns for both here);
                      none: --network=none on both sides
   --no-podman        Roost's figures only
   --shared-daemon    use the user's own Roost daemon and store ($XDG_RUNTIME_DIR/roost/roost.sock) instead of
