@@ -1723,6 +1723,13 @@ async function main() {
       for (const dir of podmanStateDirs) {
         try { fs.rmSync(dir, { recursive: true, force: true }); } catch (err) { warn(`could not remove ${dir}: ${err.code ?? err.message}`); }
       }
+    } else if (!pauseAfter && ctx.buildah?.available) {
+      // buildah (which keeps no pause process) creates the same per-user directories (~/.local/share/containers
+      // for its blob-info cache, $XDG_RUNTIME_DIR/containers, …): remove those this run created while no podman
+      // of this user is running.
+      for (const dir of podmanStateDirs) {
+        try { fs.rmSync(dir, { recursive: true, force: true }); } catch (err) { warn(`could not remove ${dir}: ${err.code ?? err.message}`); }
+      }
     }
   }
 
