@@ -41,6 +41,7 @@ const BENCHMARKS = [
   { key: 'pull', aliases: ['7', 'push', 'registry'], title: 'pull and push a Debian bookworm minbase image through a loopback docker-registry' },
   { key: 'pull-layers', aliases: ['9', 'parallel'], title: 'pull of an image with 8 layers of 20 MB: the parallel pipeline against one layer at a time' },
   { key: 'stats', aliases: ['8', 'health'], title: 'stats --no-stream of 20 running containers; the engine\'s idle CPU with 20 health-checked containers' },
+  { key: 'build', aliases: ['11', 'buildah'], title: 'build: cached rebuild and context transfer vs buildah; two independent stages in parallel vs one after another' },
   { key: 'kernels', aliases: ['10', 'wasm'], title: 'WebAssembly kernels vs their twins (no engine, no podman)' },
 ];
 const STATS_CONTAINERS = 20;
@@ -53,11 +54,11 @@ function usage() {
   return `usage: node bench/run.js [--quick] [--only NAME[,NAME...]] [--network default|none] [--no-podman] [--shared-daemon] [--json FILE]
 
   --quick            fewer iterations (run 5, docker-run 3, idle 5 containers, load 1, volume-io 3, commit 1, pull 1,
-                     stats 3 and a 10 s CPU window instead of 30 s)
+                     stats 3 and a 10 s CPU window instead of 30 s, build 3)
   --only NAME        run only these benchmarks: ${BENCHMARKS.map((b) => b.key).join(', ')} (repeatable or comma-separated)
   --network MODE     default: each engine's default rootless network (slirp4netns for both here);
                      none: --network=none on both sides
-  --no-podman        Roost's figures only
+  --no-podman        Roost's figures only (no podman, no buildah)
   --shared-daemon    use the user's own Roost daemon and store ($XDG_RUNTIME_DIR/roost/roost.sock) instead of
                      the default: a daemon of this checkout and a store of its own for this run (under
                      $XDG_RUNTIME_DIR/roost-bench-PID and $XDG_DATA_HOME/roost-bench-PID-data, removed at the end)
@@ -95,8 +96,8 @@ function parseOptions(argv) {
     else throw new Error(`unknown argument: ${arg}\n${usage()}`);
   }
   opts.iterations = opts.quick
-    ? { run: 5, 'docker-run': 3, idle: 5, load: 1, 'volume-io': 3, commit: 1, pull: 1, stats: 3, 'pull-layers': 1 }
-    : { run: 20, 'docker-run': 10, idle: 20, load: 3, 'volume-io': 9, commit: 3, pull: 3, stats: 9, 'pull-layers': 3 };
+    ? { run: 5, 'docker-run': 3, idle: 5, load: 1, 'volume-io': 3, commit: 1, pull: 1, stats: 3, 'pull-layers': 1, build: 3 }
+    : { run: 20, 'docker-run': 10, idle: 20, load: 3, 'volume-io': 9, commit: 3, pull: 3, stats: 9, 'pull-layers': 3, build: 7 };
   return opts;
 }
 
@@ -1262,6 +1263,156 @@ async function benchCommit(ctx, n) {
   return [row];
 }
 
+// ---------------------------------------------------------------------------------------------- build
+
+/**
+ * Finds a buildah invocation that works for this user: storage of its own under the run's temporary
+ * directories (graph root under the run's tmp dir, run root under $XDG_RUNTIME_DIR), overlay first, then vfs;
+ * the busybox archive pulled in as localhost/roost-bench-busybox:latest. Returns { available, engine, ... } or
+ * { available: false, reason }.
+ */
+async function setupBuildah(ctx) {
+  const version = await exec('buildah', ['--version']).catch((err) => ({ code: -1, stderr: err.code === 'ENOENT' ? 'not installed' : err.message, stdout: '' }));
+  if (version.code !== 0) return { available: false, reason: version.stderr.trim().split('\n').pop() || 'buildah --version failed' };
+  const failures = [];
+  for (const [i, driver] of ['overlay', 'vfs'].entries()) {
+    const root = path.join(ctx.tmp, `buildah-root-${i}`);
+    const runroot = path.join(process.env.XDG_RUNTIME_DIR, `roost-bench-buildah-${process.pid}-${i}`);
+    const engine = new Engine('buildah', 'buildah', [`--root=${root}`, `--runroot=${runroot}`, `--storage-driver=${driver}`], [], process.env);
+    // Files of a rootless graph root belong to subordinate ids: remove them from inside buildah's user namespace.
+    const remove = async () => {
+      await engine.exec(['rm', '--all'], { timeoutMs: 120_000 });
+      await exec('buildah', ['unshare', 'rm', '-rf', root, runroot], { timeoutMs: 300_000 });
+      fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(runroot, { recursive: true, force: true });
+    };
+    const unregister = onCleanup(`buildah storage (${driver})`, remove);
+    const pull = await engine.exec(['pull', '-q', `docker-archive:${ctx.busyboxArchive}`], { timeoutMs: 300_000 });
+    if (pull.code === 0) return { available: true, engine, version: version.stdout.trim(), storage: driver, root, runroot, failures };
+    failures.push(`storage ${driver}: ${new CommandError('buildah', engine.argv(['pull', '-q', `docker-archive:${ctx.busyboxArchive}`]), pull).message}`);
+    unregister();
+    await remove();
+  }
+  return { available: false, reason: failures.join('; '), failures };
+}
+
+/** A build context of `files` files of `bytes` bytes in all (random, so not compressible), under dir/deps, plus dir/app. */
+function makeBuildContext(dir, files, bytes) {
+  fs.mkdirSync(path.join(dir, 'deps'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'app'), { recursive: true });
+  const appFiles = 10;
+  const each = Math.floor(bytes / files);
+  for (let i = 0; i < files; i++) {
+    const where = i < appFiles ? path.join(dir, 'app', `f${i}.txt`) : path.join(dir, 'deps', String(Math.floor(i / 100)).padStart(2, '0'), `f${i}.bin`);
+    fs.mkdirSync(path.dirname(where), { recursive: true });
+    fs.writeFileSync(where, crypto.randomBytes(each));
+  }
+}
+
+const BUILD_FILES = 2000;
+const BUILD_BYTES = 40 * 1000 * 1000; // the context row's context
+const BUILD_SMALL_BYTES = 2 * 1000 * 1000; // the rebuild and stages rows' context: 2,000 files of 1 kB, a source tree
+const BUILD_IMAGE = 'roost-bench-build:latest';
+const BUILD_SPIN = 1_500_000; // busybox sh loop iterations: ~1.5 s of one core here
+
+async function benchBuild(ctx, n) {
+  const sides = [ctx.roost, ...(ctx.buildah?.available ? [ctx.buildah.engine] : [])];
+  const dir = path.join(ctx.tmp, 'build');
+  const context = path.join(dir, 'context');
+  const bigContext = path.join(dir, 'context-40mb');
+  log(`build: writing contexts of ${BUILD_FILES} files, ${BUILD_SMALL_BYTES / 1e6} MB and ${BUILD_BYTES / 1e6} MB`);
+  makeBuildContext(context, BUILD_FILES, BUILD_SMALL_BYTES);
+  makeBuildContext(bigContext, BUILD_FILES, BUILD_BYTES);
+  // In the context: roost build wants -f inside the context (a few hundred bytes more for COPY .).
+  const dockerfile = (name, text, where = context) => { const f = path.join(where, name); fs.writeFileSync(f, text); return f; };
+  const from = `FROM ${IMAGE}\n`;
+  // 1. Five steps; the last COPY holds the file that changes between builds.
+  const rebuildFile = dockerfile('Dockerfile.rebuild', `${from}ENV APP=/app\nCOPY deps/ /deps/\nRUN echo built > /stamp\nCOPY app/ /app/\n`);
+  // 2. Two independent stages, each ~1.5 s of CPU, and a final stage that reads both.
+  const spin = (out) => `RUN i=0; while [ $i -lt ${BUILD_SPIN} ]; do i=$((i+1)); done; echo $i > ${out}`;
+  const stagesFile = dockerfile('Dockerfile.stages', `FROM ${IMAGE} AS a\n${spin('/a')}\nFROM ${IMAGE} AS b\n${spin('/b')}\n${from}COPY --from=a /a /a\nCOPY --from=b /b /b\n`);
+  // 3. The whole context in one COPY.
+  const copyFile = dockerfile('Dockerfile.copy', `${from}COPY . /ctx\n`, bigContext);
+  const rmImages = async () => {
+    await ctx.roost.exec(['rmi', '-f', BUILD_IMAGE]);
+    await ctx.roost.exec(['builder', 'prune', '-f'], { timeoutMs: 300_000 });
+  };
+  const unregister = onCleanup('build images and cache', rmImages);
+  const build = (e, file, extra = []) => e.check([...(e.name === 'buildah' ? ['bud', '--layers'] : ['build']), '-q', '-t', BUILD_IMAGE, '-f', file, ...extra, path.dirname(file)], { timeoutMs: 600_000 });
+  const rows = [
+    { key: 'build-rebuild', name: `build: cached rebuild, 5 steps, ${BUILD_FILES.toLocaleString('en-US')}-file ${BUILD_SMALL_BYTES / 1e6} MB context, one file changed in the last COPY, median of ${n}`, unit: 'ms', target: 0.5, other: 'buildah', sides: {} },
+    { key: 'build-stages', name: `build: cold multi-stage build, two independent stages of ~1.5 s CPU, vs the stages built one after another (--target, --no-cache), median of ${n}`, unit: 'ms', target: 0.7, atMost: true, other: 'buildah', sides: {} },
+    { key: 'build-context', name: `build: context transfer + checksum, ${BUILD_BYTES / 1e6} MB in ${BUILD_FILES.toLocaleString('en-US')} files (fully cached \`COPY . /ctx\`), median of ${n}`, unit: 'MB/s', target: undefined, other: 'buildah', sides: {} },
+  ];
+  const failed = new Map();
+  const samples = new Map(sides.map((e) => [e.name, { rebuild: [], wall: [], sum: [], context: [] }]));
+  const changed = path.join(context, 'app', 'f0.txt');
+  try {
+    // 1. Warm-up: a full build on each side, then rebuilds with one changed file, engines alternating.
+    for (const e of sides) {
+      try { await build(e, rebuildFile); } catch (err) { failed.set(e.name, err); }
+    }
+    for (let i = 0; i < n; i++) {
+      for (const e of sides) {
+        if (failed.has(e.name)) continue;
+        const text = `changed ${e.name} ${i} ${process.hrtime.bigint()}\n`;
+        fs.writeFileSync(changed, text);
+        try {
+          samples.get(e.name).rebuild.push(nsToMs((await build(e, rebuildFile)).ns));
+          if (e === ctx.roost && i === n - 1) {
+            // The rebuilt image must hold the change (a cache hit on stale content would be wrong). Not timed.
+            const got = await ctx.roost.check(['run', '--rm', '--network=none', BUILD_IMAGE, 'cat', '/app/f0.txt']);
+            if (got.stdout !== text) throw new Error(`the rebuilt image's /app/f0.txt holds ${JSON.stringify(got.stdout)}, want ${JSON.stringify(text)}`);
+          }
+        } catch (err) { failed.set(e.name, err); }
+      }
+    }
+    // 2. Stages: the whole build, then each stage alone, all with --no-cache.
+    for (let i = 0; i <= n; i++) { // i = 0: warm-up
+      for (const e of sides) {
+        if (failed.has(e.name)) continue;
+        try {
+          const wall = nsToMs((await build(e, stagesFile, ['--no-cache'])).ns);
+          const a = nsToMs((await build(e, stagesFile, ['--no-cache', '--target', 'a'])).ns);
+          const b = nsToMs((await build(e, stagesFile, ['--no-cache', '--target', 'b'])).ns);
+          if (i > 0) { samples.get(e.name).wall.push(wall); samples.get(e.name).sum.push(a + b); }
+        } catch (err) { failed.set(e.name, err); }
+      }
+    }
+    // 3. Context: a fully cached build of COPY . (the context is sent and its files checksummed to find the hit).
+    for (const e of sides) {
+      if (failed.has(e.name)) continue;
+      try { await build(e, copyFile); await build(e, copyFile); } catch (err) { failed.set(e.name, err); }
+    }
+    for (let i = 0; i < n; i++) {
+      for (const e of sides) {
+        if (failed.has(e.name)) continue;
+        try { samples.get(e.name).context.push(BUILD_BYTES / 1e6 / (nsToMs((await build(e, copyFile)).ns) / 1000)); } catch (err) { failed.set(e.name, err); }
+      }
+    }
+  } finally {
+    unregister();
+    try { await rmImages(); } catch (err) { warn(`cleanup (build images and cache) failed: ${err.message}`); }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  for (const e of sides) {
+    if (failed.has(e.name)) { for (const row of rows) row.sides[e.name] = sideError(failed.get(e.name)); continue; }
+    const s = samples.get(e.name);
+    const rebuild = stats(s.rebuild);
+    rows[0].sides[e.name] = { value: rebuild.median, stats: rebuild, samples: s.rebuild, command: e.display([...(e.name === 'buildah' ? ['bud', '--layers'] : ['build']), '-q', '-t', BUILD_IMAGE, '-f', 'Dockerfile.rebuild', 'CONTEXT']) };
+    const wall = stats(s.wall);
+    const sum = stats(s.sum);
+    // Each run's own ratio (whole build / its two stages built alone just after it); the median of those.
+    const ratios = stats(s.wall.map((w, i) => w / s.sum[i]));
+    rows[1].sides[e.name] = { value: wall.median, stats: wall, samples: s.wall, sequentialSamples: s.sum, sequential: sum.median, ratioToBase: ratios.median, ratios: ratios };
+    const context = stats(s.context);
+    rows[2].sides[e.name] = { value: context.median, stats: context, samples: s.context };
+  }
+  if (rows[1].sides.roost && !rows[1].sides.roost.error) rows[1].relativeTo = { label: 'sequential', value: rows[1].sides.roost.sequential };
+  else rows[1].relativeTo = { label: 'sequential', value: undefined, error: true };
+  return rows;
+}
+
 // ---------------------------------------------------------------------------------------------- report
 
 /** A docker-registry of the benchmark's own on a free loopback port. */
@@ -1419,7 +1570,9 @@ function shortError(msg) {
  */
 function finishRow(row, podmanNa) {
   const r = row.baseline ? row.sides.host : row.sides.roost;
-  const p = row.sides.podman;
+  const other = row.other ?? 'podman'; // the engine compared with: podman, or buildah for the build rows
+  const p = row.sides[other];
+  const named = (cell) => (other === 'podman' ? cell : `${other}: ${cell}`);
   if (row.baseline) {
     row.roostCell = r?.error ? `ERROR: ${shortError(r.error)}` : fmtValue(r?.value, row.unit);
     row.podmanCell = '—';
@@ -1433,9 +1586,9 @@ function finishRow(row, podmanNa) {
   row.roostCell = r?.error ? `ERROR: ${shortError(r.error)}` : fmtValue(r?.value, row.unit);
   const na = row.podmanNa ?? podmanNa;
   if (p && !p.error) {
-    row.podmanCell = fmtValue(p.value, row.unit);
-    if (baseOk) row.podmanCell += ` (${(p.ratioToBase ?? p.value / base.value).toFixed(2)} × ${base.label})`;
-  } else row.podmanCell = p?.error ? `ERROR: ${shortError(p.error)}` : `podman: n/a (${shortError(na ?? 'not measured')})`;
+    row.podmanCell = named(fmtValue(p.value, row.unit));
+    if (baseOk || p.ratioToBase !== undefined) row.podmanCell += ` (${(p.ratioToBase ?? p.value / base.value).toFixed(2)} × ${base.label})`;
+  } else row.podmanCell = p?.error ? named(`ERROR: ${shortError(p.error)}`) : `${other}: n/a (${shortError(na ?? 'not measured')})`;
   if (base) {
     // A side's own ratio when it has one (volume-io: the median of its ratios to the adjacent host runs).
     if (r && !r.error && baseOk) row.ratio = r.ratioToBase ?? r.value / base.value;
@@ -1454,7 +1607,8 @@ function finishRow(row, podmanNa) {
 }
 
 function markdownTable(rows) {
-  const head = ['Benchmark', 'Roost', 'Podman', 'Roost/Podman', 'Target', 'Result'];
+  const buildah = rows.some((r) => r.other === 'buildah');
+  const head = ['Benchmark', 'Roost', buildah ? 'Podman (buildah)' : 'Podman', buildah ? 'Roost/Podman (buildah)' : 'Roost/Podman', 'Target', 'Result'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
   for (const r of rows) lines.push(`| ${[r.name, r.roostCell, r.podmanCell, r.ratioCell, r.targetCell, r.result].map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`);
   return lines.join('\n');
@@ -1645,6 +1799,7 @@ async function main() {
 
     ctx.roostRuntime = results.roost.runtime?.split(/\s+/)[0];
     if (!opts.podman) ctx.podman = { available: false, reason: 'skipped (--no-podman)' };
+    else if (selected.every((b) => b.key === 'build')) ctx.podman = { available: false, reason: 'not needed (build compares with buildah)' };
     else {
       log('finding a podman invocation that works here');
       ctx.podman = await setupPodman(ctx);
@@ -1658,14 +1813,23 @@ async function main() {
       warn(`the OCI runtimes differ: Roost uses ${ctx.roostRuntime}, podman ${podmanRuntime} (no podman invocation with ${ctx.roostRuntime} worked)`);
     }
 
-    const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad, 'volume-io': benchVolumeIo, commit: benchCommit, pull: benchPull, stats: benchStats, 'pull-layers': benchPullLayers };
+    if (selected.some((b) => b.key === 'build')) {
+      if (!opts.podman) ctx.buildah = { available: false, reason: 'skipped (--no-podman)' };
+      else {
+        log('finding a buildah invocation that works here');
+        ctx.buildah = await setupBuildah(ctx);
+      }
+      const { engine: _b, ...buildahSummary } = ctx.buildah;
+      results.buildah = buildahSummary;
+    }
+    const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad, 'volume-io': benchVolumeIo, commit: benchCommit, pull: benchPull, stats: benchStats, build: benchBuild, 'pull-layers': benchPullLayers };
     for (const b of selected) {
       const n = opts.iterations[b.key];
       log(`benchmark ${b.key}: ${b.title} (${n} iterations after a warm-up)`);
       await roost.check(['version']); // Roost's daemon up (it starts on demand) before anything is timed
       const daemonBefore = readPid(path.join(roostRunDir, 'daemon.pid'));
       try {
-        for (const row of await runners[b.key](ctx, n)) rows.push(finishRow(row, podmanNa));
+        for (const row of await runners[b.key](ctx, n)) rows.push(finishRow(row, row.other === 'buildah' ? ctx.buildah?.reason : podmanNa));
       } catch (err) {
         rows.push(finishRow({ key: b.key, name: b.title, unit: 'ms', target: undefined, sides: { roost: sideError(err) } }, podmanNa));
       }
@@ -1690,6 +1854,13 @@ async function main() {
       for (const dir of podmanStateDirs) {
         try { fs.rmSync(dir, { recursive: true, force: true }); } catch (err) { warn(`could not remove ${dir}: ${err.code ?? err.message}`); }
       }
+    } else if (!pauseAfter && ctx.buildah?.available) {
+      // buildah (which keeps no pause process) creates the same per-user directories (~/.local/share/containers
+      // for its blob-info cache, $XDG_RUNTIME_DIR/containers, …): remove those this run created while no podman
+      // of this user is running.
+      for (const dir of podmanStateDirs) {
+        try { fs.rmSync(dir, { recursive: true, force: true }); } catch (err) { warn(`could not remove ${dir}: ${err.code ?? err.message}`); }
+      }
     }
   }
 
@@ -1704,6 +1875,13 @@ async function main() {
   } else {
     notes.push(`podman: n/a (${p.reason})`);
     for (const f of p.failures ?? []) notes.push(`podman attempt failed: ${f}`);
+  }
+  if (results.buildah) {
+    const bh = results.buildah;
+    notes.push(bh.available
+      ? `${bh.version}: \`${ctx.buildah.engine.display(['bud', '--layers', '-q', '-t', BUILD_IMAGE, '-f', 'DOCKERFILE', 'CONTEXT'])}\`; storage ${bh.storage} of its own for the run (removed at the end); the busybox image pulled from the same docker-archive`
+      : `buildah: n/a (${bh.reason})`);
+    if (rows.some((r) => r.key === 'build-rebuild')) notes.push(`build: contexts of ${BUILD_FILES} files of random data, ${BUILD_SMALL_BYTES / 1e6} MB for the rebuild and stages rows, ${BUILD_BYTES / 1e6} MB for the context row (10 files in app/, the rest in deps/); Dockerfile.rebuild is FROM, ENV, COPY deps/, RUN, COPY app/ and each timed rebuild follows a write of new content to app/f0.txt; the stages row times the whole build with --no-cache, then --target a and --target b with --no-cache, and its ratio is the median of each run's whole / (a + b) (the whole build also runs the final stage's two COPY --from, so it is counted against Roost); the context row is a fully cached build of \`COPY . /ctx\` (client start, context tar sent, every file checksummed for the cache key, cache hit), MB/s = ${BUILD_BYTES / 1e6} MB / wall time. Times are whole client commands (\`roost build -q\`, \`buildah bud --layers -q\`); buildah 1.28 builds stages one at a time (--jobs=1).`);
   }
   const docker = rows.find((r) => r.key === 'docker-run');
   if (docker?.dockerVersion) notes.push(`${docker.dockerVersion}, DOCKER_HOST unix://${roostSocket} vs ${docker.podmanService ? `\`${docker.podmanService}\`` : 'podman service n/a'}`);

@@ -451,6 +451,9 @@ export class Builder {
         const mode = ins.flags.chmod ? parseInt(ins.flags.chmod, 8) : undefined;
         if (ins.flags.chmod && (!/^[0-7]{3,4}$/.test(ins.flags.chmod))) throw invalid(`${where}invalid --chmod ${JSON.stringify(ins.flags.chmod)}`);
         const root = { rootfs, name: record.Id };
+        // With --chown, the directories the destination needs and the image lacks are the new owner's too, as
+        // buildah and BuildKit make them (not root's, as the extraction below would).
+        if (chown) makeMissingDirs(rootfs, intoDir ? destAbs : path.posix.dirname(destAbs), chown);
         const put = async (tar: Readable, rename: (name: string) => string) => {
           const rewritten = rewriteTar(tar, (h) => ({ ...h, name: rename(h.name), uid: owner.uid, gid: owner.gid, uname: '', gname: '', ...(mode !== undefined && h.type !== 'directory' ? { mode } : {}) }));
           await extractInto(root, '/', rewritten, { noOverwriteDirNonDir: false });
@@ -535,6 +538,25 @@ export class Builder {
     const found = names.filter((n) => re.test(n)).sort().map((n) => (dir === '.' ? n : `${dir}/${n}`));
     if (found.length === 0) throw invalid(`${where}COPY failed: no source files were specified by ${pattern}`);
     return found;
+  }
+}
+
+/**
+ * Creates the missing directories of `dir` (absolute in the image) under `rootfs`, mode 0755, owned by `owner`.
+ * Stops, creating nothing, at an existing component that is not a plain directory (a symlink is left to the
+ * extraction code, which resolves it inside the root).
+ */
+function makeMissingDirs(rootfs: string, dir: string, owner: { uid: number; gid: number }): void {
+  let at = rootfs;
+  for (const part of dir.split('/').filter(Boolean)) {
+    at = path.join(at, part);
+    let stat: fs.Stats | undefined;
+    try { stat = fs.lstatSync(at); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; }
+    if (stat && !stat.isDirectory()) return;
+    if (stat) continue;
+    fs.mkdirSync(at, { mode: 0o755 });
+    fs.chmodSync(at, 0o755); // not narrowed by the umask
+    fs.lchownSync(at, owner.uid, owner.gid);
   }
 }
 

@@ -300,6 +300,20 @@ function headerFor(st: fs.Stats, name: string, linkTarget: () => string): TarHea
   return undefined;
 }
 
+const SMALL_FILE = 64 * 1024;
+
+/** Like fileChunks, in one synchronous read (for files of at most SMALL_FILE bytes). */
+function smallFile(fd: number, size: number): Buffer {
+  const buf = Buffer.alloc(size);
+  let at = 0;
+  while (at < size) {
+    const n = fs.readSync(fd, buf, at, size - at, null);
+    if (n === 0) break; // shrank: the rest stays zeros
+    at += n;
+  }
+  return buf;
+}
+
 /** Reads exactly `size` bytes (a file that shrank meanwhile is padded with zeros, one that grew is cut). */
 async function* fileChunks(fd: number, size: number): AsyncGenerator<Buffer> {
   let left = size;
@@ -316,7 +330,7 @@ async function* fileChunks(fd: number, size: number): AsyncGenerator<Buffer> {
 }
 
 /** Writes one entry into the pack, with backpressure; resolves once it is encoded. */
-async function writeEntry(pack: Pack, header: TarHeader, content?: AsyncIterable<Buffer>): Promise<void> {
+async function writeEntry(pack: Pack, header: TarHeader, content?: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
   let sink!: ReturnType<Pack['entry']>;
   const done = new Promise<void>((resolve, reject) => {
     sink = pack.entry(header as Parameters<Pack['entry']>[0], (err?: Error | null) => (err ? reject(err) : resolve()));
@@ -423,7 +437,11 @@ class TreePacker {
       const now = fs.fstatSync(fd);
       if (!now.isFile()) return;
       if (st.nlink > 1) this.linked.set(key, entryName);
-      await writeEntry(this.pack, headerFor(now, entryName, () => '')!, fileChunks(fd, now.size));
+      const header = headerFor(now, entryName, () => '')!;
+      // A small file in one synchronous read, handed to the pack as one buffer: a source tree is mostly small
+      // files, and the per-entry stream and async reads cost more than the bytes.
+      if (now.size <= SMALL_FILE) await writeEntry(this.pack, header, [smallFile(fd, now.size)]);
+      else await writeEntry(this.pack, header, fileChunks(fd, now.size));
     } finally {
       fs.closeSync(fd);
     }

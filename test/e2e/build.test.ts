@@ -84,6 +84,16 @@ e2e('FROM scratch with COPY --from an image; a Dockerfile on stdin', async (t) =
   t.is((await roost.roost(['run', '--rm', 'tiny'])).stdout, 'from scratch\n');
 });
 
+e2e('COPY --chown: the directories it creates for the destination are the new owner\'s, existing ones keep theirs', async (t) => {
+  const { roost, context } = t.context;
+  const file = path.join(context, 'Dockerfile.chown');
+  fs.writeFileSync(file, 'FROM busybox\nCOPY --chown=1000:1000 src/a.txt /new/deep/\nCOPY --chown=7:7 src/b.txt /etc/b.txt\n');
+  const build = await roost.roost(['build', '-q', '-t', 'chown-dirs', '-f', file, context]);
+  t.is(build.exitCode, 0, build.stderr);
+  t.is((await roost.roost(['run', '--rm', 'chown-dirs', 'stat', '-c', '%u:%g %a %n', '/new', '/new/deep', '/new/deep/a.txt', '/etc', '/etc/b.txt'])).stdout,
+    '1000:1000 755 /new\n1000:1000 755 /new/deep\n1000:1000 644 /new/deep/a.txt\n0:0 755 /etc\n7:7 644 /etc/b.txt\n');
+});
+
 e2e('bad Dockerfiles and failing steps: one line with the file and line, no image, nothing left behind', async (t) => {
   const { roost } = t.context;
   const before = (await roost.roost(['images', '-aq'])).stdout;
