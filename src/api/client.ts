@@ -93,19 +93,27 @@ export class ApiClient {
   }
 
   /** Newline-delimited JSON stream (load progress, events). */
-  async *jsonLines<T>(path: string, opts: RequestOptions = {}): AsyncGenerator<T> {
+  async *jsonLines<T>(path: string, opts: RequestOptions & { signal?: AbortSignal } = {}): AsyncGenerator<T> {
     const res = await this.request(path, opts);
+    // An aborted stream (a caller that stopped listening) just ends.
+    const { signal } = opts;
+    signal?.addEventListener('abort', () => res.destroy(), { once: true });
     let buffered = '';
-    for await (const chunk of res) {
-      buffered += (chunk as Buffer).toString('utf8');
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        if (line) yield JSON.parse(line) as T;
+    try {
+      for await (const chunk of res) {
+        buffered += (chunk as Buffer).toString('utf8');
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (line) yield JSON.parse(line) as T;
+        }
       }
+    } catch (err) {
+      if (signal?.aborted) return;
+      throw err;
     }
-    if (buffered.trim()) yield JSON.parse(buffered) as T;
+    if (buffered.trim() && !signal?.aborted) yield JSON.parse(buffered) as T;
   }
 
   /** Hijacks a connection (attach, exec start) the way the docker CLI does: Upgrade: tcp, then raw bytes both ways. */

@@ -33,7 +33,7 @@ export class EngineApi {
 
   /** The engine's event stream; ends (or throws) when the engine goes away. */
   events(signal: AbortSignal, since?: number): AsyncGenerator<EngineEvent> {
-    return this.lines<EngineEvent>('/events', signal, since === undefined ? undefined : { since });
+    return this.client.jsonLines<EngineEvent>('/events', { query: { since }, signal });
   }
 
   /** A container's log, as (stream, text) chunks; `follow` keeps it open. */
@@ -44,25 +44,6 @@ export class EngineApi {
     const multiplexed = String(res.headers['content-type'] ?? '').includes('multiplexed');
     const demux = new Demuxer((stream, data) => onChunk(stream === 2 ? 'stderr' : 'stdout', data.toString('utf8')));
     await consume(res, signal, (chunk) => (multiplexed ? demux.push(chunk) : onChunk('stdout', chunk.toString('utf8'))));
-  }
-
-  private async *lines<T>(path: string, signal: AbortSignal, query?: Record<string, number>): AsyncGenerator<T> {
-    const res = await this.client.request(path, { query });
-    signal.addEventListener('abort', () => res.destroy(), { once: true });
-    let buffered = '';
-    try {
-      for await (const chunk of res) {
-        buffered += (chunk as Buffer).toString('utf8');
-        let nl: number;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, nl).trim();
-          buffered = buffered.slice(nl + 1);
-          if (line) yield JSON.parse(line) as T;
-        }
-      }
-    } catch (err) {
-      if (!signal.aborted) throw err;
-    }
   }
 
   /** Runs `cmd` in the container with the terminal (as `roost exec -it`); resolves with its exit code. */
