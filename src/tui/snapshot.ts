@@ -1,7 +1,7 @@
 /** `roost tui` without a terminal: one table (or JSON) of what the dashboard would show, then exit 0. */
 import type { EngineApi } from './engine-api.js';
 import { initialState, setList, type TuiState } from './state.js';
-import { table } from './view-models.js';
+import { table, tableHeading } from './view-models.js';
 
 export async function snapshot(api: EngineApi, opts: { json: boolean; columns: number }): Promise<string> {
   const [containers, images, volumes, networks] = await Promise.all([api.containers(), api.images(), api.volumes(), api.networks()]);
@@ -11,7 +11,7 @@ export async function snapshot(api: EngineApi, opts: { json: boolean; columns: n
   const sections: string[] = [];
   for (const view of ['containers', 'images', 'volumes', 'networks'] as const) {
     const model = table(state, view, 100_000);
-    const heading = model.columns.map((c) => (c.align === 'right' ? c.title.padStart(c.width) : c.title.padEnd(c.width))).join(' ').trimEnd();
+    const heading = tableHeading(model).trimEnd();
     const rows = model.rows.map((r) => r.cells.join(' ').trimEnd());
     sections.push([`${view.toUpperCase()} (${model.total})`, heading, ...rows].join('\n'));
   }

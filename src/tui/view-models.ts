@@ -327,6 +327,11 @@ export function table(state: TuiState, view: ViewName, height: number): TableMod
   };
 }
 
+/** A table's column titles, aligned as its cells are. */
+export function tableHeading(model: TableModel): string {
+  return model.columns.map((c) => (c.align === 'right' ? c.title.padStart(c.width) : c.title.padEnd(c.width))).join(' ');
+}
+
 /** The first row to show so that the selection is on screen, moving the window as little as possible. */
 export function windowOffset(index: number, offset: number, height: number, count: number): number {
   if (index < 0 || count <= height) return 0;

@@ -6,7 +6,7 @@ import { Box, Text } from 'ink';
 import { humanSize } from '../../util/human.js';
 import { footerHints, helpLines } from '../keymap.js';
 import { sincePresets, type Job, type TuiState, type ViewName } from '../state.js';
-import { fit, layout, paneWindow, sparkline, table, type PaneSource, type TableModel } from '../view-models.js';
+import { fit, layout, paneWindow, sparkline, table, tableHeading, type PaneSource, type TableModel } from '../view-models.js';
 import { colorTheme, monoTheme, sgr, type Theme } from './theme.js';
 
 const viewTitles: Record<ViewName, [string, string]> = {
@@ -70,7 +70,7 @@ function Lines({ lines, bold, inverse }: { lines: string[]; bold: number; invers
 }
 
 function Table({ model, theme, width, rows, loaded, filter }: { model: TableModel; theme: Theme; width: number; rows: number; loaded: boolean; filter?: string }) {
-  const heading = ` ${model.columns.map((c) => (c.align === 'right' ? c.title.padStart(c.width) : c.title.padEnd(c.width))).join(' ')}`;
+  const heading = ` ${tableHeading(model)}`;
   const empty = !loaded ? 'loading…' : model.total === 0 ? 'nothing here yet' : model.matched === 0 ? `no rows match the filter "${filter ?? ''}"` : '';
   const lines = [sgr(fit(heading, width).trimEnd(), { bold: true })];
   for (let i = 0; i < rows; i++) {
