@@ -2,7 +2,6 @@ import { readLog } from '../engine/container-logs.js';
 import type { ContainerConfig, HostConfig } from '../engine/container-types.js';
 import { conflict, invalid } from '../util/errors.js';
 import { containerTop, sampleUsage, statsJson, type UsageSample } from '../engine/container-procs.js';
-import { requestedResources } from '../runtime/security.js';
 import { containerInspect, containerSummary } from './container-views.js';
 import { commonHeaders, muxFrame, readJsonBody, sendJson } from './http-util.js';
 import type { RouteContext, Router } from './router.js';
@@ -10,9 +9,6 @@ import { HijackedStream } from './stream-session.js';
 import { DetachKeyScanner, parseDetachKeys } from './detach-keys.js';
 import { roostVersion } from '../util/version.js';
 import type { ContainerRecord } from '../engine/container-types.js';
-
-const limitsWarning = (limits: string[]) =>
-  `resource limits (${limits.join(', ')}) are not applied: Roost does not set cgroup limits yet (roost info shows this host's cgroups)`;
 
 function matchesFilters(ctx: RouteContext, record: ContainerRecord, filters: Record<string, string[]>): boolean {
   for (const [key, values] of Object.entries(filters)) {
@@ -72,9 +68,8 @@ export function containerRoutes(router: Router): void {
       name: ctx.query.string('name'), config, hostConfig: hostConfig ?? {},
       aliases: endpoint?.Aliases?.filter(Boolean) ?? undefined, ip: endpoint?.IPAMConfig?.IPv4Address || undefined,
     });
-    const limits = requestedResources((hostConfig ?? {}) as Record<string, unknown>);
-    const warnings = limits.length ? [limitsWarning(limits)] : [];
-    sendJson(ctx.res!, 201, { Id: record.Id, Warnings: warnings });
+    const warning = ctx.engine.containers.limitsWarning((hostConfig ?? {}) as Record<string, unknown>);
+    sendJson(ctx.res!, 201, { Id: record.Id, Warnings: warning ? [warning] : [] });
   });
 
   router.add('GET', '/containers/{id}/json', async (ctx) => {
@@ -198,6 +193,7 @@ export function containerRoutes(router: Router): void {
     const record = ctx.engine.containers.get(ctx.params.id!);
     const res = ctx.res!;
     const name = record.Name;
+    const limit = ctx.engine.containers.memoryLimit(record);
     const zero = (): UsageSample => ({ read: new Date().toISOString(), cpuTotalNs: 0, systemCpuNs: 0, memoryBytes: 0, pids: 0, networks: {}, blockReadBytes: 0, blockWriteBytes: 0 });
     const sample = () => (record.State.Running ? sampleUsage(record.State.Pid) : zero());
     res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -208,7 +204,7 @@ export function containerRoutes(router: Router): void {
         previous = sample();
         await new Promise((r) => setTimeout(r, 200));
       }
-      res.end(JSON.stringify(statsJson(record.Id, name, sample(), previous)) + '\n');
+      res.end(JSON.stringify(statsJson(record.Id, name, sample(), previous, limit)) + '\n');
       return;
     }
     res.flushHeaders();
@@ -216,7 +212,7 @@ export function containerRoutes(router: Router): void {
     res.on('close', () => { closed = true; });
     while (!closed) {
       const current = sample();
-      res.write(JSON.stringify(statsJson(record.Id, name, current, previous)) + '\n');
+      res.write(JSON.stringify(statsJson(record.Id, name, current, previous, limit)) + '\n');
       previous = current;
       if (!record.State.Running && record.State.Status !== 'restarting') break;
       await new Promise((r) => setTimeout(r, 1000));
@@ -227,8 +223,8 @@ export function containerRoutes(router: Router): void {
   router.add('POST', '/containers/{id}/update', async (ctx) => {
     const body = (await readJsonBody<Record<string, unknown> | null>(ctx.req)) ?? {};
     await ctx.engine.containers.update(ctx.params.id!, body);
-    const limits = requestedResources(body);
-    sendJson(ctx.res!, 200, { Warnings: limits.length ? [limitsWarning(limits)] : [] });
+    const warning = ctx.engine.containers.limitsWarning(body);
+    sendJson(ctx.res!, 200, { Warnings: warning ? [warning] : [] });
   });
 
   router.add('POST', '/containers/{id}/pause', async (ctx) => {

@@ -59,14 +59,14 @@ import type { FlagSpec, ParsedArgs } from './args.js';
 
 /** cgroup resource flags, shared by create/run and update. */
 export const resourceFlags: FlagSpec[] = [
-  { name: 'memory', short: 'm', type: 'string', help: 'Memory limit (accepted, not applied yet)' },
-  { name: 'memory-swap', type: 'string', help: 'Swap limit (accepted, not applied yet)' },
-  { name: 'memory-reservation', type: 'string', help: 'Memory soft limit (accepted, not applied yet)' },
-  { name: 'cpus', type: 'string', help: 'Number of CPUs (accepted, not applied yet)' },
-  { name: 'cpu-shares', short: 'c', type: 'int', help: 'CPU shares (accepted, not applied yet)' },
-  { name: 'cpuset-cpus', type: 'string', help: 'CPUs in which to allow execution (accepted, not applied yet)' },
-  { name: 'pids-limit', type: 'int', help: 'Tune container pids limit (accepted, not applied yet)' },
-  { name: 'blkio-weight', type: 'int', help: 'Block IO weight (accepted, not applied yet)' },
+  { name: 'memory', short: 'm', type: 'string', help: 'Memory limit (where the cgroup controller is delegated)' },
+  { name: 'memory-swap', type: 'string', help: 'Swap limit (where the cgroup controller is delegated)' },
+  { name: 'memory-reservation', type: 'string', help: 'Memory soft limit (where the cgroup controller is delegated)' },
+  { name: 'cpus', type: 'string', help: 'Number of CPUs (where the cgroup controller is delegated)' },
+  { name: 'cpu-shares', short: 'c', type: 'int', help: 'CPU shares (where the cgroup controller is delegated)' },
+  { name: 'cpuset-cpus', type: 'string', help: 'CPUs in which to allow execution (where the cgroup controller is delegated)' },
+  { name: 'pids-limit', type: 'int', help: 'Tune container pids limit (where the cgroup controller is delegated)' },
+  { name: 'blkio-weight', type: 'int', help: 'Block IO weight (where the cgroup controller is delegated)' },
 ];
 
 /** Flags shared by `create` and `run`. */

@@ -123,7 +123,8 @@ export function sampleUsage(initPid: number): UsageSample {
 }
 
 /** Docker's stats JSON from two samples (the previous one becomes precpu_stats). */
-export function statsJson(id: string, name: string, current: UsageSample, previous: UsageSample | undefined) {
+/** `memoryLimit`: the container's enforced memory limit, where it has one (else the host's memory, as Docker shows). */
+export function statsJson(id: string, name: string, current: UsageSample, previous: UsageSample | undefined, memoryLimit?: number) {
   const cpus = os.cpus().length;
   const cpu = (s: UsageSample | undefined) => ({
     cpu_usage: { total_usage: s?.cpuTotalNs ?? 0, usage_in_kernelmode: 0, usage_in_usermode: 0 },
@@ -139,7 +140,7 @@ export function statsJson(id: string, name: string, current: UsageSample, previo
     pids_stats: { current: current.pids },
     cpu_stats: cpu(current),
     precpu_stats: cpu(previous),
-    memory_stats: { usage: current.memoryBytes, limit: os.totalmem(), stats: {} },
+    memory_stats: { usage: current.memoryBytes, limit: memoryLimit || os.totalmem(), stats: {} },
     networks: current.networks,
     blkio_stats: {
       io_service_bytes_recursive: [

@@ -18,7 +18,8 @@ import { resolveGroups, resolveUser } from '../runtime/user.js';
 import { checkResources, resourceFields, securitySettings } from '../runtime/security.js';
 import { SeccompBpfCache } from '../runtime/seccomp-cache.js';
 import { HealthChecks, mergeHealthcheck } from './health.js';
-import { ContainerCgroups, findDelegation } from '../rootless/cgroup-delegation.js';
+import { ContainerCgroups } from '../rootless/cgroup-delegation.js';
+import { requestedResources } from '../rootless/cgroup-limits.js';
 import type { UserNetworks } from '../net/user-networks.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
@@ -139,7 +140,7 @@ export class ContainerService {
   private readonly runtimeRoot: string;
   private readonly seccompCache: SeccompBpfCache;
   private readonly health: HealthChecks;
-  private readonly cgroups = new ContainerCgroups(findDelegation());
+  private readonly cgroups = ContainerCgroups.forThisProcess();
 
   constructor(
     dirs: EngineDirs,
@@ -754,15 +755,19 @@ export class ContainerService {
         id: record.Id, bundle, runtime: this.runtime.path, runtimeRoot: this.runtimeRoot, files,
         logFile: record.LogPath, tty: Boolean(record.Config.Tty), stdin: Boolean(record.Config.OpenStdin),
       });
-      // Into its own cgroup before it runs, so that every process it starts is there too (for pause).
-      await this.cgroups.place(record.Id, monitor.pid).catch(() => {});
+      // Into its own cgroups, limits written, before it runs: every process it starts is there too.
+      const limited = requestedResources(record.HostConfig as Record<string, unknown>).length > 0;
+      await this.cgroups.create(record.Id, record.HostConfig as Record<string, unknown>);
+      const placed = this.cgroups.place(record.Id, monitor.pid);
+      if (limited) await placed.catch((err: Error) => { throw new EngineError('internal', `cannot move the container into its cgroup: ${err.message}`); });
+      else await placed.catch(() => {});
       trace('created');
       if (seccompKey) void this.seccompCache.remember(seccompKey, record.Id);
       link = await MonitorLink.connect(files.socket);
       this.attachLink(record, link);
       const pid = await monitor.start();
       trace('started');
-      record.State = { ...record.State, Status: 'running', Running: true, Restarting: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: nowIso(), FinishedAt: '0001-01-01T00:00:00Z' };
+      record.State = { ...record.State, Status: 'running', Running: true, Restarting: false, OOMKilled: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: nowIso(), FinishedAt: '0001-01-01T00:00:00Z' };
       this.health.watch(record, true);
       await this.persist(record);
     } catch (err) {
@@ -774,7 +779,7 @@ export class ContainerService {
       this.live.delete(record.Id);
       // Endpoints made before the failure go with the namespace.
       for (const network of await this.userNetworks.release(record.Id).catch(() => [])) await this.refreshPeersHosts(network.Id, record.Id).catch(() => {});
-      await this.networks.detach(runDir);
+      await Promise.all([this.networks.detach(runDir), this.cgroups.release(record.Id)]);
       const failure = this.startError(err);
       record.State.Error = failure.message;
       if (failure.exitCode === 126 || failure.exitCode === 127) record.State.ExitCode = failure.exitCode;
@@ -848,7 +853,9 @@ export class ContainerService {
     live?.link?.close();
     for (const session of live?.sessions ?? []) session.onEnd();
     const wasRunning = record.State.Running;
-    record.State = { ...record.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: exitCode, FinishedAt: nowIso() };
+    const oomKilled = await this.cgroups.oomKilled(record.Id);
+    record.State = { ...record.State, Status: 'exited', Running: false, Paused: false, Pid: 0, ExitCode: exitCode, OOMKilled: oomKilled, FinishedAt: nowIso() };
+    if (oomKilled && wasRunning) this.events.emit('container', 'oom', record.Id, this.eventAttributes(record));
     const trace = tracer(`exit ${record.Id.slice(0, 12)}`);
     const runDir = path.dirname(this.monitorFiles(record.Id).socket);
     delete record.publishedPorts;
@@ -1035,7 +1042,7 @@ export class ContainerService {
     const dropRuntimeState = async () => {
       if (!this.monitorsClosing.has(record.Id)) await this.deleteRuntimeState(record.Id);
     };
-    await Promise.all([this.snapshotter.unmountRootfs(dir).catch(() => {}), dropRuntimeState(), this.networks.detach(runDir)]);
+    await Promise.all([this.snapshotter.unmountRootfs(dir).catch(() => {}), dropRuntimeState(), this.networks.detach(runDir), this.cgroups.release(record.Id)]);
     // Drop the record first: a kill -9 half way leaves a dir without container.json, which open() sweeps.
     await fsp.rm(path.join(dir, 'container.json'), { force: true });
     this.records.delete(record.Id);
@@ -1076,8 +1083,8 @@ export class ContainerService {
   }
 
   /**
-   * Docker's update: a new restart policy applies from the next exit; resource fields are checked and
-   * kept in HostConfig (like create, Roost does not apply cgroup limits yet).
+   * Docker's update: a new restart policy applies from the next exit; resource fields are checked, kept
+   * in HostConfig and, on a running container, written into its cgroups at once.
    */
   async update(idOrName: string, body: Record<string, unknown>): Promise<void> {
     const record = this.get(idOrName);
@@ -1093,9 +1100,30 @@ export class ContainerService {
       checkRestartPolicy(policy, false);
       record.HostConfig.RestartPolicy = { Name: policy.Name, MaximumRetryCount: policy.MaximumRetryCount ?? 0 };
     }
+    if (record.State.Running && Object.keys(changes).length) await this.cgroups.writeLimits(record.Id, { ...record.HostConfig, ...changes });
     Object.assign(record.HostConfig, changes);
     await this.persist(record);
     this.events.emit('container', 'update', record.Id, this.eventAttributes(record));
+  }
+
+  /**
+   * The warning for resource limits this host cannot enforce (undefined when it enforces them all):
+   * the container runs without them, as podman's do, and the client is told why and what would fix it.
+   */
+  limitsWarning(resources: Record<string, unknown>): string | undefined {
+    const unapplied = this.cgroups.unapplied(requestedResources(resources));
+    return unapplied && `resource limits (${unapplied.fields.join(', ')}) are not applied: ${unapplied.reason}; to have them, ${unapplied.remedy}`;
+  }
+
+  /** The memory limit the kernel enforces on the container, if it has one. */
+  memoryLimit(record: ContainerRecord): number | undefined {
+    const memory = record.HostConfig.Memory;
+    return typeof memory === 'number' && memory > 0 && !this.cgroups.unapplied(['Memory']) ? memory : undefined;
+  }
+
+  /** Where limits can be enforced on this host, by cgroup version (for `roost info`). */
+  limitControllers(): { v2: string[]; v1: string[] } {
+    return this.cgroups.limitControllers();
   }
 
   async prune(): Promise<string[]> {
@@ -1211,6 +1239,8 @@ export class ContainerService {
         finish(code);
       });
     });
+    // The monitor joins the container's cgroups first, so the process (and all it forks) starts under its limits.
+    await this.cgroups.place(record.Id, monitor.monitorPid).catch(() => {});
     exec.Pid = await monitor.start().catch((err: unknown) => { throw this.startError(err); });
     await this.cgroups.place(record.Id, exec.Pid).catch(() => {});
     this.events.emit('container', `exec_start: ${exec.ProcessConfig.entrypoint} ${exec.ProcessConfig.arguments.join(' ')}`.trim(), record.Id, { ...this.eventAttributes(record), execID: exec.ID });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { findDelegation } from './cgroup-delegation.js';
+import { findDelegation, findV1Delegation, type Delegation } from './cgroup-delegation.js';
+import { limitControllers, type LimitController } from './cgroup-limits.js';
 import { decompressTool } from '../fs/decompress.js';
 import { findExecutable } from '../util/find-executable.js';
 import os from 'node:os';
@@ -55,6 +56,16 @@ export function chooseRuntime(env: NodeJS.ProcessEnv = process.env, mounts = fs.
   return undefined;
 }
 
+/** The limit controllers this process could use: offered to its delegated v2 cgroup, or writable v1 ones. */
+function limitDelegation(delegation: Delegation): LimitController[] {
+  let offered: string[] = [];
+  try {
+    if ('dir' in delegation) offered = fs.readFileSync(`${delegation.dir}/cgroup.controllers`, 'utf8').trim().split(/\s+/);
+  } catch { /* unreadable: none */ }
+  const v1 = findV1Delegation();
+  return limitControllers.filter((c) => offered.includes(c) || v1.has(c));
+}
+
 /** Everything `roost info` and the daemon's start-up explain about this host. */
 export function checkHost(): HostFinding[] {
   const findings: HostFinding[] = [];
@@ -103,10 +114,14 @@ export function checkHost(): HostFinding[] {
   });
   const layout = cgroupLayout();
   const delegation = findDelegation();
+  const limits = limitDelegation(delegation);
+  const undelegated = limitControllers.filter((c) => !limits.includes(c));
   findings.push({
-    name: 'cgroups', ok: false,
-    detail: `${layout}; ${'dir' in delegation ? `${delegation.dir} is delegated to you: pause works` : `${delegation.reason}: pause cannot work`}; resource limits are not applied (Roost does not set cgroup limits yet)`,
-    remedy: 'dir' in delegation ? undefined : delegation.remedy,
+    name: 'cgroups', ok: 'dir' in delegation && undelegated.length === 0,
+    detail: `${layout}; ${'dir' in delegation ? `${delegation.dir} is delegated to you: pause works` : `${delegation.reason}: pause cannot work`}; `
+      + `resource limits: ${limits.length ? `${limits.join(', ')} applied` : 'none applied'}${undelegated.length ? ` (${undelegated.join(', ')}: not delegated, such limits are ignored with a warning)` : ''}`,
+    remedy: !('dir' in delegation) ? delegation.remedy
+      : undelegated.length ? `delegate ${undelegated.join(', ')} to your user (systemd: Delegate=${undelegated.join(' ')} in a user@.service drop-in; on v1 hierarchies: cgcreate -a USER -t USER)` : undefined,
   });
   const gzip = decompressTool('gzip');
   const missing = (['zstd', 'xz', 'bzip2'] as const).filter((kind) => !decompressTool(kind));

@@ -77,6 +77,8 @@ function statusToPid(line: string, expected: 'created' | 'started', debugLog: st
 export interface StartedMonitor {
   /** The container's init pid once created (container mode); 0 for an exec until it starts. */
   pid: number;
+  /** The monitor's own pid: an exec's process inherits its cgroups. */
+  monitorPid: number;
   /** Lets the process run; resolves with its pid once the runtime started it. */
   start(): Promise<number>;
   abort(): void;
@@ -113,9 +115,9 @@ export async function launchMonitor(launch: MonitorLaunch): Promise<StartedMonit
     return statusToPid(await Promise.race([status.next(), spawnError]), 'started', launch.files.debugLog);
   };
   const abort = () => startPipe.end();
-  if (launch.execProcessFile) return { pid: 0, start, abort };
+  if (launch.execProcessFile) return { pid: 0, monitorPid: child.pid ?? 0, start, abort };
   const createdPid = statusToPid(await Promise.race([status.next(), spawnError]), 'created', launch.files.debugLog);
-  return { pid: createdPid, start, abort };
+  return { pid: createdPid, monitorPid: child.pid ?? 0, start, abort };
 }
 
 const frame = { stdin: 0, stdout: 1, stderr: 2, exit: 3, closeStdin: 4, resize: 5 } as const;

@@ -157,6 +157,7 @@ export function checkResources(hostConfig: Record<string, unknown>, cpuCount = o
     if (value !== undefined && value !== null && (key === 'CpusetCpus' ? typeof value !== 'string' : typeof value !== 'number')) throw invalid(`${key} must be a ${key === 'CpusetCpus' ? 'string' : 'number'}`);
   }
   if (num('Memory') > 0 && num('Memory') < 6 * 1024 * 1024) throw invalid('Minimum memory limit allowed is 6MB');
+  if (num('MemorySwap') > 0 && num('Memory') <= 0) throw invalid('You should always set the Memory limit when using Memoryswap limit, see usage');
   if (num('MemorySwap') > 0 && num('Memory') > 0 && num('MemorySwap') < num('Memory')) throw invalid('Minimum memoryswap limit should be larger than memory limit, see usage');
   if (num('MemoryReservation') > 0 && num('Memory') > 0 && num('MemoryReservation') > num('Memory')) throw invalid('Minimum memory limit can not be less than memory reservation limit, see usage');
   if (num('NanoCpus') < 0 || num('CpuShares') < 0 || num('Memory') < 0) throw invalid('resource limits cannot be negative');
@@ -169,12 +170,4 @@ export function checkResources(hostConfig: Record<string, unknown>, cpuCount = o
     const highest = Math.max(...cpuset.split(/[,-]/).map(Number));
     if (highest >= cpuCount) throw invalid(`Requested CPUs are not available - requested ${cpuset}, available: 0-${cpuCount - 1}`);
   }
-}
-
-/** The resource limits of a request; Roost cannot apply them without a delegated cgroup (it warns). */
-export function requestedResources(hostConfig: Record<string, unknown>): string[] {
-  return resourceFields.filter((field) => {
-    const value = hostConfig[field];
-    return value !== undefined && value !== null && value !== 0 && value !== '' && !(field === 'PidsLimit' && (value as number) < 0);
-  });
 }

@@ -1,8 +1,19 @@
 import anyTest, { type TestFn } from 'ava';
 import fs from 'node:fs';
 import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
+import { findDelegation, findV1Delegation } from '../../src/rootless/cgroup-delegation.js';
+import { limitControllers } from '../../src/rootless/cgroup-limits.js';
 
 const skip = e2eUnavailable();
+
+/** The limit controllers a daemon started by this test process can use (it inherits the cgroups). */
+function limitsDelegated(): string[] {
+  const delegation = findDelegation();
+  let v2: string[] = [];
+  try { v2 = 'dir' in delegation ? fs.readFileSync(`${delegation.dir}/cgroup.controllers`, 'utf8').trim().split(/\s+/) : []; } catch { /* none */ }
+  const v1 = findV1Delegation();
+  return limitControllers.filter((c) => ['memory', 'pids', 'cpu'].includes(c) && (v2.includes(c) || v1.has(c)));
+}
 const test = anyTest as TestFn<{ roost: RoostEnv }>;
 const e2e = skip ? test.skip : test.serial;
 if (skip) test('end-to-end: security options (skipped)', (t) => { t.log(skip); t.pass(); });
@@ -94,12 +105,39 @@ e2e('--read-only (with --tmpfs), no-new-privileges, --group-add, --ulimit, --shm
   }
 });
 
-e2e('resource limits run the container and warn once that they are not applied', async (t) => {
-  const result = await t.context.roost.roost(['run', '--rm', '-m', '64m', '--cpus', '0.5', '--pids-limit', '100', 'busybox', 'echo', 'ran']);
-  t.is(result.exitCode, 0);
-  t.is(result.stdout, 'ran\n');
-  t.regex(result.stderr, /^WARNING: resource limits \(Memory, NanoCpus, PidsLimit\) are not applied: Roost does not set cgroup limits yet/);
-  t.is(result.stderr.split('\n').filter(Boolean).length, 1, 'one warning');
+const limitsHere = limitsDelegated();
+
+e2e('resource limits: a memory hog is OOM-killed, a fork bomb stops at --pids-limit, --cpus throttles, update changes a running container', async (t) => {
+  const { roost } = t.context;
+  if (limitsHere.length < 3) {
+    t.falsy(process.env.ROOST_REQUIRE_E2E, `the suite must run with memory, pids and cpu delegated (scripts/user-session.sh); here: ${limitsHere.join(', ') || 'none'}`);
+    const result = await roost.roost(['run', '--rm', '-m', '64m', '--cpus', '0.5', '--pids-limit', '100', 'busybox', 'echo', 'ran']);
+    t.is(result.stdout, 'ran\n');
+    t.regex(result.stderr, /^WARNING: resource limits \(.*\) are not applied: .*; to have them, /);
+    t.is(result.stderr.split('\n').filter(Boolean).length, 1, 'one warning');
+    return;
+  }
+  const since = new Date(Date.now() - 1000).toISOString();
+  const hog = await roost.roost(['run', '--name', 'hog', '-m', '32m', '--memory-swap', '32m', 'busybox', 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1']);
+  t.is(hog.exitCode, 137, hog.stderr);
+  t.is((await roost.roost(['inspect', '-f', '{{.State.OOMKilled}} {{.State.ExitCode}}', 'hog'])).stdout, 'true 137\n');
+  const oom = await roost.roost(['events', '--since', since, '--until', new Date(Date.now() + 500).toISOString(), '--filter', 'event=oom', '--format', '{{.Actor.Attributes.name}}']);
+  t.is(oom.stdout, 'hog\n');
+  // Only builtins count the processes: a fork would fail at the limit too.
+  const count = 'n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $n';
+  const bomb = await roost.roost(['run', '--rm', '--pids-limit', '10', 'busybox', 'sh', '-c', `for i in $(seq 40); do sleep 3 & done; ${count}`]);
+  t.regex(bomb.stderr, /can't fork/);
+  t.true(Number(bomb.stdout) <= 10, `at most 10 processes, saw ${bomb.stdout}`);
+  await roost.roost(['run', '-d', '--name', 'grow', '--pids-limit', '5', 'busybox', 'sleep', '300']);
+  const spawn = ['exec', 'grow', 'sh', '-c', `for i in $(seq 12); do sleep 2 & done 2>/dev/null; ${count}`];
+  t.true(Number((await roost.roost(spawn)).stdout) <= 5, 'an exec is held to the container\'s limit');
+  t.is((await roost.roost(['update', '--pids-limit', '50', 'grow'])).stderr, '', 'no warning where limits apply');
+  t.true(Number((await roost.roost(spawn)).stdout) > 12, 'the raised limit applies at once');
+  // CPU time (own and waited-for children, in ticks) of a 2 s busy loop held to a quarter of a CPU.
+  const busy = await roost.roost(['run', '--rm', '--cpus', '0.25', 'busybox', 'sh', '-c',
+    'end=$(( $(date +%s) + 2 )); while [ $(date +%s) -lt $end ]; do :; done; read -r s < /proc/self/stat; set -- $s; echo $(( ${14} + ${15} + ${16} + ${17} ))']);
+  t.true(Number(busy.stdout) > 0 && Number(busy.stdout) < 100, `under 1 s of CPU in 2 s at --cpus 0.25, used ${busy.stdout.trim()} ticks`);
+  await roost.roost(['rm', '-f', 'hog', 'grow']);
 });
 
 e2e('--network, --pid and --ipc container:NAME join another container\'s namespaces; --pid host and --uts host the engine\'s', async (t) => {
