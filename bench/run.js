@@ -647,6 +647,27 @@ async function benchRunRm(ctx, n) {
 }
 
 /** CPU time (user + system, with reaped children) of a process, in clock ticks; 0 when it is gone. */
+/** The health-check agents running in containers (native/roost-probe, bound in at /dev/.roost-probe). */
+function probeAgentPids() {
+  const pids = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try { if (fs.readFileSync(`/proc/${name}/comm`, 'utf8').trim() === '.roost-probe') pids.push(Number(name)); } catch { /* gone */ }
+  }
+  return pids;
+}
+
+/** A process's own CPU ticks and those of its waited-for children, apart. */
+function splitTicks(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+  } catch {
+    return { own: 0, children: 0 };
+  }
+}
+
 function cpuTicks(pid) {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -783,13 +804,21 @@ async function benchStats(ctx, n) {
     }
     await sleep(5000);
     const hz = 100;
+    // The engine's share: daemon and monitors (with their children, the runtime execs of probes without an
+    // agent) and the agents' own time. The probe commands the agents fork are the containers' work, as
+    // they are in Docker (which runs them in the container's cgroup): reported apart.
     const pids = roostEnginePids(ctx);
-    const t0 = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+    const agents = probeAgentPids();
+    const engineTicks = () => pids.reduce((sum, pid) => sum + cpuTicks(pid), 0) + agents.reduce((sum, pid) => sum + splitTicks(pid).own, 0);
+    const commandTicks = () => agents.reduce((sum, pid) => sum + splitTicks(pid).children, 0);
+    const t0 = engineTicks();
+    const c0 = commandTicks();
     await sleep(seconds * 1000);
-    const t1 = pids.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+    const t1 = engineTicks();
+    const c1 = commandTicks();
     const healthy = (await ctx.roost.check(['ps', '--filter', 'health=healthy', '-q'])).stdout.trim().split('\n').filter(Boolean).length;
     if (healthy !== count) warn(`roost: ${healthy} of ${count} health-checked containers were healthy at the end of the CPU window`);
-    idle.sides.roost = { value: ((t1 - t0) / hz / seconds) * 100, seconds, processes: pids.length, healthy };
+    idle.sides.roost = { value: ((t1 - t0) / hz / seconds) * 100, seconds, processes: pids.length, agents: agents.length, probeCommandsPercent: ((c1 - c0) / hz / seconds) * 100, healthy };
   } catch (err) {
     idle.sides.roost = sideError(err);
   } finally {
@@ -1885,6 +1914,8 @@ async function main() {
   }
   const docker = rows.find((r) => r.key === 'docker-run');
   if (docker?.dockerVersion) notes.push(`${docker.dockerVersion}, DOCKER_HOST unix://${roostSocket} vs ${docker.podmanService ? `\`${docker.podmanService}\`` : 'podman service n/a'}`);
+  const health = rows.find((r) => r.key === 'health-cpu')?.sides.roost;
+  if (health && !health.error) notes.push(`health-cpu: daemon, monitors and the ${health.agents} in-container probe agents' own time; the probe commands the agents ran (\`sh -c true\`, the containers' work, which Docker too runs in the container's cgroup) took another ${fmtValue(health.probeCommandsPercent, '%')} of one core`);
   const idle = rows.find((r) => r.key === 'idle-rss');
   if (idle) {
     for (const [name, side] of Object.entries(idle.sides)) {

@@ -36,6 +36,14 @@ export function containerPids(initPid: number, maxAgeMs = 0): number[] {
   return [...(namespaceSnapshot.byNamespace.get(pidNs) ?? [])].sort((a, b) => a - b);
 }
 
+function isProbeAgent(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === '.roost-probe';
+  } catch {
+    return false;
+  }
+}
+
 /** `top`: `ps` with the user's options, keeping the rows of the container's processes (Docker's shape). */
 export async function containerTop(initPid: number, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
   const args = psArgs.trim() === '' ? ['-ef'] : psArgs.trim().split(/\s+/);
@@ -46,7 +54,8 @@ export async function containerTop(initPid: number, psArgs: string): Promise<{ T
   const titles = (lines.shift() ?? '').trim().split(/\s+/);
   const pidColumn = titles.indexOf('PID');
   if (pidColumn < 0) throw invalid(`ps ${args.join(' ')} shows no PID column`);
-  const pids = new Set(containerPids(initPid));
+  // The health-check agent (native/roost-probe) is the engine's, not the container's: Docker's top has none.
+  const pids = new Set(containerPids(initPid).filter((pid) => !isProbeAgent(pid)));
   const processes = lines.map((line) => {
     const fields = line.trim().split(/\s+/);
     // The last column (the command) keeps its spaces.

@@ -97,6 +97,8 @@ export interface ContainerRecord {
   connectedNetworks?: Array<{ NetworkID: string; Aliases: string[]; IPv4Address?: string }>;
   /** While running: the address `--add-host NAME:host-gateway` stands for (the uplink's gateway). */
   hostGateway?: string;
+  /** While running: the probe binary is bound in (native/roost-probe), so health checks use an agent. */
+  probeAgent?: boolean;
   /** Host ports as really published while running (random ports resolved). */
   publishedPorts?: Record<string, Array<{ HostIp: string; HostPort: string }>>;
 }

@@ -17,7 +17,8 @@ import { launchMonitor, MonitorLink, type MonitorFiles } from '../runtime/monito
 import { resolveGroups, resolveUser } from '../runtime/user.js';
 import { checkResources, resourceFields, securitySettings } from '../runtime/security.js';
 import { SeccompBpfCache } from '../runtime/seccomp-cache.js';
-import { HealthChecks, mergeHealthcheck } from './health.js';
+import { HealthChecks, healthCommand, mergeHealthcheck } from './health.js';
+import { ProbeAgent, probeBinary, probeMountPath } from '../runtime/probe-agent.js';
 import { ContainerCgroups } from '../rootless/cgroup-delegation.js';
 import { requestedResources } from '../rootless/cgroup-limits.js';
 import type { UserNetworks } from '../net/user-networks.js';
@@ -131,6 +132,8 @@ export class ContainerService {
   private readonly execs = new Map<string, ExecRecord>();
   /** The process file written for each container's health probes (rewritten when the check changes). */
   private readonly probeSpecs = new Map<string, string>();
+  /** Per running health-checked container, its in-container probe agent. */
+  private readonly probeAgents = new Map<string, ProbeAgent>();
   private readonly waiters = new EventEmitter();
   private readonly restartTimers = new Map<string, NodeJS.Timeout>();
   /** Per container, settles when its last monitor has let go (and so has deleted the runtime's state). */
@@ -704,6 +707,9 @@ export class ContainerService {
       initPath = this.initBinary();
       if (!initPath) throw new EngineError('unavailable', '--init needs catatonit or tini', { hint: 'sudo apt-get install catatonit' });
     }
+    // A health-checked container gets the probe agent bound in; its probes then cost a fork, not a runtime exec.
+    const probePath = healthCommand(record.Config.Healthcheck) ? probeBinary() : undefined;
+    record.probeAgent = Boolean(probePath);
     const files = this.monitorFiles(record.Id);
     const runDir = path.dirname(files.socket);
     await fsp.mkdir(runDir, { recursive: true, mode: 0o700 });
@@ -740,7 +746,7 @@ export class ContainerService {
         trace('user network');
       }
       const spec = buildSpec({
-        container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, netnsPath,
+        container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, probePath, netnsPath,
         userMounts: await this.ociMounts(record), idMappings: keepId?.mappings, security, sharedNamespaces,
         sharedShm: await this.shmFor(record, security.shmSizeBytes),
       });
@@ -848,6 +854,7 @@ export class ContainerService {
   private async onExit(record: ContainerRecord, exitCode: number, opts: { runtimeStateDropped?: boolean } = {}): Promise<void> {
     if (!this.records.has(record.Id)) return;
     this.health.unwatch(record.Id);
+    this.stopProbeAgent(record.Id);
     const live = this.live.get(record.Id);
     this.live.delete(record.Id);
     live?.link?.close();
@@ -1046,7 +1053,8 @@ export class ContainerService {
     // Drop the record first: a kill -9 half way leaves a dir without container.json, which open() sweeps.
     await fsp.rm(path.join(dir, 'container.json'), { force: true });
     this.records.delete(record.Id);
-    this.probeSpecs.delete(record.Id);
+    for (const name of ['healthcheck', 'probe-agent']) this.probeSpecs.delete(`${record.Id}/${name}`);
+    this.stopProbeAgent(record.Id);
     this.events.emit('container', 'destroy', record.Id, this.eventAttributes(record));
     if (opts.volumes) {
       for (const mount of record.Mounts ?? []) {
@@ -1253,50 +1261,84 @@ export class ContainerService {
   }
 
   /**
-   * Runs a health check's command in the container and collects its output (stdout and stderr). Probes
-   * run the runtime's exec directly, without a monitor: they have no stdin, no terminal and nothing to
-   * outlive the daemon, and a monitor per probe was most of a probe's cost. The process file is written
-   * once per container.
+   * Runs a health check's command in the container and collects its output (stdout and stderr). With
+   * the probe agent bound in (native/roost-probe), the agent forks it inside the container; otherwise
+   * the runtime's exec runs it directly, without a monitor (no stdin, no terminal, nothing to outlive the
+   * daemon). Either way the process spec is the exec's, written once per container.
    */
   private async probe(record: ContainerRecord, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
     const exec = this.execCreate(record.Id, { Cmd: command, AttachStdout: true, AttachStderr: true });
-    const files = this.monitorFiles(record.Id, 'healthcheck');
-    const processFile = `${files.pidFile}.process.json`;
     try {
-      const spec = JSON.stringify(this.execProcessSpec(record, exec, false));
-      if (this.probeSpecs.get(record.Id) !== spec || !fs.existsSync(processFile)) {
-        await fsp.mkdir(path.dirname(processFile), { recursive: true });
-        await fsp.writeFile(processFile, spec);
-        this.probeSpecs.set(record.Id, spec);
-      }
-      const child = spawn(this.runtime.path, ['--root', this.runtimeRoot, 'exec', '--process', processFile, '--pid-file', files.pidFile, record.Id], { stdio: ['ignore', 'pipe', 'pipe'] });
       exec.Running = true;
       this.events.emit('container', `exec_start: ${command.join(' ')}`, record.Id, { ...this.eventAttributes(record), execID: exec.ID });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const collect = (data: Buffer) => { if (size < 8192) { chunks.push(data); size += data.length; } };
-      child.stdout!.on('data', collect);
-      child.stderr!.on('data', collect);
-      let timer: NodeJS.Timeout | undefined;
-      const outcome = await new Promise<number | 'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), timeoutMs);
-        child.on('error', () => resolve(126));
-        child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 9) : 126)));
-      });
-      clearTimeout(timer);
+      // An agent that cannot start (a runtime refusing it) is not tried again for this container.
+      const agent = record.probeAgent ? await this.probeAgentOf(record, exec).catch(() => { record.probeAgent = false; return undefined; }) : undefined;
+      const result = agent ? await agent.run(command, timeoutMs) : await this.probeByRuntimeExec(record, exec, timeoutMs);
       exec.Running = false;
-      if (outcome === 'timeout') {
-        try { process.kill(Number(fs.readFileSync(files.pidFile, 'utf8').trim()), 'SIGKILL'); } catch { /* gone */ }
-        child.kill('SIGKILL');
-        exec.ExitCode = -1;
-        return { exitCode: -1, output: `Health check exceeded timeout (${timeoutMs / 1000}s)` };
-      }
-      exec.ExitCode = outcome;
-      this.events.emit('container', 'exec_die', record.Id, { ...this.eventAttributes(record), execID: exec.ID, exitCode: String(outcome) });
-      return { exitCode: outcome, output: Buffer.concat(chunks).toString('utf8') };
+      exec.ExitCode = result.exitCode;
+      if (result.exitCode === -1) return { exitCode: -1, output: `Health check exceeded timeout (${timeoutMs / 1000}s)` };
+      this.events.emit('container', 'exec_die', record.Id, { ...this.eventAttributes(record), execID: exec.ID, exitCode: String(result.exitCode) });
+      return result;
     } finally {
       this.execs.delete(exec.ID);
     }
+  }
+
+  /** Writes the probes' process spec (`args` replaced) when it changed; returns its file. */
+  private async probeProcessFile(record: ContainerRecord, exec: ExecRecord, name: string, args?: string[]): Promise<{ processFile: string; pidFile: string }> {
+    const files = this.monitorFiles(record.Id, name);
+    const processFile = `${files.pidFile}.process.json`;
+    const process = this.execProcessSpec(record, exec, false);
+    const spec = JSON.stringify(args ? { ...process, args } : process);
+    const key = `${record.Id}/${name}`;
+    if (this.probeSpecs.get(key) !== spec || !fs.existsSync(processFile)) {
+      await fsp.mkdir(path.dirname(processFile), { recursive: true });
+      await fsp.writeFile(processFile, spec);
+      this.probeSpecs.set(key, spec);
+    }
+    return { processFile, pidFile: files.pidFile };
+  }
+
+  /** The container's probe agent, started (through the runtime's exec) and put into its cgroups when needed. */
+  private async probeAgentOf(record: ContainerRecord, exec: ExecRecord): Promise<ProbeAgent> {
+    const running = this.probeAgents.get(record.Id);
+    if (running?.alive) return running;
+    const { processFile, pidFile } = await this.probeProcessFile(record, exec, 'probe-agent', [probeMountPath]);
+    await fsp.rm(pidFile, { force: true });
+    const agent = ProbeAgent.start(this.runtime.path, this.runtimeRoot, record.Id, processFile, pidFile);
+    this.probeAgents.set(record.Id, agent);
+    const pid = await agent.started;
+    await this.cgroups.place(record.Id, pid).catch(() => {});
+    return agent;
+  }
+
+  private stopProbeAgent(id: string): void {
+    this.probeAgents.get(id)?.stop();
+    this.probeAgents.delete(id);
+  }
+
+  /** One probe as a runtime exec of its own (containers started without the agent). */
+  private async probeByRuntimeExec(record: ContainerRecord, exec: ExecRecord, timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    const { processFile, pidFile } = await this.probeProcessFile(record, exec, 'healthcheck');
+    const child = spawn(this.runtime.path, ['--root', this.runtimeRoot, 'exec', '--process', processFile, '--pid-file', pidFile, record.Id], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const collect = (data: Buffer) => { if (size < 8192) { chunks.push(data); size += data.length; } };
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await new Promise<number | 'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      child.on('error', () => resolve(126));
+      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 9) : 126)));
+    });
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      try { process.kill(Number(fs.readFileSync(pidFile, 'utf8').trim()), 'SIGKILL'); } catch { /* gone */ }
+      child.kill('SIGKILL');
+      return { exitCode: -1, output: '' };
+    }
+    return { exitCode: outcome, output: Buffer.concat(chunks).toString('utf8') };
   }
 
   execResize(execId: string, rows: number, cols: number): void {

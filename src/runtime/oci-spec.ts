@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { ContainerRecord } from '../engine/container-types.js';
 
 import type { SecuritySettings } from './security.js';
+import { probeMountPath } from './probe-agent.js';
 
 const maskedPaths = [
   '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
@@ -28,6 +29,8 @@ export interface SpecInput {
   /** Volumes, binds and tmpfs mounts, already resolved to host sources. */
   userMounts: Array<{ destination: string; type: string; source: string; options: string[] }>;
   initPath?: string;
+  /** The health-check agent to bind in at `probeMountPath` (containers with a health check). */
+  probePath?: string;
   /** --pid/--ipc/--uts host (share the engine's) or a namespace path (container:NAME); absent: its own. */
   sharedNamespaces?: Partial<Record<'pid' | 'ipc' | 'uts', string>>;
   /** The /dev/shm to bind when the IPC namespace is shared. */
@@ -104,6 +107,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
     mounts.push({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
   }
   if (input.initPath) mounts.push({ destination: '/sbin/docker-init', type: 'bind', source: input.initPath, options: ['rbind', 'ro'] });
+  if (input.probePath) mounts.push({ destination: probeMountPath, type: 'bind', source: input.probePath, options: ['rbind', 'ro', 'nosuid'] });
   mounts.push(...input.userMounts);
   // Devices are bound, not created: a user namespace cannot mknod, and no devices cgroup is ours.
   for (const device of security.devices) mounts.push({ destination: device.containerPath, type: 'bind', source: device.hostPath, options: ['rbind', 'nosuid', 'noexec'] });
