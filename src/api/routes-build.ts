@@ -7,6 +7,7 @@ import { familiar } from '../image/reference.js';
 import { invalid } from '../util/errors.js';
 import { JsonProgress, sendJson } from './http-util.js';
 import { decodeSecrets, secretsHeader } from './build-secrets.js';
+import { stepsHeader } from './build-steps.js';
 import type { RouteContext, Router } from './router.js';
 
 function jsonMap(ctx: RouteContext, name: string): Record<string, string> {
@@ -65,7 +66,8 @@ export function buildRoutes(router: Router): void {
       }
       await progress.run(async () => {
         const out = (text: string) => { if (!quiet) progress.send({ stream: text }); };
-        const builder = new Builder(ctx.engine, contextDir, out);
+        const steps = ctx.req.headers[stepsHeader] === '1' && !quiet;
+        const builder = new Builder(ctx.engine, contextDir, out, steps ? (step) => progress.send({ roostStep: step }) : undefined);
         const id = await builder.build({
           dockerfile, dockerfileName: path.basename(file), tags, buildArgs, labels,
           target: ctx.query.string('target') || undefined, pull: ctx.query.bool('pull'), noCache: ctx.query.bool('nocache'),

@@ -15,6 +15,7 @@ import { runCommand, scriptDir } from './heredoc-command.js';
 import { missingPart, removeStub, runMounts, type RunMounts } from './run-mounts.js';
 import { checkPlatform, platformArgs } from './platform.js';
 import { OrderedOutput } from './ordered-output.js';
+import type { BuildMessage, StepEvent } from './step-events.js';
 import { neededStages, planStages, stageRef, targetStage, type BuildPlan, type StagePlan } from './stage-plan.js';
 
 /**
@@ -44,6 +45,7 @@ export interface BuildOptions {
 }
 
 export type BuildOutput = (text: string) => void;
+export type StepListener = (event: StepEvent) => void;
 
 interface Stage {
   name?: string;
@@ -58,13 +60,15 @@ interface Stage {
   globals: Record<string, string>;
   /** This stage's share of the build output. */
   out: BuildOutput;
+  /** Set when the current step was taken from the cache. */
+  cached?: boolean;
 }
 
 /** One build: its plan, the stages' tasks (started at most once each) and the first failure. */
 interface BuildRun {
   opts: BuildOptions;
   plan: BuildPlan;
-  output: OrderedOutput;
+  output: OrderedOutput<BuildMessage>;
   tasks: Map<number, Promise<Stage>>;
   globals: Record<string, string>;
   failed?: unknown;
@@ -80,7 +84,12 @@ export class Builder {
   private noCache = false;
   private secrets: Record<string, Buffer> = {};
 
-  constructor(private readonly engine: Engine, private readonly contextDir: string, private readonly out: BuildOutput) {}
+  constructor(private readonly engine: Engine, private readonly contextDir: string, private readonly out: BuildOutput, private readonly onStep?: StepListener) {}
+
+  private show(message: BuildMessage): void {
+    if ('text' in message) this.out(message.text);
+    else this.onStep?.(message.step);
+  }
 
   async build(opts: BuildOptions): Promise<string> {
     let result: string | undefined;
@@ -114,9 +123,12 @@ export class Builder {
     }
     const plan = planStages(instructions, opts.dockerfileName, (ins) => substitute(ins.args, globals, where(ins)));
     const target = targetStage(plan, opts.target);
-    const run: BuildRun = { opts, plan, output: new OrderedOutput(this.out), tasks: new Map(), globals, running: new Set() };
+    const run: BuildRun = { opts, plan, output: new OrderedOutput((m) => this.show(m)), tasks: new Map(), globals, running: new Set() };
     for (const { ins, number } of plan.globals) {
+      const step = { number, total: plan.total, text: ins.original };
+      this.show({ step: { ...step, state: 'running' } });
       this.out(`Step ${number}/${plan.total} : ${ins.original}\n`);
+      this.show({ step: { ...step, state: 'done', seconds: 0 } });
     }
     // Independent stages start together; each waits for the stages it reads when it needs them.
     for (const stage of neededStages(plan, target)) this.startStage(run, stage);
@@ -154,17 +166,33 @@ export class Builder {
 
   private async buildStage(run: BuildRun, plan: StagePlan): Promise<Stage> {
     const { opts } = run;
-    const out = run.output.writer(plan.index);
+    const write = run.output.writer(plan.index);
+    const out = (text: string) => write({ text });
     const where = (ins: Instruction) => `${opts.dockerfileName}:${ins.line}: `;
+    // Each step is announced, then timed; the events travel with the text, so they keep its order.
+    const timed = async (step: { ins: Instruction; number: number }, work: () => Promise<boolean>) => {
+      const event = { number: step.number, total: run.plan.total, text: step.ins.original };
+      const started = performance.now();
+      write({ step: { ...event, state: 'running' } });
+      out(`Step ${step.number}/${run.plan.total} : ${step.ins.original}\n`);
+      const cached = await work();
+      write({ step: { ...event, state: cached ? 'cached' : 'done', seconds: (performance.now() - started) / 1000 } });
+    };
     try {
-      out(`Step ${plan.from.number}/${run.plan.total} : ${plan.from.ins.original}\n`);
-      const stage = await this.from(run, plan, out);
-      await this.onBuildTriggers(stage, plan.from.ins, where(plan.from.ins), run);
-      for (const { ins, number } of plan.steps) {
+      let stage!: Stage;
+      await timed(plan.from, async () => {
+        stage = await this.from(run, plan, out);
+        await this.onBuildTriggers(stage, plan.from.ins, where(plan.from.ins), run);
+        return false;
+      });
+      for (const step of plan.steps) {
         if (run.failed !== undefined) throw run.failed;
-        out(`Step ${number}/${run.plan.total} : ${ins.original}\n`);
-        await this.step(stage, ins, where(ins), run);
-        out(` ---> ${stage.pending.length ? 'config' : stage.imageId.slice(7, 19)}\n`);
+        await timed(step, async () => {
+          stage.cached = false;
+          await this.step(stage, step.ins, where(step.ins), run);
+          out(` ---> ${stage.pending.length ? 'config' : stage.imageId.slice(7, 19)}\n`);
+          return stage.cached;
+        });
       }
       // The target's config-only steps (and --label) go into the final image; other stages are finished here.
       return plan.index === targetStage(run.plan, opts.target).index ? stage : await this.finishStage(stage);
@@ -325,6 +353,7 @@ export class Builder {
     const id = await this.engine.buildCache.get(key);
     if (!id || !this.tryResolve(id)) return false;
     stage.out(' ---> Using cache\n');
+    stage.cached = true;
     stage.imageId = id;
     stage.pending = [];
     return true;

@@ -1,7 +1,8 @@
 import anyTest, { type TestFn } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
+import { execa } from 'execa';
+import { e2eUnavailable, roostBin, RoostEnv } from '../helpers/roost-env.js';
 
 const skip = e2eUnavailable();
 const test = anyTest as TestFn<{ roost: RoostEnv; context: string }>;
@@ -388,4 +389,29 @@ e2e('independent stages run at the same time, unused stages are skipped, and the
   t.is(failing.exitCode, 1);
   t.regex(failing.stderr, /^roost: Dockerfile:4: The command '\/bin\/sh -c exit 4' returned a non-zero code: 4$/m);
   t.is((await roost.roost(['ps', '-aq'])).stdout, '', 'no build container was left');
+});
+
+e2e('--progress: plain adds each step\'s time and CACHED marks, tty redraws steps in a terminal, a bad value is one line', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'progress', { Dockerfile: 'FROM busybox\nRUN sleep 0.3 && echo built > /x\nCMD ["cat", "/x"]\n' });
+  const first = await roost.roost(['build', '--progress=plain', '-t', 'progress', dir]);
+  t.is(first.exitCode, 0, first.stderr);
+  t.regex(first.stdout, /^Step 2\/3 : RUN sleep 0\.3 && echo built > \/x\n ---> Running in [0-9a-f]{12}\n ---> [0-9a-f]{12}\n ---> \[2\/3\] DONE (0\.[3-9]|[1-9]\d*\.\d)s\n/m);
+  t.regex(first.stdout, /^ ---> \[1\/3\] DONE \d+\.\ds\n/m);
+  const again = await roost.roost(['build', '-t', 'progress', dir]);
+  t.regex(again.stdout, /^ ---> Using cache\n ---> [0-9a-f]{12}\n ---> \[2\/3\] CACHED\n/m, 'auto is plain when stdout is no terminal');
+  // A real terminal: `script` runs the CLI on a pty.
+  const command = [process.execPath, '--', roostBin, 'build', '--progress=tty', '-t', 'progress', dir].map((a) => `'${a}'`).join(' ');
+  const onTty = await execa('script', ['-qec', command, '/dev/null'], { env: { ...roost.env, COLUMNS: '100' }, reject: false, timeout: 60_000 });
+  t.is(onTty.exitCode, 0, onTty.stdout);
+  t.regex(onTty.stdout, /\x1b\[\d+A\x1b\[J/, 'redrawn in place');
+  t.regex(onTty.stdout, /=> CACHED \[2\/3\] RUN sleep 0\.3 && echo built > \/x\r?\n/);
+  t.regex(onTty.stdout, /\[\+\] Building \d+\.\ds \(3\/3 steps, 1 cached\)/);
+  t.notRegex(onTty.stdout, /Using cache/, 'the classic lines of a step are not shown');
+  const bad = await roost.roost(['build', '--progress=fancy', dir]);
+  t.is(bad.exitCode, 125);
+  t.is(bad.stderr, 'roost: invalid --progress "fancy": use auto, plain or tty\n');
+  const notTty = await roost.roost(['build', '--progress=tty', dir]);
+  t.is(notTty.exitCode, 125);
+  t.regex(notTty.stderr, /^roost: --progress=tty needs a terminal on stdout\n/);
 });

@@ -8,6 +8,9 @@ import { tarTools } from '../tar-loader.js';
 import { parseDockerignore } from '../../build/dockerignore.js';
 import { humanSize } from '../../util/human.js';
 import { encodeSecrets, secretsHeader } from '../../api/build-secrets.js';
+import { stepsHeader } from '../../api/build-steps.js';
+import type { StepEvent } from '../../build/step-events.js';
+import { BuildProgress, progressMode } from '../build-progress.js';
 
 /** The context as a tar: a directory, a tar on stdin (`-`), or a Dockerfile on stdin (`-`, no context). */
 async function contextTar(source: string, dockerfile: string | undefined): Promise<{ tar: Readable; dockerfileName: string }> {
@@ -94,10 +97,12 @@ const build: Command = {
     { name: 'secret', type: 'list', help: 'Secret to expose to RUN --mount=type=secret: "id=mysecret,src=/local/secret"' },
     { name: 'ssh', type: 'list', help: 'SSH agent socket or keys to expose (not supported)' },
     { name: 'platform', type: 'string', help: 'Set the target platform (only the host\'s own)' },
+    { name: 'progress', type: 'string', help: 'Set type of progress output (auto, plain, tty): steps with their times and cache hits' },
   ],
   minArgs: 1, maxArgs: 1,
   async run(ctx) {
     const f = ctx.args.flags;
+    const mode = progressMode(f.progress as string | undefined, Boolean(process.stdout.isTTY));
     if ((f.ssh as string[] | undefined)?.length) throw new EngineError('unavailable', '--ssh is not supported: Roost\'s builder does not forward an SSH agent', { hint: 'use --secret for a key file, or fetch what needs SSH before the build', exitCode: 1 });
     const secrets = readSecrets((f.secret as string[] | undefined) ?? []);
     const secretsValue = encodeSecrets(secrets);
@@ -112,9 +117,13 @@ const build: Command = {
     tar.on('error', (err) => upload.destroy(err));
     tar.pipe(upload);
     let id = '';
+    // -q shows nothing but the ID.
+    const view = f.quiet ? undefined : new BuildProgress(process.stdout, mode);
     try {
       await streamBuild();
+      view?.end();
     } catch (err) {
+      view?.fail();
       // docker build exits 1 when the build fails, whatever the cause.
       if (err instanceof EngineError && err.exitCode === 125) throw new EngineError(err.code, err.message, { hint: err.hint, exitCode: 1 });
       throw err;
@@ -124,8 +133,8 @@ const build: Command = {
     return 0;
 
     async function streamBuild(): Promise<void> {
-    for await (const line of client.jsonLines<{ stream?: string; aux?: { ID?: string }; error?: string; errorDetail?: { message?: string } }>('/build', {
-      method: 'POST', upload, headers: secretsValue ? { [secretsHeader]: secretsValue } : {},
+    for await (const line of client.jsonLines<{ stream?: string; aux?: { ID?: string }; roostStep?: StepEvent; error?: string; errorDetail?: { message?: string } }>('/build', {
+      method: 'POST', upload, headers: { [stepsHeader]: '1', ...(secretsValue ? { [secretsHeader]: secretsValue } : {}) },
       query: {
         t: (f.tag as string[] | undefined) ?? [], dockerfile: dockerfileName, buildargs: JSON.stringify(buildArgs), labels: JSON.stringify(labels),
         target: f.target as string | undefined, platform: f.platform as string | undefined, q: Boolean(f.quiet), pull: Boolean(f.pull), nocache: Boolean(f['no-cache']),
@@ -133,7 +142,8 @@ const build: Command = {
     })) {
       if (line.error || line.errorDetail) throw new EngineError('invalid_argument', line.errorDetail?.message ?? line.error ?? 'build failed', { exitCode: 1 });
       if (line.aux?.ID) id = line.aux.ID;
-      if (line.stream && !f.quiet) process.stdout.write(line.stream);
+      if (line.roostStep) view?.step(line.roostStep);
+      if (line.stream) view?.text(line.stream);
     }
     }
   },
