@@ -2,6 +2,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Builder } from '../build/builder.js';
+import { removeIgnoredBuildFiles, shownDockerfileName, terminatedTar } from '../build/dockerfile-in-context.js';
 import { applyLayer } from '../fs/layer-apply.js';
 import { familiar } from '../image/reference.js';
 import { invalid } from '../util/errors.js';
@@ -54,7 +55,7 @@ export function buildRoutes(router: Router): void {
     const progress = new JsonProgress(ctx.res!);
     try {
       // The context goes through the same checks as a layer: no entry can land outside its directory.
-      await applyLayer(ctx.req, contextDir, { whiteouts: 'none', ownership: false }).catch((err: Error) => {
+      await applyLayer(terminatedTar(ctx.req), contextDir, { whiteouts: 'none', ownership: false }).catch((err: Error) => {
         throw invalid(`the build context is not a valid tar: ${err.message}`);
       });
       const file = path.posix.normalize(`/${dockerfileName}`);
@@ -64,12 +65,13 @@ export function buildRoutes(router: Router): void {
       } catch {
         throw invalid(`Cannot locate specified Dockerfile: ${dockerfileName}`);
       }
+      await removeIgnoredBuildFiles(contextDir, file.slice(1));
       await progress.run(async () => {
         const out = (text: string) => { if (!quiet) progress.send({ stream: text }); };
         const steps = ctx.req.headers[stepsHeader] === '1' && !quiet;
         const builder = new Builder(ctx.engine, contextDir, out, steps ? (step) => progress.send({ roostStep: step }) : undefined);
         const id = await builder.build({
-          dockerfile, dockerfileName: path.basename(file), tags, buildArgs, labels,
+          dockerfile, dockerfileName: shownDockerfileName(file), tags, buildArgs, labels,
           target: ctx.query.string('target') || undefined, pull: ctx.query.bool('pull'), noCache: ctx.query.bool('nocache'),
           secrets, platform: ctx.query.string('platform') || undefined,
         });

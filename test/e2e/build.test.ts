@@ -415,3 +415,30 @@ e2e('--progress: plain adds each step\'s time and CACHED marks, tty redraws step
   t.is(notTty.exitCode, 125);
   t.regex(notTty.stderr, /^roost: --progress=tty needs a terminal on stdout\n/);
 });
+
+e2e('-f: a Dockerfile outside the context, or - for stdin, goes along with the context and is not left in it', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'outside-context', { 'app.txt': 'app\n' });
+  const elsewhere = contextWith(roost, 'outside-dockerfile', {
+    'Dockerfile.dev': 'FROM busybox\nCOPY . /ctx\nCMD ["find", "/ctx", "-type", "f"]\n',
+    'Dockerfile.bad': 'FROM busybox\nRUNN x\n',
+  });
+  const outside = await roost.roost(['build', '-q', '-t', 'outside', '-f', path.join(elsewhere, 'Dockerfile.dev'), dir]);
+  t.is(outside.exitCode, 0, outside.stderr);
+  t.is((await roost.roost(['run', '--rm', 'outside'])).stdout, '/ctx/app.txt\n', 'neither the added Dockerfile nor a .dockerignore made for it');
+  const byDocker = await roost.docker(['build', '-q', '-t', 'outside-docker', '-f', path.join(elsewhere, 'Dockerfile.dev'), dir]);
+  t.is(byDocker.exitCode, 0, byDocker.stderr);
+  t.regex((await roost.roost(['run', '--rm', 'outside-docker'])).stdout, /^\/ctx\/app\.txt\n(\/ctx\/\.dockerignore\n)?$/, 'the docker CLI\'s Dockerfile is removed too');
+  const stdin = await roost.roost(['build', '-q', '-t', 'stdin-dockerfile', '-f', '-', dir], { input: 'FROM busybox\nCOPY app.txt /app.txt\nCMD ["cat", "/app.txt"]\n' });
+  t.is(stdin.exitCode, 0, stdin.stderr);
+  t.is((await roost.roost(['run', '--rm', 'stdin-dockerfile'])).stdout, 'app\n');
+  const bad = await roost.roost(['build', '-f', path.join(elsewhere, 'Dockerfile.bad'), dir]);
+  t.is(bad.exitCode, 1);
+  t.regex(bad.stderr, /^roost: Dockerfile:2: unknown instruction: RUNN$/m);
+  const missing = await roost.roost(['build', '-f', path.join(elsewhere, 'nope'), dir]);
+  t.is(missing.exitCode, 125);
+  t.is(missing.stderr, `roost: unable to prepare context: cannot locate specified Dockerfile: ${path.join(elsewhere, 'nope')}\n`);
+  const both = await roost.roost(['build', '-f', '-', '-'], { input: 'FROM busybox\n' });
+  t.is(both.exitCode, 125);
+  t.is(both.stderr, 'roost: cannot use stdin for both the build context and the Dockerfile\n');
+});
