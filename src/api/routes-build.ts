@@ -22,6 +22,20 @@ function jsonMap(ctx: RouteContext, name: string): Record<string, string> {
   }
 }
 
+/** A query parameter holding a JSON list of strings (`cachefrom=["app:1"]`). */
+function jsonList(ctx: RouteContext, name: string): string[] {
+  const text = ctx.query.string(name);
+  if (!text) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw invalid(`${name} is not a JSON list`);
+  }
+  if (!Array.isArray(parsed) || parsed.some((v) => typeof v !== 'string')) throw invalid(`${name} is not a JSON list of strings`);
+  return parsed as string[];
+}
+
 /** POST /build/prune: forgets the build cache and removes its images that nothing else uses. */
 async function pruneBuildCache(ctx: RouteContext): Promise<{ CachesDeleted: string[]; SpaceReclaimed: number }> {
   const deleted: string[] = [];
@@ -73,7 +87,7 @@ export function buildRoutes(router: Router): void {
         const id = await builder.build({
           dockerfile, dockerfileName: shownDockerfileName(file), tags, buildArgs, labels,
           target: ctx.query.string('target') || undefined, pull: ctx.query.bool('pull'), noCache: ctx.query.bool('nocache'),
-          secrets, platform: ctx.query.string('platform') || undefined,
+          secrets, platform: ctx.query.string('platform') || undefined, cacheFrom: jsonList(ctx, 'cachefrom'),
         });
         progress.send({ aux: { ID: id } });
         if (!quiet) {

@@ -4,13 +4,14 @@ import type { Readable } from 'node:stream';
 import { archivePath, extractInto, rewriteTar, tarHostPath } from '../engine/container-files.js';
 import type { Engine } from '../engine/engine.js';
 import type { AttachSession } from '../engine/containers.js';
-import type { ContainerDefaults, HistoryEntry } from '../image/types.js';
+import type { ContainerDefaults, HistoryEntry, ImageRecord } from '../image/types.js';
 import { parseHealthcheck } from '../image/changes.js';
 import { resolveUser } from '../runtime/user.js';
 import { EngineError, invalid } from '../util/errors.js';
 import { chompHeredoc, heredocMarkers, keyValuePairs, parseDockerfile, parseTrigger, substitute, type Heredoc, type Instruction } from './dockerfile.js';
 import { archiveAt, decompressed, download, isUrl, localArchive, type Download } from './add-sources.js';
 import { BuildCache, treeChecksum } from './build-cache.js';
+import { cachedLayer, keyComment, sameConfigImage, type LayerImage } from './cache-from.js';
 import { runCommand, scriptDir } from './heredoc-command.js';
 import { missingPart, removeStub, runMounts, type RunMounts } from './run-mounts.js';
 import { checkPlatform, platformArgs } from './platform.js';
@@ -42,6 +43,8 @@ export interface BuildOptions {
   secrets?: Record<string, Buffer>;
   /** `--platform`: only the host's own is accepted (there is no emulation). */
   platform?: string;
+  /** `--cache-from`: local images whose layers a step may reuse when its key is theirs (cache-from.ts). */
+  cacheFrom?: string[];
 }
 
 export type BuildOutput = (text: string) => void;
@@ -83,6 +86,8 @@ export class Builder {
   private readonly intermediate = new Set<string>();
   private noCache = false;
   private secrets: Record<string, Buffer> = {};
+  /** IDs of the --cache-from images found. */
+  private cacheFrom: string[] = [];
 
   constructor(private readonly engine: Engine, private readonly contextDir: string, private readonly out: BuildOutput, private readonly onStep?: StepListener) {}
 
@@ -95,6 +100,13 @@ export class Builder {
     let result: string | undefined;
     this.noCache = Boolean(opts.noCache);
     this.secrets = opts.secrets ?? {};
+    // As with Docker, a --cache-from image that is not here is skipped (the first build of a CI job has none).
+    this.cacheFrom = [];
+    for (const name of opts.cacheFrom ?? []) {
+      const image = this.tryResolve(name);
+      if (image) this.cacheFrom.push(image.id);
+      else this.out(`--cache-from ${name}: no such local image, not used\n`);
+    }
     try {
       result = await this.buildStages(opts);
       return result;
@@ -211,6 +223,14 @@ export class Builder {
     const key = BuildCache.key(['CONFIG', stage.imageId, stage.config, stage.pending.map((h) => h.created_by)]);
     const cached = this.noCache ? undefined : await this.engine.buildCache.get(key);
     if (cached && this.tryResolve(cached)) return cached;
+    if (!this.noCache) {
+      const parent = this.engine.images.resolve(stage.imageId);
+      const donor = this.cacheFrom.map((id) => this.tryResolve(id)).find((d) => d && sameConfigImage({ ...layerImage(d), config: d.config.config ?? {} }, layerImage(parent), stage.pending, stage.config));
+      if (donor) {
+        await this.engine.buildCache.set(key, donor.id);
+        return donor.id;
+      }
+    }
     const image = await this.engine.images.deriveConfig(stage.imageId, stage.config, stage.pending);
     this.intermediate.add(image.id);
     await this.engine.buildCache.set(key, image.id);
@@ -350,8 +370,12 @@ export class Builder {
   /** The cached result of a layer step, taken over when there is one (and its image still exists). */
   private async fromCache(stage: Stage, key: string): Promise<boolean> {
     if (this.noCache) return false;
-    const id = await this.engine.buildCache.get(key);
-    if (!id || !this.tryResolve(id)) return false;
+    let id = await this.engine.buildCache.get(key);
+    if (!id || !this.tryResolve(id)) {
+      id = await this.fromCacheImages(stage, key);
+      if (!id) return false;
+      await this.engine.buildCache.set(key, id);
+    }
     stage.out(' ---> Using cache\n');
     stage.cached = true;
     stage.imageId = id;
@@ -359,14 +383,30 @@ export class Builder {
     return true;
   }
 
+  /** The step's image made again from a --cache-from image that has its layer, if one has. */
+  private async fromCacheImages(stage: Stage, key: string): Promise<string | undefined> {
+    if (this.cacheFrom.length === 0) return undefined;
+    const parent = this.engine.images.resolve(stage.imageId);
+    for (const donorId of this.cacheFrom) {
+      const donor = this.tryResolve(donorId);
+      const history = donor && cachedLayer(layerImage(donor), layerImage(parent), stage.pending, key);
+      if (!history) continue;
+      const image = await this.engine.images.restoreLayer({ parentId: stage.imageId, donorId, defaults: stage.config, history });
+      this.intermediate.add(image.id);
+      return image.id;
+    }
+    return undefined;
+  }
+
   private stepKey(stage: Stage, ...parts: unknown[]): string {
     return BuildCache.key([stage.imageId, stage.config, stage.pending.map((h) => h.created_by), stage.args, ...parts]);
   }
 
-  private async commitLayer(stage: Stage, containerId: string, createdBy: string): Promise<void> {
+  /** The container's changes as the step's layer; its history entry carries the step's key for --cache-from. */
+  private async commitLayer(stage: Stage, containerId: string, createdBy: string, key: string): Promise<void> {
     const { changesDir, driver } = this.engine.containers.changesOf(containerId);
     const image = await this.engine.images.commit({
-      imageId: stage.imageId, changesDir, driver, containerConfig: stage.config, createdBy, changes: [], historyBefore: stage.pending,
+      imageId: stage.imageId, changesDir, driver, containerConfig: stage.config, createdBy, changes: [], historyBefore: stage.pending, comment: keyComment(key),
     });
     stage.imageId = image.id;
     stage.pending = [];
@@ -413,7 +453,7 @@ export class Builder {
         }
         const { changesDir } = this.engine.containers.changesOf(record.Id);
         for (const stub of stubs) removeStub(changesDir, stub.top!, stub.target);
-        await this.commitLayer(stage, record.Id, ins.json ? ins.json.join(' ') : `${cmd.join(' ')}`);
+        await this.commitLayer(stage, record.Id, ins.json ? ins.json.join(' ') : `${cmd.join(' ')}`, key);
         await this.engine.buildCache.set(key, stage.imageId);
       } finally {
         await this.engine.containers.remove(record.Id, { force: true, volumes: true }).catch(() => {});
@@ -540,7 +580,7 @@ export class Builder {
             }
           }
         }
-        await this.commitLayer(stage, record.Id, `/bin/sh -c #(nop) ${ins.keyword} ${ins.args}`);
+        await this.commitLayer(stage, record.Id, `/bin/sh -c #(nop) ${ins.keyword} ${ins.args}`, key);
         await this.engine.buildCache.set(key, stage.imageId);
       } finally {
         await this.engine.containers.remove(record.Id, { force: true, volumes: true }).catch(() => {});
@@ -587,6 +627,10 @@ function makeMissingDirs(rootfs: string, dir: string, owner: { uid: number; gid:
     fs.chmodSync(at, 0o755); // not narrowed by the umask
     fs.lchownSync(at, owner.uid, owner.gid);
   }
+}
+
+function layerImage(image: ImageRecord): LayerImage {
+  return { diffIds: image.config.rootfs.diff_ids, history: image.config.history ?? [] };
 }
 
 function splitArg(text: string): [string, string | undefined] {

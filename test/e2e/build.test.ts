@@ -442,3 +442,39 @@ e2e('-f: a Dockerfile outside the context, or - for stdin, goes along with the c
   t.is(both.exitCode, 125);
   t.is(both.stderr, 'roost: cannot use stdin for both the build context and the Dockerfile\n');
 });
+
+e2e('--cache-from: after a prune, a local image the build made gives back the steps whose keys it holds, and the same image', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'cache-from', {
+    Dockerfile: 'FROM busybox\nARG V=1\nENV A=b\nRUN echo $V > /v\nCOPY data.txt /d\nRUN cat /v /d > /two\nCMD ["cat", "/two"]\n',
+    'data.txt': 'v1\n',
+  });
+  const first = await roost.roost(['build', '-q', '-t', 'cf:1', dir]);
+  t.is(first.exitCode, 0, first.stderr);
+  const prune = async () => t.is((await roost.roost(['builder', 'prune', '-f'])).exitCode, 0);
+  await prune();
+  t.notRegex((await roost.roost(['build', '-t', 'cf:plain', dir])).stdout, /Using cache/, 'without --cache-from, the prune left nothing to reuse');
+  await prune();
+  const reused = await roost.roost(['build', '--cache-from', 'cf:1', '-t', 'cf:2', dir]);
+  t.is(reused.exitCode, 0, reused.stderr);
+  t.is((reused.stdout.match(/Using cache/g) ?? []).length, 3, reused.stdout);
+  t.is((await roost.roost(['images', '-q', '--no-trunc', 'cf:2'])).stdout, first.stdout, 'the same image ID as the --cache-from image');
+  await prune();
+  const byDocker = await roost.docker(['build', '--cache-from', 'cf:1', '-t', 'cf:docker', dir]);
+  t.is((byDocker.stdout.match(/Using cache/g) ?? []).length, 3, byDocker.stdout + byDocker.stderr);
+  // A changed file: the RUN before its COPY is reused, the COPY and what follows run again.
+  await prune();
+  fs.writeFileSync(path.join(dir, 'data.txt'), 'v2\n');
+  const changed = await roost.roost(['build', '--cache-from', 'cf:1', '-t', 'cf:3', dir]);
+  t.is((changed.stdout.match(/Using cache/g) ?? []).length, 1, changed.stdout);
+  t.is((await roost.roost(['run', '--rm', 'cf:3'])).stdout, '1\nv2\n');
+  // Another build argument is another key: nothing is reused.
+  await prune();
+  const otherArg = await roost.roost(['build', '--cache-from', 'cf:1', '--build-arg', 'V=2', '-t', 'cf:4', dir]);
+  t.notRegex(otherArg.stdout, /Using cache/);
+  t.is((await roost.roost(['run', '--rm', 'cf:4'])).stdout, '2\nv2\n');
+  const missing = await roost.roost(['build', '--cache-from', 'nosuch:1', '-q', dir]);
+  t.is(missing.exitCode, 0, missing.stderr);
+  const noted = await roost.roost(['build', '--cache-from', 'nosuch:1', dir]);
+  t.regex(noted.stdout, /^--cache-from nosuch:1: no such local image, not used$/m);
+});

@@ -129,6 +129,7 @@ const build: Command = {
     { name: 'secret', type: 'list', help: 'Secret to expose to RUN --mount=type=secret: "id=mysecret,src=/local/secret"' },
     { name: 'ssh', type: 'list', help: 'SSH agent socket or keys to expose (not supported)' },
     { name: 'platform', type: 'string', help: 'Set the target platform (only the host\'s own)' },
+    { name: 'cache-from', type: 'list', help: 'Images to consider as cache sources (local images Roost built)' },
     { name: 'progress', type: 'string', help: 'Set type of progress output (auto, plain, tty): steps with their times and cache hits' },
   ],
   minArgs: 1, maxArgs: 1,
@@ -170,6 +171,7 @@ const build: Command = {
       query: {
         t: (f.tag as string[] | undefined) ?? [], dockerfile: dockerfileName, buildargs: JSON.stringify(buildArgs), labels: JSON.stringify(labels),
         target: f.target as string | undefined, platform: f.platform as string | undefined, q: Boolean(f.quiet), pull: Boolean(f.pull), nocache: Boolean(f['no-cache']),
+        cachefrom: f['cache-from'] ? JSON.stringify(f['cache-from']) : undefined,
       },
     })) {
       if (line.error || line.errorDetail) throw new EngineError('invalid_argument', line.errorDetail?.message ?? line.error ?? 'build failed', { exitCode: 1 });
