@@ -13,7 +13,7 @@ import { archiveAt, decompressed, download, isUrl, localArchive, type Download }
 import { BuildCache, treeChecksum } from './build-cache.js';
 import { cachedLayer, keyComment, sameConfigImage, type LayerImage } from './cache-from.js';
 import { runCommand, scriptDir } from './heredoc-command.js';
-import { missingPart, removeStub, runMounts, type RunMounts } from './run-mounts.js';
+import { bindSources, missingPart, removeStub, runMounts, type RunMounts } from './run-mounts.js';
 import { checkPlatform, platformArgs } from './platform.js';
 import { OrderedOutput } from './ordered-output.js';
 import type { BuildMessage, StepEvent } from './step-events.js';
@@ -415,8 +415,12 @@ export class Builder {
 
   private async run(stage: Stage, ins: Instruction, where: string, build: BuildRun): Promise<void> {
     const { cmd, script } = runCommand(ins, stage.config.Shell?.length ? stage.config.Shell : ['/bin/sh', '-c']);
+    const specs = (ins.flags.mount ?? '').split('\n').filter(Boolean);
+    // Stages and images bind-mounted with from=: their image IDs are part of the key, as COPY --from's are.
+    const mountImages: Record<string, string> = {};
+    for (const from of bindSources(specs)) mountImages[from] = await this.sourceImage(from, stage, build);
     // Secrets are not part of the key: only the mount spec (ins.flags) is.
-    const key = this.stepKey(stage, 'RUN', cmd, ins.flags, script);
+    const key = this.stepKey(stage, 'RUN', cmd, ins.flags, script, ...(Object.keys(mountImages).length ? [mountImages] : []));
     if (await this.fromCache(stage, key)) return;
     const network = ins.flags.network ?? 'default';
     if (!['default', 'none', 'host'].includes(network)) throw invalid(`${where}RUN --network=${network}: use default, none or host`);
@@ -424,42 +428,61 @@ export class Builder {
     if (build.failed !== undefined) throw build.failed;
     const dataDir = this.engine.options.dataDir;
     fs.mkdirSync(path.join(dataDir, 'tmp'), { recursive: true });
-    const mounts = runMounts({
-      specs: (ins.flags.mount ?? '').split('\n').filter(Boolean), where, dataDir, contextDir: this.contextDir, secrets: this.secrets,
-      script: script && { dir: scriptDir, ...script },
-    });
+    // Each source's root is a created container's, so rw writes land in that container and go with it.
+    const helpers: string[] = [];
+    const fromRoots: Record<string, string> = {};
+    let mounts: RunMounts | undefined;
     try {
-      const record = await this.container(stage, cmd, mounts, network);
-      try {
-        // Mount points the runtime will create for file binds: noted now, removed from the layer after the run.
-        const rootfs = mounts.stubs.length ? (await this.engine.containers.filesystemOf(record.Id)).rootfs : '';
-        const stubs = mounts.stubs.map((target) => ({ target, top: missingPart(rootfs, target) })).filter((s) => s.top);
-        const session: AttachSession = { wantsStdout: true, wantsStderr: true, onOutput: (_s, data) => stage.out(data.toString('utf8')), onEnd: () => {} };
-        const attached = this.engine.containers.attach(record.Id, session);
-        const exited = this.engine.containers.waitLater(record.Id, 'next-exit');
-        stage.out(` ---> Running in ${record.Id.slice(0, 12)}\n`);
-        build.running.add(record.Id);
-        let code: number;
-        try {
-          await this.engine.containers.start(record.Id);
-          code = await exited;
-        } finally {
-          build.running.delete(record.Id);
-        }
-        attached.detach();
-        if (build.failed !== undefined) throw build.failed;
-        if (code !== 0) {
-          throw new EngineError('invalid_argument', `${where}The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, { exitCode: 1 });
-        }
-        const { changesDir } = this.engine.containers.changesOf(record.Id);
-        for (const stub of stubs) removeStub(changesDir, stub.top!, stub.target);
-        await this.commitLayer(stage, record.Id, ins.json ? ins.json.join(' ') : `${cmd.join(' ')}`, key);
-        await this.engine.buildCache.set(key, stage.imageId);
-      } finally {
-        await this.engine.containers.remove(record.Id, { force: true, volumes: true }).catch(() => {});
+      for (const [from, imageId] of Object.entries(mountImages)) {
+        const helper = await this.engine.containers.create({ config: { Image: imageId, Cmd: ['true'], Entrypoint: [] }, hostConfig: {} });
+        helpers.push(helper.Id);
+        fromRoots[from] = (await this.engine.containers.filesystemOf(helper.Id)).rootfs;
       }
+      mounts = runMounts({ specs, where, dataDir, contextDir: this.contextDir, secrets: this.secrets, fromRoots, script: script && { dir: scriptDir, ...script } });
+      await this.runContainer(stage, ins, where, build, { cmd, key, network, mounts });
     } finally {
-      mounts.cleanup();
+      mounts?.cleanup();
+      for (const id of helpers) await this.engine.containers.remove(id, { force: true, volumes: true }).catch(() => {});
+    }
+  }
+
+  /** The image a `from=` names: an earlier stage (by name or index, built first) or an image, pulled if missing. */
+  private async sourceImage(from: string, stage: Stage, run: BuildRun): Promise<string> {
+    const source = stageRef(run.plan, from, stage.index, true);
+    return source ? (await this.startStage(run, source)).imageId : (this.tryResolve(from) ?? (await this.engine.puller.pull(from, {}))).id;
+  }
+
+  /** The RUN step's container: started with its mounts, its output shown, its changes committed and cached. */
+  private async runContainer(stage: Stage, ins: Instruction, where: string, build: BuildRun, step: { cmd: string[]; key: string; network: string; mounts: RunMounts }): Promise<void> {
+    const { cmd, key, network, mounts } = step;
+    const record = await this.container(stage, cmd, mounts, network);
+    try {
+      // Mount points the runtime will create for file binds: noted now, removed from the layer after the run.
+      const rootfs = mounts.stubs.length ? (await this.engine.containers.filesystemOf(record.Id)).rootfs : '';
+      const stubs = mounts.stubs.map((target) => ({ target, top: missingPart(rootfs, target) })).filter((s) => s.top);
+      const session: AttachSession = { wantsStdout: true, wantsStderr: true, onOutput: (_s, data) => stage.out(data.toString('utf8')), onEnd: () => {} };
+      const attached = this.engine.containers.attach(record.Id, session);
+      const exited = this.engine.containers.waitLater(record.Id, 'next-exit');
+      stage.out(` ---> Running in ${record.Id.slice(0, 12)}\n`);
+      build.running.add(record.Id);
+      let code: number;
+      try {
+        await this.engine.containers.start(record.Id);
+        code = await exited;
+      } finally {
+        build.running.delete(record.Id);
+      }
+      attached.detach();
+      if (build.failed !== undefined) throw build.failed;
+      if (code !== 0) {
+        throw new EngineError('invalid_argument', `${where}The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, { exitCode: 1 });
+      }
+      const { changesDir } = this.engine.containers.changesOf(record.Id);
+      for (const stub of stubs) removeStub(changesDir, stub.top!, stub.target);
+      await this.commitLayer(stage, record.Id, ins.json ? ins.json.join(' ') : `${cmd.join(' ')}`, key);
+      await this.engine.buildCache.set(key, stage.imageId);
+    } finally {
+      await this.engine.containers.remove(record.Id, { force: true, volumes: true }).catch(() => {});
     }
   }
 
@@ -495,8 +518,7 @@ export class Builder {
       let sourceKey: unknown;
       let fromImage: string | undefined;
       if (from) {
-        const source = stageRef(run.plan, from, stage.index, true);
-        fromImage = source ? (await this.startStage(run, source)).imageId : (this.tryResolve(from) ?? (await this.engine.puller.pull(from, {}))).id;
+        fromImage = await this.sourceImage(from, stage, run);
         sourceKey = fromImage;
       } else {
         for (const url of sources.filter(isUrl)) {

@@ -478,3 +478,34 @@ e2e('--cache-from: after a prune, a local image the build made gives back the st
   const noted = await roost.roost(['build', '--cache-from', 'nosuch:1', dir]);
   t.regex(noted.stdout, /^--cache-from nosuch:1: no such local image, not used$/m);
 });
+
+e2e('RUN --mount=type=bind,from=: a stage\'s or an image\'s files during the step, read-only unless rw (writes dropped), in the cache key', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'bind-from', {
+    Dockerfile: [
+      'FROM busybox AS tools', 'ARG T=tool', 'RUN mkdir /out && echo $T > /out/t && ln -s t /out/link && ln -s /out/t /abslink',
+      'FROM busybox',
+      'RUN --mount=type=bind,from=busybox,source=/bin/busybox,target=/x/busybox /x/busybox echo from image > /img',
+      // A symlink as the source resolves inside the stage's root.
+      'RUN --mount=type=bind,from=tools,source=/out,target=/mnt --mount=type=bind,from=tools,source=/abslink,target=/f cat /mnt/t /mnt/link /f > /got',
+      'RUN --mount=type=bind,from=tools,source=/out,target=/mnt,rw sh -c \'echo scribble > /mnt/new && cat /mnt/new > /rw\'',
+      'RUN --mount=type=bind,from=0,source=/out,target=/again test ! -e /again/new',
+      'CMD ["cat", "/got", "/img", "/rw"]', '',
+    ].join('\n'),
+  });
+  const build = await roost.roost(['build', '-t', 'bind-from', dir]);
+  t.is(build.exitCode, 0, build.stderr + build.stdout);
+  t.is((await roost.roost(['run', '--rm', 'bind-from'])).stdout, 'tool\ntool\ntool\nfrom image\nscribble\n');
+  const again = await roost.roost(['build', '-t', 'bind-from', dir]);
+  t.is((again.stdout.match(/Using cache/g) ?? []).length, 5, again.stdout);
+  const other = await roost.roost(['build', '--build-arg', 'T=other', '-t', 'bind-other', dir]);
+  t.is((other.stdout.match(/Using cache/g) ?? []).length, 1, 'only the RUN that mounts busybox: the stage\'s new image is a new key for those that mount it');
+  t.is((await roost.roost(['run', '--rm', 'bind-other'])).stdout, 'other\nother\nother\nfrom image\nscribble\n');
+  const readOnly = await roost.roost(['build', '-'], { input: 'FROM busybox AS a\nFROM busybox\nRUN --mount=type=bind,from=a,source=/etc,target=/m touch /m/x\n' });
+  t.is(readOnly.exitCode, 1);
+  t.regex(readOnly.stderr, /^roost: Dockerfile:3: The command '\/bin\/sh -c touch \/m\/x' returned a non-zero code: 1$/m);
+  const missing = await roost.roost(['build', '-'], { input: 'FROM busybox AS a\nFROM busybox\nRUN --mount=type=bind,from=a,source=/nope,target=/m true\n' });
+  t.is(missing.exitCode, 1);
+  t.is(missing.stderr, 'roost: Dockerfile:3: RUN --mount=type=bind,from=a: source /nope not found in a\n');
+  t.is((await roost.roost(['ps', '-aq'])).stdout, '', 'no build or helper container was left');
+});
