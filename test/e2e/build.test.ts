@@ -462,6 +462,16 @@ e2e('--cache-from: after a prune, a local image the build made gives back the st
   await prune();
   const byDocker = await roost.docker(['build', '--cache-from', 'cf:1', '-t', 'cf:docker', dir]);
   t.is((byDocker.stdout.match(/Using cache/g) ?? []).length, 3, byDocker.stdout + byDocker.stderr);
+  // A copy of the image that went through save and load serves as well.
+  const archive = path.join(roost.base, 'cf.tar');
+  t.is((await roost.roost(['save', '-o', archive, 'cf:1'])).exitCode, 0);
+  t.is((await roost.roost(['rmi', 'cf:1', 'cf:2', 'cf:docker'])).exitCode, 0);
+  await prune();
+  t.not((await roost.roost(['image', 'inspect', first.stdout.trim()])).exitCode, 0, 'the image is gone before the load');
+  t.is((await roost.roost(['load', '-i', archive])).exitCode, 0);
+  const loaded = await roost.roost(['build', '--cache-from', 'cf:1', '-t', 'cf:loaded', dir]);
+  t.is((loaded.stdout.match(/Using cache/g) ?? []).length, 3, loaded.stdout);
+  t.is((await roost.roost(['images', '-q', '--no-trunc', 'cf:loaded'])).stdout, first.stdout);
   // A changed file: the RUN before its COPY is reused, the COPY and what follows run again.
   await prune();
   fs.writeFileSync(path.join(dir, 'data.txt'), 'v2\n');
