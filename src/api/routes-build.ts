@@ -2,11 +2,13 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Builder } from '../build/builder.js';
+import { removeIgnoredBuildFiles, shownDockerfileName, terminatedTar } from '../build/dockerfile-in-context.js';
 import { applyLayer } from '../fs/layer-apply.js';
 import { familiar } from '../image/reference.js';
 import { invalid } from '../util/errors.js';
 import { JsonProgress, sendJson } from './http-util.js';
 import { decodeSecrets, secretsHeader } from './build-secrets.js';
+import { stepsHeader } from './build-steps.js';
 import type { RouteContext, Router } from './router.js';
 
 function jsonMap(ctx: RouteContext, name: string): Record<string, string> {
@@ -18,6 +20,20 @@ function jsonMap(ctx: RouteContext, name: string): Record<string, string> {
   } catch {
     throw invalid(`${name} is not a JSON map`);
   }
+}
+
+/** A query parameter holding a JSON list of strings (`cachefrom=["app:1"]`). */
+function jsonList(ctx: RouteContext, name: string): string[] {
+  const text = ctx.query.string(name);
+  if (!text) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw invalid(`${name} is not a JSON list`);
+  }
+  if (!Array.isArray(parsed) || parsed.some((v) => typeof v !== 'string')) throw invalid(`${name} is not a JSON list of strings`);
+  return parsed as string[];
 }
 
 /** POST /build/prune: forgets the build cache and removes its images that nothing else uses. */
@@ -53,7 +69,7 @@ export function buildRoutes(router: Router): void {
     const progress = new JsonProgress(ctx.res!);
     try {
       // The context goes through the same checks as a layer: no entry can land outside its directory.
-      await applyLayer(ctx.req, contextDir, { whiteouts: 'none', ownership: false }).catch((err: Error) => {
+      await applyLayer(terminatedTar(ctx.req), contextDir, { whiteouts: 'none', ownership: false }).catch((err: Error) => {
         throw invalid(`the build context is not a valid tar: ${err.message}`);
       });
       const file = path.posix.normalize(`/${dockerfileName}`);
@@ -63,13 +79,15 @@ export function buildRoutes(router: Router): void {
       } catch {
         throw invalid(`Cannot locate specified Dockerfile: ${dockerfileName}`);
       }
+      await removeIgnoredBuildFiles(contextDir, file.slice(1));
       await progress.run(async () => {
         const out = (text: string) => { if (!quiet) progress.send({ stream: text }); };
-        const builder = new Builder(ctx.engine, contextDir, out);
+        const steps = ctx.req.headers[stepsHeader] === '1' && !quiet;
+        const builder = new Builder(ctx.engine, contextDir, out, steps ? (step) => progress.send({ roostStep: step }) : undefined);
         const id = await builder.build({
-          dockerfile, dockerfileName: path.basename(file), tags, buildArgs, labels,
+          dockerfile, dockerfileName: shownDockerfileName(file), tags, buildArgs, labels,
           target: ctx.query.string('target') || undefined, pull: ctx.query.bool('pull'), noCache: ctx.query.bool('nocache'),
-          secrets, platform: ctx.query.string('platform') || undefined,
+          secrets, platform: ctx.query.string('platform') || undefined, cacheFrom: jsonList(ctx, 'cachefrom'),
         });
         progress.send({ aux: { ID: id } });
         if (!quiet) {

@@ -4,17 +4,19 @@ import type { Readable } from 'node:stream';
 import { archivePath, extractInto, rewriteTar, tarHostPath } from '../engine/container-files.js';
 import type { Engine } from '../engine/engine.js';
 import type { AttachSession } from '../engine/containers.js';
-import type { ContainerDefaults, HistoryEntry } from '../image/types.js';
+import type { ContainerDefaults, HistoryEntry, ImageRecord } from '../image/types.js';
 import { parseHealthcheck } from '../image/changes.js';
 import { resolveUser } from '../runtime/user.js';
 import { EngineError, invalid } from '../util/errors.js';
 import { chompHeredoc, heredocMarkers, keyValuePairs, parseDockerfile, parseTrigger, substitute, type Heredoc, type Instruction } from './dockerfile.js';
 import { archiveAt, decompressed, download, isUrl, localArchive, type Download } from './add-sources.js';
 import { BuildCache, treeChecksum } from './build-cache.js';
+import { cachedLayer, keyComment, sameConfigImage, type LayerImage } from './cache-from.js';
 import { runCommand, scriptDir } from './heredoc-command.js';
-import { missingPart, removeStub, runMounts, type RunMounts } from './run-mounts.js';
+import { bindSources, missingPart, removeStub, runMounts, type RunMounts } from './run-mounts.js';
 import { checkPlatform, platformArgs } from './platform.js';
 import { OrderedOutput } from './ordered-output.js';
+import type { BuildMessage, StepEvent } from './step-events.js';
 import { neededStages, planStages, stageRef, targetStage, type BuildPlan, type StagePlan } from './stage-plan.js';
 
 /**
@@ -41,9 +43,12 @@ export interface BuildOptions {
   secrets?: Record<string, Buffer>;
   /** `--platform`: only the host's own is accepted (there is no emulation). */
   platform?: string;
+  /** `--cache-from`: local images whose layers a step may reuse when its key is theirs (cache-from.ts). */
+  cacheFrom?: string[];
 }
 
 export type BuildOutput = (text: string) => void;
+export type StepListener = (event: StepEvent) => void;
 
 interface Stage {
   name?: string;
@@ -58,13 +63,15 @@ interface Stage {
   globals: Record<string, string>;
   /** This stage's share of the build output. */
   out: BuildOutput;
+  /** Set when the current step was taken from the cache. */
+  cached?: boolean;
 }
 
 /** One build: its plan, the stages' tasks (started at most once each) and the first failure. */
 interface BuildRun {
   opts: BuildOptions;
   plan: BuildPlan;
-  output: OrderedOutput;
+  output: OrderedOutput<BuildMessage>;
   tasks: Map<number, Promise<Stage>>;
   globals: Record<string, string>;
   failed?: unknown;
@@ -79,13 +86,27 @@ export class Builder {
   private readonly intermediate = new Set<string>();
   private noCache = false;
   private secrets: Record<string, Buffer> = {};
+  /** IDs of the --cache-from images found. */
+  private cacheFrom: string[] = [];
 
-  constructor(private readonly engine: Engine, private readonly contextDir: string, private readonly out: BuildOutput) {}
+  constructor(private readonly engine: Engine, private readonly contextDir: string, private readonly out: BuildOutput, private readonly onStep?: StepListener) {}
+
+  private show(message: BuildMessage): void {
+    if ('text' in message) this.out(message.text);
+    else this.onStep?.(message.step);
+  }
 
   async build(opts: BuildOptions): Promise<string> {
     let result: string | undefined;
     this.noCache = Boolean(opts.noCache);
     this.secrets = opts.secrets ?? {};
+    // As with Docker, a --cache-from image that is not here is skipped (the first build of a CI job has none).
+    this.cacheFrom = [];
+    for (const name of opts.cacheFrom ?? []) {
+      const image = this.tryResolve(name);
+      if (image) this.cacheFrom.push(image.id);
+      else this.out(`--cache-from ${name}: no such local image, not used\n`);
+    }
     try {
       result = await this.buildStages(opts);
       return result;
@@ -114,9 +135,12 @@ export class Builder {
     }
     const plan = planStages(instructions, opts.dockerfileName, (ins) => substitute(ins.args, globals, where(ins)));
     const target = targetStage(plan, opts.target);
-    const run: BuildRun = { opts, plan, output: new OrderedOutput(this.out), tasks: new Map(), globals, running: new Set() };
+    const run: BuildRun = { opts, plan, output: new OrderedOutput((m) => this.show(m)), tasks: new Map(), globals, running: new Set() };
     for (const { ins, number } of plan.globals) {
+      const step = { number, total: plan.total, text: ins.original };
+      this.show({ step: { ...step, state: 'running' } });
       this.out(`Step ${number}/${plan.total} : ${ins.original}\n`);
+      this.show({ step: { ...step, state: 'done', seconds: 0 } });
     }
     // Independent stages start together; each waits for the stages it reads when it needs them.
     for (const stage of neededStages(plan, target)) this.startStage(run, stage);
@@ -154,17 +178,33 @@ export class Builder {
 
   private async buildStage(run: BuildRun, plan: StagePlan): Promise<Stage> {
     const { opts } = run;
-    const out = run.output.writer(plan.index);
+    const write = run.output.writer(plan.index);
+    const out = (text: string) => write({ text });
     const where = (ins: Instruction) => `${opts.dockerfileName}:${ins.line}: `;
+    // Each step is announced, then timed; the events travel with the text, so they keep its order.
+    const timed = async (step: { ins: Instruction; number: number }, work: () => Promise<boolean>) => {
+      const event = { number: step.number, total: run.plan.total, text: step.ins.original };
+      const started = performance.now();
+      write({ step: { ...event, state: 'running' } });
+      out(`Step ${step.number}/${run.plan.total} : ${step.ins.original}\n`);
+      const cached = await work();
+      write({ step: { ...event, state: cached ? 'cached' : 'done', seconds: (performance.now() - started) / 1000 } });
+    };
     try {
-      out(`Step ${plan.from.number}/${run.plan.total} : ${plan.from.ins.original}\n`);
-      const stage = await this.from(run, plan, out);
-      await this.onBuildTriggers(stage, plan.from.ins, where(plan.from.ins), run);
-      for (const { ins, number } of plan.steps) {
+      let stage!: Stage;
+      await timed(plan.from, async () => {
+        stage = await this.from(run, plan, out);
+        await this.onBuildTriggers(stage, plan.from.ins, where(plan.from.ins), run);
+        return false;
+      });
+      for (const step of plan.steps) {
         if (run.failed !== undefined) throw run.failed;
-        out(`Step ${number}/${run.plan.total} : ${ins.original}\n`);
-        await this.step(stage, ins, where(ins), run);
-        out(` ---> ${stage.pending.length ? 'config' : stage.imageId.slice(7, 19)}\n`);
+        await timed(step, async () => {
+          stage.cached = false;
+          await this.step(stage, step.ins, where(step.ins), run);
+          out(` ---> ${stage.pending.length ? 'config' : stage.imageId.slice(7, 19)}\n`);
+          return stage.cached;
+        });
       }
       // The target's config-only steps (and --label) go into the final image; other stages are finished here.
       return plan.index === targetStage(run.plan, opts.target).index ? stage : await this.finishStage(stage);
@@ -183,6 +223,14 @@ export class Builder {
     const key = BuildCache.key(['CONFIG', stage.imageId, stage.config, stage.pending.map((h) => h.created_by)]);
     const cached = this.noCache ? undefined : await this.engine.buildCache.get(key);
     if (cached && this.tryResolve(cached)) return cached;
+    if (!this.noCache) {
+      const parent = this.engine.images.resolve(stage.imageId);
+      const donor = this.cacheFrom.map((id) => this.tryResolve(id)).find((d) => d && sameConfigImage({ ...layerImage(d), config: d.config.config ?? {} }, layerImage(parent), stage.pending, stage.config));
+      if (donor) {
+        await this.engine.buildCache.set(key, donor.id);
+        return donor.id;
+      }
+    }
     const image = await this.engine.images.deriveConfig(stage.imageId, stage.config, stage.pending);
     this.intermediate.add(image.id);
     await this.engine.buildCache.set(key, image.id);
@@ -322,22 +370,43 @@ export class Builder {
   /** The cached result of a layer step, taken over when there is one (and its image still exists). */
   private async fromCache(stage: Stage, key: string): Promise<boolean> {
     if (this.noCache) return false;
-    const id = await this.engine.buildCache.get(key);
-    if (!id || !this.tryResolve(id)) return false;
+    let id = await this.engine.buildCache.get(key);
+    if (!id || !this.tryResolve(id)) {
+      id = await this.fromCacheImages(stage, key);
+      if (!id) return false;
+      await this.engine.buildCache.set(key, id);
+    }
     stage.out(' ---> Using cache\n');
+    stage.cached = true;
     stage.imageId = id;
     stage.pending = [];
     return true;
+  }
+
+  /** The step's image made again from a --cache-from image that has its layer, if one has. */
+  private async fromCacheImages(stage: Stage, key: string): Promise<string | undefined> {
+    if (this.cacheFrom.length === 0) return undefined;
+    const parent = this.engine.images.resolve(stage.imageId);
+    for (const donorId of this.cacheFrom) {
+      const donor = this.tryResolve(donorId);
+      const history = donor && cachedLayer(layerImage(donor), layerImage(parent), stage.pending, key);
+      if (!history) continue;
+      const image = await this.engine.images.restoreLayer({ parentId: stage.imageId, donorId, defaults: stage.config, history });
+      this.intermediate.add(image.id);
+      return image.id;
+    }
+    return undefined;
   }
 
   private stepKey(stage: Stage, ...parts: unknown[]): string {
     return BuildCache.key([stage.imageId, stage.config, stage.pending.map((h) => h.created_by), stage.args, ...parts]);
   }
 
-  private async commitLayer(stage: Stage, containerId: string, createdBy: string): Promise<void> {
+  /** The container's changes as the step's layer; its history entry carries the step's key for --cache-from. */
+  private async commitLayer(stage: Stage, containerId: string, createdBy: string, key: string): Promise<void> {
     const { changesDir, driver } = this.engine.containers.changesOf(containerId);
     const image = await this.engine.images.commit({
-      imageId: stage.imageId, changesDir, driver, containerConfig: stage.config, createdBy, changes: [], historyBefore: stage.pending,
+      imageId: stage.imageId, changesDir, driver, containerConfig: stage.config, createdBy, changes: [], historyBefore: stage.pending, comment: keyComment(key),
     });
     stage.imageId = image.id;
     stage.pending = [];
@@ -346,8 +415,12 @@ export class Builder {
 
   private async run(stage: Stage, ins: Instruction, where: string, build: BuildRun): Promise<void> {
     const { cmd, script } = runCommand(ins, stage.config.Shell?.length ? stage.config.Shell : ['/bin/sh', '-c']);
+    const specs = (ins.flags.mount ?? '').split('\n').filter(Boolean);
+    // Stages and images bind-mounted with from=: their image IDs are part of the key, as COPY --from's are.
+    const mountImages: Record<string, string> = {};
+    for (const from of bindSources(specs)) mountImages[from] = await this.sourceImage(from, stage, build);
     // Secrets are not part of the key: only the mount spec (ins.flags) is.
-    const key = this.stepKey(stage, 'RUN', cmd, ins.flags, script);
+    const key = this.stepKey(stage, 'RUN', cmd, ins.flags, script, ...(Object.keys(mountImages).length ? [mountImages] : []));
     if (await this.fromCache(stage, key)) return;
     const network = ins.flags.network ?? 'default';
     if (!['default', 'none', 'host'].includes(network)) throw invalid(`${where}RUN --network=${network}: use default, none or host`);
@@ -355,42 +428,61 @@ export class Builder {
     if (build.failed !== undefined) throw build.failed;
     const dataDir = this.engine.options.dataDir;
     fs.mkdirSync(path.join(dataDir, 'tmp'), { recursive: true });
-    const mounts = runMounts({
-      specs: (ins.flags.mount ?? '').split('\n').filter(Boolean), where, dataDir, contextDir: this.contextDir, secrets: this.secrets,
-      script: script && { dir: scriptDir, ...script },
-    });
+    // Each source's root is a created container's, so rw writes land in that container and go with it.
+    const helpers: string[] = [];
+    const fromRoots: Record<string, string> = {};
+    let mounts: RunMounts | undefined;
     try {
-      const record = await this.container(stage, cmd, mounts, network);
-      try {
-        // Mount points the runtime will create for file binds: noted now, removed from the layer after the run.
-        const rootfs = mounts.stubs.length ? (await this.engine.containers.filesystemOf(record.Id)).rootfs : '';
-        const stubs = mounts.stubs.map((target) => ({ target, top: missingPart(rootfs, target) })).filter((s) => s.top);
-        const session: AttachSession = { wantsStdout: true, wantsStderr: true, onOutput: (_s, data) => stage.out(data.toString('utf8')), onEnd: () => {} };
-        const attached = this.engine.containers.attach(record.Id, session);
-        const exited = this.engine.containers.waitLater(record.Id, 'next-exit');
-        stage.out(` ---> Running in ${record.Id.slice(0, 12)}\n`);
-        build.running.add(record.Id);
-        let code: number;
-        try {
-          await this.engine.containers.start(record.Id);
-          code = await exited;
-        } finally {
-          build.running.delete(record.Id);
-        }
-        attached.detach();
-        if (build.failed !== undefined) throw build.failed;
-        if (code !== 0) {
-          throw new EngineError('invalid_argument', `${where}The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, { exitCode: 1 });
-        }
-        const { changesDir } = this.engine.containers.changesOf(record.Id);
-        for (const stub of stubs) removeStub(changesDir, stub.top!, stub.target);
-        await this.commitLayer(stage, record.Id, ins.json ? ins.json.join(' ') : `${cmd.join(' ')}`);
-        await this.engine.buildCache.set(key, stage.imageId);
-      } finally {
-        await this.engine.containers.remove(record.Id, { force: true, volumes: true }).catch(() => {});
+      for (const [from, imageId] of Object.entries(mountImages)) {
+        const helper = await this.engine.containers.create({ config: { Image: imageId, Cmd: ['true'], Entrypoint: [] }, hostConfig: {} });
+        helpers.push(helper.Id);
+        fromRoots[from] = (await this.engine.containers.filesystemOf(helper.Id)).rootfs;
       }
+      mounts = runMounts({ specs, where, dataDir, contextDir: this.contextDir, secrets: this.secrets, fromRoots, script: script && { dir: scriptDir, ...script } });
+      await this.runContainer(stage, ins, where, build, { cmd, key, network, mounts });
     } finally {
-      mounts.cleanup();
+      mounts?.cleanup();
+      for (const id of helpers) await this.engine.containers.remove(id, { force: true, volumes: true }).catch(() => {});
+    }
+  }
+
+  /** The image a `from=` names: an earlier stage (by name or index, built first) or an image, pulled if missing. */
+  private async sourceImage(from: string, stage: Stage, run: BuildRun): Promise<string> {
+    const source = stageRef(run.plan, from, stage.index, true);
+    return source ? (await this.startStage(run, source)).imageId : (this.tryResolve(from) ?? (await this.engine.puller.pull(from, {}))).id;
+  }
+
+  /** The RUN step's container: started with its mounts, its output shown, its changes committed and cached. */
+  private async runContainer(stage: Stage, ins: Instruction, where: string, build: BuildRun, step: { cmd: string[]; key: string; network: string; mounts: RunMounts }): Promise<void> {
+    const { cmd, key, network, mounts } = step;
+    const record = await this.container(stage, cmd, mounts, network);
+    try {
+      // Mount points the runtime will create for file binds: noted now, removed from the layer after the run.
+      const rootfs = mounts.stubs.length ? (await this.engine.containers.filesystemOf(record.Id)).rootfs : '';
+      const stubs = mounts.stubs.map((target) => ({ target, top: missingPart(rootfs, target) })).filter((s) => s.top);
+      const session: AttachSession = { wantsStdout: true, wantsStderr: true, onOutput: (_s, data) => stage.out(data.toString('utf8')), onEnd: () => {} };
+      const attached = this.engine.containers.attach(record.Id, session);
+      const exited = this.engine.containers.waitLater(record.Id, 'next-exit');
+      stage.out(` ---> Running in ${record.Id.slice(0, 12)}\n`);
+      build.running.add(record.Id);
+      let code: number;
+      try {
+        await this.engine.containers.start(record.Id);
+        code = await exited;
+      } finally {
+        build.running.delete(record.Id);
+      }
+      attached.detach();
+      if (build.failed !== undefined) throw build.failed;
+      if (code !== 0) {
+        throw new EngineError('invalid_argument', `${where}The command '${cmd.join(' ')}' returned a non-zero code: ${code}`, { exitCode: 1 });
+      }
+      const { changesDir } = this.engine.containers.changesOf(record.Id);
+      for (const stub of stubs) removeStub(changesDir, stub.top!, stub.target);
+      await this.commitLayer(stage, record.Id, ins.json ? ins.json.join(' ') : `${cmd.join(' ')}`, key);
+      await this.engine.buildCache.set(key, stage.imageId);
+    } finally {
+      await this.engine.containers.remove(record.Id, { force: true, volumes: true }).catch(() => {});
     }
   }
 
@@ -426,8 +518,7 @@ export class Builder {
       let sourceKey: unknown;
       let fromImage: string | undefined;
       if (from) {
-        const source = stageRef(run.plan, from, stage.index, true);
-        fromImage = source ? (await this.startStage(run, source)).imageId : (this.tryResolve(from) ?? (await this.engine.puller.pull(from, {}))).id;
+        fromImage = await this.sourceImage(from, stage, run);
         sourceKey = fromImage;
       } else {
         for (const url of sources.filter(isUrl)) {
@@ -511,7 +602,7 @@ export class Builder {
             }
           }
         }
-        await this.commitLayer(stage, record.Id, `/bin/sh -c #(nop) ${ins.keyword} ${ins.args}`);
+        await this.commitLayer(stage, record.Id, `/bin/sh -c #(nop) ${ins.keyword} ${ins.args}`, key);
         await this.engine.buildCache.set(key, stage.imageId);
       } finally {
         await this.engine.containers.remove(record.Id, { force: true, volumes: true }).catch(() => {});
@@ -558,6 +649,10 @@ function makeMissingDirs(rootfs: string, dir: string, owner: { uid: number; gid:
     fs.chmodSync(at, 0o755); // not narrowed by the umask
     fs.lchownSync(at, owner.uid, owner.gid);
   }
+}
+
+function layerImage(image: ImageRecord): LayerImage {
+  return { diffIds: image.config.rootfs.diff_ids, history: image.config.history ?? [] };
 }
 
 function splitArg(text: string): [string, string | undefined] {

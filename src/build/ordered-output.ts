@@ -2,13 +2,13 @@
  * Output of stages that run at the same time, shown as if they had run one after another: the first
  * unfinished stage (in the order they were added) writes through, the others are held until it is their turn.
  */
-export class OrderedOutput {
+export class OrderedOutput<T = string> {
   private readonly order: number[] = [];
-  private readonly held = new Map<number, string[]>();
+  private readonly held = new Map<number, T[]>();
   private readonly finished = new Set<number>();
   private live = 0;
 
-  constructor(private readonly sink: (text: string) => void) {}
+  constructor(private readonly sink: (item: T) => void) {}
 
   add(stage: number): void {
     if (this.order.includes(stage)) return;
@@ -16,10 +16,10 @@ export class OrderedOutput {
     this.held.set(stage, []);
   }
 
-  writer(stage: number): (text: string) => void {
-    return (text) => {
-      if (this.order[this.live] === stage) this.sink(text);
-      else this.held.get(stage)!.push(text);
+  writer(stage: number): (item: T) => void {
+    return (item) => {
+      if (this.order[this.live] === stage) this.sink(item);
+      else this.held.get(stage)!.push(item);
     };
   }
 
@@ -29,7 +29,7 @@ export class OrderedOutput {
       this.live++;
       const next = this.order[this.live];
       if (next === undefined) break;
-      for (const text of this.held.get(next)!) this.sink(text);
+      for (const item of this.held.get(next)!) this.sink(item);
       this.held.set(next, []);
     }
   }
@@ -37,7 +37,7 @@ export class OrderedOutput {
   /** Everything still held, in order (a failed build shows what every stage printed). */
   flush(): void {
     for (const stage of this.order.slice(this.live)) {
-      for (const text of this.held.get(stage)!) this.sink(text);
+      for (const item of this.held.get(stage)!) this.sink(item);
       this.held.set(stage, []);
     }
   }

@@ -1,11 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { invalid, unavailable } from '../util/errors.js';
+import { resolveInRoot } from '../engine/container-files.js';
+import { EngineError, invalid, unavailable } from '../util/errors.js';
 
 /**
  * What `RUN --mount=...` (and a heredoc script) become for the step's container: binds and tmpfs mounts.
  * - cache: a directory kept per user and id between builds;
- * - tmpfs; bind: from the context, read-only unless rw;
+ * - tmpfs; bind: from the context, or with from= from a stage's or an image's root (the builder passes it in
+ *   `fromRoots`, a created container's root, so that rw writes go to that container and are dropped with it),
+ *   read-only unless rw;
  * - secret: the bytes the build was given (`--secret id=x,src=file`), written to a scratch file outside the
  *   container's root and bound read-only at /run/secrets/<id> (or target=). They never enter a layer (the
  *   empty mount point the runtime leaves is removed before commit: `removeStubs`), the history or the
@@ -18,6 +21,8 @@ export interface RunMountsInput {
   dataDir: string;
   contextDir: string;
   secrets: Record<string, Buffer>;
+  /** The roots of the stages and images that bind mounts name with from=, by that name. */
+  fromRoots?: Record<string, string>;
   /** A `#!` heredoc script to bind at `<dir>/<name>`. */
   script?: { dir: string; name: string; content: string };
 }
@@ -32,6 +37,11 @@ export interface RunMounts {
 }
 
 const secretOptions = new Set(['type', 'id', 'target', 'dst', 'destination', 'required', 'mode', 'uid', 'gid']);
+
+/** The `from=` of each bind mount among a RUN's `--mount` specs (what the step reads from stages or images). */
+export function bindSources(specs: string[]): string[] {
+  return [...new Set(specs.map(parseMountSpec).filter((o) => (o.type ?? 'bind') === 'bind' && o.from).map((o) => o.from!))];
+}
 
 export function parseMountSpec(spec: string): Record<string, string> {
   return Object.fromEntries(spec.split(',').map((kv) => {
@@ -97,8 +107,15 @@ export function runMounts(input: RunMountsInput): RunMounts {
         tmpfs[target] = opts.size ? `size=${opts.size}` : '';
       } else if (type === 'bind') {
         const source = path.posix.normalize(`/${opts.source ?? opts.src ?? '.'}`);
-        if (opts.from) throw invalid(`${where}RUN --mount=type=bind,from= is not supported yet`);
-        binds.push(`${path.join(input.contextDir, source)}:${target}:${opts.rw === 'true' || opts.readwrite === 'true' ? 'rw' : 'ro'}`);
+        const mode = opts.rw === 'true' || opts.readwrite === 'true' ? 'rw' : 'ro';
+        if (opts.from) {
+          const root = input.fromRoots?.[opts.from];
+          if (root === undefined) throw new EngineError('internal', `${where}RUN --mount=type=bind,from=${opts.from}: its root was not prepared`);
+          // Symlinks in the image resolve inside its root, never onto the host.
+          const { hostPath } = resolveInRoot(root, source, { followFinal: true });
+          if (!fs.existsSync(hostPath)) throw invalid(`${where}RUN --mount=type=bind,from=${opts.from}: source ${source} not found in ${opts.from}`);
+          binds.push(`${hostPath}:${target}:${mode}`);
+        } else binds.push(`${path.join(input.contextDir, source)}:${target}:${mode}`);
       } else {
         throw invalid(`${where}RUN --mount=type=${type} is unknown (cache, tmpfs, bind, secret and ssh are the types)`);
       }

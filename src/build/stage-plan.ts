@@ -1,9 +1,11 @@
 import { invalid } from '../util/errors.js';
 import type { Instruction } from './dockerfile.js';
+import { bindSources } from './run-mounts.js';
 
 /**
  * A multi-stage Dockerfile as a graph: the ARGs before the first FROM, then the stages, each with its base
- * and the earlier stages it reads (`FROM <stage>`, `COPY --from=<stage|index>`). Only the stages the target
+ * and the earlier stages it reads (`FROM <stage>`, `COPY --from=<stage|index>`,
+ * `RUN --mount=type=bind,from=<stage|index>`). Only the stages the target
  * needs are built, and those that do not depend on each other run at the same time.
  */
 export interface PlannedStep {
@@ -62,7 +64,10 @@ export function targetStage(plan: BuildPlan, target: string | undefined): StageP
 /** The stages `stage` reads directly, as far as the Dockerfile shows (ONBUILD triggers are found when they run). */
 export function dependencies(plan: BuildPlan, stage: StagePlan): StagePlan[] {
   const refs = [stageRef(plan, stage.base, stage.index, false)];
-  for (const { ins } of stage.steps) if (ins.keyword === 'COPY' && ins.flags.from) refs.push(stageRef(plan, ins.flags.from, stage.index, true));
+  for (const { ins } of stage.steps) {
+    if (ins.keyword === 'COPY' && ins.flags.from) refs.push(stageRef(plan, ins.flags.from, stage.index, true));
+    if (ins.keyword === 'RUN' && ins.flags.mount) for (const from of bindSources(ins.flags.mount.split('\n'))) refs.push(stageRef(plan, from, stage.index, true));
+  }
   return [...new Set(refs.filter((s): s is StagePlan => s !== undefined))];
 }
 

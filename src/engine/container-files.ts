@@ -550,11 +550,11 @@ async function plainTar(body: Readable): Promise<Readable> {
 }
 
 /**
- * Copies a tar while `rewrite` checks or changes each header (undefined drops the entry). A rewrite that throws
- * stops the copy: the output fails with that error. Pax `path`/`linkpath` records are dropped (the header's
- * name wins).
+ * Copies a tar while `rewrite` checks or changes each header (undefined drops the entry), then adds the files of
+ * `append`. A rewrite that throws stops the copy: the output fails with that error. Pax `path`/`linkpath`
+ * records are dropped (the header's name wins).
  */
-export function rewriteTar(input: Readable, rewrite: (header: TarHeader) => TarHeader | undefined): Readable {
+export function rewriteTar(input: Readable, rewrite: (header: TarHeader) => TarHeader | undefined, append: Array<{ name: string; content: Buffer }> = []): Readable {
   const extract = tarExtract();
   const pack = tarPack();
   input.on('error', (err) => extract.destroy(err));
@@ -579,6 +579,7 @@ export function rewriteTar(input: Readable, rewrite: (header: TarHeader) => TarH
         await writeEntry(pack, header);
       }
     }
+    for (const file of append) await writeEntry(pack, { name: file.name, type: 'file', size: file.content.length, mode: 0o644, mtime: new Date() }, [file.content]);
   };
   run().then(
     () => pack.finalize(),

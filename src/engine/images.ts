@@ -160,26 +160,50 @@ export class ImageService {
       if (diffId !== blob.digest) throw new Error(`the committed layer changed while it was read (${diffId} != ${blob.digest})`);
       trace('unpacked');
       const created = new Date().toISOString();
-      const config: ImageConfig = {
-        ...parent.config,
-        created,
-        author: input.author ?? parent.config.author,
-        config: defaults,
-        rootfs: { type: 'layers', diff_ids: diffIds },
-        history: [...(parent.config.history ?? []), ...(input.historyBefore ?? []), { created, created_by: input.createdBy, ...(input.comment ? { comment: input.comment } : {}), ...(input.author ? { author: input.author } : {}) }],
-      };
-      const configBlob = await this.content.putBuffer(JSON.stringify(config));
-      const manifest: ImageManifest = {
-        schemaVersion: 2,
-        mediaType: mediaTypes.ociManifest,
-        config: { mediaType: mediaTypes.ociConfig, ...configBlob },
-        layers: [...parent.manifest.layers, { mediaType: mediaTypes.ociLayer, ...blob }],
-      };
-      const { digest } = await this.content.putBuffer(JSON.stringify(manifest));
-      return await this.store.add(digest, input.name ? [input.name] : []);
+      const history = [...(parent.config.history ?? []), ...(input.historyBefore ?? []), { created, created_by: input.createdBy, ...(input.comment ? { comment: input.comment } : {}), ...(input.author ? { author: input.author } : {}) }];
+      return await this.addLayerImage(parent, { mediaType: mediaTypes.ociLayer, ...blob }, blob.digest, { created, author: input.author, defaults, history, name: input.name });
     } finally {
       await fsp.rm(tmpFile, { force: true });
     }
+  }
+
+  /**
+   * The image a commit made, made again from an image that has its layer (a build's `--cache-from`): the
+   * parent's layers plus `donor`'s next one, with the given defaults and history (the donor's own entries,
+   * times included), so the same inputs give the same ID the commit gave.
+   */
+  async restoreLayer(input: { parentId: string; donorId: string; defaults: ImageConfig['config']; history: HistoryEntry[] }): Promise<ImageRecord> {
+    const parent = this.store.resolve(input.parentId);
+    const donor = this.store.resolve(input.donorId);
+    const at = parent.config.rootfs.diff_ids.length;
+    const diffId = donor.config.rootfs.diff_ids[at];
+    const layer = donor.manifest.layers[at];
+    if (!diffId || !layer || !this.snapshotter.hasLayer(chainIds(donor.config.rootfs.diff_ids)[at]!)) throw invalid(`image ${donor.id} has no layer ${at + 1} to reuse`);
+    const created = input.history.at(-1)?.created ?? new Date().toISOString();
+    return this.addLayerImage(parent, layer, diffId, { created, defaults: applyChanges(input.defaults ?? {}, []), history: input.history });
+  }
+
+  /** Config and manifest of `parent` plus one layer (unpacked already), added to the store. */
+  private async addLayerImage(parent: ImageRecord, layer: ImageManifest['layers'][number], diffId: string, fields: {
+    created: string; author?: string; defaults: ImageConfig['config']; history: HistoryEntry[]; name?: string;
+  }): Promise<ImageRecord> {
+    const config: ImageConfig = {
+      ...parent.config,
+      created: fields.created,
+      author: fields.author ?? parent.config.author,
+      config: fields.defaults,
+      rootfs: { type: 'layers', diff_ids: [...parent.config.rootfs.diff_ids, diffId] },
+      history: fields.history,
+    };
+    const configBlob = await this.content.putBuffer(JSON.stringify(config));
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: mediaTypes.ociManifest,
+      config: { mediaType: mediaTypes.ociConfig, ...configBlob },
+      layers: [...parent.manifest.layers, layer],
+    };
+    const { digest } = await this.content.putBuffer(JSON.stringify(manifest));
+    return this.store.add(digest, fields.name ? [fields.name] : []);
   }
 
   /** The empty image `FROM scratch` starts from: no layers, no config (stored untagged). */

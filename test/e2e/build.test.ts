@@ -1,7 +1,8 @@
 import anyTest, { type TestFn } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
+import { execa } from 'execa';
+import { e2eUnavailable, roostBin, RoostEnv } from '../helpers/roost-env.js';
 
 const skip = e2eUnavailable();
 const test = anyTest as TestFn<{ roost: RoostEnv; context: string }>;
@@ -388,4 +389,133 @@ e2e('independent stages run at the same time, unused stages are skipped, and the
   t.is(failing.exitCode, 1);
   t.regex(failing.stderr, /^roost: Dockerfile:4: The command '\/bin\/sh -c exit 4' returned a non-zero code: 4$/m);
   t.is((await roost.roost(['ps', '-aq'])).stdout, '', 'no build container was left');
+});
+
+e2e('--progress: plain adds each step\'s time and CACHED marks, tty redraws steps in a terminal, a bad value is one line', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'progress', { Dockerfile: 'FROM busybox\nRUN sleep 0.3 && echo built > /x\nCMD ["cat", "/x"]\n' });
+  const first = await roost.roost(['build', '--progress=plain', '-t', 'progress', dir]);
+  t.is(first.exitCode, 0, first.stderr);
+  t.regex(first.stdout, /^Step 2\/3 : RUN sleep 0\.3 && echo built > \/x\n ---> Running in [0-9a-f]{12}\n ---> [0-9a-f]{12}\n ---> \[2\/3\] DONE (0\.[3-9]|[1-9]\d*\.\d)s\n/m);
+  t.regex(first.stdout, /^ ---> \[1\/3\] DONE \d+\.\ds\n/m);
+  const again = await roost.roost(['build', '-t', 'progress', dir]);
+  t.regex(again.stdout, /^ ---> Using cache\n ---> [0-9a-f]{12}\n ---> \[2\/3\] CACHED\n/m, 'auto is plain when stdout is no terminal');
+  // A real terminal: `script` runs the CLI on a pty.
+  const command = [process.execPath, '--', roostBin, 'build', '--progress=tty', '-t', 'progress', dir].map((a) => `'${a}'`).join(' ');
+  const onTty = await execa('script', ['-qec', command, '/dev/null'], { env: { ...roost.env, COLUMNS: '100' }, reject: false, timeout: 60_000 });
+  t.is(onTty.exitCode, 0, onTty.stdout);
+  t.regex(onTty.stdout, /\x1b\[\d+A\x1b\[J/, 'redrawn in place');
+  t.regex(onTty.stdout, /=> CACHED \[2\/3\] RUN sleep 0\.3 && echo built > \/x\r?\n/);
+  t.regex(onTty.stdout, /\[\+\] Building \d+\.\ds \(3\/3 steps, 1 cached\)/);
+  t.notRegex(onTty.stdout, /Using cache/, 'the classic lines of a step are not shown');
+  const bad = await roost.roost(['build', '--progress=fancy', dir]);
+  t.is(bad.exitCode, 125);
+  t.is(bad.stderr, 'roost: invalid --progress "fancy": use auto, plain or tty\n');
+  const notTty = await roost.roost(['build', '--progress=tty', dir]);
+  t.is(notTty.exitCode, 125);
+  t.regex(notTty.stderr, /^roost: --progress=tty needs a terminal on stdout\n/);
+});
+
+e2e('-f: a Dockerfile outside the context, or - for stdin, goes along with the context and is not left in it', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'outside-context', { 'app.txt': 'app\n' });
+  const elsewhere = contextWith(roost, 'outside-dockerfile', {
+    'Dockerfile.dev': 'FROM busybox\nCOPY . /ctx\nCMD ["find", "/ctx", "-type", "f"]\n',
+    'Dockerfile.bad': 'FROM busybox\nRUNN x\n',
+  });
+  const outside = await roost.roost(['build', '-q', '-t', 'outside', '-f', path.join(elsewhere, 'Dockerfile.dev'), dir]);
+  t.is(outside.exitCode, 0, outside.stderr);
+  t.is((await roost.roost(['run', '--rm', 'outside'])).stdout, '/ctx/app.txt\n', 'neither the added Dockerfile nor a .dockerignore made for it');
+  const byDocker = await roost.docker(['build', '-q', '-t', 'outside-docker', '-f', path.join(elsewhere, 'Dockerfile.dev'), dir]);
+  t.is(byDocker.exitCode, 0, byDocker.stderr);
+  t.regex((await roost.roost(['run', '--rm', 'outside-docker'])).stdout, /^\/ctx\/app\.txt\n(\/ctx\/\.dockerignore\n)?$/, 'the docker CLI\'s Dockerfile is removed too');
+  const stdin = await roost.roost(['build', '-q', '-t', 'stdin-dockerfile', '-f', '-', dir], { input: 'FROM busybox\nCOPY app.txt /app.txt\nCMD ["cat", "/app.txt"]\n' });
+  t.is(stdin.exitCode, 0, stdin.stderr);
+  t.is((await roost.roost(['run', '--rm', 'stdin-dockerfile'])).stdout, 'app\n');
+  const bad = await roost.roost(['build', '-f', path.join(elsewhere, 'Dockerfile.bad'), dir]);
+  t.is(bad.exitCode, 1);
+  t.regex(bad.stderr, /^roost: Dockerfile:2: unknown instruction: RUNN$/m);
+  const missing = await roost.roost(['build', '-f', path.join(elsewhere, 'nope'), dir]);
+  t.is(missing.exitCode, 125);
+  t.is(missing.stderr, `roost: unable to prepare context: cannot locate specified Dockerfile: ${path.join(elsewhere, 'nope')}\n`);
+  const both = await roost.roost(['build', '-f', '-', '-'], { input: 'FROM busybox\n' });
+  t.is(both.exitCode, 125);
+  t.is(both.stderr, 'roost: cannot use stdin for both the build context and the Dockerfile\n');
+});
+
+e2e('--cache-from: after a prune, a local image the build made gives back the steps whose keys it holds, and the same image', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'cache-from', {
+    Dockerfile: 'FROM busybox\nARG V=1\nENV A=b\nRUN echo $V > /v\nCOPY data.txt /d\nRUN cat /v /d > /two\nCMD ["cat", "/two"]\n',
+    'data.txt': 'v1\n',
+  });
+  const first = await roost.roost(['build', '-q', '-t', 'cf:1', dir]);
+  t.is(first.exitCode, 0, first.stderr);
+  const prune = async () => t.is((await roost.roost(['builder', 'prune', '-f'])).exitCode, 0);
+  await prune();
+  t.notRegex((await roost.roost(['build', '-t', 'cf:plain', dir])).stdout, /Using cache/, 'without --cache-from, the prune left nothing to reuse');
+  await prune();
+  const reused = await roost.roost(['build', '--cache-from', 'cf:1', '-t', 'cf:2', dir]);
+  t.is(reused.exitCode, 0, reused.stderr);
+  t.is((reused.stdout.match(/Using cache/g) ?? []).length, 3, reused.stdout);
+  t.is((await roost.roost(['images', '-q', '--no-trunc', 'cf:2'])).stdout, first.stdout, 'the same image ID as the --cache-from image');
+  await prune();
+  const byDocker = await roost.docker(['build', '--cache-from', 'cf:1', '-t', 'cf:docker', dir]);
+  t.is((byDocker.stdout.match(/Using cache/g) ?? []).length, 3, byDocker.stdout + byDocker.stderr);
+  // A copy of the image that went through save and load serves as well.
+  const archive = path.join(roost.base, 'cf.tar');
+  t.is((await roost.roost(['save', '-o', archive, 'cf:1'])).exitCode, 0);
+  t.is((await roost.roost(['rmi', 'cf:1', 'cf:2', 'cf:docker'])).exitCode, 0);
+  await prune();
+  t.not((await roost.roost(['image', 'inspect', first.stdout.trim()])).exitCode, 0, 'the image is gone before the load');
+  t.is((await roost.roost(['load', '-i', archive])).exitCode, 0);
+  const loaded = await roost.roost(['build', '--cache-from', 'cf:1', '-t', 'cf:loaded', dir]);
+  t.is((loaded.stdout.match(/Using cache/g) ?? []).length, 3, loaded.stdout);
+  t.is((await roost.roost(['images', '-q', '--no-trunc', 'cf:loaded'])).stdout, first.stdout);
+  // A changed file: the RUN before its COPY is reused, the COPY and what follows run again.
+  await prune();
+  fs.writeFileSync(path.join(dir, 'data.txt'), 'v2\n');
+  const changed = await roost.roost(['build', '--cache-from', 'cf:1', '-t', 'cf:3', dir]);
+  t.is((changed.stdout.match(/Using cache/g) ?? []).length, 1, changed.stdout);
+  t.is((await roost.roost(['run', '--rm', 'cf:3'])).stdout, '1\nv2\n');
+  // Another build argument is another key: nothing is reused.
+  await prune();
+  const otherArg = await roost.roost(['build', '--cache-from', 'cf:1', '--build-arg', 'V=2', '-t', 'cf:4', dir]);
+  t.notRegex(otherArg.stdout, /Using cache/);
+  t.is((await roost.roost(['run', '--rm', 'cf:4'])).stdout, '2\nv2\n');
+  const missing = await roost.roost(['build', '--cache-from', 'nosuch:1', '-q', dir]);
+  t.is(missing.exitCode, 0, missing.stderr);
+  const noted = await roost.roost(['build', '--cache-from', 'nosuch:1', dir]);
+  t.regex(noted.stdout, /^--cache-from nosuch:1: no such local image, not used$/m);
+});
+
+e2e('RUN --mount=type=bind,from=: a stage\'s or an image\'s files during the step, read-only unless rw (writes dropped), in the cache key', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'bind-from', {
+    Dockerfile: [
+      'FROM busybox AS tools', 'ARG T=tool', 'RUN mkdir /out && echo $T > /out/t && ln -s t /out/link && ln -s /out/t /abslink',
+      'FROM busybox',
+      'RUN --mount=type=bind,from=busybox,source=/bin/busybox,target=/x/busybox /x/busybox echo from image > /img',
+      // A symlink as the source resolves inside the stage's root.
+      'RUN --mount=type=bind,from=tools,source=/out,target=/mnt --mount=type=bind,from=tools,source=/abslink,target=/f cat /mnt/t /mnt/link /f > /got',
+      'RUN --mount=type=bind,from=tools,source=/out,target=/mnt,rw sh -c \'echo scribble > /mnt/new && cat /mnt/new > /rw\'',
+      'RUN --mount=type=bind,from=0,source=/out,target=/again test ! -e /again/new',
+      'CMD ["cat", "/got", "/img", "/rw"]', '',
+    ].join('\n'),
+  });
+  const build = await roost.roost(['build', '-t', 'bind-from', dir]);
+  t.is(build.exitCode, 0, build.stderr + build.stdout);
+  t.is((await roost.roost(['run', '--rm', 'bind-from'])).stdout, 'tool\ntool\ntool\nfrom image\nscribble\n');
+  const again = await roost.roost(['build', '-t', 'bind-from', dir]);
+  t.is((again.stdout.match(/Using cache/g) ?? []).length, 5, again.stdout);
+  const other = await roost.roost(['build', '--build-arg', 'T=other', '-t', 'bind-other', dir]);
+  t.is((other.stdout.match(/Using cache/g) ?? []).length, 1, 'only the RUN that mounts busybox: the stage\'s new image is a new key for those that mount it');
+  t.is((await roost.roost(['run', '--rm', 'bind-other'])).stdout, 'other\nother\nother\nfrom image\nscribble\n');
+  const readOnly = await roost.roost(['build', '-'], { input: 'FROM busybox AS a\nFROM busybox\nRUN --mount=type=bind,from=a,source=/etc,target=/m touch /m/x\n' });
+  t.is(readOnly.exitCode, 1);
+  t.regex(readOnly.stderr, /^roost: Dockerfile:3: The command '\/bin\/sh -c touch \/m\/x' returned a non-zero code: 1$/m);
+  const missing = await roost.roost(['build', '-'], { input: 'FROM busybox AS a\nFROM busybox\nRUN --mount=type=bind,from=a,source=/nope,target=/m true\n' });
+  t.is(missing.exitCode, 1);
+  t.is(missing.stderr, 'roost: Dockerfile:3: RUN --mount=type=bind,from=a: source /nope not found in a\n');
+  t.is((await roost.roost(['ps', '-aq'])).stdout, '', 'no build or helper container was left');
 });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { EngineError, invalid } from '../../util/errors.js';
 import type { Command } from '../command.js';
@@ -8,14 +9,21 @@ import { tarTools } from '../tar-loader.js';
 import { parseDockerignore } from '../../build/dockerignore.js';
 import { humanSize } from '../../util/human.js';
 import { encodeSecrets, secretsHeader } from '../../api/build-secrets.js';
+import { stepsHeader } from '../../api/build-steps.js';
+import type { StepEvent } from '../../build/step-events.js';
+import { BuildProgress, progressMode } from '../build-progress.js';
 
-/** The context as a tar: a directory, a tar on stdin (`-`), or a Dockerfile on stdin (`-`, no context). */
+/**
+ * The context as a tar: a directory, a tar on stdin (`-`), or a Dockerfile on stdin (`-`, no context). `-f` is
+ * relative to the current directory, as with Docker; a Dockerfile outside the context (or `-f -`, read from
+ * stdin) is added to the tar as Docker's CLI adds it: under a random name that the context's .dockerignore
+ * lists, so that the daemon reads it and then removes it from the context (`dockerfile-in-context.ts`).
+ */
 async function contextTar(source: string, dockerfile: string | undefined): Promise<{ tar: Readable; dockerfileName: string }> {
   const tools = await tarTools();
   if (source === '-') {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    const data = Buffer.concat(chunks);
+    if (dockerfile === '-') throw invalid('cannot use stdin for both the build context and the Dockerfile');
+    const data = await readStdin();
     const isTar = data.length > 262 && data.subarray(257, 262).toString() === 'ustar';
     const isGzip = data[0] === 0x1f && data[1] === 0x8b;
     if (isTar || isGzip) return { tar: Readable.from([data]), dockerfileName: dockerfile ?? 'Dockerfile' };
@@ -33,23 +41,50 @@ async function contextTar(source: string, dockerfile: string | undefined): Promi
     throw invalid(`unable to prepare context: path ${JSON.stringify(source)} not found`);
   }
   if (!st.isDirectory()) throw invalid(`unable to prepare context: context must be a directory: ${source}`);
-  let dockerfileName = dockerfile ?? 'Dockerfile';
-  if (dockerfile && path.isAbsolute(dockerfile)) {
-    const rel = path.relative(path.resolve(source), dockerfile);
-    if (rel.startsWith('..')) throw invalid(`the Dockerfile (${dockerfile}) must be within the build context (${source})`);
-    dockerfileName = rel;
+  const contextDir = fs.realpathSync(source);
+  let dockerfileName = 'Dockerfile';
+  let added: Buffer | undefined;
+  let ignoreBeside: string | undefined;
+  if (dockerfile === '-') added = await readStdin();
+  else {
+    const file = dockerfile === undefined ? path.join(contextDir, 'Dockerfile') : path.resolve(dockerfile);
+    let real: string;
+    try {
+      real = fs.realpathSync(file);
+      if (!fs.statSync(real).isFile()) throw new Error('not a file');
+    } catch {
+      throw invalid(`unable to prepare context: cannot locate specified Dockerfile: ${dockerfile ?? 'Dockerfile'}`);
+    }
+    const rel = path.relative(contextDir, real);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) added = fs.readFileSync(real);
+    else dockerfileName = rel.split(path.sep).join('/');
+    ignoreBeside = `${file}.dockerignore`;
   }
-  if (!fs.existsSync(path.join(source, dockerfileName))) throw invalid(`unable to prepare context: cannot locate specified Dockerfile: ${dockerfileName}`);
   // <Dockerfile>.dockerignore beside the Dockerfile wins over the context's .dockerignore, as with BuildKit.
-  const ignoreFile = [path.join(source, `${dockerfileName}.dockerignore`), path.join(source, '.dockerignore')].find((f) => fs.existsSync(f));
+  const contextIgnore = path.join(contextDir, '.dockerignore');
+  const ignoreFile = [ignoreBeside, contextIgnore].find((f) => f !== undefined && fs.existsSync(f));
   const rules = ignoreFile ? parseDockerignore(fs.readFileSync(ignoreFile, 'utf8')) : undefined;
-  const keep = new Set([dockerfileName.split(path.sep).join('/'), '.dockerignore']);
+  const keep = new Set(added ? ['.dockerignore'] : [dockerfileName, '.dockerignore']);
   const skip = rules && ((entryName: string, isDir: boolean) => {
     const rel = entryName.replace(/^\.\//, '');
     if (keep.has(rel) || !rules.excluded(rel)) return undefined;
     return isDir && rules.mayInclude(rel) ? 'self' as const : 'all' as const;
   });
-  return { tar: tools.tarHostPath(path.resolve(source), undefined, '.', skip), dockerfileName };
+  const tar = tools.tarHostPath(contextDir, undefined, '.', skip);
+  if (!added) return { tar, dockerfileName };
+  const randomName = `.dockerfile.${randomBytes(10).toString('hex')}`;
+  // The user's .dockerignore gets one more line; one made here lists itself too, so the context stays theirs.
+  const ignore = fs.existsSync(contextIgnore) ? `${fs.readFileSync(contextIgnore, 'utf8')}\n${randomName}\n` : `${randomName}\n.dockerignore\n`;
+  const withDockerfile = tools.rewriteTar(tar, (h) => (h.name.replace(/^\.\//, '') === '.dockerignore' ? undefined : h), [
+    { name: randomName, content: added }, { name: '.dockerignore', content: Buffer.from(ignore) },
+  ]);
+  return { tar: withDockerfile, dockerfileName: randomName };
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 /**
@@ -94,10 +129,13 @@ const build: Command = {
     { name: 'secret', type: 'list', help: 'Secret to expose to RUN --mount=type=secret: "id=mysecret,src=/local/secret"' },
     { name: 'ssh', type: 'list', help: 'SSH agent socket or keys to expose (not supported)' },
     { name: 'platform', type: 'string', help: 'Set the target platform (only the host\'s own)' },
+    { name: 'cache-from', type: 'list', help: 'Images to consider as cache sources (local images Roost built)' },
+    { name: 'progress', type: 'string', help: 'Set type of progress output (auto, plain, tty): steps with their times and cache hits' },
   ],
   minArgs: 1, maxArgs: 1,
   async run(ctx) {
     const f = ctx.args.flags;
+    const mode = progressMode(f.progress as string | undefined, Boolean(process.stdout.isTTY));
     if ((f.ssh as string[] | undefined)?.length) throw new EngineError('unavailable', '--ssh is not supported: Roost\'s builder does not forward an SSH agent', { hint: 'use --secret for a key file, or fetch what needs SSH before the build', exitCode: 1 });
     const secrets = readSecrets((f.secret as string[] | undefined) ?? []);
     const secretsValue = encodeSecrets(secrets);
@@ -112,9 +150,13 @@ const build: Command = {
     tar.on('error', (err) => upload.destroy(err));
     tar.pipe(upload);
     let id = '';
+    // -q shows nothing but the ID.
+    const view = f.quiet ? undefined : new BuildProgress(process.stdout, mode);
     try {
       await streamBuild();
+      view?.end();
     } catch (err) {
+      view?.fail();
       // docker build exits 1 when the build fails, whatever the cause.
       if (err instanceof EngineError && err.exitCode === 125) throw new EngineError(err.code, err.message, { hint: err.hint, exitCode: 1 });
       throw err;
@@ -124,16 +166,18 @@ const build: Command = {
     return 0;
 
     async function streamBuild(): Promise<void> {
-    for await (const line of client.jsonLines<{ stream?: string; aux?: { ID?: string }; error?: string; errorDetail?: { message?: string } }>('/build', {
-      method: 'POST', upload, headers: secretsValue ? { [secretsHeader]: secretsValue } : {},
+    for await (const line of client.jsonLines<{ stream?: string; aux?: { ID?: string }; roostStep?: StepEvent; error?: string; errorDetail?: { message?: string } }>('/build', {
+      method: 'POST', upload, headers: { [stepsHeader]: '1', ...(secretsValue ? { [secretsHeader]: secretsValue } : {}) },
       query: {
         t: (f.tag as string[] | undefined) ?? [], dockerfile: dockerfileName, buildargs: JSON.stringify(buildArgs), labels: JSON.stringify(labels),
         target: f.target as string | undefined, platform: f.platform as string | undefined, q: Boolean(f.quiet), pull: Boolean(f.pull), nocache: Boolean(f['no-cache']),
+        cachefrom: f['cache-from'] ? JSON.stringify(f['cache-from']) : undefined,
       },
     })) {
       if (line.error || line.errorDetail) throw new EngineError('invalid_argument', line.errorDetail?.message ?? line.error ?? 'build failed', { exitCode: 1 });
       if (line.aux?.ID) id = line.aux.ID;
-      if (line.stream && !f.quiet) process.stdout.write(line.stream);
+      if (line.roostStep) view?.step(line.roostStep);
+      if (line.stream) view?.text(line.stream);
     }
     }
   },
