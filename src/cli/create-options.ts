@@ -122,6 +122,7 @@ export const createFlags: FlagSpec[] = [
   { name: 'health-start-period', type: 'string', help: 'Start period for the container to initialize before counting retries (ms|s|m|h)' },
   { name: 'health-start-interval', type: 'string', help: 'Time between running the check during the start period (ms|s|m|h)' },
   { name: 'no-healthcheck', type: 'bool', help: 'Disable any container-specified HEALTHCHECK' },
+  { name: 'health-on-failure', type: 'string', help: 'Action when the container turns unhealthy: none, kill, restart or stop (as podman)' },
   ...resourceFlags,
 ];
 
@@ -203,6 +204,7 @@ export function buildCreateBody(args: ParsedArgs): { name?: string; body: Record
     HostConfig: {
       AutoRemove: Boolean(f.rm),
       Init: f.init === undefined ? null : Boolean(f.init),
+      HealthOnFailure: f['health-on-failure'] as string | undefined,
       NetworkMode: network,
       PortBindings: published.bindings,
       PublishAllPorts: Boolean(f['publish-all']),

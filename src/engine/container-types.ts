@@ -31,6 +31,8 @@ export interface HostConfig extends SecurityRequest, DnsSettings {
   Init?: boolean | null;
   Binds?: string[] | null;
   RestartPolicy?: { Name: string; MaximumRetryCount?: number };
+  /** Roost's (and podman's) action when the container turns unhealthy: none, kill, restart or stop. */
+  HealthOnFailure?: string;
   PublishAllPorts?: boolean;
   UsernsMode?: string;
   PidMode?: string;

@@ -17,7 +17,7 @@ import { launchMonitor, MonitorLink, type MonitorFiles } from '../runtime/monito
 import { resolveGroups, resolveUser } from '../runtime/user.js';
 import { checkResources, resourceFields, securitySettings } from '../runtime/security.js';
 import { SeccompBpfCache } from '../runtime/seccomp-cache.js';
-import { HealthChecks, healthCommand, mergeHealthcheck } from './health.js';
+import { checkHealthOnFailure, HealthChecks, healthCommand, mergeHealthcheck } from './health.js';
 import { ProbeAgent, probeBinary, probeMountPath } from '../runtime/probe-agent.js';
 import { ContainerCgroups } from '../rootless/cgroup-delegation.js';
 import { requestedResources } from '../rootless/cgroup-limits.js';
@@ -163,7 +163,16 @@ export class ContainerService {
     this.health = new HealthChecks((record, command, timeoutMs) => this.probe(record, command, timeoutMs), async (record, statusChanged, stateChanged) => {
       if (stateChanged) await this.persist(record);
       if (statusChanged) this.events.emit('container', `health_status: ${record.State.Health!.Status}`, record.Id, this.eventAttributes(record));
+      if (statusChanged && record.State.Health!.Status === 'unhealthy') void this.onUnhealthy(record);
     });
+  }
+
+  /** --health-on-failure: what happens to a container that just turned unhealthy. */
+  private async onUnhealthy(record: ContainerRecord): Promise<void> {
+    const action = record.HostConfig.HealthOnFailure;
+    if (!action || action === 'none' || !this.records.has(record.Id)) return;
+    const done = action === 'kill' ? this.kill(record.Id) : action === 'stop' ? this.stop(record.Id) : this.restart(record.Id);
+    await done.catch((err: Error) => process.stderr.write(`roost: --health-on-failure=${action} of ${record.Name.slice(1)} failed: ${err.message}\n`));
   }
 
   private containerDir(id: string): string {
@@ -367,6 +376,7 @@ export class ContainerService {
       else throw invalid(`invalid ${flag} mode ${JSON.stringify(mode)}`);
     }
     checkRestartPolicy(record.HostConfig.RestartPolicy, Boolean(record.HostConfig.AutoRemove));
+    checkHealthOnFailure(record.HostConfig.HealthOnFailure, Boolean(healthCommand(record.Config.Healthcheck)));
     if (!['', 'host', 'keep-id', undefined].includes(record.HostConfig.UsernsMode as string | undefined)) {
       throw invalid(`invalid --userns ${JSON.stringify(record.HostConfig.UsernsMode)}: use host (the default) or keep-id`);
     }

@@ -36,6 +36,17 @@ function checkHealthcheck(config: HealthConfig): void {
   if (config.Retries !== undefined && (!Number.isInteger(config.Retries) || config.Retries < 0)) throw invalid('Retries in Healthcheck cannot be negative');
 }
 
+export const healthFailureActions = ['none', 'kill', 'restart', 'stop'] as const;
+export type HealthFailureAction = typeof healthFailureActions[number];
+
+/** `--health-on-failure`: podman's actions for a container that turned unhealthy. */
+export function checkHealthOnFailure(action: string | undefined, hasCheck: boolean): HealthFailureAction {
+  if (action === undefined || action === '') return 'none';
+  if (!(healthFailureActions as readonly string[]).includes(action)) throw invalid(`invalid --health-on-failure ${JSON.stringify(action)}: expected none, kill, restart or stop`);
+  if (action !== 'none' && !hasCheck) throw invalid('--health-on-failure needs a health check (--health-cmd or the image\'s HEALTHCHECK)');
+  return action as HealthFailureAction;
+}
+
 /** The command a check runs, or undefined when the container has none (or NONE). */
 export function healthCommand(config: HealthConfig | null | undefined, shell: string[] = ['/bin/sh', '-c']): string[] | undefined {
   const test = config?.Test ?? [];

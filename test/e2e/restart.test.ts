@@ -104,6 +104,28 @@ e2e('an image HEALTHCHECK is inherited and --no-healthcheck turns it off; failur
   await roost.roost(['rm', '-f', 'inherits', 'unchecked', 'base']);
 });
 
+e2e('--health-on-failure stops, kills or restarts a container that turns unhealthy; bad values are refused', async (t) => {
+  const { roost } = t.context;
+  const sick = (name: string, action: string) => roost.roost(['run', '-d', '--name', name, '--health-cmd', 'false', '--health-interval', '200ms', '--health-retries', '1', '--health-on-failure', action, '--stop-timeout', '1', 'busybox', 'sleep', '300']);
+  await sick('sick-stop', 'stop');
+  await sick('sick-kill', 'kill');
+  await sick('sick-restart', 'restart');
+  const started = (await roost.roost(['inspect', '-f', '{{.State.StartedAt}}', 'sick-restart'])).stdout;
+  const status = (name: string) => roost.roost(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name]).then((r) => r.stdout.trim());
+  t.regex(await retry(() => status('sick-stop'), (s) => s.startsWith('exited'), 8000), /^exited (137|143)$/);
+  t.is(await retry(() => status('sick-kill'), (s) => s.startsWith('exited'), 8000), 'exited 137');
+  t.not(await retry(() => roost.roost(['inspect', '-f', '{{.State.StartedAt}}', 'sick-restart']).then((r) => r.stdout), (s) => s !== started, 8000), started, 'restarted');
+  t.is(await status('sick-restart'), 'running 0');
+  const bad = await roost.roost(['run', '--rm', '--health-cmd', 'true', '--health-on-failure', 'explode', 'busybox', 'true']);
+  t.is(bad.exitCode, 125);
+  t.regex(bad.stderr, /^roost: invalid --health-on-failure "explode": expected none, kill, restart or stop\n/);
+  const unchecked = await roost.roost(['create', '--name', 'unchecked-action', '--health-on-failure', 'kill', 'busybox', 'true']);
+  t.is(unchecked.exitCode, 125);
+  t.regex(unchecked.stderr, /needs a health check/);
+  t.is((await roost.roost(['ps', '-a', '--filter', 'name=unchecked-action', '-q'])).stdout, '', 'nothing half-created');
+  await roost.roost(['rm', '-f', 'sick-stop', 'sick-kill', 'sick-restart']);
+});
+
 e2e('update changes the restart policy of a running container; bad limits are refused and change nothing', async (t) => {
   const { roost } = t.context;
   await roost.roost(['run', '-d', '--name', 'upd', 'busybox', 'sh', '-c', 'sleep 0.5; exit 4']);
