@@ -61,6 +61,20 @@ function lookForDelegation(): Delegation {
 export interface LimitDelegation {
   v2: Set<LimitController>;
   v1: Map<LimitController, string>;
+  /** The controllers this host mounts as v1 hierarchies (a hybrid or v1 host), delegated or not. */
+  onV1?: Set<LimitController>;
+}
+
+/** The limit controllers mounted as cgroup v1 hierarchies. */
+export function v1Controllers(mounts = fs.readFileSync('/proc/self/mounts', 'utf8')): Set<LimitController> {
+  const found = new Set<LimitController>();
+  for (const line of mounts.split('\n')) {
+    const [, , type, options] = line.split(' ');
+    if (type !== 'cgroup' || !options) continue;
+    const names = options.split(',');
+    for (const controller of limitControllers) if (names.includes(v1Hierarchy(controller))) found.add(controller);
+  }
+  return found;
 }
 
 const writable = (dir: string): boolean => {
@@ -151,11 +165,13 @@ export class ContainerCgroups {
     const delegation = findDelegation();
     let v2 = new Set<LimitController>();
     let v1 = new Map<LimitController, string>();
+    let onV1 = new Set<LimitController>();
     try {
       v2 = 'dir' in delegation ? enableV2Controllers(delegation.dir) : v2;
       v1 = findV1Delegation();
+      onV1 = v1Controllers();
     } catch { /* no cgroup files to read: no limits */ }
-    return new ContainerCgroups(delegation, { v2, v1 });
+    return new ContainerCgroups(delegation, { v2, v1, onV1 });
   }
 
   get available(): boolean {
@@ -182,6 +198,14 @@ export class ContainerCgroups {
     const missing = fields.filter((field) => !this.canLimit(fieldController[field]));
     if (missing.length === 0) return undefined;
     const controllers = [...new Set(missing.map((field) => fieldController[field]))];
+    if (controllers.every((c) => this.limits.onV1?.has(c))) {
+      const plural = controllers.length > 1 ? 's are' : ' is';
+      return {
+        fields: missing,
+        reason: `the ${controllers.join(', ')} controller${plural} on cgroup v1 here, where no cgroup is yours`,
+        remedy: `boot with systemd.unified_cgroup_hierarchy=1 (systemd then delegates them to your session), or have an administrator delegate them (cgcreate -a USER -t USER -g ${controllers.map(v1Hierarchy).join(',')}:/PATH) and start your session in that cgroup`,
+      };
+    }
     const reason = 'dir' in this.delegation
       ? `the ${controllers.join(', ')} controller${controllers.length > 1 ? 's are' : ' is'} not delegated to ${this.delegation.dir}`
       : this.delegation.reason;

@@ -89,6 +89,13 @@ test('a container\'s cgroups: limits written where each controller is delegated,
   t.true(await cgroups.oomKilled(id));
 });
 
+test('controllers a hybrid host keeps on v1, none of them delegated: the remedy names v1 and the unified hierarchy', (t) => {
+  const cgroups = new ContainerCgroups({ dir: '/sys/fs/cgroup/unified/user.slice' }, { v2: new Set(), v1: new Map(), onV1: new Set(['memory', 'pids', 'cpu']) });
+  const unapplied = cgroups.unapplied(['Memory', 'NanoCpus']);
+  t.is(unapplied?.reason, 'the memory, cpu controllers are on cgroup v1 here, where no cgroup is yours');
+  t.regex(unapplied!.remedy, /systemd\.unified_cgroup_hierarchy=1 .*cgcreate -a USER -t USER -g memory,cpu:/);
+});
+
 test('without a delegated cgroup, nothing is created and every limit is reported with the remedy', async (t) => {
   const cgroups = new ContainerCgroups({ reason: 'this host has no cgroup v2 hierarchy', remedy: 'boot with systemd.unified_cgroup_hierarchy=1' });
   await cgroups.create('0123456789abcdef', { Memory: 64 << 20 });
