@@ -24,6 +24,8 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { extract as tarExtract, pack as tarPack, type Header, type Pack } from 'tar-stream';
 import { applyLayer, normalizeEntryPath } from '../fs/layer-apply.js';
+import { putXattrs } from '../fs/pax-xattrs.js';
+import { isLayerXattr, layerXattrValue, readTreeXattrs, type Xattrs } from '../fs/xattrs.js';
 import { EngineError, invalid } from '../util/errors.js';
 
 const posix = path.posix;
@@ -377,8 +379,17 @@ function nodeReadable(pack: Pack, onDestroy?: () => void): Readable {
 class TreePacker {
   /** dev:ino of files with several links → the entry that stored them first. */
   private readonly linked = new Map<string, string>();
+  /** Extended attributes to store, by entry name (export only). */
+  xattrs: Map<string, Xattrs> | undefined;
 
   constructor(private readonly pack: Pack, private readonly skip?: EntryFilter) {}
+
+  /** writeEntry, after the PAX header with the entry's extended attributes when it has any. */
+  private async put(header: TarHeader, content?: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
+    const own = this.xattrs?.get(header.name!.replace(/\/$/, ''));
+    if (!own) return writeEntry(this.pack, header, content);
+    await writeEntry(this.pack, putXattrs(this.pack, header as Parameters<Pack['entry']>[0], own) as TarHeader, content);
+  }
 
   /** `name` inside the open directory `dirFd`, stored as `entryName`; a directory with everything below it. */
   async entry(dirFd: number, name: string, entryName: string): Promise<void> {
@@ -407,12 +418,12 @@ class TreePacker {
       return;
     }
     const header = headerFor(st, entryName, () => fs.readlinkSync(file));
-    if (header) await writeEntry(this.pack, header);
+    if (header) await this.put(header);
   }
 
   /** The open directory `fd`: its own entry (when `withSelf`) and its children below `entryName`. */
   async directory(fd: number, st: fs.Stats, entryName: string, withSelf: boolean): Promise<void> {
-    if (withSelf) await writeEntry(this.pack, headerFor(st, entryName, () => '')!);
+    if (withSelf) await this.put(headerFor(st, entryName, () => '')!);
     const names = (await fsp.readdir(`/proc/self/fd/${fd}`)).sort();
     for (const child of names) await this.entry(fd, child, joinEntry(entryName, child));
   }
@@ -440,8 +451,8 @@ class TreePacker {
       const header = headerFor(now, entryName, () => '')!;
       // A small file in one synchronous read, handed to the pack as one buffer: a source tree is mostly small
       // files, and the per-entry stream and async reads cost more than the bytes.
-      if (now.size <= SMALL_FILE) await writeEntry(this.pack, header, [smallFile(fd, now.size)]);
-      else await writeEntry(this.pack, header, fileChunks(fd, now.size));
+      if (now.size <= SMALL_FILE) await this.put(header, [smallFile(fd, now.size)]);
+      else await this.put(header, fileChunks(fd, now.size));
     } finally {
       fs.closeSync(fd);
     }
@@ -504,10 +515,27 @@ export function archivePath(root: ContainerRoot, containerPath: string): { stat:
   return { stat, stream: tarAt(walk.dirFd!, last, top === '/' ? '/' : top) };
 }
 
-/** GET /containers/{id}/export: the whole root filesystem, entries relative (`bin/busybox`), no entry for the root. */
+/**
+ * GET /containers/{id}/export: the whole root filesystem, entries relative (`bin/busybox`), no entry for the
+ * root, with extended attributes (read first, by one getfattr over the tree; overlayfs' own are left out).
+ */
 export function exportRootfs(rootfs: string): Readable {
   const fd = fs.openSync(rootfs, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
-  return tarAt(fd, undefined, '');
+  return tarStream(async (packer) => {
+    packer.xattrs = await entryXattrs(rootfs);
+    await packer.directory(fd, fs.fstatSync(fd), '', false);
+  }, () => fs.closeSync(fd));
+}
+
+/** The layer-worthy extended attributes under `dir`, by entry name relative to it. */
+async function entryXattrs(dir: string): Promise<Map<string, Xattrs>> {
+  const byEntry = new Map<string, Xattrs>();
+  for (const [file, all] of await readTreeXattrs(dir)) {
+    const kept: Xattrs = all.filter(([name]) => isLayerXattr(name)).map(([name, value]) => [name, layerXattrValue(name, value)]);
+    const rel = path.relative(dir, file);
+    if (kept.length > 0 && rel !== '' && !rel.startsWith('..')) byEntry.set(rel.split(path.sep).join('/'), kept);
+  }
+  return byEntry;
 }
 
 /**
