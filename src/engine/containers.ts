@@ -251,8 +251,14 @@ export class ContainerService {
    */
   async filesystemOf(idOrName: string): Promise<{ record: ContainerRecord; rootfs: string; changesDir: string; driver: string }> {
     const { record, changesDir, driver } = this.changesOf(idOrName);
-    const rootfs = await this.snapshotter.mountRootfs(this.containerDir(record.Id), record.chainIds);
+    const rootfs = await this.mountRootfs(record);
     return { record, rootfs, changesDir, driver };
+  }
+
+  /** Mounts the container's rootfs; a keep-id container's presents the image's owners through its mapping. */
+  private mountRootfs(record: ContainerRecord): Promise<string> {
+    const idMappings = record.HostConfig.UsernsMode === 'keep-id' ? keepIdentity().mappings : undefined;
+    return this.snapshotter.mountRootfs(this.containerDir(record.Id), record.chainIds, { idMappings });
   }
 
   /** Only the directory of a container's changes (commit, disk usage): nothing is mounted for it. */
@@ -369,7 +375,7 @@ export class ContainerService {
     await fsp.mkdir(this.containerDir(id), { recursive: true, mode: 0o700 });
     const createdVolumes: string[] = [];
     try {
-      const rootfs = await this.snapshotter.mountRootfs(this.containerDir(id), record.chainIds);
+      const rootfs = await this.mountRootfs(record);
       record.Mounts = await this.resolveMounts(mounts, rootfs, createdVolumes);
       await this.persist(record);
     } catch (err) {
@@ -691,7 +697,7 @@ export class ContainerService {
     }
     const trace = tracer(`start ${record.Id.slice(0, 12)}`);
     const dir = this.containerDir(record.Id);
-    const rootfs = await this.snapshotter.mountRootfs(dir, record.chainIds);
+    const rootfs = await this.mountRootfs(record);
     trace('rootfs');
     const keepId = record.HostConfig.UsernsMode === 'keep-id' ? keepIdentity() : undefined;
     const security = securitySettings(record.HostConfig);

@@ -4,9 +4,26 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { runCommand } from '../util/exec.js';
+import { EngineError } from '../util/errors.js';
 import { applyLayer } from './layer-apply.js';
 
 export type SnapshotterName = 'overlay' | 'fuse-overlayfs' | 'copy';
+
+/** One range of an OCI id mapping: container ids from containerID on are hostID on, for size ids. */
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+export interface RootfsOptions {
+  /**
+   * The container runs in a user namespace of its own with these mappings (--userns=keep-id). Layer files
+   * are stored with the ids the image gives them, so the rootfs presents each stored id through the mapping,
+   * and the container sees the image's owners again (its writes are stored the other way back).
+   */
+  idMappings?: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
+}
 
 /**
  * Layers become read-only snapshots keyed by chain ID; a container gets a writable rootfs on top.
@@ -22,7 +39,7 @@ export interface Snapshotter {
   listLayers(): Promise<string[]>;
   removeLayer(chainId: string): Promise<void>;
   /** Creates (or re-mounts after a restart) the container's writable rootfs; returns its path. */
-  mountRootfs(containerDir: string, chainIds: string[]): Promise<string>;
+  mountRootfs(containerDir: string, chainIds: string[], opts?: RootfsOptions): Promise<string>;
   unmountRootfs(containerDir: string): Promise<void>;
   /** Directory holding the container's changes (the overlay upper dir, or the whole copy). */
   changesDir(containerDir: string): string;
@@ -118,7 +135,7 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
     return path.join(containerDir, 'upper');
   }
 
-  async mountRootfs(containerDir: string, chainIds: string[]): Promise<string> {
+  async mountRootfs(containerDir: string, chainIds: string[], opts: RootfsOptions = {}): Promise<string> {
     const rootfs = path.join(containerDir, 'rootfs');
     const upper = this.changesDir(containerDir);
     const work = path.join(containerDir, 'work');
@@ -131,7 +148,10 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
       await fsp.mkdir(empty, { recursive: true });
       lower.push(empty);
     }
-    await this.mountOverlay(lower, upper, work, rootfs);
+    // Kernel overlay cannot shift ids (an idmapped mount needs privileges over the filesystem below), so a
+    // mapped rootfs is always a fuse-overlayfs one, over the same layer layout.
+    if (opts.idMappings && opts.idMappings.uidMappings.length > 1) await mountFuseOverlay(lower, upper, work, rootfs, opts.idMappings);
+    else await this.mountOverlay(lower, upper, work, rootfs);
     return rootfs;
   }
 
@@ -146,6 +166,26 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
   }
 }
 
+/** fuse-overlayfs' uidmapping/gidmapping value: the OCI triplets, all joined by colons. */
+const fuseMapping = (maps: IdMapping[]) => maps.map((m) => `${m.containerID}:${m.hostID}:${m.size}`).join(':');
+
+/**
+ * Mounts with fuse-overlayfs; with mappings, a stored id X is presented as the mapping's host id for container
+ * id X, and an id written through the mount is stored as the container id it maps back to.
+ */
+async function mountFuseOverlay(lower: string[], upper: string, work: string, target: string, idMappings?: RootfsOptions['idMappings']): Promise<void> {
+  const mapping = idMappings ? `,uidmapping=${fuseMapping(idMappings.uidMappings)},gidmapping=${fuseMapping(idMappings.gidMappings)}` : '';
+  try {
+    await runCommand('fuse-overlayfs', ['-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}${mapping}`, target]);
+  } catch (err) {
+    if (!idMappings) throw err;
+    throw new EngineError('unavailable', `cannot mount the container's files with its id mapping: ${(err as Error).message}`, {
+      hint: '--userns=keep-id shows image files with their owners through fuse-overlayfs: install it (package fuse-overlayfs) and make sure /dev/fuse can be opened',
+      cause: err,
+    });
+  }
+}
+
 /**
  * fuse-overlayfs, where the kernel refuses overlay in a user namespace: the same layer layout (whiteouts as
  * 0/0 devices, user.overlay.opaque), mounted in user space.
@@ -154,7 +194,7 @@ export class FuseOverlaySnapshotter extends OverlaySnapshotter {
   override readonly name: SnapshotterName = 'fuse-overlayfs';
 
   protected override async mountOverlay(lower: string[], upper: string, work: string, target: string): Promise<void> {
-    await runCommand('fuse-overlayfs', ['-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`, target]);
+    await mountFuseOverlay(lower, upper, work, target);
   }
 
   static probeFuse(scratch: string): Promise<string | undefined> {

@@ -138,6 +138,29 @@ e2e('--userns=keep-id: your own uid inside, and what it writes to a bind mount i
   t.regex(bad.stderr, /invalid --userns "nope"/);
 });
 
+e2e('--userns=keep-id: image files show the owners they have without it, and the container\'s own files are stored as its uid', async (t) => {
+  const { roost } = t.context;
+  const uid = process.getuid!();
+  const gid = process.getgid!();
+  // Root's files, and files of the ids the keep-id mapping moves around: below, at and above the user's own.
+  const made = await roost.roost(['run', '--name', 'owners', 'busybox', 'sh', '-c',
+    `mkdir /d && cd /d && touch a b c e && chown 33:34 a && chown ${uid}:${gid} b && chown ${uid - 1}:${gid - 1} c && chown ${uid + 1}:${gid + 1} e`]);
+  t.is(made.exitCode, 0, made.stderr);
+  t.is((await roost.roost(['commit', 'owners', 'owners:1'])).exitCode, 0);
+  const show = ['sh', '-c', 'stat -c "%n %u:%g" / /bin/busybox /etc/passwd /tmp /d/a /d/b /d/c /d/e'];
+  const plain = await roost.roost(['run', '--rm', 'owners:1', ...show]);
+  t.is(plain.stdout, `/ 0:0\n/bin/busybox 0:0\n/etc/passwd 0:0\n/tmp 0:0\n/d/a 33:34\n/d/b ${uid}:${gid}\n/d/c ${uid - 1}:${gid - 1}\n/d/e ${uid + 1}:${gid + 1}\n`, plain.stderr);
+  const kept = await roost.roost(['run', '--rm', '--userns=keep-id', 'owners:1', ...show]);
+  t.is(kept.stdout, plain.stdout, kept.stderr);
+  // What the keep-id container writes is stored as its uid, so an image committed from it has that owner.
+  const wrote = await roost.roost(['run', '--name', 'writer', '--userns=keep-id', 'owners:1', 'sh', '-c', 'echo mine > /tmp/mine && stat -c "%u:%g" /tmp/mine']);
+  t.is(wrote.stdout, `${uid}:${gid}\n`, wrote.stderr);
+  t.is((await roost.roost(['commit', 'writer', 'owners:2'])).exitCode, 0);
+  t.is((await roost.roost(['run', '--rm', 'owners:2', 'stat', '-c', '%u:%g', '/tmp/mine'])).stdout, `${uid}:${gid}\n`);
+  await roost.roost(['rm', '-f', 'owners', 'writer']);
+  await roost.roost(['rmi', 'owners:1', 'owners:2']);
+});
+
 e2e('--mount volume-opt makes a tmpfs volume; volume create -o type=none,o=bind,device= binds a host dir', async (t) => {
   const { roost } = t.context;
   const tmpfs = await roost.roost(['run', '--rm', '--mount', 'type=volume,source=ram,target=/ram,volume-opt=type=tmpfs,volume-opt=o=size=2m', 'busybox', 'sh', '-c', 'df -k /ram | tail -1']);
