@@ -45,6 +45,8 @@ export interface ApplyOptions {
   ownership: boolean;
   /** Which tar parser reads the layer (default: defaultTarScanner(), i.e. the measured one). */
   tarScanner?: TarScannerChoice;
+  /** Called with the count of uncompressed bytes handed to the tar parser so far, after each chunk. */
+  onBytes?: (applied: number) => void;
 }
 
 export interface ApplyResult {
@@ -703,7 +705,7 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
     const writer = new LayerWriter(targetDir, { uid: rootStat.uid, gid: rootStat.gid }, opts);
     const engine = scannerChoice === 'wasm' ? new TarScanWasm() : new TarScanJs();
     try {
-      await applyScanned(input, engine, (chunk) => { hash.update(chunk); size += chunk.length; }, (h, payload) => writer.entry(h as TarHeader, payload));
+      await applyScanned(input, engine, (chunk) => { hash.update(chunk); size += chunk.length; opts.onBytes?.(size); }, (h, payload) => writer.entry(h as TarHeader, payload));
     } catch (err) {
       decompressor?.destroy();
       source.destroy();
@@ -772,6 +774,7 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
         hash.update(chunk);
         size += chunk.length;
         if (!extract.write(chunk) && !(await waitDrain())) break;
+        opts.onBytes?.(size);
       }
       if (!failed) extract.end(null);
     } catch (err) {

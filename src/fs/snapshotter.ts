@@ -16,6 +16,11 @@ export interface IdMapping {
   size: number;
 }
 
+export interface UnpackOptions {
+  /** Called as the layer's uncompressed bytes are applied, with the count so far (pull's Extracting). */
+  onBytes?: (applied: number) => void;
+}
+
 export interface RootfsOptions {
   /**
    * The container runs in a user namespace of its own with these mappings (--userns=keep-id). Layer files
@@ -34,7 +39,7 @@ export interface Snapshotter {
   /** Creates the snapshot root and sweeps what an interrupted unpack left. */
   open(): Promise<void>;
   /** Unpacks a layer on top of its parent chain, unless that snapshot already exists. Returns the diff ID. */
-  ensureLayer(chainId: string, parentChainId: string | undefined, openLayer: () => Readable): Promise<{ diffId: string; skipped: string[] }>;
+  ensureLayer(chainId: string, parentChainId: string | undefined, openLayer: () => Readable, opts?: UnpackOptions): Promise<{ diffId: string; skipped: string[] }>;
   hasLayer(chainId: string): boolean;
   listLayers(): Promise<string[]>;
   removeLayer(chainId: string): Promise<void>;
@@ -83,11 +88,11 @@ abstract class DirectorySnapshotter {
   }
 
   /** Unpacks into a temp dir (seeded by `seed`) and renames it into place: never half a snapshot. */
-  protected async unpack(chainId: string, seed: (tmp: string) => Promise<void>, openLayer: () => Readable, whiteouts: 'overlay' | 'delete') {
+  protected async unpack(chainId: string, seed: (tmp: string) => Promise<void>, openLayer: () => Readable, whiteouts: 'overlay' | 'delete', opts: UnpackOptions = {}) {
     const tmp = this.tempDir(chainId);
     try {
       await seed(tmp);
-      const result = await applyLayer(openLayer(), tmp, { whiteouts, ownership: true });
+      const result = await applyLayer(openLayer(), tmp, { whiteouts, ownership: true, onBytes: opts.onBytes });
       if (this.hasLayer(chainId)) await fsp.rm(tmp, { recursive: true, force: true });
       else await fsp.rename(tmp, this.layerDir(chainId));
       return result;
@@ -127,8 +132,8 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
     await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work},userxattr`, target]);
   }
 
-  async ensureLayer(chainId: string, _parent: string | undefined, openLayer: () => Readable) {
-    return this.unpack(chainId, (tmp) => fsp.mkdir(tmp, { mode: 0o755 }).then(() => {}), openLayer, 'overlay');
+  async ensureLayer(chainId: string, _parent: string | undefined, openLayer: () => Readable, opts?: UnpackOptions) {
+    return this.unpack(chainId, (tmp) => fsp.mkdir(tmp, { mode: 0o755 }).then(() => {}), openLayer, 'overlay', opts);
   }
 
   changesDir(containerDir: string): string {
@@ -206,12 +211,12 @@ export class FuseOverlaySnapshotter extends OverlaySnapshotter {
 export class CopySnapshotter extends DirectorySnapshotter implements Snapshotter {
   readonly name = 'copy' as const;
 
-  async ensureLayer(chainId: string, parent: string | undefined, openLayer: () => Readable) {
+  async ensureLayer(chainId: string, parent: string | undefined, openLayer: () => Readable, opts?: UnpackOptions) {
     const seed = async (tmp: string) => {
       if (parent) await runCommand('cp', ['-a', '--reflink=auto', this.layerDir(parent), tmp]);
       else await fsp.mkdir(tmp, { mode: 0o755 });
     };
-    return this.unpack(chainId, seed, openLayer, 'delete');
+    return this.unpack(chainId, seed, openLayer, 'delete', opts);
   }
 
   changesDir(containerDir: string): string {
