@@ -26,6 +26,7 @@ import { extract as tarExtract, pack as tarPack, type Header, type Pack } from '
 import { applyLayer, normalizeEntryPath } from '../fs/layer-apply.js';
 import { putXattrs } from '../fs/pax-xattrs.js';
 import { isLayerXattr, layerXattrValue, readTreeXattrs, type Xattrs } from '../fs/xattrs.js';
+import { toContainerOwner, toEngineOwner, type IdMappings } from '../runtime/id-maps.js';
 import { EngineError, invalid } from '../util/errors.js';
 
 const posix = path.posix;
@@ -49,6 +50,11 @@ export interface ContainerRoot {
   rootfs: string;
   /** The container as the user named it (Docker's "Could not find the file X in container Y"). */
   name: string;
+  /**
+   * The container's own user namespace mappings (--userns=keep-id): archives carry owners as the container
+   * sees them, so they are translated on the way out and back on the way in.
+   */
+  ids?: IdMappings;
 }
 
 /** Docker's `X-Docker-Container-Path-Stat`; `mode` in Go's os.FileMode bits. */
@@ -382,7 +388,16 @@ class TreePacker {
   /** Extended attributes to store, by entry name (export only). */
   xattrs: Map<string, Xattrs> | undefined;
 
-  constructor(private readonly pack: Pack, private readonly skip?: EntryFilter) {}
+  constructor(private readonly pack: Pack, private readonly skip?: EntryFilter, private readonly ids?: IdMappings) {}
+
+  /** headerFor, with the owner as the container sees it. */
+  private header(st: fs.Stats, name: string, linkTarget: () => string): TarHeader | undefined {
+    const header = headerFor(st, name, linkTarget);
+    if (!header || !this.ids) return header;
+    const { uid, gid } = toContainerOwner({ uid: st.uid, gid: st.gid }, this.ids);
+    const { pax: _engineIds, ...rest } = header;
+    return { ...rest, uid, gid };
+  }
 
   /** writeEntry, after the PAX header with the entry's extended attributes when it has any. */
   private async put(header: TarHeader, content?: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
@@ -417,13 +432,13 @@ class TreePacker {
       await this.file(dirFd, name, st, entryName);
       return;
     }
-    const header = headerFor(st, entryName, () => fs.readlinkSync(file));
+    const header = this.header(st, entryName, () => fs.readlinkSync(file));
     if (header) await this.put(header);
   }
 
   /** The open directory `fd`: its own entry (when `withSelf`) and its children below `entryName`. */
   async directory(fd: number, st: fs.Stats, entryName: string, withSelf: boolean): Promise<void> {
-    if (withSelf) await this.put(headerFor(st, entryName, () => '')!);
+    if (withSelf) await this.put(this.header(st, entryName, () => '')!);
     const names = (await fsp.readdir(`/proc/self/fd/${fd}`)).sort();
     for (const child of names) await this.entry(fd, child, joinEntry(entryName, child));
   }
@@ -433,7 +448,7 @@ class TreePacker {
     if (st.nlink > 1) {
       const first = this.linked.get(key);
       if (first !== undefined) {
-        await writeEntry(this.pack, { ...headerFor(st, entryName, () => '')!, type: 'link', linkname: first, size: 0 });
+        await writeEntry(this.pack, { ...this.header(st, entryName, () => '')!, type: 'link', linkname: first, size: 0 });
         return;
       }
     }
@@ -448,7 +463,7 @@ class TreePacker {
       const now = fs.fstatSync(fd);
       if (!now.isFile()) return;
       if (st.nlink > 1) this.linked.set(key, entryName);
-      const header = headerFor(now, entryName, () => '')!;
+      const header = this.header(now, entryName, () => '')!;
       // A small file in one synchronous read, handed to the pack as one buffer: a source tree is mostly small
       // files, and the per-entry stream and async reads cost more than the bytes.
       if (now.size <= SMALL_FILE) await this.put(header, [smallFile(fd, now.size)]);
@@ -463,14 +478,14 @@ class TreePacker {
 export type EntryFilter = (entryName: string, isDir: boolean) => 'all' | 'self' | undefined;
 
 /** A tar stream filled by `produce`; `cleanup` runs once, however it ends. */
-function tarStream(produce: (packer: TreePacker) => Promise<void>, cleanup: () => void, skip?: EntryFilter): Readable {
+function tarStream(produce: (packer: TreePacker) => Promise<void>, cleanup: () => void, skip?: EntryFilter, ids?: IdMappings): Readable {
   const pack = tarPack();
   let cleaned = false;
   const clean = () => {
     if (!cleaned) cleanup();
     cleaned = true;
   };
-  void produce(new TreePacker(pack, skip)).then(
+  void produce(new TreePacker(pack, skip, ids)).then(
     () => {
       clean();
       pack.finalize();
@@ -488,11 +503,11 @@ function tarStream(produce: (packer: TreePacker) => Promise<void>, cleanup: () =
  * `entryName` and below it. `entryName` `/` stores the root as `/` and its children as `/child` (what Docker
  * sends for the container's root); `''` stores only the children, as `child`. Takes over `dirFd` and closes it.
  */
-function tarAt(dirFd: number, name: string | undefined, entryName: string, skip?: EntryFilter): Readable {
+function tarAt(dirFd: number, name: string | undefined, entryName: string, skip?: EntryFilter, ids?: IdMappings): Readable {
   return tarStream(async (packer) => {
     if (name !== undefined) return packer.entry(dirFd, name, entryName);
     await packer.directory(dirFd, fs.fstatSync(dirFd), entryName, entryName !== '');
-  }, () => fs.closeSync(dirFd), skip);
+  }, () => fs.closeSync(dirFd), skip, ids);
 }
 
 /**
@@ -512,19 +527,19 @@ export function archivePath(root: ContainerRoot, containerPath: string): { stat:
   }
   const top = stat.name;
   const last = walk.parts.at(-1);
-  return { stat, stream: tarAt(walk.dirFd!, last, top === '/' ? '/' : top) };
+  return { stat, stream: tarAt(walk.dirFd!, last, top === '/' ? '/' : top, undefined, root.ids) };
 }
 
 /**
  * GET /containers/{id}/export: the whole root filesystem, entries relative (`bin/busybox`), no entry for the
  * root, with extended attributes (read first, by one getfattr over the tree; overlayfs' own are left out).
  */
-export function exportRootfs(rootfs: string): Readable {
-  const fd = fs.openSync(rootfs, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+export function exportRootfs(root: Pick<ContainerRoot, 'rootfs' | 'ids'>): Readable {
+  const fd = fs.openSync(root.rootfs, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
   return tarStream(async (packer) => {
-    packer.xattrs = await entryXattrs(rootfs);
+    packer.xattrs = await entryXattrs(root.rootfs);
     await packer.directory(fd, fs.fstatSync(fd), '', false);
-  }, () => fs.closeSync(fd));
+  }, () => fs.closeSync(fd), undefined, root.ids);
 }
 
 /** The layer-worthy extended attributes under `dir`, by entry name relative to it. */
@@ -706,9 +721,11 @@ export async function extractInto(root: ContainerRoot, containerPath: string, bo
       }
       if (rel === '') return undefined;
       guard?.(rel, header.type === 'directory');
-      if (opts.owner) {
-        header.uid = opts.owner.uid;
-        header.gid = opts.owner.gid;
+      if (opts.owner || root.ids) {
+        const named = opts.owner ?? { uid: Number(header.pax?.uid ?? header.uid ?? 0), gid: Number(header.pax?.gid ?? header.gid ?? 0) };
+        const { uid, gid } = root.ids ? toEngineOwner(named, root.ids) : named;
+        header.uid = uid;
+        header.gid = gid;
         if (header.pax) { delete header.pax.uid; delete header.pax.gid; }
       }
       return header;

@@ -13,6 +13,7 @@ import { checkDnsSettings, extraHostsLines, resolvConfContent, wantsHostGateway 
 import type { RuntimeChoice } from '../rootless/host-check.js';
 import { findExecutable } from '../util/find-executable.js';
 import { buildExecProcess, buildSpec, keepIdMappings, type IdMap, type ProcessUser } from '../runtime/oci-spec.js';
+import type { IdMappings } from '../runtime/id-maps.js';
 import { launchMonitor, MonitorLink, type MonitorFiles } from '../runtime/monitor.js';
 import { resolveGroups, resolveUser } from '../runtime/user.js';
 import { checkResources, resourceFields, securitySettings } from '../runtime/security.js';
@@ -255,10 +256,19 @@ export class ContainerService {
     return { record, rootfs, changesDir, driver };
   }
 
+  /**
+   * The mappings of the container's own user namespace (--userns=keep-id, with a subuid range), or undefined
+   * when it shares the engine's: how the engine's view of its files differs from the container's.
+   */
+  idMappingsOf(record: ContainerRecord): IdMappings | undefined {
+    if (record.HostConfig.UsernsMode !== 'keep-id') return undefined;
+    const { mappings } = keepIdentity();
+    return mappings.uidMappings.length > 1 ? mappings : undefined;
+  }
+
   /** Mounts the container's rootfs; a keep-id container's presents the image's owners through its mapping. */
   private mountRootfs(record: ContainerRecord): Promise<string> {
-    const idMappings = record.HostConfig.UsernsMode === 'keep-id' ? keepIdentity().mappings : undefined;
-    return this.snapshotter.mountRootfs(this.containerDir(record.Id), record.chainIds, { idMappings });
+    return this.snapshotter.mountRootfs(this.containerDir(record.Id), record.chainIds, { idMappings: this.idMappingsOf(record) });
   }
 
   /** Only the directory of a container's changes (commit, disk usage): nothing is mounted for it. */
