@@ -318,4 +318,22 @@ e2e('pull progress shows Docker\'s phases, Extracting included: through the API,
   t.regex(docker.stdout, new RegExp(`${id}: Extracting +\\[=*>? *\\] |${id}: Extracting +[0-9.]+k?B`), 'the docker CLI shows the Extracting phase');
   t.regex(docker.stdout, new RegExp(`${id}: Pull complete`));
   await roost.roost(['rmi', name]);
+
+  // More new layers than are fetched at once (3): the rest wait, and say so.
+  const layered = `${plain.host}/tools/layered:1`;
+  const dockerfile = 'FROM busybox\nRUN echo 1 > /1\nRUN echo 2 > /2\nRUN echo 3 > /3\nRUN echo 4 > /4\n';
+  t.is((await roost.roost(['build', '-q', '-t', layered, '-'], { input: dockerfile })).exitCode, 0);
+  t.is((await roost.roost(['push', layered])).exitCode, 0);
+  t.is((await roost.roost(['rmi', layered])).exitCode, 0);
+  const queued = await apiPull(roost, `${plain.host}/tools/layered`, '1');
+  const waited = queued.filter((m) => m.status === 'Waiting').map((m) => m.id);
+  t.is(waited.length, queued.filter((m) => m.status === 'Pulling fs layer').length - 3, JSON.stringify(queued.map((m) => `${m.id} ${m.status}`)));
+  for (const waiting of waited) {
+    const phases = queued.filter((m) => m.id === waiting).map((m) => m.status).filter((s, i, all) => s !== all[i - 1]);
+    // The build cache keeps these layers' snapshots: a layer may only be downloaded, then it has no Extracting.
+    const unpacked = phases.includes('Extracting') ? ['Extracting'] : [];
+    t.deepEqual(phases, ['Pulling fs layer', 'Waiting', 'Downloading', 'Verifying Checksum', 'Download complete', ...unpacked, 'Pull complete']);
+  }
+  t.true(waited.length >= 1);
+  await roost.roost(['rmi', layered]);
 });
