@@ -5,6 +5,7 @@ import tar from 'tar-stream';
 import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
 import { TarScanJs } from '../../src/wasm/tar-scan-js.js';
 import { scanTar } from '../../src/wasm/tar-scanner.js';
+import { archive } from '../helpers/tar-build.js';
 import { findDelegation } from '../../src/rootless/cgroup-delegation.js';
 
 const skip = e2eUnavailable();
@@ -130,4 +131,17 @@ e2e('extended attributes and file capabilities survive commit, export, save and 
   t.is(loaded.exitCode, 0, loaded.stderr);
   await seeInside('attrs:1');
   await roost.roost(['rmi', 'attrs:1']);
+
+  // A layer with an attribute a user namespace may not set (trusted.*) still unpacks, with the others.
+  const tarball = path.join(roost.base, 'trusted.tar');
+  fs.writeFileSync(tarball, archive([{ name: 'f', data: 'x', pax: { 'SCHILY.xattr.trusted.t': '1', 'SCHILY.xattr.user.u': '2' } }]));
+  const imported = await roost.roost(['import', tarball, 'attrs:trusted']);
+  t.is(imported.exitCode, 0, imported.stderr);
+  const ctr = (await roost.roost(['create', 'attrs:trusted', '/f'])).stdout.trim(); // create mounts the rootfs
+  const rootfs = path.join(roost.env.XDG_DATA_HOME!, 'roost', 'containers', ctr, 'rootfs');
+  const attrs = await roost.roost(['unshare', 'getfattr', '-d', '-m', '-', '-e', 'text', `${rootfs}/f`]);
+  t.regex(attrs.stdout, /^user\.u="2"$/m, attrs.stderr);
+  t.notRegex(attrs.stdout, /trusted/);
+  await roost.roost(['rm', '-f', ctr]);
+  await roost.roost(['rmi', 'attrs:trusted']);
 });
