@@ -5,7 +5,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
-import { EngineError } from '../util/errors.js';
+import { EngineError, invalid } from '../util/errors.js';
 
 /** An entry's extended attributes: name and raw value, in the order found. */
 export type Xattrs = Array<[name: string, value: Buffer]>;
@@ -107,7 +107,10 @@ function setfattr(args: string[], input: string): Promise<{ code: number; stderr
   });
 }
 
+/** What the kernel says when it will not set an attribute here (EPERM, ENOTSUP, EACCES): left out. */
 const REFUSALS = ['Operation not permitted', 'Operation not supported', 'Permission denied'];
+/** What it says about the attribute itself (EINVAL: e.g. a malformed capability; E2BIG, ERANGE): bad input. */
+const BAD_VALUES = ['Invalid argument', 'Argument list too long', 'Numerical result out of range'];
 
 /**
  * Sets the attributes on the files (absolute paths whose parents the caller checked; a final symlink is not
@@ -131,7 +134,10 @@ export async function writeXattrs(entries: ReadonlyArray<{ path: string; xattrs:
         refused.push({ path: entry.path, name: xattr[0], reason });
         continue;
       }
-      throw new EngineError('internal', `cannot set the extended attribute ${xattr[0]} on ${JSON.stringify(path.basename(entry.path))}: ${detail || 'setfattr failed'}`);
+      const what = `the extended attribute ${xattr[0]} of ${JSON.stringify(path.basename(entry.path))}`;
+      const bad = BAD_VALUES.find((b) => detail.endsWith(b));
+      if (bad) throw invalid(`the kernel refuses ${what}: ${bad}`);
+      throw new EngineError('internal', `cannot set ${what}: ${detail || 'setfattr failed'}`);
     }
   }
   return refused;

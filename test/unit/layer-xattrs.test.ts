@@ -117,6 +117,24 @@ for (const parser of parsers) {
   });
 }
 
+test('an attribute the kernel calls invalid fails the layer with one line; one it may not set here is left out', async (t) => {
+  const base = await scratch(t);
+  if (asRoot) { // without CAP_SETFCAP the kernel refuses any capability, well-formed or not
+    const bad = Buffer.from(archive([{ name: 'f', data: 'x', pax: { 'SCHILY.xattr.security.capability': '\x01' } }]));
+    const err = await t.throwsAsync(applyLayer(Readable.from([bad]), path.join(base, 'bad'), { whiteouts: 'delete', ownership: false }));
+    t.is((err as { code?: string }).code, 'invalid_argument');
+    t.is(err?.message, 'the kernel refuses the extended attribute security.capability of "f": Invalid argument');
+  }
+  // user.* attributes are not allowed on symlinks: refused, reported, and the rest of the layer is there.
+  const refused = Buffer.from(archive([
+    { name: 'target', data: 'x', pax: { 'SCHILY.xattr.user.ok': '1' } },
+    { name: 'link', type: '2', linkname: 'target', pax: { 'SCHILY.xattr.user.no': '1' } },
+  ]));
+  const result = await applyLayer(Readable.from([refused]), path.join(base, 'refused'), { whiteouts: 'delete', ownership: false });
+  t.deepEqual(result.refusedXattrs, [{ path: '/link', name: 'user.no', reason: 'Operation not permitted' }]);
+  t.deepEqual(xattrsOf(path.join(base, 'refused', 'target')), ['user.ok=0x31']);
+});
+
 test('PAX records are read as bytes, whatever their length field\'s width', (t) => {
   const value = Buffer.from([0, 0x80, 0xff, 0x0a, 0x3d]); // NUL, non-UTF-8, a newline and '=' inside the value
   const body = Buffer.concat([Buffer.from(' SCHILY.xattr.user.v='), value, Buffer.from('\n')]);
