@@ -68,7 +68,7 @@ async function savedLayerXattrs(archive: string): Promise<string[]> {
   const done = new Promise<void>((resolve, reject) => { extract.on('finish', resolve); extract.on('error', reject); });
   extract.on('entry', (header, stream, next) => {
     const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('data', (c: unknown) => chunks.push(c as Buffer));
     stream.on('end', () => {
       if (header.name.startsWith('blobs/sha256/')) {
         try {
