@@ -111,13 +111,13 @@ export function archiveRoutes(router: Router): void {
   });
 
   router.add('GET', '/containers/{id}/changes', async (ctx) => {
-    const { record, changesDir, driver } = await containerRoot(ctx);
+    const { record, root, changesDir, driver } = await containerRoot(ctx);
     const snapshots = path.join(ctx.engine.options.dataDir, 'storage', 'snapshots');
     // Topmost layer first, as overlayfs stacks them (for copy, the top snapshot is the whole image).
     const lowerDirs = record.chainIds.map((id) => path.join(snapshots, id.replace(/^sha256:/, ''))).reverse();
     const mounts = (record as { Mounts?: Array<{ Destination?: string }> }).Mounts ?? [];
     const mountPoints = mounts.map((m) => m.Destination).filter((d): d is string => typeof d === 'string');
-    sendJson(ctx.res!, 200, await changes({ driver, changesDir, lowerDirs, mountPoints }));
+    sendJson(ctx.res!, 200, await changes({ driver, changesDir, lowerDirs, mountPoints, ids: root.ids }));
   });
 
   router.add('GET', '/containers/{id}/export', async (ctx) => {

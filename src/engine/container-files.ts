@@ -880,14 +880,15 @@ async function overlayChanges(upper: string, lowers: LowerLayers, mountPoints: S
 }
 
 /** Whether a file changed between two trees, as Docker's directory comparison decides. */
-function modified(before: fs.Stats, after: fs.Stats): boolean {
-  if (before.mode !== after.mode || before.uid !== after.uid || before.gid !== after.gid || before.rdev !== after.rdev) return true;
+function modified(before: fs.Stats, after: fs.Stats, ids?: IdMappings): boolean {
+  const owner = ids ? toContainerOwner({ uid: after.uid, gid: after.gid }, ids) : after;
+  if (before.mode !== after.mode || before.uid !== owner.uid || before.gid !== owner.gid || before.rdev !== after.rdev) return true;
   if (after.isDirectory()) return false;
   return before.mtimeMs !== after.mtimeMs || before.size !== after.size;
 }
 
 /** Changes by comparing the container's whole tree with the image's (copy driver). */
-async function treeChanges(current: string, image: string, mountPoints: Set<string>): Promise<Change[]> {
+async function treeChanges(current: string, image: string, mountPoints: Set<string>, ids?: IdMappings): Promise<Change[]> {
   const changes: Change[] = [];
   const readNames = async (dir: string) => (await fsp.readdir(dir).catch(() => [] as string[])).sort();
   const addAll = async (rel: string) => {
@@ -913,7 +914,7 @@ async function treeChanges(current: string, image: string, mountPoints: Set<stri
         if (now.isDirectory()) await addAll(childRel);
         continue;
       }
-      const changed = modified(old, now);
+      const changed = modified(old, now, ids);
       if (changed) changes.push({ Path: p, Kind: 0 });
       if (now.isDirectory()) {
         if (old.isDirectory()) await visit(childRel, changed);
@@ -944,6 +945,8 @@ export interface ChangesInput {
   lowerDirs: string[];
   /** Where the runtime mounts things (/proc, /etc/hosts, volumes): their mount points are not changes. */
   mountPoints: string[];
+  /** keep-id: the copy driver's rootfs holds engine ids, compared with the image's through the mappings. */
+  ids?: IdMappings;
 }
 
 /** Mount points the runtime creates in every rootfs. */
@@ -954,8 +957,8 @@ export async function changes(input: ChangesInput): Promise<Change[]> {
   const mountPoints = new Set([...runtimeMountPoints, ...input.mountPoints]);
   if (input.driver === 'copy') {
     const image = input.lowerDirs[0];
-    if (!image) return treeChanges(input.changesDir, path.join(input.changesDir, '.roost-no-image'), mountPoints);
-    return treeChanges(input.changesDir, image, mountPoints);
+    if (!image) return treeChanges(input.changesDir, path.join(input.changesDir, '.roost-no-image'), mountPoints, input.ids);
+    return treeChanges(input.changesDir, image, mountPoints, input.ids);
   }
   return overlayChanges(input.changesDir, new LowerLayers(input.lowerDirs), mountPoints, input.driver === 'fuse-overlayfs');
 }

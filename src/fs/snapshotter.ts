@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { runCommand } from '../util/exec.js';
 import { EngineError } from '../util/errors.js';
 import { applyLayer } from './layer-apply.js';
+import { shiftOwners } from './shift-owners.js';
 
 export type SnapshotterName = 'overlay' | 'fuse-overlayfs' | 'copy';
 
@@ -223,13 +224,20 @@ export class CopySnapshotter extends DirectorySnapshotter implements Snapshotter
     return path.join(containerDir, 'rootfs');
   }
 
-  async mountRootfs(containerDir: string, chainIds: string[]): Promise<string> {
+  async mountRootfs(containerDir: string, chainIds: string[], opts: RootfsOptions = {}): Promise<string> {
     const rootfs = path.join(containerDir, 'rootfs');
     if (fs.existsSync(rootfs)) return rootfs;
     const top = chainIds.at(-1);
     const tmp = `${rootfs}.tmp-${randomBytes(4).toString('hex')}`;
-    if (top) await runCommand('cp', ['-a', '--reflink=auto', this.layerDir(top), tmp]);
-    else await fsp.mkdir(tmp, { mode: 0o755 });
+    try {
+      if (top) await runCommand('cp', ['-a', '--reflink=auto', this.layerDir(top), tmp]);
+      else await fsp.mkdir(tmp, { mode: 0o755 });
+      // The copy is the container's own: a mapped one gets its owners shifted once, before it is in place.
+      if (opts.idMappings && opts.idMappings.uidMappings.length > 1) await shiftOwners(tmp, opts.idMappings);
+    } catch (err) {
+      await fsp.rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
     await fsp.rename(tmp, rootfs);
     return rootfs;
   }
