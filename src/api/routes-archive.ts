@@ -117,7 +117,7 @@ export function archiveRoutes(router: Router): void {
     const lowerDirs = record.chainIds.map((id) => path.join(snapshots, id.replace(/^sha256:/, ''))).reverse();
     const mounts = (record as { Mounts?: Array<{ Destination?: string }> }).Mounts ?? [];
     const mountPoints = mounts.map((m) => m.Destination).filter((d): d is string => typeof d === 'string');
-    sendJson(ctx.res!, 200, await changes({ driver, changesDir, lowerDirs, mountPoints, ids: root.ids }));
+    sendJson(ctx.res!, 200, await changes({ driver, changesDir, lowerDirs, mountPoints, ids: record.idMappedRootfs ? root.ids : undefined }));
   });
 
   router.add('GET', '/containers/{id}/export', async (ctx) => {

@@ -268,7 +268,8 @@ export class ContainerService {
 
   /** Mounts the container's rootfs; a keep-id container's presents the image's owners through its mapping. */
   private mountRootfs(record: ContainerRecord): Promise<string> {
-    return this.snapshotter.mountRootfs(this.containerDir(record.Id), record.chainIds, { idMappings: this.idMappingsOf(record) });
+    const idMappings = record.idMappedRootfs ? this.idMappingsOf(record) : undefined;
+    return this.snapshotter.mountRootfs(this.containerDir(record.Id), record.chainIds, { idMappings });
   }
 
   /** Only the directory of a container's changes (commit, disk usage): nothing is mounted for it. */
@@ -369,6 +370,7 @@ export class ContainerService {
       LogPath: path.join(this.containerDir(id), 'ctr.log'),
       chainIds: this.images.chainIdsOf(image),
       Mounts: [],
+      ...(hostConfig.UsernsMode === 'keep-id' ? { idMappedRootfs: true } : {}),
     };
     if (config.StopSignal) parseSignal(config.StopSignal);
     securitySettings(record.HostConfig);
