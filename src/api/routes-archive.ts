@@ -18,7 +18,7 @@ function requiredPath(ctx: RouteContext): string {
 
 async function containerRoot(ctx: RouteContext): Promise<{ record: ContainerRecord; root: ContainerRoot; changesDir: string; driver: string }> {
   const { record, rootfs, changesDir, driver } = await ctx.engine.containers.filesystemOf(ctx.params.id!);
-  return { record, root: { rootfs, name: ctx.params.id! }, changesDir, driver };
+  return { record, root: { rootfs, name: ctx.params.id!, ids: ctx.engine.containers.idMappingsOf(record) }, changesDir, driver };
 }
 
 /**
@@ -29,6 +29,7 @@ async function containerRoot(ctx: RouteContext): Promise<{ record: ContainerReco
 async function archiveRoot(ctx: RouteContext, containerPath: string): Promise<{ record: ContainerRecord; root: ContainerRoot; path: string; readOnly: boolean }> {
   const record = ctx.engine.containers.get(ctx.params.id!);
   const name = ctx.params.id!;
+  const ids = ctx.engine.containers.idMappingsOf(record);
   const clean = path.posix.normalize(`/${containerPath}`);
   const under = (record.Mounts ?? [])
     .filter((m) => clean === m.Destination || clean.startsWith(`${m.Destination}/`))
@@ -36,14 +37,14 @@ async function archiveRoot(ctx: RouteContext, containerPath: string): Promise<{ 
   const readOnly = under ? !under.RW : record.HostConfig.ReadonlyRootfs === true;
   const mount = under?.Type === 'tmpfs' ? undefined : under;
   if (record.State.Running && record.State.Pid > 0) {
-    return { record, root: { rootfs: `/proc/${record.State.Pid}/root`, name }, path: containerPath, readOnly };
+    return { record, root: { rootfs: `/proc/${record.State.Pid}/root`, name, ids }, path: containerPath, readOnly };
   }
   if (mount) {
     const rest = clean.slice(mount.Destination.length) || '/';
-    return { record, root: { rootfs: mount.Source, name }, path: containerPath.endsWith('/') && !rest.endsWith('/') ? `${rest}/` : rest, readOnly };
+    return { record, root: { rootfs: mount.Source, name, ids }, path: containerPath.endsWith('/') && !rest.endsWith('/') ? `${rest}/` : rest, readOnly };
   }
   const { rootfs } = await ctx.engine.containers.filesystemOf(name);
-  return { record, root: { rootfs, name }, path: containerPath, readOnly };
+  return { record, root: { rootfs, name, ids }, path: containerPath, readOnly };
 }
 
 function emit(ctx: RouteContext, record: ContainerRecord, action: string): void {
@@ -110,18 +111,18 @@ export function archiveRoutes(router: Router): void {
   });
 
   router.add('GET', '/containers/{id}/changes', async (ctx) => {
-    const { record, changesDir, driver } = await containerRoot(ctx);
+    const { record, root, changesDir, driver } = await containerRoot(ctx);
     const snapshots = path.join(ctx.engine.options.dataDir, 'storage', 'snapshots');
     // Topmost layer first, as overlayfs stacks them (for copy, the top snapshot is the whole image).
     const lowerDirs = record.chainIds.map((id) => path.join(snapshots, id.replace(/^sha256:/, ''))).reverse();
     const mounts = (record as { Mounts?: Array<{ Destination?: string }> }).Mounts ?? [];
     const mountPoints = mounts.map((m) => m.Destination).filter((d): d is string => typeof d === 'string');
-    sendJson(ctx.res!, 200, await changes({ driver, changesDir, lowerDirs, mountPoints }));
+    sendJson(ctx.res!, 200, await changes({ driver, changesDir, lowerDirs, mountPoints, ids: record.idMappedRootfs ? root.ids : undefined }));
   });
 
   router.add('GET', '/containers/{id}/export', async (ctx) => {
     const { record, root } = await containerRoot(ctx);
-    const stream = exportRootfs(root.rootfs);
+    const stream = exportRootfs(root);
     emit(ctx, record, 'export');
     await sendTar(ctx, stream);
   });

@@ -12,12 +12,15 @@ export interface ProgressLine {
 
 /**
  * Shows pull/push progress as the docker CLI does: on a terminal one line per layer, redrawn in place
- * with its bar; otherwise each change of status on a line of its own (no bars). An error message in
- * the stream ends it with that error.
+ * with its bar (Downloading, then Extracting); otherwise each change of a layer's status on a line of its
+ * own (no bars, so a phase that reports progress shows once). An error message in the stream ends it with
+ * that error.
  */
 export class ProgressView {
   private readonly order: string[] = [];
   private readonly lines = new Map<string, string>();
+  /** Plain output: the status last printed for each layer. */
+  private readonly printed = new Map<string, string>();
   private drawn = 0;
 
   constructor(private readonly out: NodeJS.WriteStream = process.stdout, private readonly tty = Boolean(out.isTTY)) {}
@@ -31,7 +34,10 @@ export class ProgressView {
     if (!message.status) return;
     const text = message.id ? `${message.id}: ${message.status}${message.progress && this.tty ? ` ${message.progress}` : ''}` : message.status;
     if (!this.tty) {
-      if (message.status === 'Downloading' || message.status === 'Pushing' || message.status === 'Extracting') return;
+      if (message.id) {
+        if (this.printed.get(message.id) === message.status) return;
+        this.printed.set(message.id, message.status);
+      } else this.printed.clear();
       this.out.write(`${text}\n`);
       return;
     }

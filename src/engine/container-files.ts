@@ -24,6 +24,9 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { extract as tarExtract, pack as tarPack, type Header, type Pack } from 'tar-stream';
 import { applyLayer, normalizeEntryPath } from '../fs/layer-apply.js';
+import { putXattrs } from '../fs/pax-xattrs.js';
+import { isLayerXattr, layerXattrValue, readTreeXattrs, type Xattrs } from '../fs/xattrs.js';
+import { toContainerOwner, toEngineOwner, type IdMappings } from '../runtime/id-maps.js';
 import { EngineError, invalid } from '../util/errors.js';
 
 const posix = path.posix;
@@ -47,6 +50,11 @@ export interface ContainerRoot {
   rootfs: string;
   /** The container as the user named it (Docker's "Could not find the file X in container Y"). */
   name: string;
+  /**
+   * The container's own user namespace mappings (--userns=keep-id): archives carry owners as the container
+   * sees them, so they are translated on the way out and back on the way in.
+   */
+  ids?: IdMappings;
 }
 
 /** Docker's `X-Docker-Container-Path-Stat`; `mode` in Go's os.FileMode bits. */
@@ -377,8 +385,26 @@ function nodeReadable(pack: Pack, onDestroy?: () => void): Readable {
 class TreePacker {
   /** dev:ino of files with several links → the entry that stored them first. */
   private readonly linked = new Map<string, string>();
+  /** Extended attributes to store, by entry name (export only). */
+  xattrs: Map<string, Xattrs> | undefined;
 
-  constructor(private readonly pack: Pack, private readonly skip?: EntryFilter) {}
+  constructor(private readonly pack: Pack, private readonly skip?: EntryFilter, private readonly ids?: IdMappings) {}
+
+  /** headerFor, with the owner as the container sees it. */
+  private header(st: fs.Stats, name: string, linkTarget: () => string): TarHeader | undefined {
+    const header = headerFor(st, name, linkTarget);
+    if (!header || !this.ids) return header;
+    const { uid, gid } = toContainerOwner({ uid: st.uid, gid: st.gid }, this.ids);
+    const { pax: _engineIds, ...rest } = header;
+    return { ...rest, uid, gid };
+  }
+
+  /** writeEntry, after the PAX header with the entry's extended attributes when it has any. */
+  private async put(header: TarHeader, content?: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
+    const own = this.xattrs?.get(header.name!.replace(/\/$/, ''));
+    if (!own) return writeEntry(this.pack, header, content);
+    await writeEntry(this.pack, putXattrs(this.pack, header as Parameters<Pack['entry']>[0], own) as TarHeader, content);
+  }
 
   /** `name` inside the open directory `dirFd`, stored as `entryName`; a directory with everything below it. */
   async entry(dirFd: number, name: string, entryName: string): Promise<void> {
@@ -406,13 +432,13 @@ class TreePacker {
       await this.file(dirFd, name, st, entryName);
       return;
     }
-    const header = headerFor(st, entryName, () => fs.readlinkSync(file));
-    if (header) await writeEntry(this.pack, header);
+    const header = this.header(st, entryName, () => fs.readlinkSync(file));
+    if (header) await this.put(header);
   }
 
   /** The open directory `fd`: its own entry (when `withSelf`) and its children below `entryName`. */
   async directory(fd: number, st: fs.Stats, entryName: string, withSelf: boolean): Promise<void> {
-    if (withSelf) await writeEntry(this.pack, headerFor(st, entryName, () => '')!);
+    if (withSelf) await this.put(this.header(st, entryName, () => '')!);
     const names = (await fsp.readdir(`/proc/self/fd/${fd}`)).sort();
     for (const child of names) await this.entry(fd, child, joinEntry(entryName, child));
   }
@@ -422,7 +448,7 @@ class TreePacker {
     if (st.nlink > 1) {
       const first = this.linked.get(key);
       if (first !== undefined) {
-        await writeEntry(this.pack, { ...headerFor(st, entryName, () => '')!, type: 'link', linkname: first, size: 0 });
+        await writeEntry(this.pack, { ...this.header(st, entryName, () => '')!, type: 'link', linkname: first, size: 0 });
         return;
       }
     }
@@ -437,11 +463,11 @@ class TreePacker {
       const now = fs.fstatSync(fd);
       if (!now.isFile()) return;
       if (st.nlink > 1) this.linked.set(key, entryName);
-      const header = headerFor(now, entryName, () => '')!;
+      const header = this.header(now, entryName, () => '')!;
       // A small file in one synchronous read, handed to the pack as one buffer: a source tree is mostly small
       // files, and the per-entry stream and async reads cost more than the bytes.
-      if (now.size <= SMALL_FILE) await writeEntry(this.pack, header, [smallFile(fd, now.size)]);
-      else await writeEntry(this.pack, header, fileChunks(fd, now.size));
+      if (now.size <= SMALL_FILE) await this.put(header, [smallFile(fd, now.size)]);
+      else await this.put(header, fileChunks(fd, now.size));
     } finally {
       fs.closeSync(fd);
     }
@@ -452,14 +478,14 @@ class TreePacker {
 export type EntryFilter = (entryName: string, isDir: boolean) => 'all' | 'self' | undefined;
 
 /** A tar stream filled by `produce`; `cleanup` runs once, however it ends. */
-function tarStream(produce: (packer: TreePacker) => Promise<void>, cleanup: () => void, skip?: EntryFilter): Readable {
+function tarStream(produce: (packer: TreePacker) => Promise<void>, cleanup: () => void, skip?: EntryFilter, ids?: IdMappings): Readable {
   const pack = tarPack();
   let cleaned = false;
   const clean = () => {
     if (!cleaned) cleanup();
     cleaned = true;
   };
-  void produce(new TreePacker(pack, skip)).then(
+  void produce(new TreePacker(pack, skip, ids)).then(
     () => {
       clean();
       pack.finalize();
@@ -477,11 +503,11 @@ function tarStream(produce: (packer: TreePacker) => Promise<void>, cleanup: () =
  * `entryName` and below it. `entryName` `/` stores the root as `/` and its children as `/child` (what Docker
  * sends for the container's root); `''` stores only the children, as `child`. Takes over `dirFd` and closes it.
  */
-function tarAt(dirFd: number, name: string | undefined, entryName: string, skip?: EntryFilter): Readable {
+function tarAt(dirFd: number, name: string | undefined, entryName: string, skip?: EntryFilter, ids?: IdMappings): Readable {
   return tarStream(async (packer) => {
     if (name !== undefined) return packer.entry(dirFd, name, entryName);
     await packer.directory(dirFd, fs.fstatSync(dirFd), entryName, entryName !== '');
-  }, () => fs.closeSync(dirFd), skip);
+  }, () => fs.closeSync(dirFd), skip, ids);
 }
 
 /**
@@ -501,13 +527,30 @@ export function archivePath(root: ContainerRoot, containerPath: string): { stat:
   }
   const top = stat.name;
   const last = walk.parts.at(-1);
-  return { stat, stream: tarAt(walk.dirFd!, last, top === '/' ? '/' : top) };
+  return { stat, stream: tarAt(walk.dirFd!, last, top === '/' ? '/' : top, undefined, root.ids) };
 }
 
-/** GET /containers/{id}/export: the whole root filesystem, entries relative (`bin/busybox`), no entry for the root. */
-export function exportRootfs(rootfs: string): Readable {
-  const fd = fs.openSync(rootfs, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
-  return tarAt(fd, undefined, '');
+/**
+ * GET /containers/{id}/export: the whole root filesystem, entries relative (`bin/busybox`), no entry for the
+ * root, with extended attributes (read first, by one getfattr over the tree; overlayfs' own are left out).
+ */
+export function exportRootfs(root: Pick<ContainerRoot, 'rootfs' | 'ids'>): Readable {
+  const fd = fs.openSync(root.rootfs, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  return tarStream(async (packer) => {
+    packer.xattrs = await entryXattrs(root.rootfs);
+    await packer.directory(fd, fs.fstatSync(fd), '', false);
+  }, () => fs.closeSync(fd), undefined, root.ids);
+}
+
+/** The layer-worthy extended attributes under `dir`, by entry name relative to it. */
+async function entryXattrs(dir: string): Promise<Map<string, Xattrs>> {
+  const byEntry = new Map<string, Xattrs>();
+  for (const [file, all] of await readTreeXattrs(dir)) {
+    const kept: Xattrs = all.filter(([name]) => isLayerXattr(name)).map(([name, value]) => [name, layerXattrValue(name, value)]);
+    const rel = path.relative(dir, file);
+    if (kept.length > 0 && rel !== '' && !rel.startsWith('..')) byEntry.set(rel.split(path.sep).join('/'), kept);
+  }
+  return byEntry;
 }
 
 /**
@@ -679,9 +722,11 @@ export async function extractInto(root: ContainerRoot, containerPath: string, bo
       }
       if (rel === '') return undefined;
       guard?.(rel, header.type === 'directory');
-      if (opts.owner) {
-        header.uid = opts.owner.uid;
-        header.gid = opts.owner.gid;
+      if (opts.owner || root.ids) {
+        const named = opts.owner ?? { uid: Number(header.pax?.uid ?? header.uid ?? 0), gid: Number(header.pax?.gid ?? header.gid ?? 0) };
+        const { uid, gid } = root.ids ? toEngineOwner(named, root.ids) : named;
+        header.uid = uid;
+        header.gid = gid;
         if (header.pax) { delete header.pax.uid; delete header.pax.gid; }
       }
       return header;
@@ -836,14 +881,15 @@ async function overlayChanges(upper: string, lowers: LowerLayers, mountPoints: S
 }
 
 /** Whether a file changed between two trees, as Docker's directory comparison decides. */
-function modified(before: fs.Stats, after: fs.Stats): boolean {
-  if (before.mode !== after.mode || before.uid !== after.uid || before.gid !== after.gid || before.rdev !== after.rdev) return true;
+function modified(before: fs.Stats, after: fs.Stats, ids?: IdMappings): boolean {
+  const owner = ids ? toContainerOwner({ uid: after.uid, gid: after.gid }, ids) : after;
+  if (before.mode !== after.mode || before.uid !== owner.uid || before.gid !== owner.gid || before.rdev !== after.rdev) return true;
   if (after.isDirectory()) return false;
   return before.mtimeMs !== after.mtimeMs || before.size !== after.size;
 }
 
 /** Changes by comparing the container's whole tree with the image's (copy driver). */
-async function treeChanges(current: string, image: string, mountPoints: Set<string>): Promise<Change[]> {
+async function treeChanges(current: string, image: string, mountPoints: Set<string>, ids?: IdMappings): Promise<Change[]> {
   const changes: Change[] = [];
   const readNames = async (dir: string) => (await fsp.readdir(dir).catch(() => [] as string[])).sort();
   const addAll = async (rel: string) => {
@@ -869,7 +915,7 @@ async function treeChanges(current: string, image: string, mountPoints: Set<stri
         if (now.isDirectory()) await addAll(childRel);
         continue;
       }
-      const changed = modified(old, now);
+      const changed = modified(old, now, ids);
       if (changed) changes.push({ Path: p, Kind: 0 });
       if (now.isDirectory()) {
         if (old.isDirectory()) await visit(childRel, changed);
@@ -900,6 +946,8 @@ export interface ChangesInput {
   lowerDirs: string[];
   /** Where the runtime mounts things (/proc, /etc/hosts, volumes): their mount points are not changes. */
   mountPoints: string[];
+  /** keep-id: the copy driver's rootfs holds engine ids, compared with the image's through the mappings. */
+  ids?: IdMappings;
 }
 
 /** Mount points the runtime creates in every rootfs. */
@@ -910,8 +958,8 @@ export async function changes(input: ChangesInput): Promise<Change[]> {
   const mountPoints = new Set([...runtimeMountPoints, ...input.mountPoints]);
   if (input.driver === 'copy') {
     const image = input.lowerDirs[0];
-    if (!image) return treeChanges(input.changesDir, path.join(input.changesDir, '.roost-no-image'), mountPoints);
-    return treeChanges(input.changesDir, image, mountPoints);
+    if (!image) return treeChanges(input.changesDir, path.join(input.changesDir, '.roost-no-image'), mountPoints, input.ids);
+    return treeChanges(input.changesDir, image, mountPoints, input.ids);
   }
   return overlayChanges(input.changesDir, new LowerLayers(input.lowerDirs), mountPoints, input.driver === 'fuse-overlayfs');
 }

@@ -103,6 +103,11 @@ export interface ContainerRecord {
   probeAgent?: boolean;
   /** Host ports as really published while running (random ports resolved). */
   publishedPorts?: Record<string, Array<{ HostIp: string; HostPort: string }>>;
+  /**
+   * keep-id records made since image owners go through the container's mappings: its rootfs presents (copy
+   * driver: holds) them mapped. Older keep-id records keep the unmapped rootfs their files were written to.
+   */
+  idMappedRootfs?: boolean;
 }
 
 const zeroTime = '0001-01-01T00:00:00Z';

@@ -13,6 +13,7 @@ import { checkDnsSettings, extraHostsLines, resolvConfContent, wantsHostGateway 
 import type { RuntimeChoice } from '../rootless/host-check.js';
 import { findExecutable } from '../util/find-executable.js';
 import { buildExecProcess, buildSpec, keepIdMappings, type IdMap, type ProcessUser } from '../runtime/oci-spec.js';
+import type { IdMappings } from '../runtime/id-maps.js';
 import { launchMonitor, MonitorLink, type MonitorFiles } from '../runtime/monitor.js';
 import { resolveGroups, resolveUser } from '../runtime/user.js';
 import { checkResources, resourceFields, securitySettings } from '../runtime/security.js';
@@ -264,8 +265,24 @@ export class ContainerService {
    */
   async filesystemOf(idOrName: string): Promise<{ record: ContainerRecord; rootfs: string; changesDir: string; driver: string }> {
     const { record, changesDir, driver } = this.changesOf(idOrName);
-    const rootfs = await this.snapshotter.mountRootfs(this.containerDir(record.Id), record.chainIds);
+    const rootfs = await this.mountRootfs(record);
     return { record, rootfs, changesDir, driver };
+  }
+
+  /**
+   * The mappings of the container's own user namespace (--userns=keep-id, with a subuid range), or undefined
+   * when it shares the engine's: how the engine's view of its files differs from the container's.
+   */
+  idMappingsOf(record: ContainerRecord): IdMappings | undefined {
+    if (record.HostConfig.UsernsMode !== 'keep-id') return undefined;
+    const { mappings } = keepIdentity();
+    return mappings.uidMappings.length > 1 ? mappings : undefined;
+  }
+
+  /** Mounts the container's rootfs; a keep-id container's presents the image's owners through its mapping. */
+  private mountRootfs(record: ContainerRecord): Promise<string> {
+    const idMappings = record.idMappedRootfs ? this.idMappingsOf(record) : undefined;
+    return this.snapshotter.mountRootfs(this.containerDir(record.Id), record.chainIds, { idMappings });
   }
 
   /** Only the directory of a container's changes (commit, disk usage): nothing is mounted for it. */
@@ -366,6 +383,7 @@ export class ContainerService {
       LogPath: path.join(this.containerDir(id), 'ctr.log'),
       chainIds: this.images.chainIdsOf(image),
       Mounts: [],
+      ...(hostConfig.UsernsMode === 'keep-id' ? { idMappedRootfs: true } : {}),
     };
     if (config.StopSignal) parseSignal(config.StopSignal);
     securitySettings(record.HostConfig);
@@ -383,7 +401,7 @@ export class ContainerService {
     await fsp.mkdir(this.containerDir(id), { recursive: true, mode: 0o700 });
     const createdVolumes: string[] = [];
     try {
-      const rootfs = await this.snapshotter.mountRootfs(this.containerDir(id), record.chainIds);
+      const rootfs = await this.mountRootfs(record);
       record.Mounts = await this.resolveMounts(mounts, rootfs, createdVolumes);
       await this.persist(record);
     } catch (err) {
@@ -705,7 +723,7 @@ export class ContainerService {
     }
     const trace = tracer(`start ${record.Id.slice(0, 12)}`);
     const dir = this.containerDir(record.Id);
-    const rootfs = await this.snapshotter.mountRootfs(dir, record.chainIds);
+    const rootfs = await this.mountRootfs(record);
     trace('rootfs');
     const keepId = record.HostConfig.UsernsMode === 'keep-id' ? keepIdentity() : undefined;
     const security = securitySettings(record.HostConfig);

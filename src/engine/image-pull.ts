@@ -14,27 +14,14 @@ import { EngineError } from '../util/errors.js';
 import { tracer } from '../util/trace.js';
 import { bounded } from '../util/bounded.js';
 import type { EventBus } from './events.js';
+import { LayerProgress, type ProgressSink } from './pull-progress.js';
 
-/** Docker's progress messages (the JSON lines of POST /images/create). */
-export interface ProgressMessage {
-  status: string;
-  id?: string;
-  progressDetail?: { current?: number; total?: number };
-  progress?: string;
-}
-export type ProgressSink = (message: ProgressMessage) => void;
+export type { ProgressMessage, ProgressSink } from './pull-progress.js';
 
 /** Layers fetched and unpacked at once (ROOST_PULL_LAYERS sets it; 1 is one layer at a time). */
 function parallelLayers(env: NodeJS.ProcessEnv = process.env): number {
   const value = Number(env.ROOST_PULL_LAYERS);
   return Number.isInteger(value) && value > 0 ? value : 3;
-}
-
-function progressBar(current: number, total: number): string {
-  const width = 50;
-  const done = total > 0 ? Math.min(width, Math.floor((current / total) * width)) : 0;
-  const human = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}kB` : `${n}B`);
-  return `[${'='.repeat(Math.max(0, done - 1))}${done > 0 ? '>' : ''}${' '.repeat(width - done)}] ${human(current)}/${human(total)}`;
 }
 
 
@@ -72,28 +59,25 @@ export class ImagePuller {
     }
     const chains = chainIds(config.rootfs.diff_ids);
     const todo: number[] = [];
+    const layerProgress = new Map<number, LayerProgress>();
     layers.forEach((layer, i) => {
       const id = layer.digest.slice(7, 19);
       if (this.content.has(layer.digest) && this.snapshotter.hasLayer(chains[i]!)) progress({ status: 'Already exists', id, progressDetail: {} });
       else {
-        progress({ status: 'Pulling fs layer', id, progressDetail: {} });
+        // An uncompressed layer's unpacked size is its size; a compressed one's is known only at its end.
+        const view = new LayerProgress(id, progress, layer.size, layer.mediaType.endsWith('tar') ? layer.size : undefined);
+        view.pullingFsLayer();
+        layerProgress.set(i, view);
         todo.push(i);
       }
     });
     // The copy driver builds each layer on a copy of its parent, so it unpacks in order.
     const limit = this.snapshotter.name === 'copy' ? 1 : parallelLayers();
+    for (const i of todo.slice(limit)) layerProgress.get(i)!.waiting();
     await bounded(todo, limit, async (i) => {
-      const layer = layers[i]!;
-      const id = layer.digest.slice(7, 19);
-      let last = 0;
-      const onBytes = (current: number) => {
-        const now = Date.now();
-        if (now - last < 100 && current < layer.size) return;
-        last = now;
-        progress({ status: 'Downloading', id, progressDetail: { current, total: layer.size }, progress: progressBar(current, layer.size) });
-      };
-      await this.fetchLayer(client, ref.path, layer.digest, chains[i]!, chains[i - 1], config.rootfs.diff_ids[i]!, onBytes);
-      progress({ status: 'Pull complete', id, progressDetail: {} });
+      const view = layerProgress.get(i)!;
+      const unpacked = await this.fetchLayer(client, ref.path, layers[i]!.digest, chains[i]!, chains[i - 1], config.rootfs.diff_ids[i]!, view);
+      view.complete(unpacked);
     });
     trace('layers');
     await this.content.putBuffer(fetched.bytes);
@@ -160,10 +144,14 @@ export class ImagePuller {
     return config;
   }
 
-  /** One layer: downloaded once, into the content store and (when missing) its snapshot at the same time. */
-  private async fetchLayer(client: RegistryClient, repo: string, digest: string, chainId: string, parent: string | undefined, diffId: string, onBytes: (n: number) => void): Promise<void> {
+  /**
+   * One layer: downloaded once, into the content store and (when missing) its snapshot at the same time.
+   * Resolves with whether it was unpacked.
+   */
+  private async fetchLayer(client: RegistryClient, repo: string, digest: string, chainId: string, parent: string | undefined, diffId: string, view: LayerProgress): Promise<boolean> {
     const unpack = !this.snapshotter.hasLayer(chainId);
-    const source = blobStream(client, repo, digest, { onBytes });
+    const source = blobStream(client, repo, digest, { onBytes: (n) => view.downloading(n) });
+    source.once('end', () => view.downloaded());
     const toStore = new PassThrough({ highWaterMark: 1 << 20 });
     const toUnpack = new PassThrough({ highWaterMark: 1 << 20 });
     source.pipe(toStore);
@@ -171,8 +159,8 @@ export class ImagePuller {
     source.on('error', (err) => { toStore.destroy(err); toUnpack.destroy(err); });
     const abort = (err: unknown) => { source.destroy(err as Error); return Promise.reject(err); };
     const results = await Promise.allSettled([
-      this.content.putStream(toStore, digest).catch(abort),
-      unpack ? this.snapshotter.ensureLayer(chainId, parent, () => toUnpack).catch(abort) : Promise.resolve(undefined),
+      this.content.putStream(toStore, digest).then(() => view.verified(unpack), abort),
+      unpack ? this.snapshotter.ensureLayer(chainId, parent, () => toUnpack, { onBytes: (n) => view.extracting(n) }).catch(abort) : Promise.resolve(undefined),
     ]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     const unpacked = results[1].status === 'fulfilled' ? results[1].value : undefined;
@@ -182,6 +170,7 @@ export class ImagePuller {
       await this.content.remove(digest).catch(() => {});
       throw new EngineError('invalid_argument', `layer ${digest} unpacks to ${unpacked!.diffId}, but the image config says ${diffId}: refused`);
     }
+    return unpack;
   }
 }
 

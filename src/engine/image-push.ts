@@ -12,7 +12,7 @@ import type { Registries } from '../registry/registries.js';
 import { EngineError, invalid } from '../util/errors.js';
 import type { EventBus } from './events.js';
 import { bounded } from '../util/bounded.js';
-import type { ProgressSink } from './image-pull.js';
+import type { ProgressSink } from './pull-progress.js';
 
 const parallelUploads = 3;
 const uncompressed = new Set<string>([mediaTypes.ociLayer, mediaTypes.dockerLayer]);

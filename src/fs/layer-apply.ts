@@ -27,6 +27,8 @@ import { applyScanned } from './layer-scan.js';
 import { defaultTarScanner, type TarScannerChoice } from '../wasm/choice.js';
 import { TarScanJs } from '../wasm/tar-scan-js.js';
 import { TarScanWasm } from '../wasm/tar-scan.js';
+import { isLayerXattr, writeXattrs, type RefusedXattr, type Xattrs } from './xattrs.js';
+import { xattrsFromPax } from './pax-xattrs.js';
 
 export type WhiteoutMode = 'overlay' | 'delete' | 'none';
 
@@ -43,6 +45,8 @@ export interface ApplyOptions {
   ownership: boolean;
   /** Which tar parser reads the layer (default: defaultTarScanner(), i.e. the measured one). */
   tarScanner?: TarScannerChoice;
+  /** Called with the count of uncompressed bytes handed to the tar parser so far, after each chunk. */
+  onBytes?: (applied: number) => void;
 }
 
 export interface ApplyResult {
@@ -52,6 +56,8 @@ export interface ApplyResult {
   size: number;
   /** Container paths ('/dev/null', ...) of entries we could not create, e.g. device nodes without CAP_MKNOD. */
   skipped: string[];
+  /** Extended attributes the kernel refuses to set here on principle (trusted.* in a user namespace, ...). */
+  refusedXattrs: RefusedXattr[];
 }
 
 /**
@@ -62,6 +68,8 @@ type TarHeader = Omit<Header, 'type' | 'linkname' | 'pax'> & {
   type: Header['type'] | null;
   linkname: string | null;
   pax?: Record<string, string> | null;
+  /** SCHILY.xattr.* records with their values as bytes (tar-stream's `pax` has them as lossy UTF-8 text). */
+  xattrs?: Xattrs;
 };
 
 /** An entry's content stream (a streamx Readable); we only iterate, drain or destroy it. */
@@ -241,6 +249,8 @@ class LayerWriter {
   private readonly dirMeta = new Map<string, EntryMeta>();
   private readonly overlayWhiteouts = new Set<string>();
   private readonly overlayOpaque = new Set<string>();
+  /** Extended attributes to set once everything is written (a later chown or write would drop file capabilities). */
+  private readonly xattrs = new Map<string, Xattrs>();
   private chownRefused = false;
   private mknodRefused = false;
   private readonly implicitOwner: { uid: number; gid: number } | undefined;
@@ -276,9 +286,11 @@ class LayerWriter {
         case 'file':
         case 'contiguous-file':
           await this.file(rel, h, stream, label);
+          this.noteXattrs(rel, h);
           return;
         case 'directory':
           await this.directory(rel, h, label);
+          this.noteXattrs(rel, h);
           return;
         case 'symlink':
           await this.symlink(rel, h, label);
@@ -295,9 +307,15 @@ class LayerWriter {
           throw invalid(`layer entry ${label} has an unsupported tar type (${h.type ?? 'unknown'})`);
       }
       if ((h.size ?? 0) > 0) await drain(stream);
+      this.noteXattrs(rel, h);
     } catch (err) {
       throw entryError(err, label);
     }
+  }
+
+  private noteXattrs(rel: string, h: TarHeader): void {
+    const kept = (h.xattrs ?? []).filter(([name]) => isLayerXattr(name));
+    if (kept.length > 0) this.xattrs.set(rel, kept);
   }
 
   /** Makes sure `rel` is a real directory, walking down from the root; missing ones are created when `create`. */
@@ -341,7 +359,7 @@ class LayerWriter {
 
   /** Forgets everything remembered about `rel` and, when it was a directory, about everything below it. */
   private forget(rel: string, tree: boolean): void {
-    const sets: Array<Set<string> | Map<string, unknown>> = [this.verified, this.dirMeta, this.overlayWhiteouts, this.overlayOpaque];
+    const sets: Array<Set<string> | Map<string, unknown>> = [this.verified, this.dirMeta, this.overlayWhiteouts, this.overlayOpaque, this.xattrs];
     if (this.written) sets.push(this.written);
     const prefix = `${rel}/`;
     for (const set of sets) {
@@ -580,8 +598,8 @@ class LayerWriter {
     }
   }
 
-  /** After the last entry: overlay whiteouts, opaque markers, then directory owners, modes and times. */
-  async finish(): Promise<void> {
+  /** After the last entry: overlay whiteouts, opaque markers, directory owners, modes and times, then xattrs. */
+  async finish(): Promise<RefusedXattr[]> {
     if (this.overlayWhiteouts.size > 0) await createOverlayWhiteouts([...this.overlayWhiteouts].map((rel) => this.abs(rel)));
     if (this.overlayOpaque.size > 0) await markOverlayOpaque([...this.overlayOpaque].map((rel) => this.abs(rel)));
     // Deepest first, so a restrictive parent mode cannot lock us out of its children.
@@ -598,7 +616,33 @@ class LayerWriter {
         throw entryError(err, label);
       }
     }
+    // Every path left here was made by this layer under parents checked to be real directories; a path a
+    // later entry replaced or removed was forgotten. setfattr -h never follows a final symlink.
+    const refused = await writeXattrs([...this.xattrs].map(([rel, xattrs]) => ({ path: this.abs(rel), xattrs })));
+    return refused.map((r) => ({ ...r, path: `/${path.relative(this.root, r.path)}` }));
   }
+}
+
+/**
+ * tar-stream hands an entry its PAX records as UTF-8 text, which loses binary attribute values; this keeps
+ * each PAX header's raw bytes (on this one parser, through the method that decodes them) for the entry it
+ * precedes. Global PAX headers are ignored, as the scanner engines ignore them.
+ */
+const RAW_PAX = Symbol('raw pax header');
+type PaxDecoding = { _decodeLongHeader(buf: Buffer): void; _header: { type: string } | null; _pax: Record<string | symbol, unknown> | null };
+function keepRawPax(extract: object): void {
+  const parser = extract as PaxDecoding;
+  const decode = parser._decodeLongHeader;
+  if (typeof decode !== 'function') throw new EngineError('internal', 'this tar-stream version has no _decodeLongHeader: extended attributes would be lost');
+  parser._decodeLongHeader = function (this: PaxDecoding, buf: Buffer) {
+    decode.call(this, buf);
+    if (this._header?.type === 'pax-header' && this._pax) this._pax[RAW_PAX] = Buffer.from(buf);
+  };
+}
+
+function rawPaxXattrs(h: TarHeader): Xattrs | undefined {
+  const raw = (h.pax as Record<string | symbol, unknown> | null | undefined)?.[RAW_PAX];
+  return Buffer.isBuffer(raw) ? xattrsFromPax(raw) : undefined;
 }
 
 /**
@@ -661,7 +705,7 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
     const writer = new LayerWriter(targetDir, { uid: rootStat.uid, gid: rootStat.gid }, opts);
     const engine = scannerChoice === 'wasm' ? new TarScanWasm() : new TarScanJs();
     try {
-      await applyScanned(input, engine, (chunk) => { hash.update(chunk); size += chunk.length; }, (h, payload) => writer.entry(h as TarHeader, payload));
+      await applyScanned(input, engine, (chunk) => { hash.update(chunk); size += chunk.length; opts.onBytes?.(size); }, (h, payload) => writer.entry(h as TarHeader, payload));
     } catch (err) {
       decompressor?.destroy();
       source.destroy();
@@ -669,10 +713,11 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
       if (decompressor && typeof code === 'string' && /^(Z_|ZSTD_|ERR_ZSTD)/.test(code)) throw invalid(`layer is not a valid ${compression} stream: ${errMessage(err)}`);
       throw err;
     }
-    await writer.finish();
-    return { diffId: `sha256:${hash.digest('hex')}`, size, skipped: writer.skipped };
+    const refusedXattrs = await writer.finish();
+    return { diffId: `sha256:${hash.digest('hex')}`, size, skipped: writer.skipped, refusedXattrs };
   }
   const extract = tarExtract({ highWaterMark: 256 * 1024 });
+  keepRawPax(extract);
 
   let failed = false;
   let failure: unknown;
@@ -690,7 +735,9 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
 
   let current: Promise<void> = Promise.resolve();
   extract.on('entry', (header, stream, next) => {
-    current = writer.entry(header as unknown as TarHeader, stream as unknown as EntryStream).then(
+    const h = header as unknown as TarHeader;
+    h.xattrs = rawPaxXattrs(h);
+    current = writer.entry(h, stream as unknown as EntryStream).then(
       () => next(),
       (err) => fail(err),
     );
@@ -727,6 +774,7 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
         hash.update(chunk);
         size += chunk.length;
         if (!extract.write(chunk) && !(await waitDrain())) break;
+        opts.onBytes?.(size);
       }
       if (!failed) extract.end(null);
     } catch (err) {
@@ -746,6 +794,6 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
   if (!failed && !tarFinished) fail(invalid('layer is not a valid tar archive: it ended early'));
   if (failed) throw failure;
 
-  await writer.finish();
-  return { diffId: `sha256:${hash.digest('hex')}`, size, skipped: writer.skipped };
+  const refusedXattrs = await writer.finish();
+  return { diffId: `sha256:${hash.digest('hex')}`, size, skipped: writer.skipped, refusedXattrs };
 }

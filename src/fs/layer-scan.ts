@@ -19,6 +19,7 @@ export interface ScannedHeader {
   devmajor: number;
   devminor: number;
   pax: Record<string, string> | null;
+  xattrs: Array<[string, Buffer]>;
 }
 
 const TYPES: Record<string, ScannedHeader['type']> = {
@@ -34,7 +35,7 @@ export function headerOf(rec: TarEntryRecord): ScannedHeader {
   return {
     name: rec.name, type: TYPES[rec.type]!, linkname: rec.linkname === '' ? null : rec.linkname,
     mode: rec.mode, uid: rec.uid, gid: rec.gid, size: rec.size, mtime: new Date(rec.mtime * 1000),
-    devmajor: rec.devmajor, devminor: rec.devminor, pax,
+    devmajor: rec.devmajor, devminor: rec.devminor, pax, xattrs: rec.xattrs,
   };
 }
 

@@ -4,9 +4,32 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { runCommand } from '../util/exec.js';
+import { EngineError } from '../util/errors.js';
 import { applyLayer } from './layer-apply.js';
+import { shiftOwners } from './shift-owners.js';
 
 export type SnapshotterName = 'overlay' | 'fuse-overlayfs' | 'copy';
+
+/** One range of an OCI id mapping: container ids from containerID on are hostID on, for size ids. */
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+export interface UnpackOptions {
+  /** Called as the layer's uncompressed bytes are applied, with the count so far (pull's Extracting). */
+  onBytes?: (applied: number) => void;
+}
+
+export interface RootfsOptions {
+  /**
+   * The container runs in a user namespace of its own with these mappings (--userns=keep-id). Layer files
+   * are stored with the ids the image gives them, so the rootfs presents each stored id through the mapping,
+   * and the container sees the image's owners again (its writes are stored the other way back).
+   */
+  idMappings?: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
+}
 
 /**
  * Layers become read-only snapshots keyed by chain ID; a container gets a writable rootfs on top.
@@ -17,12 +40,12 @@ export interface Snapshotter {
   /** Creates the snapshot root and sweeps what an interrupted unpack left. */
   open(): Promise<void>;
   /** Unpacks a layer on top of its parent chain, unless that snapshot already exists. Returns the diff ID. */
-  ensureLayer(chainId: string, parentChainId: string | undefined, openLayer: () => Readable): Promise<{ diffId: string; skipped: string[] }>;
+  ensureLayer(chainId: string, parentChainId: string | undefined, openLayer: () => Readable, opts?: UnpackOptions): Promise<{ diffId: string; skipped: string[] }>;
   hasLayer(chainId: string): boolean;
   listLayers(): Promise<string[]>;
   removeLayer(chainId: string): Promise<void>;
   /** Creates (or re-mounts after a restart) the container's writable rootfs; returns its path. */
-  mountRootfs(containerDir: string, chainIds: string[]): Promise<string>;
+  mountRootfs(containerDir: string, chainIds: string[], opts?: RootfsOptions): Promise<string>;
   unmountRootfs(containerDir: string): Promise<void>;
   /** Directory holding the container's changes (the overlay upper dir, or the whole copy). */
   changesDir(containerDir: string): string;
@@ -66,11 +89,11 @@ abstract class DirectorySnapshotter {
   }
 
   /** Unpacks into a temp dir (seeded by `seed`) and renames it into place: never half a snapshot. */
-  protected async unpack(chainId: string, seed: (tmp: string) => Promise<void>, openLayer: () => Readable, whiteouts: 'overlay' | 'delete') {
+  protected async unpack(chainId: string, seed: (tmp: string) => Promise<void>, openLayer: () => Readable, whiteouts: 'overlay' | 'delete', opts: UnpackOptions = {}) {
     const tmp = this.tempDir(chainId);
     try {
       await seed(tmp);
-      const result = await applyLayer(openLayer(), tmp, { whiteouts, ownership: true });
+      const result = await applyLayer(openLayer(), tmp, { whiteouts, ownership: true, onBytes: opts.onBytes });
       if (this.hasLayer(chainId)) await fsp.rm(tmp, { recursive: true, force: true });
       else await fsp.rename(tmp, this.layerDir(chainId));
       return result;
@@ -110,15 +133,15 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
     await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work},userxattr`, target]);
   }
 
-  async ensureLayer(chainId: string, _parent: string | undefined, openLayer: () => Readable) {
-    return this.unpack(chainId, (tmp) => fsp.mkdir(tmp, { mode: 0o755 }).then(() => {}), openLayer, 'overlay');
+  async ensureLayer(chainId: string, _parent: string | undefined, openLayer: () => Readable, opts?: UnpackOptions) {
+    return this.unpack(chainId, (tmp) => fsp.mkdir(tmp, { mode: 0o755 }).then(() => {}), openLayer, 'overlay', opts);
   }
 
   changesDir(containerDir: string): string {
     return path.join(containerDir, 'upper');
   }
 
-  async mountRootfs(containerDir: string, chainIds: string[]): Promise<string> {
+  async mountRootfs(containerDir: string, chainIds: string[], opts: RootfsOptions = {}): Promise<string> {
     const rootfs = path.join(containerDir, 'rootfs');
     const upper = this.changesDir(containerDir);
     const work = path.join(containerDir, 'work');
@@ -131,7 +154,10 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
       await fsp.mkdir(empty, { recursive: true });
       lower.push(empty);
     }
-    await this.mountOverlay(lower, upper, work, rootfs);
+    // Kernel overlay cannot shift ids (an idmapped mount needs privileges over the filesystem below), so a
+    // mapped rootfs is always a fuse-overlayfs one, over the same layer layout.
+    if (opts.idMappings && opts.idMappings.uidMappings.length > 1) await mountFuseOverlay(lower, upper, work, rootfs, opts.idMappings);
+    else await this.mountOverlay(lower, upper, work, rootfs);
     return rootfs;
   }
 
@@ -146,6 +172,26 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
   }
 }
 
+/** fuse-overlayfs' uidmapping/gidmapping value: the OCI triplets, all joined by colons. */
+const fuseMapping = (maps: IdMapping[]) => maps.map((m) => `${m.containerID}:${m.hostID}:${m.size}`).join(':');
+
+/**
+ * Mounts with fuse-overlayfs; with mappings, a stored id X is presented as the mapping's host id for container
+ * id X, and an id written through the mount is stored as the container id it maps back to.
+ */
+async function mountFuseOverlay(lower: string[], upper: string, work: string, target: string, idMappings?: RootfsOptions['idMappings']): Promise<void> {
+  const mapping = idMappings ? `,uidmapping=${fuseMapping(idMappings.uidMappings)},gidmapping=${fuseMapping(idMappings.gidMappings)}` : '';
+  try {
+    await runCommand('fuse-overlayfs', ['-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}${mapping}`, target]);
+  } catch (err) {
+    if (!idMappings) throw err;
+    throw new EngineError('unavailable', `cannot mount the container's files with its id mapping: ${(err as Error).message}`, {
+      hint: '--userns=keep-id shows image files with their owners through fuse-overlayfs: install it (package fuse-overlayfs) and make sure /dev/fuse can be opened',
+      cause: err,
+    });
+  }
+}
+
 /**
  * fuse-overlayfs, where the kernel refuses overlay in a user namespace: the same layer layout (whiteouts as
  * 0/0 devices, user.overlay.opaque), mounted in user space.
@@ -154,7 +200,7 @@ export class FuseOverlaySnapshotter extends OverlaySnapshotter {
   override readonly name: SnapshotterName = 'fuse-overlayfs';
 
   protected override async mountOverlay(lower: string[], upper: string, work: string, target: string): Promise<void> {
-    await runCommand('fuse-overlayfs', ['-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`, target]);
+    await mountFuseOverlay(lower, upper, work, target);
   }
 
   static probeFuse(scratch: string): Promise<string | undefined> {
@@ -166,25 +212,32 @@ export class FuseOverlaySnapshotter extends OverlaySnapshotter {
 export class CopySnapshotter extends DirectorySnapshotter implements Snapshotter {
   readonly name = 'copy' as const;
 
-  async ensureLayer(chainId: string, parent: string | undefined, openLayer: () => Readable) {
+  async ensureLayer(chainId: string, parent: string | undefined, openLayer: () => Readable, opts?: UnpackOptions) {
     const seed = async (tmp: string) => {
       if (parent) await runCommand('cp', ['-a', '--reflink=auto', this.layerDir(parent), tmp]);
       else await fsp.mkdir(tmp, { mode: 0o755 });
     };
-    return this.unpack(chainId, seed, openLayer, 'delete');
+    return this.unpack(chainId, seed, openLayer, 'delete', opts);
   }
 
   changesDir(containerDir: string): string {
     return path.join(containerDir, 'rootfs');
   }
 
-  async mountRootfs(containerDir: string, chainIds: string[]): Promise<string> {
+  async mountRootfs(containerDir: string, chainIds: string[], opts: RootfsOptions = {}): Promise<string> {
     const rootfs = path.join(containerDir, 'rootfs');
     if (fs.existsSync(rootfs)) return rootfs;
     const top = chainIds.at(-1);
     const tmp = `${rootfs}.tmp-${randomBytes(4).toString('hex')}`;
-    if (top) await runCommand('cp', ['-a', '--reflink=auto', this.layerDir(top), tmp]);
-    else await fsp.mkdir(tmp, { mode: 0o755 });
+    try {
+      if (top) await runCommand('cp', ['-a', '--reflink=auto', this.layerDir(top), tmp]);
+      else await fsp.mkdir(tmp, { mode: 0o755 });
+      // The copy is the container's own: a mapped one gets its owners shifted once, before it is in place.
+      if (opts.idMappings && opts.idMappings.uidMappings.length > 1) await shiftOwners(tmp, opts.idMappings);
+    } catch (err) {
+      await fsp.rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
     await fsp.rename(tmp, rootfs);
     return rootfs;
   }

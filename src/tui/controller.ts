@@ -600,7 +600,9 @@ export class Controller {
     const action = this.api.pull(ref, (p: PullProgress) => {
       this.store.update(updateJob(id, (job) => {
         if (!p.id || !p.progressDetail || p.id === ref || p.id.includes(':')) return { ...job, message: p.status ?? job.message };
-        const layer = { status: p.status ?? '', current: p.progressDetail.current ?? job.layers[p.id]?.current ?? 0, total: p.progressDetail.total ?? job.layers[p.id]?.total ?? 0 };
+        // Extracting counts bytes of the unpacked stream, not of the download: the layer keeps its download figures.
+        const figures = p.status === 'Extracting' ? {} : p.progressDetail;
+        const layer = { status: p.status ?? '', current: figures.current ?? job.layers[p.id]?.current ?? 0, total: figures.total ?? job.layers[p.id]?.total ?? 0 };
         if (/complete|exists/i.test(layer.status) && layer.total) layer.current = layer.total;
         return { ...job, message: p.status ?? job.message, layers: { ...job.layers, [p.id]: layer } };
       }));

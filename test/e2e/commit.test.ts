@@ -1,5 +1,11 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import anyTest, { type TestFn } from 'ava';
+import tar from 'tar-stream';
 import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
+import { TarScanJs } from '../../src/wasm/tar-scan-js.js';
+import { scanTar } from '../../src/wasm/tar-scanner.js';
+import { archive } from '../helpers/tar-build.js';
 import { findDelegation } from '../../src/rootless/cgroup-delegation.js';
 
 const skip = e2eUnavailable();
@@ -53,4 +59,89 @@ e2e('commit of a running container pauses it for the moment of the commit (Docke
   events.kill();
   t.deepEqual((await events).stdout.trim().split('\n'), ['pause', 'commit', 'unpause', 'commit']);
   await roost.roost(['rm', '-f', 'busy']);
+});
+
+/** The SCHILY.xattr records of every layer tar inside a saved image archive, as `entry name=hex value`. */
+async function savedLayerXattrs(archive: string): Promise<string[]> {
+  const found: string[] = [];
+  const extract = tar.extract();
+  const done = new Promise<void>((resolve, reject) => { extract.on('finish', resolve); extract.on('error', reject); });
+  extract.on('entry', (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+    stream.on('end', () => {
+      if (header.name.startsWith('blobs/sha256/')) {
+        try {
+          for (const r of scanTar(new TarScanJs(), Buffer.concat(chunks))) for (const [n, v] of r.xattrs) found.push(`${r.name} ${n}=${v.toString('hex')}`);
+        } catch { /* a config or manifest, not a layer */ }
+      }
+      next();
+    });
+  });
+  fs.createReadStream(archive).pipe(extract);
+  await done;
+  return found.sort();
+}
+
+e2e('extended attributes and file capabilities survive commit, export, save and load; overlayfs\' own do not leak', async (t) => {
+  const { roost } = t.context;
+  const made = await roost.roost(['run', '--name', 'attrs', 'busybox', 'sh', '-c', 'mkdir /cap; cp /bin/busybox /cap/busybox; echo x > /xfile']);
+  t.is(made.exitCode, 0, made.stderr);
+  const id = (await roost.roost(['inspect', '-f', '{{.Id}}', 'attrs'])).stdout.trim();
+  const upper = path.join(roost.env.XDG_DATA_HOME!, 'roost', 'containers', id, 'upper');
+  // busybox has no setfattr: set them in the container's upper dir, as the engine's root (what a process
+  // in the container would have done), plus an overlayfs attribute that must stay behind.
+  for (const cmd of [
+    ['setfattr', '-n', 'user.x', '-v', '1', `${upper}/xfile`],
+    ['setfattr', '-n', 'user.overlay.origin', '-v', '0x00fb', `${upper}/xfile`],
+    ['/usr/sbin/setcap', 'cap_net_raw+ep', `${upper}/cap/busybox`],
+  ]) {
+    const r = await roost.roost(['unshare', ...cmd]);
+    t.is(r.exitCode, 0, `${cmd.join(' ')}: ${r.stderr}`);
+  }
+  t.is((await roost.roost(['commit', 'attrs', 'attrs:1'])).exitCode, 0);
+
+  const expectedLayer = ['cap/busybox security.capability=0100000200200000000000000000000000000000', 'xfile user.x=31'];
+  const seeInside = async (image: string) => {
+    // As an unprivileged user, the file capability is what gives the process CAP_NET_RAW (bit 13).
+    const caps = await roost.roost(['run', '--rm', '--user', '1000', image, '/cap/busybox', 'grep', 'CapEff', '/proc/self/status']);
+    t.is(caps.stdout, 'CapEff:\t0000000000002000\n', `${image}: ${caps.stderr}`);
+    const plain = await roost.roost(['run', '--rm', '--user', '1000', image, 'grep', 'CapEff', '/proc/self/status']);
+    t.is(plain.stdout, 'CapEff:\t0000000000000000\n', 'without the file capability, none');
+    const ctr = await roost.roost(['run', '-d', image, 'sleep', '60']);
+    const rootfs = path.join(roost.env.XDG_DATA_HOME!, 'roost', 'containers', ctr.stdout.trim(), 'rootfs');
+    const attrs = await roost.roost(['unshare', 'getfattr', '-d', '-m', '-', '-e', 'hex', `${rootfs}/xfile`]);
+    t.regex(attrs.stdout, /^user\.x=0x31$/m, `${image}: ${attrs.stderr}`);
+    t.notRegex(attrs.stdout, /overlay/);
+    await roost.roost(['rm', '-f', ctr.stdout.trim()]);
+  };
+  await seeInside('attrs:1');
+
+  const exported = path.join(roost.base, 'attrs-export.tar');
+  t.is((await roost.roost(['export', '-o', exported, 'attrs'])).exitCode, 0);
+  const exportedXattrs = scanTar(new TarScanJs(), fs.readFileSync(exported)).flatMap((r) => r.xattrs.map(([n, v]) => `${r.name} ${n}=${v.toString('hex')}`)).sort();
+  t.deepEqual(exportedXattrs, expectedLayer, 'export stores them as PAX records');
+
+  const saved = path.join(roost.base, 'attrs-save.tar');
+  t.is((await roost.roost(['save', '-o', saved, 'attrs:1'])).exitCode, 0);
+  t.deepEqual(await savedLayerXattrs(saved), expectedLayer, 'the saved layer holds SCHILY.xattr records, no overlayfs ones');
+  await roost.roost(['rm', '-f', 'attrs']);
+  t.is((await roost.roost(['rmi', 'attrs:1'])).exitCode, 0);
+  const loaded = await roost.roost(['load', '-i', saved]);
+  t.is(loaded.exitCode, 0, loaded.stderr);
+  await seeInside('attrs:1');
+  await roost.roost(['rmi', 'attrs:1']);
+
+  // A layer with an attribute a user namespace may not set (trusted.*) still unpacks, with the others.
+  const tarball = path.join(roost.base, 'trusted.tar');
+  fs.writeFileSync(tarball, archive([{ name: 'f', data: 'x', pax: { 'SCHILY.xattr.trusted.t': '1', 'SCHILY.xattr.user.u': '2' } }]));
+  const imported = await roost.roost(['import', tarball, 'attrs:trusted']);
+  t.is(imported.exitCode, 0, imported.stderr);
+  const ctr = (await roost.roost(['create', 'attrs:trusted', '/f'])).stdout.trim(); // create mounts the rootfs
+  const rootfs = path.join(roost.env.XDG_DATA_HOME!, 'roost', 'containers', ctr, 'rootfs');
+  const attrs = await roost.roost(['unshare', 'getfattr', '-d', '-m', '-', '-e', 'text', `${rootfs}/f`]);
+  t.regex(attrs.stdout, /^user\.u="2"$/m, attrs.stderr);
+  t.notRegex(attrs.stdout, /trusted/);
+  await roost.roost(['rm', '-f', ctr]);
+  await roost.roost(['rmi', 'attrs:trusted']);
 });

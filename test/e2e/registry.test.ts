@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
 import { FakeRegistry, fetchImage, makeCertificates, registryAvailable, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 
@@ -270,4 +271,69 @@ e2e('blobs above the chunk size are pushed in PATCH chunks with Content-Range; s
     await new Promise((r) => proxy.close(r));
     await roost.destroy();
   }
+});
+
+/** POST /images/create through the socket: the JSON progress messages, in order. */
+function apiPull(roost: RoostEnv, repository: string, tag: string): Promise<Array<{ status?: string; id?: string; progressDetail?: { current?: number; total?: number }; error?: string }>> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: roost.socket, method: 'POST', path: `/images/create?fromImage=${encodeURIComponent(repository)}&tag=${tag}` }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (text: string) => { body += text; });
+      res.on('end', () => resolve(body.split('\n').filter(Boolean).map((line) => JSON.parse(line))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+e2e('pull progress shows Docker\'s phases, Extracting included: through the API, roost pull and the docker CLI', async (t) => {
+  const { roost, plain } = t.context;
+  const image = await fatImage(roost, plain);
+  const name = `${plain.host}/tools/fat:1`;
+  const manifest = JSON.parse(image.manifest.toString()) as { layers: Array<{ digest: string }> };
+  const fatLayer = manifest.layers.at(-1)!.digest;
+  const id = fatLayer.slice(7, 19);
+  const unpackedSize = zlib.gunzipSync(image.blobs.get(fatLayer)!).length;
+
+  const messages = await apiPull(roost, `${plain.host}/tools/fat`, '1');
+  t.false(messages.some((m) => m.error), JSON.stringify(messages));
+  const mine = messages.filter((m) => m.id === id);
+  t.true(mine.every((m) => typeof m.progressDetail === 'object'), 'every layer message has a progressDetail');
+  const phases = mine.map((m) => m.status).filter((s, i, all) => s !== all[i - 1]);
+  t.deepEqual(phases, ['Pulling fs layer', 'Downloading', 'Verifying Checksum', 'Download complete', 'Extracting', 'Pull complete']);
+  const extracting = mine.filter((m) => m.status === 'Extracting').map((m) => m.progressDetail!.current!);
+  t.deepEqual(extracting, [...extracting].sort((a, b) => a - b), 'the unpacked count only grows');
+  t.is(extracting.at(-1), unpackedSize, 'the last figure is the whole uncompressed layer');
+  t.is((await roost.roost(['rmi', name])).exitCode, 0);
+
+  const pull = await roost.roost(['pull', name]);
+  t.is(pull.exitCode, 0, pull.stderr);
+  const layerLines = lines(pull.stdout).filter((l) => l.startsWith(`${id}: `));
+  t.deepEqual(layerLines, ['Pulling fs layer', 'Downloading', 'Verifying Checksum', 'Download complete', 'Extracting', 'Pull complete'].map((s) => `${id}: ${s}`));
+  t.is((await roost.roost(['rmi', name])).exitCode, 0);
+
+  // The docker CLI draws bars only on a terminal: give it one.
+  const docker = await execa('script', ['-qec', `docker pull ${name}`, '/dev/null'], { env: roost.env, reject: false, timeout: 60_000 });
+  t.is(docker.exitCode, 0, docker.stdout);
+  t.regex(docker.stdout, new RegExp(`${id}: Extracting +\\[=*>? *\\] |${id}: Extracting +[0-9.]+k?B`), 'the docker CLI shows the Extracting phase');
+  t.regex(docker.stdout, new RegExp(`${id}: Pull complete`));
+  await roost.roost(['rmi', name]);
+
+  // More new layers than are fetched at once (3): the rest wait, and say so.
+  const layered = `${plain.host}/tools/layered:1`;
+  const dockerfile = 'FROM busybox\nRUN echo 1 > /1\nRUN echo 2 > /2\nRUN echo 3 > /3\nRUN echo 4 > /4\n';
+  t.is((await roost.roost(['build', '-q', '-t', layered, '-'], { input: dockerfile })).exitCode, 0);
+  t.is((await roost.roost(['push', layered])).exitCode, 0);
+  t.is((await roost.roost(['rmi', layered])).exitCode, 0);
+  const queued = await apiPull(roost, `${plain.host}/tools/layered`, '1');
+  const waited = queued.filter((m) => m.status === 'Waiting').map((m) => m.id);
+  t.is(waited.length, queued.filter((m) => m.status === 'Pulling fs layer').length - 3, JSON.stringify(queued.map((m) => `${m.id} ${m.status}`)));
+  for (const waiting of waited) {
+    const phases = queued.filter((m) => m.id === waiting).map((m) => m.status).filter((s, i, all) => s !== all[i - 1]);
+    // The build cache keeps these layers' snapshots: a layer may only be downloaded, then it has no Extracting.
+    const unpacked = phases.includes('Extracting') ? ['Extracting'] : [];
+    t.deepEqual(phases, ['Pulling fs layer', 'Waiting', 'Downloading', 'Verifying Checksum', 'Download complete', ...unpacked, 'Pull complete']);
+  }
+  t.true(waited.length >= 1);
+  await roost.roost(['rmi', layered]);
 });

@@ -72,10 +72,21 @@ for (const driver of drivers) {
     t.is(view.stdout, '/cache:\nnew\n\n/data:\nkeep.txt\nkeep\n33:33\n', view.stderr);
   });
 
+  e2e(`${driver}: --userns=keep-id sees the same layers, whiteouts and owners`, async (t) => {
+    const roost = t.context[driver]!;
+    const view = await roost.roost(['run', '--rm', '--userns=keep-id', 'layered:1', 'sh', '-c', 'ls /data /cache; cat /link; stat -c "%u:%g" /data/keep.txt /bin/busybox']);
+    t.is(view.stdout, '/cache:\nnew\n\n/data:\nkeep.txt\nkeep\n33:33\n0:0\n', view.stderr);
+    // Its changes are only what it wrote (the copy driver compares owners through the mapping).
+    t.is((await roost.roost(['run', '--name', 'kid', '--userns=keep-id', 'layered:1', 'sh', '-c', 'echo x > /tmp/x'])).exitCode, 0);
+    t.is((await roost.roost(['diff', 'kid'])).stdout, 'C /tmp\nA /tmp/x\n');
+    await roost.roost(['rm', 'kid']);
+  });
+
   e2e(`${driver}: a container's writes stay in that container and survive a restart`, async (t) => {
     const roost = t.context[driver]!;
     await roost.roost(['create', '--name', 'writer', 'layered:1', 'sh', '-c', 'echo changed > /data/keep.txt; rm /cache/new; touch /made; sleep 300']);
-    t.is((await roost.roost(['start', 'writer'])).exitCode, 0);
+    const started = await roost.roost(['start', 'writer']);
+    t.is(started.exitCode, 0, started.stderr);
     await new Promise((r) => setTimeout(r, 400));
     const inside = await roost.roost(['exec', 'writer', 'sh', '-c', 'cat /data/keep.txt; ls /cache | wc -l; ls /made']);
     t.is(inside.stdout, 'changed\n0\n/made\n');

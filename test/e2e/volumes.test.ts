@@ -1,7 +1,11 @@
 import anyTest, { type TestFn } from 'ava';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
+import tar from 'tar-stream';
 import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
+import { TarScanJs } from '../../src/wasm/tar-scan-js.js';
+import { scanTar } from '../../src/wasm/tar-scanner.js';
 
 const skip = e2eUnavailable();
 const test = anyTest as TestFn<{ roost: RoostEnv }>;
@@ -138,6 +142,46 @@ e2e('--userns=keep-id: your own uid inside, and what it writes to a bind mount i
   t.regex(bad.stderr, /invalid --userns "nope"/);
 });
 
+e2e('--userns=keep-id: image files show the owners they have without it, and the container\'s own files are stored as its uid', async (t) => {
+  const { roost } = t.context;
+  const uid = process.getuid!();
+  const gid = process.getgid!();
+  // Root's files, and files of the ids the keep-id mapping moves around: below, at and above the user's own.
+  const made = await roost.roost(['run', '--name', 'owners', 'busybox', 'sh', '-c',
+    `mkdir /d && cd /d && touch a b c e && chown 33:34 a && chown ${uid}:${gid} b && chown ${uid - 1}:${gid - 1} c && chown ${uid + 1}:${gid + 1} e`]);
+  t.is(made.exitCode, 0, made.stderr);
+  t.is((await roost.roost(['commit', 'owners', 'owners:1'])).exitCode, 0);
+  const show = ['sh', '-c', 'stat -c "%n %u:%g" / /bin/busybox /etc/passwd /tmp /d/a /d/b /d/c /d/e'];
+  const plain = await roost.roost(['run', '--rm', 'owners:1', ...show]);
+  t.is(plain.stdout, `/ 0:0\n/bin/busybox 0:0\n/etc/passwd 0:0\n/tmp 0:0\n/d/a 33:34\n/d/b ${uid}:${gid}\n/d/c ${uid - 1}:${gid - 1}\n/d/e ${uid + 1}:${gid + 1}\n`, plain.stderr);
+  const kept = await roost.roost(['run', '--rm', '--userns=keep-id', 'owners:1', ...show]);
+  t.is(kept.stdout, plain.stdout, kept.stderr);
+  // What the keep-id container writes is stored as its uid, so an image committed from it has that owner.
+  const wrote = await roost.roost(['run', '--name', 'writer', '--userns=keep-id', 'owners:1', 'sh', '-c', 'echo mine > /tmp/mine && stat -c "%u:%g" /tmp/mine']);
+  t.is(wrote.stdout, `${uid}:${gid}\n`, wrote.stderr);
+  t.is((await roost.roost(['commit', 'writer', 'owners:2'])).exitCode, 0);
+  t.is((await roost.roost(['run', '--rm', 'owners:2', 'stat', '-c', '%u:%g', '/tmp/mine'])).stdout, `${uid}:${gid}\n`);
+
+  // Archives carry owners as the container sees them: cp out and in (the archive API), and export.
+  await roost.roost(['run', '-d', '--name', 'kidfiles', '--userns=keep-id', 'owners:1', 'sleep', '300']);
+  const owners = (archive: Buffer) => scanTar(new TarScanJs(), archive).map((r) => `${r.name} ${r.uid}:${r.gid}`);
+  const copied = await socketRequest(roost, 'GET', '/containers/kidfiles/archive?path=/d');
+  t.deepEqual(owners(copied), ['d 0:0', 'd/a 33:34', `d/b ${uid}:${gid}`, `d/c ${uid - 1}:${gid - 1}`, `d/e ${uid + 1}:${gid + 1}`]);
+  const exported = path.join(roost.base, 'kid-export.tar');
+  t.is((await roost.roost(['export', '-o', exported, 'kidfiles'])).exitCode, 0);
+  t.deepEqual(owners(fs.readFileSync(exported)).filter((o) => /^(bin\/busybox|etc\/passwd|d\/a) /.test(o)), ['bin/busybox 0:0', 'd/a 33:34', 'etc/passwd 0:0']);
+  const pack = tar.pack();
+  pack.entry({ name: 'put', uid: 33, gid: 34, mode: 0o644 }, 'in');
+  pack.entry({ name: 'rootfile', uid: 0, gid: 0, mode: 0o644 }, 'in');
+  pack.finalize();
+  const body: Buffer[] = [];
+  for await (const chunk of pack) body.push(chunk as Buffer);
+  await socketRequest(roost, 'PUT', '/containers/kidfiles/archive?path=/tmp', Buffer.concat(body));
+  t.is((await roost.roost(['exec', 'kidfiles', 'stat', '-c', '%n %u:%g', '/tmp/put', '/tmp/rootfile'])).stdout, '/tmp/put 33:34\n/tmp/rootfile 0:0\n');
+  await roost.roost(['rm', '-f', 'owners', 'writer', 'kidfiles']);
+  await roost.roost(['rmi', 'owners:1', 'owners:2']);
+});
+
 e2e('--mount volume-opt makes a tmpfs volume; volume create -o type=none,o=bind,device= binds a host dir', async (t) => {
   const { roost } = t.context;
   const tmpfs = await roost.roost(['run', '--rm', '--mount', 'type=volume,source=ram,target=/ram,volume-opt=type=tmpfs,volume-opt=o=size=2m', 'busybox', 'sh', '-c', 'df -k /ram | tail -1']);
@@ -154,3 +198,20 @@ e2e('--mount volume-opt makes a tmpfs volume; volume create -o type=none,o=bind,
   await roost.roost(['volume', 'rm', 'ram', 'bound']);
   t.true(fs.existsSync(path.join(dir, 'f')), 'removing a bind volume leaves the device directory alone');
 });
+
+/** One request to the engine's socket; the body of a 2xx answer, else a failure with the answer. */
+function socketRequest(roost: RoostEnv, method: string, requestPath: string, body?: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: roost.socket, method, path: requestPath, headers: body ? { 'Content-Type': 'application/x-tar' } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const answer = Buffer.concat(chunks);
+        if ((res.statusCode ?? 500) >= 300) reject(new Error(`${method} ${requestPath}: ${res.statusCode} ${answer.toString()}`));
+        else resolve(answer);
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}

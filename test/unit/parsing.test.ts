@@ -169,6 +169,21 @@ test('keep-id maps the user\'s id to the namespace root and the rest around it',
   t.deepEqual(keepIdMappings(1000, 1), [{ containerID: 1000, hostID: 0, size: 1 }], 'single-id mapping: only the user');
 });
 
+test('owners cross a keep-id mapping both ways; ids outside it are the overflow id', async (t) => {
+  const { keepIdMappings } = await import('../../src/runtime/oci-spec.js');
+  const { toContainerOwner, toEngineOwner } = await import('../../src/runtime/id-maps.js');
+  const maps = { uidMappings: keepIdMappings(1000, 65537), gidMappings: keepIdMappings(100, 65537) };
+  // The engine's root is the user (1000:100 inside); engine id 1 is the container's root; ids above the user's stay.
+  t.deepEqual(toContainerOwner({ uid: 0, gid: 0 }, maps), { uid: 1000, gid: 100 });
+  t.deepEqual(toContainerOwner({ uid: 1, gid: 1 }, maps), { uid: 0, gid: 0 });
+  t.deepEqual(toContainerOwner({ uid: 34, gid: 35 }, maps), { uid: 33, gid: 34 });
+  t.deepEqual(toContainerOwner({ uid: 2000, gid: 2000 }, maps), { uid: 2000, gid: 2000 });
+  t.deepEqual(toContainerOwner({ uid: 70000, gid: 0 }, maps), { uid: 65534, gid: 100 });
+  for (const owner of [{ uid: 0, gid: 0 }, { uid: 33, gid: 34 }, { uid: 1000, gid: 100 }, { uid: 999, gid: 99 }, { uid: 1001, gid: 101 }]) {
+    t.deepEqual(toContainerOwner(toEngineOwner(owner, maps), maps), owner);
+  }
+});
+
 test('restart policies follow Docker\'s rules and back-off', async (t) => {
   const { shouldRestart, startsWithEngine, restartDelayMs, parseRestartFlag } = await import('../../src/engine/restart-policy.js');
   t.true(shouldRestart({ Name: 'always' }, 0, 5, false));
