@@ -84,6 +84,11 @@ export class RoostEnv {
       try { return Number(fs.readFileSync(path.join(this.env.XDG_RUNTIME_DIR!, 'roost', file), 'utf8').trim()); } catch { return 0; }
     };
     try { process.kill(pid('daemon.pid'), 'SIGKILL'); } catch { /* gone */ }
+    // The daemon's spare network namespace keeps its uplink running (a next daemon would reuse or end it).
+    const pool = path.join(this.env.XDG_RUNTIME_DIR!, 'roost', 'netpool');
+    for (const entry of fs.existsSync(pool) ? fs.readdirSync(pool) : []) {
+      try { process.kill(pid(path.join('netpool', entry, 'uplink.pid')), 'SIGKILL'); } catch { /* gone */ }
+    }
     const pause = pid('pause.pid');
     // Files owned by subordinate ids can only be removed from inside the user namespace.
     if (pause) await execa('nsenter', ['-t', String(pause), '-U', '-m', '--', 'rm', '-rf', path.join(this.base, 'data')], { reject: false });
