@@ -57,6 +57,11 @@ test('install writes the user unit under XDG_CONFIG_HOME and, with no user manag
   t.is(installed.exitCode, 0, installed.stderr);
   t.is(fs.readFileSync(home.unitFile, 'utf8'), expectedUnit(home.configHome));
   t.is(fs.statSync(home.unitFile).mode & 0o777, 0o644);
+  if (fs.existsSync('/usr/bin/systemd-analyze')) {
+    // systemd's own parser: a misspelt key or value is a warning on stderr.
+    const verified = await execa('/usr/bin/systemd-analyze', ['verify', home.unitFile], { reject: false });
+    t.is(`${verified.exitCode} ${verified.stderr}`, '0 ', 'systemd-analyze verify finds nothing to say');
+  } else t.log('systemd-analyze is not installed: the unit is not checked by systemd\'s parser');
   const [wrote, reason, ...commands] = installed.stdout.split('\n');
   t.is(wrote, `Wrote ${home.unitFile}`);
   t.regex(reason!, /^(systemctl is not installed|systemctl --user found no user manager: .+); run in your login session:$/);
