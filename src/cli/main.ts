@@ -69,12 +69,21 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(topUsage(commands));
       return 0;
     }
-    const two = `${argv[0]} ${argv[1]}`;
-    const target = aliases[two] ?? (commands.some((c) => c.name === two) ? two : undefined);
-    const commandName = target ?? name;
-    const rest = argv.slice(target ? 2 : 1);
+    // Command names run to three words (`system service install`); the longest that names one wins.
+    const words = [3, 2].filter((n) => argv.length >= n).find((n) => {
+      const joined = argv.slice(0, n).join(' ');
+      return aliases[joined] !== undefined || commands.some((c) => c.name === joined);
+    }) ?? 1;
+    const joined = argv.slice(0, words).join(' ');
+    const commandName = aliases[joined] ?? joined;
+    const rest = argv.slice(words);
     const command = commands.find((c) => c.name === commandName);
-    if (!command) throw invalid(`'${argv.slice(0, 2).join(' ')}' is not a roost command`, "See 'roost --help'.");
+    if (!command) {
+      const group = argv.slice(0, 2).join(' ');
+      const subcommands = commands.filter((c) => c.name.startsWith(`${group} `)).map((c) => c.name.slice(group.length + 1));
+      if (subcommands.length) throw invalid(`"roost ${group}" requires a subcommand: ${subcommands.join(', ')}`, `See 'roost --help'.`);
+      throw invalid(`'${group}' is not a roost command`, "See 'roost --help'.");
+    }
     const args = parseArgs(rest, command.flags, { stopAtPositional: command.stopAtPositional, command: command.name });
     if (args.flags.help) {
       process.stdout.write(usage(command.name, command.synopsis, command.description, command.flags));

@@ -1,6 +1,7 @@
 import { formatFlag, type Command } from '../command.js';
 import { parseFilterFlags } from '../filters.js';
 import { formatOne, formatRows } from '../format.js';
+import { serviceCommands } from './service.js';
 
 interface HostFinding { name: string; ok: boolean; detail: string; remedy?: string }
 
@@ -155,4 +156,4 @@ const prune: Command = {
   },
 };
 
-export const systemCommands: Command[] = [info, version, events, df, prune];
+export const systemCommands: Command[] = [info, version, events, df, prune, ...serviceCommands];
