@@ -107,7 +107,7 @@ for (const parser of parsers) {
   test(`${parser}: a layer cannot plant overlayfs attributes in a snapshot`, async (t) => {
     const base = await scratch(t);
     const tar = Buffer.from(archive([
-      { name: 'd/', type: '5', pax: { 'SCHILY.xattr.user.overlay.redirect': '/elsewhere', 'SCHILY.xattr.trusted.overlay.opaque': 'y', 'SCHILY.xattr.user.ok': 'fine' } },
+      { name: 'd/', type: '5', mode: 0o755, pax: { 'SCHILY.xattr.user.overlay.redirect': '/elsewhere', 'SCHILY.xattr.trusted.overlay.opaque': 'y', 'SCHILY.xattr.user.ok': 'fine' } },
       { name: 'd/f', data: 'f', pax: { 'SCHILY.xattr.user.overlay.metacopy': '', 'SCHILY.xattr.user.fuseoverlayfs.opaque': 'y' } },
     ]));
     const target = path.join(base, 'unpacked');
