@@ -1915,7 +1915,7 @@ async function main() {
   const docker = rows.find((r) => r.key === 'docker-run');
   if (docker?.dockerVersion) notes.push(`${docker.dockerVersion}, DOCKER_HOST unix://${roostSocket} vs ${docker.podmanService ? `\`${docker.podmanService}\`` : 'podman service n/a'}`);
   const health = rows.find((r) => r.key === 'health-cpu')?.sides.roost;
-  if (health && !health.error) notes.push(`health-cpu: daemon, monitors and the ${health.agents} in-container probe agents' own time; the probe commands the agents ran (\`sh -c true\`, the containers' work, which Docker too runs in the container's cgroup) took another ${fmtValue(health.probeCommandsPercent, '%')} of one core`);
+  if (health && !health.error) notes.push(`health-cpu: daemon, monitors and the ${health.agents} in-container probe agents' own time; the probe commands the agents ran (\`sh -c true\`, the containers' work, which Docker too runs in the container's cgroup) took another ${fmtValue(health.probeCommandsPercent, '%')}`);
   const idle = rows.find((r) => r.key === 'idle-rss');
   if (idle) {
     for (const [name, side] of Object.entries(idle.sides)) {
