@@ -89,7 +89,7 @@ function forwardTcp(packet: Buffer, upstream: Upstream, timeoutMs: number): Prom
 
 /**
  * Docker's embedded DNS for user-defined networks: answers the names of the containers on the asking
- * container's networks (A; AAAA and other types get an empty answer, as there is no IPv6), their
+ * container's networks (A; AAAA and other types get an empty answer, as there is no IPv6), also as NAME.NETWORK, their
  * addresses (PTR), and forwards everything else to the upstream resolvers, or answers REFUSED when the
  * container may not go out. It serves sockets that were opened elsewhere (in the networks' namespace).
  */

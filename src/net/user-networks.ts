@@ -8,6 +8,7 @@ import { runCommand } from '../util/exec.js';
 import { createNetns } from './uplink.js';
 import { defaultUpstreams, EmbeddedDns, parseUpstream, type DnsClient, type Upstream } from './embedded-dns.js';
 import { socketsInNetns } from './netns-sockets.js';
+import { addressesOf } from './network-names.js';
 
 /**
  * User-defined networks (`network create`): one Linux bridge per network inside a network namespace the
@@ -18,7 +19,7 @@ import { socketsInNetns } from './netns-sockets.js';
  * ports, except on an --internal network, which has no way out. Names resolve through /etc/hosts, which
  * the engine rewrites on every container that shares a network when one joins or leaves, and through an
  * embedded DNS server on port 53 of every bridge's gateway address (the container's nameserver), which
- * answers from the records as they are at each query and forwards other names.
+ * answers from the records as they are at each query (names as `network-names.ts` matches them) and forwards other names.
  */
 
 export interface Endpoint {
@@ -153,16 +154,12 @@ export class UserNetworks {
     if (!own) return undefined;
     const networks = this.of(own.ContainerId);
     const peers = networks.flatMap((r) => Object.values(r.endpoints));
-    const namesOf = (e: Endpoint) => [e.Name, ...e.Aliases, e.ContainerId.slice(0, 12)].map((n) => n.toLowerCase());
     // An --internal network has no way out, and neither have its names.
     const upstreams: Upstream[] = networks.every((r) => r.Internal) ? []
       : own.dns?.length ? own.dns.map((s) => parseUpstream(s)).filter((u): u is Upstream => Boolean(u))
       : defaultUpstreams();
     return {
-      lookup: (name) => {
-        const found = [...new Set(peers.filter((e) => namesOf(e).includes(name)).map((e) => e.IPv4))];
-        return found.length ? found : undefined;
-      },
+      lookup: (name) => addressesOf(name, networks),
       reverse: (ip) => peers.find((e) => e.IPv4 === ip)?.Name,
       get upstreams() { return upstreams; },
     };

@@ -239,6 +239,21 @@ e2e('the embedded DNS server answers names, aliases and addresses on the network
     t.regex(answer.stdout, new RegExp(`Address: ${firstIp.replace(/\./g, '\\.')}$`, 'm'), name);
   }
   t.regex((await nslookup('asker', firstIp)).stdout, /name = first$/m, 'PTR of a member');
+  // Docker's other names for a member: NAME.NETWORK (alias and short ID too), and the short ID alone.
+  const shortId = (await roost.roost(['inspect', '-f', '{{.Id}}', 'first'])).stdout.trim().slice(0, 12);
+  for (const name of ['first.dnsnet', 'svc.dnsnet', shortId, `${shortId}.dnsnet`]) {
+    const answer = await nslookup('asker', name);
+    t.is(answer.exitCode, 0, `${name}: ${answer.stdout}${answer.stderr}`);
+    t.regex(answer.stdout, new RegExp(`Address: ${firstIp.replace(/\./g, '\\.')}$`, 'm'), name);
+  }
+  // What a program sees: the resolver (getaddrinfo) finds web.mynet-style names as well.
+  const pinged = await roost.roost(['exec', 'asker', 'ping', '-c', '1', '-W', '2', 'first.dnsnet']);
+  t.is(pinged.exitCode, 0, pinged.stdout + pinged.stderr);
+  t.regex(pinged.stdout, new RegExp(`PING first\\.dnsnet \\(${firstIp.replace(/\./g, '\\.')}\\)`));
+  // A network the asker is not on is not ours to answer: the name goes upstream (which does not know it).
+  upstream.asked.length = 0;
+  t.not((await nslookup('asker', 'first.dnsint')).exitCode, 0);
+  t.true(upstream.asked.includes('first.dnsint'), 'forwarded');
 
   // A container that joins later is known at once, and forgotten when it goes.
   await roost.roost(['run', '-d', '--network', 'dnsnet', '--name', 'later', 'busybox', 'sleep', '120']);
