@@ -19,7 +19,8 @@ import { checkResources, resourceFields, securitySettings } from '../runtime/sec
 import { SeccompBpfCache } from '../runtime/seccomp-cache.js';
 import { HealthChecks, mergeHealthcheck } from './health.js';
 import { ContainerCgroups, findDelegation } from '../rootless/cgroup-delegation.js';
-import type { UserNetworks } from '../net/user-networks.js';
+import { predefinedNetworks, type UserNetworks } from '../net/user-networks.js';
+import { checkConnect, checkDisconnectPredefined, currentNetworks } from '../net/predefined-networks.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { tracer } from '../util/trace.js';
@@ -440,19 +441,14 @@ export class ContainerService {
    * the DNS server know it from then on); any container keeps the network in its record for its next starts.
    */
   async connectNetwork(containerRef: string, networkRef: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<void> {
-    const network = this.userNetworks.find(networkRef);
-    if (!network) {
-      if (['bridge', 'host', 'none'].includes(networkRef)) throw invalid(`connecting a container to the predefined network ${networkRef} is not supported: only user-defined networks can be connected`);
-      throw new EngineError('not_found', `network ${networkRef} not found`);
-    }
+    const found = this.userNetworks.find(networkRef);
+    if (!found && !predefinedNetworks.includes(networkRef)) throw new EngineError('not_found', `network ${networkRef} not found`);
     const record = this.get(containerRef);
     const name = record.Name.slice(1);
     const mode = record.HostConfig.NetworkMode ?? 'default';
-    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
-      const uses = mode === 'host' ? "the host's network" : mode === 'none' ? 'no network (--network none)' : `the network of ${mode.slice('container:'.length)}`;
-      throw invalid(`container ${name} cannot be connected to network ${network.Name}: it uses ${uses}`);
-    }
-    if (this.networkNames(record).includes(network.Name)) throw conflict(`endpoint with name ${name} already exists in network ${network.Name}`);
+    // Docker's refusals (host, none, a shared namespace, already connected); a predefined target never gets past it.
+    checkConnect(name, mode, currentNetworks(mode, this.networkNames(record)), found?.Name ?? networkRef);
+    const network = found!;
     const aliases = (opts.aliases ?? []).filter(Boolean);
     if (opts.ip) this.userNetworks.allocateAddress(network.Id, record.Id, opts.ip);
     if (record.State.Running) {
@@ -469,8 +465,10 @@ export class ContainerService {
   async disconnectNetwork(containerRef: string, networkRef: string, opts: { force?: boolean } = {}): Promise<void> {
     const network = this.userNetworks.find(networkRef);
     if (!network) {
-      if (['bridge', 'host', 'none'].includes(networkRef)) throw invalid(`disconnecting a container from the predefined network ${networkRef} is not supported`);
-      throw new EngineError('not_found', `network ${networkRef} not found`);
+      if (!predefinedNetworks.includes(networkRef)) throw new EngineError('not_found', `network ${networkRef} not found`);
+      const record = this.get(containerRef);
+      const mode = record.HostConfig.NetworkMode ?? 'default';
+      checkDisconnectPredefined(record.Name.slice(1), mode, currentNetworks(mode, this.networkNames(record)), networkRef, record.State.Running);
     }
     let record: ContainerRecord;
     try {

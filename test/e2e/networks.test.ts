@@ -324,7 +324,13 @@ e2e('network connect and disconnect take effect at once on a running container; 
     [['network', 'connect', 'live1', 'roamer'], /endpoint with name roamer already exists in network live1/],
     [['network', 'connect', 'nosuchnet', 'roamer'], /network nosuchnet not found/],
     [['network', 'connect', 'live1', 'nosuchbox'], /No such container: nosuchbox/],
-    [['network', 'connect', 'bridge', 'roamer'], /predefined network bridge is not supported/],
+    // The predefined networks: Docker's refusals in Docker's words, and Roost's own where Docker would go on.
+    [['network', 'connect', 'bridge', 'roamer'], /^roost: endpoint with name roamer already exists in network bridge$/m],
+    [['network', 'connect', 'host', 'roamer'], /^roost: container cannot be disconnected from host network or connected to host network$/m],
+    [['network', 'connect', 'none', 'target'], /^roost: container cannot be connected to multiple networks with one of the networks in private \(none\) mode$/m],
+    [['network', 'connect', 'bridge', 'target'], /container target cannot be connected to network bridge: Roost's bridge network is a per-container uplink/],
+    [['network', 'disconnect', 'host', 'roamer'], /container roamer is not connected to network host/],
+    [['network', 'disconnect', 'bridge', 'roamer'], /container roamer cannot be disconnected from network bridge: /],
     [['network', 'connect', '--ip', '10.1.1.1', 'live1', 'target'], /already exists|not in the subnet/],
   ];
   for (const [args, pattern] of cases) {
@@ -335,8 +341,22 @@ e2e('network connect and disconnect take effect at once on a running container; 
   }
   await roost.roost(['run', '-d', '--network', 'none', '--name', 'loner', 'busybox', 'sleep', '60']);
   const loner = await roost.roost(['network', 'connect', 'live1', 'loner']);
-  t.regex(loner.stderr, /container loner cannot be connected to network live1: it uses no network/);
-  await roost.roost(['rm', '-f', 'loner']);
+  t.is(loner.exitCode, 125);
+  t.regex(loner.stderr, /container cannot be connected to multiple networks with one of the networks in private \(none\) mode/);
+  await roost.roost(['run', '-d', '--network', 'host', '--name', 'hoster', 'busybox', 'sleep', '60']);
+  const hoster = await roost.roost(['network', 'connect', 'live1', 'hoster']);
+  t.is(hoster.exitCode, 125);
+  t.regex(hoster.stderr, /container sharing network namespace with another container or host cannot be connected to any other network/);
+  const offHost = await roost.roost(['network', 'disconnect', 'host', 'hoster']);
+  t.is(offHost.exitCode, 125);
+  t.regex(offHost.stderr, /container cannot be disconnected from host network or connected to host network/);
+  // Nothing half-made by the refusals: each container is on the networks it was on.
+  const networksOf = async (name: string) => Object.keys(JSON.parse((await roost.roost(['inspect', '-f', '{{json .NetworkSettings.Networks}}', name])).stdout)).join(',');
+  t.is(await networksOf('loner'), 'none');
+  t.is(await networksOf('hoster'), 'host');
+  t.is(await networksOf('roamer'), 'bridge,live1');
+  t.is(await networksOf('target'), 'live1');
+  await roost.roost(['rm', '-f', 'loner', 'hoster']);
 
   t.is((await roost.roost(['network', 'disconnect', 'live1', 'roamer'])).exitCode, 0);
   const after = await fetchTarget();
@@ -350,7 +370,6 @@ e2e('network connect and disconnect take effect at once on a running container; 
   await roost.roost(['network', 'create', '--subnet', '10.92.0.0/24', 'live2']);
   t.is((await roost.roost(['network', 'connect', 'live2', 'target'])).exitCode, 0);
   t.is((await roost.roost(['network', 'disconnect', 'live1', 'target'])).exitCode, 0);
-  const networksOf = async (name: string) => Object.keys(JSON.parse((await roost.roost(['inspect', '-f', '{{json .NetworkSettings.Networks}}', name])).stdout)).join(',');
   t.is(await networksOf('target'), 'live2');
   const addresses = async () => (await roost.roost(['exec', 'target', 'ip', '-o', '-4', 'addr'])).stdout;
   t.notRegex(await addresses(), /10\.89\./);
