@@ -19,7 +19,13 @@ import { checkResources, resourceFields, securitySettings } from '../runtime/sec
 import { SeccompBpfCache } from '../runtime/seccomp-cache.js';
 import { HealthChecks, mergeHealthcheck } from './health.js';
 import { ContainerCgroups, findDelegation } from '../rootless/cgroup-delegation.js';
-import { predefinedNetworks, type UserNetworks } from '../net/user-networks.js';
+import { ipv6Of, predefinedNetworks, type UserNetworks } from '../net/user-networks.js';
+
+/** A container's endpoint on a user-defined network, as inspect shows it. */
+type EndpointView = {
+  IPAddress: string; IPPrefixLen: number; Gateway: string; NetworkID: string; EndpointID: string; Aliases: string[];
+  GlobalIPv6Address?: string; GlobalIPv6PrefixLen?: number; IPv6Gateway?: string;
+};
 import { checkConnect, checkDisconnectPredefined, currentNetworks } from '../net/predefined-networks.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
@@ -513,12 +519,16 @@ export class ContainerService {
   }
 
   /** The container's endpoints on user-defined networks (for inspect). */
-  networkEndpoints(record: ContainerRecord): Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; NetworkID: string; EndpointID: string; Aliases: string[] }> {
-    const out: Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; NetworkID: string; EndpointID: string; Aliases: string[] }> = {};
+  networkEndpoints(record: ContainerRecord): Record<string, EndpointView> {
+    const out: Record<string, EndpointView> = {};
     for (const network of this.userNetworks.of(record.Id)) {
       const e = network.endpoints[record.Id]!;
       const { Subnet, Gateway } = network.IPAM.Config[0]!;
-      out[network.Name] = { IPAddress: e.IPv4, IPPrefixLen: Number(Subnet.split('/')[1]), Gateway, NetworkID: network.Id, EndpointID: e.EndpointID, Aliases: [...e.Aliases, record.Id.slice(0, 12)] };
+      const v6 = ipv6Of(network);
+      out[network.Name] = {
+        IPAddress: e.IPv4, IPPrefixLen: Number(Subnet.split('/')[1]), Gateway, NetworkID: network.Id, EndpointID: e.EndpointID, Aliases: [...e.Aliases, record.Id.slice(0, 12)],
+        ...(v6 && e.IPv6 ? { GlobalIPv6Address: e.IPv6, GlobalIPv6PrefixLen: Number(v6.Subnet.split('/')[1]), IPv6Gateway: v6.Gateway } : {}),
+      };
     }
     return out;
   }

@@ -8,6 +8,8 @@ import { buildResponse, errorResponse, parseQuery, queryId, Rcode, reverseIPv4, 
 export interface DnsClient {
   /** IPv4 addresses of a name (container name, alias, short ID) on the client's networks; undefined: not ours. */
   lookup(name: string): string[] | undefined;
+  /** IPv6 addresses of the same names (on --ipv6 networks); asked only for a name lookup knows. */
+  lookup6?(name: string): string[];
   /** The name of an address on the client's networks (PTR). */
   reverse(address: string): string | undefined;
   /** Where other names go; empty: nowhere (an --internal network, or forwarding turned off). */
@@ -89,7 +91,7 @@ function forwardTcp(packet: Buffer, upstream: Upstream, timeoutMs: number): Prom
 
 /**
  * Docker's embedded DNS for user-defined networks: answers the names of the containers on the asking
- * container's networks (A; AAAA and other types get an empty answer, as there is no IPv6), also as NAME.NETWORK, their
+ * container's networks (A, and AAAA for those on --ipv6 networks; other types get an empty answer), also as NAME.NETWORK, their
  * addresses (PTR), and forwards everything else to the upstream resolvers, or answers REFUSED when the
  * container may not go out. It serves sockets that were opened elsewhere (in the networks' namespace).
  */
@@ -162,7 +164,10 @@ export class EmbeddedDns {
     }
     const addresses = client.lookup(query.name);
     if (!addresses) return undefined;
-    const answers: Answer[] = query.type === RR.A || query.type === 255 ? addresses.map((data) => ({ type: RR.A, ttl, data })) : [];
+    const answers: Answer[] = [
+      ...(query.type === RR.A || query.type === 255 ? addresses.map((data) => ({ type: RR.A, ttl, data })) : []),
+      ...(query.type === RR.AAAA || query.type === 255 ? (client.lookup6?.(query.name) ?? []).map((data) => ({ type: RR.AAAA, ttl, data })) : []),
+    ];
     return buildResponse(query, Rcode.NOERROR, answers);
   }
 

@@ -415,3 +415,57 @@ e2e('--ip-range: automatic addresses come from the range, a requested one may be
   await roost.roost(['rm', '-f', 'r1', 'r2', 'r3']);
   await roost.roost(['network', 'rm', 'ranged']);
 });
+
+e2e('--ipv6: containers get an IPv6 address on the network, reach each other over it and find each other by AAAA', async (t) => {
+  const { roost, upstream } = t.context;
+  // Bad requests: one line, nothing made.
+  const bad: Array<[string[], RegExp]> = [
+    [['network', 'create', '--subnet', 'fd00:7::/64', 'nov6'], /IPv6 subnet fd00:7::\/64 given without --ipv6/],
+    [['network', 'create', '--ipv6', '--subnet', 'fd00:7::1/64', 'nov6'], /host bits are set \(did you mean fd00:7::\/64\?\)/],
+    [['network', 'create', '--ipv6', '--subnet', 'fd00:7::/130', 'nov6'], /invalid subnet fd00:7::\/130/],
+    [['network', 'create', '--ipv6', '--subnet', 'fd00:7::/64', '--subnet', 'fd00:8::/64', 'nov6'], /only one IPv4 and one IPv6 subnet/],
+  ];
+  for (const [args, pattern] of bad) {
+    const result = await roost.roost(args);
+    t.is(result.exitCode, 125, args.join(' '));
+    t.regex(result.stderr, pattern, args.join(' '));
+    t.is(result.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  t.notRegex((await roost.roost(['network', 'ls', '--format', '{{.Name}}'])).stdout, /nov6/);
+
+  const created = await roost.roost(['network', 'create', '--ipv6', '--subnet', 'fd00:1::/64', 'v6net']);
+  t.is(created.exitCode, 0, created.stderr);
+  const overlap = await roost.roost(['network', 'create', '--ipv6', '--subnet', 'fd00:1::/96', 'v6clash']);
+  t.regex(overlap.stderr, /overlaps with network v6net \(fd00:1::\/64\)/);
+  const network = JSON.parse((await roost.roost(['network', 'inspect', 'v6net'])).stdout)[0];
+  t.true(network.EnableIPv6);
+  t.deepEqual(network.IPAM.Config[1], { Subnet: 'fd00:1::/64', Gateway: 'fd00:1::1' });
+  t.regex(network.IPAM.Config[0].Subnet, /^10\.89\.\d+\.0\/24$/, 'an IPv4 subnet as well, chosen by the engine');
+
+  t.is((await roost.roost(['run', '-d', '--network', 'v6net', '--name', 'web6', 'busybox', ...server('over-v6')])).exitCode, 0);
+  t.is((await roost.roost(['run', '-d', '--network', 'v6net', '--name', 'client6', 'busybox', 'sleep', '120'])).exitCode, 0);
+  const field = async (name: string, f: string) => (await roost.roost(['inspect', '-f', `{{.NetworkSettings.Networks.v6net.${f}}}`, name])).stdout.trim();
+  t.is(await field('web6', 'GlobalIPv6Address'), 'fd00:1::2');
+  t.is(await field('web6', 'GlobalIPv6PrefixLen'), '64');
+  t.is(await field('web6', 'IPv6Gateway'), 'fd00:1::1');
+  t.is(await field('client6', 'GlobalIPv6Address'), 'fd00:1::3');
+  t.regex((await roost.roost(['exec', 'web6', 'ip', '-o', '-6', 'addr'])).stdout, /inet6 fd00:1::2\/64/);
+  const members = JSON.parse((await roost.roost(['network', 'inspect', 'v6net'])).stdout)[0].Containers;
+  t.deepEqual(Object.values<{ IPv6Address: string }>(members).map((m) => m.IPv6Address).sort(), ['fd00:1::2/64', 'fd00:1::3/64']);
+
+  // Over IPv6, by address and by name (/etc/hosts and the DNS server both know the IPv6 address).
+  const byAddress = await retry(() => roost.roost(['exec', 'client6', 'timeout', '5', 'wget', '-qO-', 'http://[fd00:1::2]/']), (r) => r.exitCode === 0);
+  t.is(byAddress.stdout, 'over-v6\n', byAddress.stderr);
+  t.regex((await roost.roost(['exec', 'client6', 'cat', '/etc/hosts'])).stdout, /^fd00:1::2\tweb6 /m);
+  upstream.asked.length = 0;
+  const aaaa = await roost.roost(['exec', 'client6', 'nslookup', '-type=AAAA', 'web6']);
+  t.is(aaaa.exitCode, 0, aaaa.stdout + aaaa.stderr);
+  t.regex(aaaa.stdout, /Address: fd00:1::2$/m);
+  t.regex((await roost.roost(['exec', 'client6', 'nslookup', '-type=AAAA', 'web6.v6net'])).stdout, /Address: fd00:1::2$/m);
+  t.deepEqual(upstream.asked, [], 'answered locally');
+  const ping6 = await roost.roost(['exec', 'client6', 'ping', '-6', '-c', '1', '-W', '2', 'fd00:1::2']);
+  t.is(ping6.exitCode, 0, ping6.stdout + ping6.stderr);
+
+  await roost.roost(['rm', '-f', 'web6', 'client6']);
+  t.is((await roost.roost(['network', 'rm', 'v6net'])).exitCode, 0);
+});

@@ -30,3 +30,12 @@ test('NAME.NETWORK answers with the address on that network only, network names 
   t.is(addressesOf('web.othernet', networks), undefined, 'not a network of the asker: forwarded');
   t.is(addressesOf('www.example.com', networks), undefined);
 });
+
+test('IPv6 (AAAA): the same names, the addresses of members on --ipv6 networks; none is an empty answer, not an unknown name', (t) => {
+  const v6: NamedNetwork[] = [...networks, { Name: 'six', endpoints: { [web]: { ContainerId: web, Name: 'web', Aliases: [], IPv4: '10.89.3.2', IPv6: 'fd00:1::2' } } }];
+  t.deepEqual(addressesOf('web', v6, 'IPv6'), ['fd00:1::2']);
+  t.deepEqual(addressesOf('web.six', v6, 'IPv6'), ['fd00:1::2']);
+  t.deepEqual(addressesOf('web.mynet', v6, 'IPv6'), []);
+  t.deepEqual(addressesOf('db', v6, 'IPv6'), []);
+  t.is(addressesOf('nobody', v6, 'IPv6'), undefined);
+});
