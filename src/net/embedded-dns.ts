@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
 import { parseResolvConf } from './dns-config.js';
-import { buildResponse, errorResponse, parseQuery, queryId, Rcode, reverseIPv4, RR, type Answer, type DnsQuery } from './dns-message.js';
+import { buildResponse, errorResponse, parseQuery, queryId, Rcode, reverseIPv4, reverseIPv6, RR, type Answer, type DnsQuery } from './dns-message.js';
 
 /** What the server knows about the container that asks (found by its source address). */
 export interface DnsClient {
@@ -10,7 +10,7 @@ export interface DnsClient {
   lookup(name: string): string[] | undefined;
   /** IPv6 addresses of the same names (on --ipv6 networks); asked only for a name lookup knows. */
   lookup6?(name: string): string[];
-  /** The name of an address on the client's networks (PTR). */
+  /** The name of an address (IPv4 or IPv6) on the client's networks (PTR). */
   reverse(address: string): string | undefined;
   /** Where other names go; empty: nowhere (an --internal network, or forwarding turned off). */
   upstreams: Upstream[];
@@ -156,7 +156,7 @@ export class EmbeddedDns {
 
   private local(query: DnsQuery, client: DnsClient): Buffer | undefined {
     const ttl = this.opts.ttl ?? 60;
-    const reversed = reverseIPv4(query.name);
+    const reversed = reverseIPv4(query.name) ?? reverseIPv6(query.name);
     if (reversed !== undefined) {
       const name = client.reverse(reversed);
       if (name === undefined) return undefined;

@@ -172,7 +172,7 @@ export class UserNetworks {
     return {
       lookup: (name) => addressesOf(name, networks),
       lookup6: (name) => addressesOf(name, networks, 'IPv6') ?? [],
-      reverse: (ip) => peers.find((e) => e.IPv4 === ip)?.Name,
+      reverse: (ip) => peers.find((e) => e.IPv4 === ip || e.IPv6 === ip)?.Name,
       get upstreams() { return upstreams; },
     };
   }

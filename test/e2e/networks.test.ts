@@ -462,6 +462,7 @@ e2e('--ipv6: containers get an IPv6 address on the network, reach each other ove
   t.is(aaaa.exitCode, 0, aaaa.stdout + aaaa.stderr);
   t.regex(aaaa.stdout, /Address: fd00:1::2$/m);
   t.regex((await roost.roost(['exec', 'client6', 'nslookup', '-type=AAAA', 'web6.v6net'])).stdout, /Address: fd00:1::2$/m);
+  t.regex((await roost.roost(['exec', 'client6', 'nslookup', 'fd00:1::2'])).stdout, /name = web6$/m, 'PTR of an IPv6 address');
   t.deepEqual(upstream.asked, [], 'answered locally');
   const ping6 = await roost.roost(['exec', 'client6', 'ping', '-6', '-c', '1', '-W', '2', 'fd00:1::2']);
   t.is(ping6.exitCode, 0, ping6.stdout + ping6.stderr);
