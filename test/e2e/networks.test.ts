@@ -356,6 +356,9 @@ e2e('network connect and disconnect take effect at once on a running container; 
   t.is(await networksOf('hoster'), 'host');
   t.is(await networksOf('roamer'), 'bridge,live1');
   t.is(await networksOf('target'), 'live1');
+  const dockerHost = await roost.docker(['network', 'connect', 'host', 'roamer']);
+  t.not(dockerHost.exitCode, 0);
+  t.regex(dockerHost.stderr, /Error response from daemon: container cannot be disconnected from host network or connected to host network/, 'the docker CLI shows the message');
   await roost.roost(['rm', '-f', 'loner', 'hoster']);
 
   t.is((await roost.roost(['network', 'disconnect', 'live1', 'roamer'])).exitCode, 0);
@@ -469,4 +472,13 @@ e2e('--ipv6: containers get an IPv6 address on the network, reach each other ove
 
   await roost.roost(['rm', '-f', 'web6', 'client6']);
   t.is((await roost.roost(['network', 'rm', 'v6net'])).exitCode, 0);
+
+  // The docker CLI, through the socket.
+  const viaDocker = await roost.docker(['network', 'create', '--ipv6', '--subnet', 'fd00:2::/64', 'dv6']);
+  t.is(viaDocker.exitCode, 0, viaDocker.stderr);
+  t.is((await roost.docker(['network', 'inspect', '-f', '{{.EnableIPv6}}', 'dv6'])).stdout.trim(), 'true');
+  t.is((await roost.docker(['run', '-d', '--network', 'dv6', '--name', 'd6', 'busybox', 'sleep', '60'])).exitCode, 0);
+  t.is((await roost.docker(['inspect', '-f', '{{.NetworkSettings.Networks.dv6.GlobalIPv6Address}}', 'd6'])).stdout.trim(), 'fd00:2::2');
+  await roost.docker(['rm', '-f', 'd6']);
+  t.is((await roost.docker(['network', 'rm', 'dv6'])).exitCode, 0);
 });
