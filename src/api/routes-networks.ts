@@ -84,10 +84,11 @@ export function networkRoutes(router: Router): void {
   });
 
   router.add('POST', '/networks/{id}/connect', async (ctx) => {
-    const body = await readJsonBody<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null }>(ctx.req);
+    const body = await readJsonBody<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null } | null }>(ctx.req);
     if (!body.Container) throw invalid('no container given (Container)');
     await ctx.engine.containers.connectNetwork(body.Container, ctx.params.id!, {
       aliases: body.EndpointConfig?.Aliases ?? undefined, ip: body.EndpointConfig?.IPAMConfig?.IPv4Address || undefined,
+      ip6: body.EndpointConfig?.IPAMConfig?.IPv6Address || undefined,
     });
     ctx.res!.writeHead(200).end();
   });

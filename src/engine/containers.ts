@@ -46,6 +46,8 @@ export interface CreateRequest {
   /** On a user-defined network: more names for the container there (--network-alias), a fixed address (--ip). */
   aliases?: string[];
   ip?: string;
+  /** On an --ipv6 network: a fixed IPv6 address (--ip6). */
+  ip6?: string;
 }
 
 /** A client attached to a container's stdio (API attach, `roost run`). */
@@ -309,7 +311,8 @@ export class ContainerService {
     const userNetwork = ['bridge', 'host', 'none'].includes(networkMode) || networkMode.startsWith('container:') ? undefined : this.userNetworks.find(networkMode);
     if (networkMode.startsWith('container:')) this.get(networkMode.slice('container:'.length));
     else if (!['bridge', 'host', 'none'].includes(networkMode) && !userNetwork) throw new EngineError('not_found', `network ${networkMode} not found`);
-    if ((request.aliases?.length || request.ip) && !userNetwork) throw invalid('network-scoped aliases and addresses are only supported for user-defined networks');
+    if ((request.aliases?.length || request.ip || request.ip6) && !userNetwork) throw invalid('network-scoped aliases and addresses are only supported for user-defined networks');
+    if (request.ip6) this.userNetworks.allocateAddress6(userNetwork!.Id, id, request.ip6);
     checkDnsSettings(hostConfig);
     if (networkMode.startsWith('container:')) {
       // Docker's wording: the container uses the other one's name service.
@@ -351,7 +354,7 @@ export class ContainerService {
         Image: config.Image,
       },
       HostConfig: { ...hostConfig, NetworkMode: networkMode === 'bridge' ? (hostConfig.NetworkMode || 'default') : userNetwork ? userNetwork.Name : networkMode },
-      ...(userNetwork ? { connectedNetworks: [{ NetworkID: userNetwork.Id, Aliases: request.aliases ?? [], ...(request.ip ? { IPv4Address: request.ip } : {}) }] } : {}),
+      ...(userNetwork ? { connectedNetworks: [{ NetworkID: userNetwork.Id, Aliases: request.aliases ?? [], ...(request.ip ? { IPv4Address: request.ip } : {}), ...(request.ip6 ? { IPv6Address: request.ip6 } : {}) }] } : {}),
       Path: argv[0]!,
       Args: argv.slice(1),
       State: initialState(),
@@ -435,9 +438,9 @@ export class ContainerService {
   }
 
   /** Puts a container in its own network namespace on one more user-defined network. */
-  private async joinNetwork(record: ContainerRecord, networkId: string, nsFile: string, aliases: string[], ip: string | undefined, ifname?: string): Promise<void> {
+  private async joinNetwork(record: ContainerRecord, networkId: string, nsFile: string, aliases: string[], ip: string | undefined, ifname?: string, ip6?: string): Promise<void> {
     await this.userNetworks.connect(networkId, {
-      id: record.Id, name: record.Name.slice(1), aliases, nsFile, ifname: ifname ?? await this.freeInterface(nsFile), ip, dns: record.HostConfig.Dns ?? undefined,
+      id: record.Id, name: record.Name.slice(1), aliases, nsFile, ifname: ifname ?? await this.freeInterface(nsFile), ip, ip6, dns: record.HostConfig.Dns ?? undefined,
     });
     await this.refreshPeersHosts(networkId, record.Id);
   }
@@ -446,7 +449,7 @@ export class ContainerService {
    * `network connect`: a running container gets a veth on the network at once (its peers' /etc/hosts and
    * the DNS server know it from then on); any container keeps the network in its record for its next starts.
    */
-  async connectNetwork(containerRef: string, networkRef: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<void> {
+  async connectNetwork(containerRef: string, networkRef: string, opts: { aliases?: string[]; ip?: string; ip6?: string } = {}): Promise<void> {
     const found = this.userNetworks.find(networkRef);
     if (!found && !predefinedNetworks.includes(networkRef)) throw new EngineError('not_found', `network ${networkRef} not found`);
     const record = this.get(containerRef);
@@ -457,12 +460,13 @@ export class ContainerService {
     const network = found!;
     const aliases = (opts.aliases ?? []).filter(Boolean);
     if (opts.ip) this.userNetworks.allocateAddress(network.Id, record.Id, opts.ip);
+    if (opts.ip6) this.userNetworks.allocateAddress6(network.Id, record.Id, opts.ip6);
     if (record.State.Running) {
       const nsFile = this.networks.recorded(path.dirname(this.monitorFiles(record.Id).socket))?.nsFile;
       if (!nsFile) throw new EngineError('internal', `container ${name} is running but its network namespace is not recorded`);
-      await this.joinNetwork(record, network.Id, nsFile, aliases, opts.ip);
+      await this.joinNetwork(record, network.Id, nsFile, aliases, opts.ip, undefined, opts.ip6);
     }
-    record.connectedNetworks = [...this.joinedNetworks(record), { NetworkID: network.Id, Aliases: aliases, ...(opts.ip ? { IPv4Address: opts.ip } : {}) }];
+    record.connectedNetworks = [...this.joinedNetworks(record), { NetworkID: network.Id, Aliases: aliases, ...(opts.ip ? { IPv4Address: opts.ip } : {}), ...(opts.ip6 ? { IPv6Address: opts.ip6 } : {}) }];
     await this.persist(record);
     this.events.emit('network', 'connect', network.Id, { container: record.Id, name: network.Name, type: network.Driver });
   }
@@ -743,7 +747,7 @@ export class ContainerService {
       for (const [index, joined] of (netnsPath && !hostNetwork && !joinsNetwork ? this.joinedNetworks(record) : []).entries()) {
         // The network it was created on, joined first, has a known interface name (no lookup on the common path).
         const ifname = index === 0 && joined.NetworkID === userNetwork?.Id ? (userNetwork.Internal ? 'eth0' : 'eth1') : undefined;
-        await this.joinNetwork(record, joined.NetworkID, netnsPath!, joined.Aliases, joined.IPv4Address, ifname);
+        await this.joinNetwork(record, joined.NetworkID, netnsPath!, joined.Aliases, joined.IPv4Address, ifname, joined.IPv6Address);
         trace('user network');
       }
       const spec = buildSpec({

@@ -9,7 +9,7 @@ import { createNetns } from './uplink.js';
 import { defaultUpstreams, EmbeddedDns, parseUpstream, type DnsClient, type Upstream } from './embedded-dns.js';
 import { socketsInNetns } from './netns-sockets.js';
 import { addressesOf } from './network-names.js';
-import { freeAddress6, gateway6, isIPv6Cidr, overlaps6, parseSubnet6, randomUlaSubnet } from './ipv6-subnet.js';
+import { bigIntToIPv6, freeAddress6, gateway6, ipv6ToBigInt, isIPv6Cidr, overlaps6, parseSubnet6, randomUlaSubnet } from './ipv6-subnet.js';
 
 /**
  * User-defined networks (`network create`): one Linux bridge per network inside a network namespace the
@@ -323,14 +323,38 @@ export class UserNetworks {
     throw conflict(`no free address left on network ${record.Name} (${IPRange ? `range ${IPRange}` : Subnet})`);
   }
 
+  /**
+   * The IPv6 address a container gets on an --ipv6 network (undefined on others): `requested` (--ip6) if
+   * it is free and in the subnet, else the lowest free one. Throws the one-line errors.
+   */
+  allocateAddress6(idOrName: string, containerId: string, requested?: string): string | undefined {
+    const record = this.get(idOrName);
+    const v6 = ipv6Of(record);
+    if (!v6) {
+      if (requested) throw invalid(`address ${requested}: network ${record.Name} has no IPv6 subnet (create it with --ipv6)`);
+      return undefined;
+    }
+    const taken = [v6.Gateway, ...Object.values(record.endpoints).filter((e) => e.ContainerId !== containerId && e.IPv6).map((e) => e.IPv6!)];
+    if (requested) {
+      const { base, size } = parseSubnet6(v6.Subnet);
+      const n = ipv6ToBigInt(requested);
+      if (n <= base || n >= base + size) throw invalid(`address ${requested} is not in the subnet ${v6.Subnet} of network ${record.Name}`);
+      const address = bigIntToIPv6(n);
+      if (taken.includes(address)) throw conflict(`address ${address} is already in use on network ${record.Name}`);
+      return address;
+    }
+    const free = freeAddress6(v6.Subnet, taken);
+    if (!free) throw conflict(`no free IPv6 address left on network ${record.Name} (${v6.Subnet})`);
+    return free;
+  }
+
   /** Puts a container's namespace on a network: a veth pair, an address, the subnet's route. */
-  async connect(idOrName: string, container: { id: string; name: string; aliases: string[]; nsFile: string; ifname: string; ip?: string; dns?: string[] }): Promise<Endpoint> {
+  async connect(idOrName: string, container: { id: string; name: string; aliases: string[]; nsFile: string; ifname: string; ip?: string; ip6?: string; dns?: string[] }): Promise<Endpoint> {
     const record = this.get(idOrName);
     const { prefix } = parseSubnet(record.IPAM.Config[0]!.Subnet);
     const ip = this.allocateAddress(record.Id, container.id, container.ip);
     const v6 = ipv6Of(record);
-    const ip6 = v6 ? freeAddress6(v6.Subnet, [v6.Gateway, ...Object.values(record.endpoints).filter((e) => e.ContainerId !== container.id && e.IPv6).map((e) => e.IPv6!)]) : undefined;
-    if (v6 && !ip6) throw conflict(`no free IPv6 address left on network ${record.Name} (${v6.Subnet})`);
+    const ip6 = this.allocateAddress6(record.Id, container.id, container.ip6);
     const hostSide = `rv${randomBytes(5).toString('hex')}`;
     // Taken before the first await, so that two containers starting at once never get the same address.
     const endpoint: Endpoint = { ContainerId: container.id, Name: container.name, Aliases: container.aliases, IPv4: ip, ...(ip6 ? { IPv6: ip6 } : {}), ifname: container.ifname, EndpointID: hostSide, ...(container.dns?.length ? { dns: container.dns } : {}) };

@@ -470,7 +470,36 @@ e2e('--ipv6: containers get an IPv6 address on the network, reach each other ove
   const ping6 = await roost.roost(['exec', 'client6', 'ping', '-6', '-c', '1', '-W', '2', 'fd00:1::2']);
   t.is(ping6.exitCode, 0, ping6.stdout + ping6.stderr);
 
-  await roost.roost(['rm', '-f', 'web6', 'client6']);
+  // --ip6 (run and network connect): a chosen address; bad ones are one line and leave nothing behind.
+  t.is((await roost.roost(['run', '-d', '--network', 'v6net', '--ip6', 'fd00:1::99', '--name', 'fixed6', 'busybox', 'sleep', '120'])).exitCode, 0);
+  t.is(await field('fixed6', 'GlobalIPv6Address'), 'fd00:1::99');
+  t.regex((await roost.roost(['exec', 'fixed6', 'ip', '-o', '-6', 'addr'])).stdout, /inet6 fd00:1::99\/64/);
+  await roost.roost(['network', 'create', 'v4only']);
+  await roost.roost(['run', '-d', '--name', 'joiner6', 'busybox', 'sleep', '120']);
+  const badIp6: Array<[string[], RegExp]> = [
+    [['run', '-d', '--network', 'v6net', '--ip6', 'fd00:9::1', '--name', 'bad6', 'busybox', 'true'], /address fd00:9::1 is not in the subnet fd00:1::\/64 of network v6net/],
+    [['run', '-d', '--network', 'v6net', '--ip6', 'fd00:1::99', '--name', 'bad6', 'busybox', 'true'], /address fd00:1::99 is already in use on network v6net/],
+    [['run', '-d', '--network', 'v6net', '--ip6', '10.1.1.1', '--name', 'bad6', 'busybox', 'true'], /invalid IPv6 address "10\.1\.1\.1"/],
+    [['run', '-d', '--network', 'v4only', '--ip6', 'fd00:1::5', '--name', 'bad6', 'busybox', 'true'], /network v4only has no IPv6 subnet \(create it with --ipv6\)/],
+    [['network', 'connect', '--ip6', 'fd00:1::2', 'v6net', 'joiner6'], /address fd00:1::2 is already in use on network v6net/],
+  ];
+  for (const [args, pattern] of badIp6) {
+    const result = await roost.roost(args);
+    t.is(result.exitCode, 125, args.join(' '));
+    t.regex(result.stderr, pattern, args.join(' '));
+    t.is(result.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  t.not((await roost.roost(['inspect', 'bad6'])).exitCode, 0, 'no container was made');
+  t.is((await roost.roost(['inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', 'joiner6'])).stdout.trim(), 'bridge', 'the refused connect left nothing');
+  const joined = await roost.roost(['network', 'connect', '--ip6', 'fd00:1::77', 'v6net', 'joiner6']);
+  t.is(joined.exitCode, 0, joined.stderr);
+  t.is(await field('joiner6', 'GlobalIPv6Address'), 'fd00:1::77');
+  t.regex((await roost.roost(['exec', 'joiner6', 'ip', '-o', '-6', 'addr'])).stdout, /inet6 fd00:1::77\/64/);
+  t.is((await roost.roost(['restart', '-t', '0', 'joiner6'])).exitCode, 0);
+  t.is(await field('joiner6', 'GlobalIPv6Address'), 'fd00:1::77', 'kept across a restart');
+
+  await roost.roost(['rm', '-f', 'web6', 'client6', 'fixed6', 'joiner6']);
+  await roost.roost(['network', 'rm', 'v4only']);
   t.is((await roost.roost(['network', 'rm', 'v6net'])).exitCode, 0);
 
   // The docker CLI, through the socket.

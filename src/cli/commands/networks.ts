@@ -119,12 +119,14 @@ const connect: Command = {
   flags: [
     { name: 'alias', type: 'list', help: 'Add network-scoped alias for the container' },
     { name: 'ip', type: 'string', help: 'IPv4 address (e.g., 10.89.1.10)' },
+    { name: 'ip6', type: 'string', help: 'IPv6 address on an --ipv6 network (e.g., fd00:1::10)' },
   ],
   minArgs: 2, maxArgs: 2,
   async run(ctx) {
     const [network, container] = ctx.args.positionals as [string, string];
     const f = ctx.args.flags;
-    const endpoint = { Aliases: (f.alias as string[] | undefined) ?? [], ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip as string } } : {}) };
+    const ipam = { ...(f.ip ? { IPv4Address: f.ip as string } : {}), ...(f.ip6 ? { IPv6Address: f.ip6 as string } : {}) };
+    const endpoint = { Aliases: (f.alias as string[] | undefined) ?? [], ...(f.ip || f.ip6 ? { IPAMConfig: ipam } : {}) };
     await (await ctx.client()).call(`/networks/${encodeURIComponent(network)}/connect`, { method: 'POST', body: { Container: container, EndpointConfig: endpoint } });
     return 0;
   },
