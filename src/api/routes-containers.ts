@@ -59,7 +59,7 @@ export function containerRoutes(router: Router): void {
   });
 
   router.add('POST', '/containers/create', async (ctx) => {
-    type EndpointConfig = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null };
+    type EndpointConfig = { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null };
     const body = await readJsonBody<ContainerConfig & { HostConfig?: HostConfig; NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointConfig> | null } }>(ctx.req);
     const { HostConfig: hostConfig, NetworkingConfig: networking, ...config } = body;
     // The endpoint settings of the network the container is created on (the docker CLI sends --network-alias and --ip there).
@@ -67,6 +67,7 @@ export function containerRoutes(router: Router): void {
     const record = await ctx.engine.containers.create({
       name: ctx.query.string('name'), config, hostConfig: hostConfig ?? {},
       aliases: endpoint?.Aliases?.filter(Boolean) ?? undefined, ip: endpoint?.IPAMConfig?.IPv4Address || undefined,
+      ip6: endpoint?.IPAMConfig?.IPv6Address || undefined,
     });
     const warning = ctx.engine.containers.limitsWarning((hostConfig ?? {}) as Record<string, unknown>);
     sendJson(ctx.res!, 201, { Id: record.Id, Warnings: warning ? [warning] : [] });

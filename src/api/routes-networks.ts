@@ -1,5 +1,5 @@
 import type { NetworkRecord } from '../net/user-networks.js';
-import { predefinedNetworks, type CreateNetworkRequest } from '../net/user-networks.js';
+import { ipv6Of, predefinedNetworks, type CreateNetworkRequest } from '../net/user-networks.js';
 import { conflict, invalid } from '../util/errors.js';
 import { readJsonBody, sendJson } from './http-util.js';
 import type { Router } from './router.js';
@@ -16,11 +16,12 @@ function predefined(name: string) {
 
 function view(record: NetworkRecord) {
   const containers: Record<string, unknown> = {};
+  const v6 = ipv6Of(record);
   for (const e of Object.values(record.endpoints)) {
-    containers[e.ContainerId] = { Name: e.Name, EndpointID: e.EndpointID, MacAddress: '', IPv4Address: `${e.IPv4}/${record.IPAM.Config[0]!.Subnet.split('/')[1]}`, IPv6Address: '' };
+    containers[e.ContainerId] = { Name: e.Name, EndpointID: e.EndpointID, MacAddress: '', IPv4Address: `${e.IPv4}/${record.IPAM.Config[0]!.Subnet.split('/')[1]}`, IPv6Address: e.IPv6 && v6 ? `${e.IPv6}/${v6.Subnet.split('/')[1]}` : '' };
   }
   return {
-    Name: record.Name, Id: record.Id, Created: record.Created, Scope: record.Scope, Driver: record.Driver, EnableIPv6: false,
+    Name: record.Name, Id: record.Id, Created: record.Created, Scope: record.Scope, Driver: record.Driver, EnableIPv6: Boolean(record.EnableIPv6),
     IPAM: { Driver: 'default', Options: {}, Config: record.IPAM.Config }, Internal: record.Internal, Attachable: false, Ingress: false,
     ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: containers, Options: record.Options, Labels: record.Labels,
   };
@@ -48,8 +49,7 @@ export function networkRoutes(router: Router): void {
   });
 
   router.add('POST', '/networks/create', async (ctx) => {
-    const body = await readJsonBody<CreateNetworkRequest & { CheckDuplicate?: boolean; EnableIPv6?: boolean; Attachable?: boolean }>(ctx.req);
-    if (body.EnableIPv6) throw invalid('IPv6 networks are not supported yet');
+    const body = await readJsonBody<CreateNetworkRequest & { CheckDuplicate?: boolean; Attachable?: boolean }>(ctx.req);
     const record = await ctx.engine.userNetworks.create(body);
     ctx.engine.events.emit('network', 'create', record.Id, { name: record.Name, type: record.Driver });
     sendJson(ctx.res!, 201, { Id: record.Id, Warning: '' });
@@ -84,10 +84,11 @@ export function networkRoutes(router: Router): void {
   });
 
   router.add('POST', '/networks/{id}/connect', async (ctx) => {
-    const body = await readJsonBody<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string } | null } | null }>(ctx.req);
+    const body = await readJsonBody<{ Container?: string; EndpointConfig?: { Aliases?: string[] | null; IPAMConfig?: { IPv4Address?: string; IPv6Address?: string } | null } | null }>(ctx.req);
     if (!body.Container) throw invalid('no container given (Container)');
     await ctx.engine.containers.connectNetwork(body.Container, ctx.params.id!, {
       aliases: body.EndpointConfig?.Aliases ?? undefined, ip: body.EndpointConfig?.IPAMConfig?.IPv4Address || undefined,
+      ip6: body.EndpointConfig?.IPAMConfig?.IPv6Address || undefined,
     });
     ctx.res!.writeHead(200).end();
   });

@@ -88,6 +88,7 @@ export const createFlags: FlagSpec[] = [
   { name: 'network', type: 'string', aliases: ['net'], help: 'Connect a container to a network (bridge, host, none, container:NAME or a network from network create)' },
   { name: 'network-alias', type: 'list', aliases: ['net-alias'], help: 'Add network-scoped alias for the container' },
   { name: 'ip', type: 'string', help: 'IPv4 address on a user-defined network (e.g., 10.89.1.10)' },
+  { name: 'ip6', type: 'string', help: 'IPv6 address on an --ipv6 network (e.g., fd00:1::10)' },
   { name: 'add-host', type: 'list', help: 'Add a custom host-to-IP mapping (host:ip, or host:host-gateway for the host)' },
   { name: 'dns', type: 'list', help: 'Set custom DNS servers' },
   { name: 'dns-search', type: 'list', help: 'Set custom DNS search domains (. for none)' },
@@ -247,8 +248,9 @@ export function buildCreateBody(args: ParsedArgs): { name?: string; body: Record
   };
   if (f.pull !== undefined && !['always', 'missing', 'never'].includes(f.pull as string)) throw invalid(`invalid pull option: '${f.pull}': must be one of "always"|"missing"|"never"`);
   const aliases = (f['network-alias'] as string[] | undefined) ?? [];
-  if (aliases.length || f.ip) {
-    body.NetworkingConfig = { EndpointsConfig: { [network]: { Aliases: aliases, ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip } } : {}) } } };
+  if (aliases.length || f.ip || f.ip6) {
+    const ipam = { ...(f.ip ? { IPv4Address: f.ip as string } : {}), ...(f.ip6 ? { IPv6Address: f.ip6 as string } : {}) };
+    body.NetworkingConfig = { EndpointsConfig: { [network]: { Aliases: aliases, ...(f.ip || f.ip6 ? { IPAMConfig: ipam } : {}) } } };
   }
   return { name: f.name as string | undefined, body };
 }

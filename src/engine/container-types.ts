@@ -96,7 +96,7 @@ export interface ContainerRecord {
    * there: the one it was created on (--network) first, then those of `network connect`; `network
    * disconnect` takes any of them out.
    */
-  connectedNetworks?: Array<{ NetworkID: string; Aliases: string[]; IPv4Address?: string }>;
+  connectedNetworks?: Array<{ NetworkID: string; Aliases: string[]; IPv4Address?: string; IPv6Address?: string }>;
   /** While running: the address `--add-host NAME:host-gateway` stands for (the uplink's gateway). */
   hostGateway?: string;
   /** While running: the probe binary is bound in (native/roost-probe), so health checks use an agent. */

@@ -22,7 +22,9 @@ import { checkHealthOnFailure, HealthChecks, healthCommand, mergeHealthcheck } f
 import { ProbeAgent, probeBinary, probeMountPath } from '../runtime/probe-agent.js';
 import { ContainerCgroups } from '../rootless/cgroup-delegation.js';
 import { requestedResources } from '../rootless/cgroup-limits.js';
-import type { UserNetworks } from '../net/user-networks.js';
+import { ipv6Of, predefinedNetworks, type UserNetworks } from '../net/user-networks.js';
+import { checkConnect, checkDisconnectPredefined, currentNetworks } from '../net/predefined-networks.js';
+
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
 import { tracer } from '../util/trace.js';
@@ -35,6 +37,12 @@ import { checkDuplicates, parseApiMount, parseBind, parseTmpfs, type MountPoint 
 import type { VolumeService } from './volumes.js';
 import { checkRestartPolicy, restartDelayMs, shouldRestart, startsWithEngine, type RestartPolicy } from './restart-policy.js';
 
+/** A container's endpoint on a user-defined network, as inspect shows it. */
+type EndpointView = {
+  IPAddress: string; IPPrefixLen: number; Gateway: string; NetworkID: string; EndpointID: string; Aliases: string[];
+  GlobalIPv6Address?: string; GlobalIPv6PrefixLen?: number; IPv6Gateway?: string;
+};
+
 export interface CreateRequest {
   name?: string;
   config: ContainerConfig;
@@ -42,6 +50,8 @@ export interface CreateRequest {
   /** On a user-defined network: more names for the container there (--network-alias), a fixed address (--ip). */
   aliases?: string[];
   ip?: string;
+  /** On an --ipv6 network: a fixed IPv6 address (--ip6). */
+  ip6?: string;
 }
 
 /** A client attached to a container's stdio (API attach, `roost run`). */
@@ -332,7 +342,8 @@ export class ContainerService {
     const userNetwork = ['bridge', 'host', 'none'].includes(networkMode) || networkMode.startsWith('container:') ? undefined : this.userNetworks.find(networkMode);
     if (networkMode.startsWith('container:')) this.get(networkMode.slice('container:'.length));
     else if (!['bridge', 'host', 'none'].includes(networkMode) && !userNetwork) throw new EngineError('not_found', `network ${networkMode} not found`);
-    if ((request.aliases?.length || request.ip) && !userNetwork) throw invalid('network-scoped aliases and addresses are only supported for user-defined networks');
+    if ((request.aliases?.length || request.ip || request.ip6) && !userNetwork) throw invalid('network-scoped aliases and addresses are only supported for user-defined networks');
+    if (request.ip6) this.userNetworks.allocateAddress6(userNetwork!.Id, id, request.ip6);
     checkDnsSettings(hostConfig);
     if (networkMode.startsWith('container:')) {
       // Docker's wording: the container uses the other one's name service.
@@ -374,7 +385,7 @@ export class ContainerService {
         Image: config.Image,
       },
       HostConfig: { ...hostConfig, NetworkMode: networkMode === 'bridge' ? (hostConfig.NetworkMode || 'default') : userNetwork ? userNetwork.Name : networkMode },
-      ...(userNetwork ? { connectedNetworks: [{ NetworkID: userNetwork.Id, Aliases: request.aliases ?? [], ...(request.ip ? { IPv4Address: request.ip } : {}) }] } : {}),
+      ...(userNetwork ? { connectedNetworks: [{ NetworkID: userNetwork.Id, Aliases: request.aliases ?? [], ...(request.ip ? { IPv4Address: request.ip } : {}), ...(request.ip6 ? { IPv6Address: request.ip6 } : {}) }] } : {}),
       Path: argv[0]!,
       Args: argv.slice(1),
       State: initialState(),
@@ -460,9 +471,9 @@ export class ContainerService {
   }
 
   /** Puts a container in its own network namespace on one more user-defined network. */
-  private async joinNetwork(record: ContainerRecord, networkId: string, nsFile: string, aliases: string[], ip: string | undefined, ifname?: string): Promise<void> {
+  private async joinNetwork(record: ContainerRecord, networkId: string, nsFile: string, aliases: string[], ip: string | undefined, ifname?: string, ip6?: string): Promise<void> {
     await this.userNetworks.connect(networkId, {
-      id: record.Id, name: record.Name.slice(1), aliases, nsFile, ifname: ifname ?? await this.freeInterface(nsFile), ip, dns: record.HostConfig.Dns ?? undefined,
+      id: record.Id, name: record.Name.slice(1), aliases, nsFile, ifname: ifname ?? await this.freeInterface(nsFile), ip, ip6, dns: record.HostConfig.Dns ?? undefined,
     });
     await this.refreshPeersHosts(networkId, record.Id);
   }
@@ -471,28 +482,24 @@ export class ContainerService {
    * `network connect`: a running container gets a veth on the network at once (its peers' /etc/hosts and
    * the DNS server know it from then on); any container keeps the network in its record for its next starts.
    */
-  async connectNetwork(containerRef: string, networkRef: string, opts: { aliases?: string[]; ip?: string } = {}): Promise<void> {
-    const network = this.userNetworks.find(networkRef);
-    if (!network) {
-      if (['bridge', 'host', 'none'].includes(networkRef)) throw invalid(`connecting a container to the predefined network ${networkRef} is not supported: only user-defined networks can be connected`);
-      throw new EngineError('not_found', `network ${networkRef} not found`);
-    }
+  async connectNetwork(containerRef: string, networkRef: string, opts: { aliases?: string[]; ip?: string; ip6?: string } = {}): Promise<void> {
+    const found = this.userNetworks.find(networkRef);
+    if (!found && !predefinedNetworks.includes(networkRef)) throw new EngineError('not_found', `network ${networkRef} not found`);
     const record = this.get(containerRef);
     const name = record.Name.slice(1);
     const mode = record.HostConfig.NetworkMode ?? 'default';
-    if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
-      const uses = mode === 'host' ? "the host's network" : mode === 'none' ? 'no network (--network none)' : `the network of ${mode.slice('container:'.length)}`;
-      throw invalid(`container ${name} cannot be connected to network ${network.Name}: it uses ${uses}`);
-    }
-    if (this.networkNames(record).includes(network.Name)) throw conflict(`endpoint with name ${name} already exists in network ${network.Name}`);
+    // Docker's refusals (host, none, a shared namespace, already connected); a predefined target never gets past it.
+    checkConnect(name, mode, currentNetworks(mode, this.networkNames(record)), found?.Name ?? networkRef);
+    const network = found!;
     const aliases = (opts.aliases ?? []).filter(Boolean);
     if (opts.ip) this.userNetworks.allocateAddress(network.Id, record.Id, opts.ip);
+    if (opts.ip6) this.userNetworks.allocateAddress6(network.Id, record.Id, opts.ip6);
     if (record.State.Running) {
       const nsFile = this.networks.recorded(path.dirname(this.monitorFiles(record.Id).socket))?.nsFile;
       if (!nsFile) throw new EngineError('internal', `container ${name} is running but its network namespace is not recorded`);
-      await this.joinNetwork(record, network.Id, nsFile, aliases, opts.ip);
+      await this.joinNetwork(record, network.Id, nsFile, aliases, opts.ip, undefined, opts.ip6);
     }
-    record.connectedNetworks = [...this.joinedNetworks(record), { NetworkID: network.Id, Aliases: aliases, ...(opts.ip ? { IPv4Address: opts.ip } : {}) }];
+    record.connectedNetworks = [...this.joinedNetworks(record), { NetworkID: network.Id, Aliases: aliases, ...(opts.ip ? { IPv4Address: opts.ip } : {}), ...(opts.ip6 ? { IPv6Address: opts.ip6 } : {}) }];
     await this.persist(record);
     this.events.emit('network', 'connect', network.Id, { container: record.Id, name: network.Name, type: network.Driver });
   }
@@ -501,8 +508,10 @@ export class ContainerService {
   async disconnectNetwork(containerRef: string, networkRef: string, opts: { force?: boolean } = {}): Promise<void> {
     const network = this.userNetworks.find(networkRef);
     if (!network) {
-      if (['bridge', 'host', 'none'].includes(networkRef)) throw invalid(`disconnecting a container from the predefined network ${networkRef} is not supported`);
-      throw new EngineError('not_found', `network ${networkRef} not found`);
+      if (!predefinedNetworks.includes(networkRef)) throw new EngineError('not_found', `network ${networkRef} not found`);
+      const record = this.get(containerRef);
+      const mode = record.HostConfig.NetworkMode ?? 'default';
+      checkDisconnectPredefined(record.Name.slice(1), mode, currentNetworks(mode, this.networkNames(record)), networkRef, record.State.Running);
     }
     let record: ContainerRecord;
     try {
@@ -547,12 +556,16 @@ export class ContainerService {
   }
 
   /** The container's endpoints on user-defined networks (for inspect). */
-  networkEndpoints(record: ContainerRecord): Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; NetworkID: string; EndpointID: string; Aliases: string[] }> {
-    const out: Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; NetworkID: string; EndpointID: string; Aliases: string[] }> = {};
+  networkEndpoints(record: ContainerRecord): Record<string, EndpointView> {
+    const out: Record<string, EndpointView> = {};
     for (const network of this.userNetworks.of(record.Id)) {
       const e = network.endpoints[record.Id]!;
       const { Subnet, Gateway } = network.IPAM.Config[0]!;
-      out[network.Name] = { IPAddress: e.IPv4, IPPrefixLen: Number(Subnet.split('/')[1]), Gateway, NetworkID: network.Id, EndpointID: e.EndpointID, Aliases: [...e.Aliases, record.Id.slice(0, 12)] };
+      const v6 = ipv6Of(network);
+      out[network.Name] = {
+        IPAddress: e.IPv4, IPPrefixLen: Number(Subnet.split('/')[1]), Gateway, NetworkID: network.Id, EndpointID: e.EndpointID, Aliases: [...e.Aliases, record.Id.slice(0, 12)],
+        ...(v6 && e.IPv6 ? { GlobalIPv6Address: e.IPv6, GlobalIPv6PrefixLen: Number(v6.Subnet.split('/')[1]), IPv6Gateway: v6.Gateway } : {}),
+      };
     }
     return out;
   }
@@ -770,7 +783,7 @@ export class ContainerService {
       for (const [index, joined] of (netnsPath && !hostNetwork && !joinsNetwork ? this.joinedNetworks(record) : []).entries()) {
         // The network it was created on, joined first, has a known interface name (no lookup on the common path).
         const ifname = index === 0 && joined.NetworkID === userNetwork?.Id ? (userNetwork.Internal ? 'eth0' : 'eth1') : undefined;
-        await this.joinNetwork(record, joined.NetworkID, netnsPath!, joined.Aliases, joined.IPv4Address, ifname);
+        await this.joinNetwork(record, joined.NetworkID, netnsPath!, joined.Aliases, joined.IPv4Address, ifname, joined.IPv6Address);
         trace('user network');
       }
       const spec = buildSpec({

@@ -1,3 +1,5 @@
+import { bigIntToIPv6 } from './ipv6-subnet.js';
+
 /**
  * The little of RFC 1035 the embedded DNS server needs: read a query's header and its one question, and
  * write an answer with A, AAAA or PTR records (names in answers point back at the question).
@@ -114,6 +116,12 @@ export function errorResponse(id: number, rcode: number): Buffer {
   header.writeUInt16BE(id, 0);
   header.writeUInt16BE(0x8000 | 0x0080 | (rcode & 0xf), 2);
   return header;
+}
+
+/** `2.0.0.0.(...).1.0.0.0.0.0.d.f.ip6.arpa` (32 nibbles) → `fd00:1::2`; undefined for other names. */
+export function reverseIPv6(name: string): string | undefined {
+  const m = /^((?:[0-9a-f]\.){32})ip6\.arpa$/.exec(name.toLowerCase());
+  return m ? bigIntToIPv6(BigInt(`0x${m[1]!.split('.').filter(Boolean).reverse().join('')}`)) : undefined;
 }
 
 /** `4.3.2.1.in-addr.arpa` → `1.2.3.4`; undefined for other names. */

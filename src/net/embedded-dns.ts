@@ -2,13 +2,15 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
 import { parseResolvConf } from './dns-config.js';
-import { buildResponse, errorResponse, parseQuery, queryId, Rcode, reverseIPv4, RR, type Answer, type DnsQuery } from './dns-message.js';
+import { buildResponse, errorResponse, parseQuery, queryId, Rcode, reverseIPv4, reverseIPv6, RR, type Answer, type DnsQuery } from './dns-message.js';
 
 /** What the server knows about the container that asks (found by its source address). */
 export interface DnsClient {
   /** IPv4 addresses of a name (container name, alias, short ID) on the client's networks; undefined: not ours. */
   lookup(name: string): string[] | undefined;
-  /** The name of an address on the client's networks (PTR). */
+  /** IPv6 addresses of the same names (on --ipv6 networks); asked only for a name lookup knows. */
+  lookup6?(name: string): string[];
+  /** The name of an address (IPv4 or IPv6) on the client's networks (PTR). */
   reverse(address: string): string | undefined;
   /** Where other names go; empty: nowhere (an --internal network, or forwarding turned off). */
   upstreams: Upstream[];
@@ -89,7 +91,7 @@ function forwardTcp(packet: Buffer, upstream: Upstream, timeoutMs: number): Prom
 
 /**
  * Docker's embedded DNS for user-defined networks: answers the names of the containers on the asking
- * container's networks (A; AAAA and other types get an empty answer, as there is no IPv6), their
+ * container's networks (A, and AAAA for those on --ipv6 networks; other types get an empty answer), also as NAME.NETWORK, their
  * addresses (PTR), and forwards everything else to the upstream resolvers, or answers REFUSED when the
  * container may not go out. It serves sockets that were opened elsewhere (in the networks' namespace).
  */
@@ -154,7 +156,7 @@ export class EmbeddedDns {
 
   private local(query: DnsQuery, client: DnsClient): Buffer | undefined {
     const ttl = this.opts.ttl ?? 60;
-    const reversed = reverseIPv4(query.name);
+    const reversed = reverseIPv4(query.name) ?? reverseIPv6(query.name);
     if (reversed !== undefined) {
       const name = client.reverse(reversed);
       if (name === undefined) return undefined;
@@ -162,7 +164,10 @@ export class EmbeddedDns {
     }
     const addresses = client.lookup(query.name);
     if (!addresses) return undefined;
-    const answers: Answer[] = query.type === RR.A || query.type === 255 ? addresses.map((data) => ({ type: RR.A, ttl, data })) : [];
+    const answers: Answer[] = [
+      ...(query.type === RR.A || query.type === 255 ? addresses.map((data) => ({ type: RR.A, ttl, data })) : []),
+      ...(query.type === RR.AAAA || query.type === 255 ? (client.lookup6?.(query.name) ?? []).map((data) => ({ type: RR.AAAA, ttl, data })) : []),
+    ];
     return buildResponse(query, Rcode.NOERROR, answers);
   }
 

@@ -8,6 +8,8 @@ import { runCommand } from '../util/exec.js';
 import { createNetns } from './uplink.js';
 import { defaultUpstreams, EmbeddedDns, parseUpstream, type DnsClient, type Upstream } from './embedded-dns.js';
 import { socketsInNetns } from './netns-sockets.js';
+import { addressesOf } from './network-names.js';
+import { bigIntToIPv6, freeAddress6, gateway6, ipv6ToBigInt, isIPv6Cidr, overlaps6, parseSubnet6, randomUlaSubnet } from './ipv6-subnet.js';
 
 /**
  * User-defined networks (`network create`): one Linux bridge per network inside a network namespace the
@@ -18,7 +20,7 @@ import { socketsInNetns } from './netns-sockets.js';
  * ports, except on an --internal network, which has no way out. Names resolve through /etc/hosts, which
  * the engine rewrites on every container that shares a network when one joins or leaves, and through an
  * embedded DNS server on port 53 of every bridge's gateway address (the container's nameserver), which
- * answers from the records as they are at each query and forwards other names.
+ * answers from the records as they are at each query (names as `network-names.ts` matches them) and forwards other names.
  */
 
 export interface Endpoint {
@@ -26,6 +28,8 @@ export interface Endpoint {
   Name: string;
   Aliases: string[];
   IPv4: string;
+  /** Its address on an IPv6 network (`--ipv6`). */
+  IPv6?: string;
   /** Interface name inside the container. */
   ifname: string;
   EndpointID: string;
@@ -40,6 +44,8 @@ export interface NetworkRecord {
   Driver: 'bridge';
   Scope: 'local';
   Internal: boolean;
+  /** `--ipv6`: the second IPAM config is the IPv6 subnet. */
+  EnableIPv6?: boolean;
   Labels: Record<string, string>;
   /** IPRange: automatic addresses come from this part of the subnet only (`--ip-range`). */
   IPAM: { Driver: 'default'; Config: Array<{ Subnet: string; Gateway: string; IPRange?: string }> };
@@ -52,6 +58,7 @@ export interface CreateNetworkRequest {
   Name?: string;
   Driver?: string;
   Internal?: boolean;
+  EnableIPv6?: boolean;
   Labels?: Record<string, string> | null;
   IPAM?: { Config?: Array<{ Subnet?: string; Gateway?: string; IPRange?: string }> | null } | null;
 }
@@ -77,6 +84,11 @@ export function parseSubnet(cidr: string): { base: number; prefix: number; size:
   const base = (ipToInt(m[1]!) & mask) >>> 0;
   if (base !== ipToInt(m[1]!)) throw invalid(`invalid subnet ${cidr}: host bits are set (did you mean ${intToIp(base)}/${prefix}?)`);
   return { base, prefix, size: 2 ** (32 - prefix) };
+}
+
+/** The IPv6 subnet and gateway of a network created with --ipv6. */
+export function ipv6Of(record: NetworkRecord): { Subnet: string; Gateway: string } | undefined {
+  return record.EnableIPv6 ? record.IPAM.Config.find((c) => isIPv6Cidr(c.Subnet)) : undefined;
 }
 
 const overlaps = (a: string, b: string) => {
@@ -153,17 +165,14 @@ export class UserNetworks {
     if (!own) return undefined;
     const networks = this.of(own.ContainerId);
     const peers = networks.flatMap((r) => Object.values(r.endpoints));
-    const namesOf = (e: Endpoint) => [e.Name, ...e.Aliases, e.ContainerId.slice(0, 12)].map((n) => n.toLowerCase());
     // An --internal network has no way out, and neither have its names.
     const upstreams: Upstream[] = networks.every((r) => r.Internal) ? []
       : own.dns?.length ? own.dns.map((s) => parseUpstream(s)).filter((u): u is Upstream => Boolean(u))
       : defaultUpstreams();
     return {
-      lookup: (name) => {
-        const found = [...new Set(peers.filter((e) => namesOf(e).includes(name)).map((e) => e.IPv4))];
-        return found.length ? found : undefined;
-      },
-      reverse: (ip) => peers.find((e) => e.IPv4 === ip)?.Name,
+      lookup: (name) => addressesOf(name, networks),
+      lookup6: (name) => addressesOf(name, networks, 'IPv6') ?? [],
+      reverse: (ip) => peers.find((e) => e.IPv4 === ip || e.IPv6 === ip)?.Name,
       get upstreams() { return upstreams; },
     };
   }
@@ -186,6 +195,9 @@ export class UserNetworks {
     // queries lost) until their ARP entry expires. A fixed, locally administered address from the ID.
     await this.inHolder(['link', 'set', record.bridge, 'address', `02:${record.Id.slice(0, 10).match(/../g)!.join(':')}`]);
     await this.inHolder(['addr', 'replace', `${Gateway}/${parseSubnet(Subnet).prefix}`, 'dev', record.bridge]);
+    const v6 = ipv6Of(record);
+    // nodad: the address is the network's own, and usable at once (no duplicate detection delay).
+    if (v6) await this.inHolder(['-6', 'addr', 'replace', `${v6.Gateway}/${parseSubnet6(v6.Subnet).prefix}`, 'dev', record.bridge, 'nodad']);
     await this.inHolder(['link', 'set', record.bridge, 'up']);
   }
 
@@ -218,8 +230,24 @@ export class UserNetworks {
     if (predefinedNetworks.includes(name)) throw conflict(`network with name ${name} already exists (it is predefined)`);
     if (this.find(name)?.Name === name) throw conflict(`network with name ${name} already exists`);
     if (request.Driver && request.Driver !== 'bridge') throw invalid(`network driver ${JSON.stringify(request.Driver)} is not supported: use bridge`);
-    const ipam = request.IPAM?.Config?.[0];
-    if ((request.IPAM?.Config?.length ?? 0) > 1) throw invalid('only one IPAM config (one IPv4 subnet) per network is supported');
+    const configs = request.IPAM?.Config ?? [];
+    const family6 = configs.filter((c) => isIPv6Cidr(c.Subnet ?? c.Gateway ?? ''));
+    const family4 = configs.filter((c) => !family6.includes(c));
+    if (family4.length > 1 || family6.length > 1) throw invalid('only one IPv4 and one IPv6 subnet per network are supported');
+    const [ipam] = family4;
+    const [ipam6] = family6;
+    if (ipam6 && !request.EnableIPv6) throw invalid(`IPv6 subnet ${ipam6.Subnet ?? ipam6.Gateway} given without --ipv6 (EnableIPv6)`);
+    let subnet6: string | undefined;
+    let gw6: string | undefined;
+    if (request.EnableIPv6) {
+      if (ipam6?.Gateway && !ipam6.Subnet) throw invalid('a gateway needs a subnet (--subnet)');
+      if (ipam6?.IPRange) throw invalid('--ip-range is not supported for IPv6 subnets');
+      subnet6 = ipam6?.Subnet ?? randomUlaSubnet();
+      parseSubnet6(subnet6);
+      const clash6 = this.list().map((r) => ({ r, v6: ipv6Of(r) })).find(({ v6 }) => v6 && overlaps6(v6.Subnet, subnet6!));
+      if (clash6) throw conflict(`invalid pool request: subnet ${subnet6} overlaps with network ${clash6.r.Name} (${clash6.v6!.Subnet})`);
+      gw6 = gateway6(subnet6, ipam6?.Gateway);
+    }
     if (ipam?.Gateway && !ipam.Subnet) throw invalid('a gateway needs a subnet (--subnet)');
     let subnet = ipam?.Subnet;
     if (subnet) {
@@ -245,7 +273,9 @@ export class UserNetworks {
     const id = randomBytes(32).toString('hex');
     const record: NetworkRecord = {
       Id: id, Name: name, Created: new Date().toISOString(), Driver: 'bridge', Scope: 'local', Internal: Boolean(request.Internal),
-      Labels: request.Labels ?? {}, IPAM: { Driver: 'default', Config: [{ Subnet: subnet, Gateway: gateway, ...(ipam?.IPRange ? { IPRange: ipam.IPRange } : {}) }] }, Options: {},
+      ...(subnet6 ? { EnableIPv6: true } : {}),
+      Labels: request.Labels ?? {},
+      IPAM: { Driver: 'default', Config: [{ Subnet: subnet, Gateway: gateway, ...(ipam?.IPRange ? { IPRange: ipam.IPRange } : {}) }, ...(subnet6 ? [{ Subnet: subnet6, Gateway: gw6! }] : [])] }, Options: {},
       bridge: `rb-${id.slice(0, 12)}`, endpoints: {},
     };
     await this.ensureHolder();
@@ -293,14 +323,41 @@ export class UserNetworks {
     throw conflict(`no free address left on network ${record.Name} (${IPRange ? `range ${IPRange}` : Subnet})`);
   }
 
+  /**
+   * The IPv6 address a container gets on an --ipv6 network (undefined on others): `requested` (--ip6) if
+   * it is free and in the subnet, else the lowest free one. Throws the one-line errors.
+   */
+  allocateAddress6(idOrName: string, containerId: string, requested?: string): string | undefined {
+    const record = this.get(idOrName);
+    const v6 = ipv6Of(record);
+    if (!v6) {
+      if (requested) throw invalid(`address ${requested}: network ${record.Name} has no IPv6 subnet (create it with --ipv6)`);
+      return undefined;
+    }
+    const taken = [v6.Gateway, ...Object.values(record.endpoints).filter((e) => e.ContainerId !== containerId && e.IPv6).map((e) => e.IPv6!)];
+    if (requested) {
+      const { base, size } = parseSubnet6(v6.Subnet);
+      const n = ipv6ToBigInt(requested);
+      if (n <= base || n >= base + size) throw invalid(`address ${requested} is not in the subnet ${v6.Subnet} of network ${record.Name}`);
+      const address = bigIntToIPv6(n);
+      if (taken.includes(address)) throw conflict(`address ${address} is already in use on network ${record.Name}`);
+      return address;
+    }
+    const free = freeAddress6(v6.Subnet, taken);
+    if (!free) throw conflict(`no free IPv6 address left on network ${record.Name} (${v6.Subnet})`);
+    return free;
+  }
+
   /** Puts a container's namespace on a network: a veth pair, an address, the subnet's route. */
-  async connect(idOrName: string, container: { id: string; name: string; aliases: string[]; nsFile: string; ifname: string; ip?: string; dns?: string[] }): Promise<Endpoint> {
+  async connect(idOrName: string, container: { id: string; name: string; aliases: string[]; nsFile: string; ifname: string; ip?: string; ip6?: string; dns?: string[] }): Promise<Endpoint> {
     const record = this.get(idOrName);
     const { prefix } = parseSubnet(record.IPAM.Config[0]!.Subnet);
     const ip = this.allocateAddress(record.Id, container.id, container.ip);
+    const v6 = ipv6Of(record);
+    const ip6 = this.allocateAddress6(record.Id, container.id, container.ip6);
     const hostSide = `rv${randomBytes(5).toString('hex')}`;
     // Taken before the first await, so that two containers starting at once never get the same address.
-    const endpoint: Endpoint = { ContainerId: container.id, Name: container.name, Aliases: container.aliases, IPv4: ip, ifname: container.ifname, EndpointID: hostSide, ...(container.dns?.length ? { dns: container.dns } : {}) };
+    const endpoint: Endpoint = { ContainerId: container.id, Name: container.name, Aliases: container.aliases, IPv4: ip, ...(ip6 ? { IPv6: ip6 } : {}), ifname: container.ifname, EndpointID: hostSide, ...(container.dns?.length ? { dns: container.dns } : {}) };
     record.endpoints[container.id] = endpoint;
     const inContainer = (args: string[]) => runCommand('nsenter', [`--net=${container.nsFile}`, '--', 'ip', ...args]);
     try {
@@ -308,6 +365,7 @@ export class UserNetworks {
       try {
         await this.inHolder(['link', 'set', hostSide, 'master', record.bridge, 'up']);
         await inContainer(['addr', 'add', `${ip}/${prefix}`, 'dev', container.ifname]);
+        if (ip6) await inContainer(['-6', 'addr', 'add', `${ip6}/${parseSubnet6(v6!.Subnet).prefix}`, 'dev', container.ifname, 'nodad']);
         await inContainer(['link', 'set', container.ifname, 'up']);
         await inContainer(['link', 'set', 'lo', 'up']);
       } catch (err) {
@@ -368,7 +426,9 @@ export class UserNetworks {
     const lines: string[] = [];
     for (const record of this.of(containerId)) {
       for (const e of Object.values(record.endpoints)) {
-        lines.push(`${e.IPv4}\t${[...new Set([e.Name, ...e.Aliases, e.ContainerId.slice(0, 12)])].join(' ')}`);
+        const names = [...new Set([e.Name, ...e.Aliases, e.ContainerId.slice(0, 12)])].join(' ');
+        lines.push(`${e.IPv4}\t${names}`);
+        if (e.IPv6) lines.push(`${e.IPv6}\t${names}`);
       }
     }
     return lines;

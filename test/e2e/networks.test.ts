@@ -239,6 +239,21 @@ e2e('the embedded DNS server answers names, aliases and addresses on the network
     t.regex(answer.stdout, new RegExp(`Address: ${firstIp.replace(/\./g, '\\.')}$`, 'm'), name);
   }
   t.regex((await nslookup('asker', firstIp)).stdout, /name = first$/m, 'PTR of a member');
+  // Docker's other names for a member: NAME.NETWORK (alias and short ID too), and the short ID alone.
+  const shortId = (await roost.roost(['inspect', '-f', '{{.Id}}', 'first'])).stdout.trim().slice(0, 12);
+  for (const name of ['first.dnsnet', 'svc.dnsnet', shortId, `${shortId}.dnsnet`]) {
+    const answer = await nslookup('asker', name);
+    t.is(answer.exitCode, 0, `${name}: ${answer.stdout}${answer.stderr}`);
+    t.regex(answer.stdout, new RegExp(`Address: ${firstIp.replace(/\./g, '\\.')}$`, 'm'), name);
+  }
+  // What a program sees: the resolver (getaddrinfo) finds web.mynet-style names as well.
+  const pinged = await roost.roost(['exec', 'asker', 'ping', '-c', '1', '-W', '2', 'first.dnsnet']);
+  t.is(pinged.exitCode, 0, pinged.stdout + pinged.stderr);
+  t.regex(pinged.stdout, new RegExp(`PING first\\.dnsnet \\(${firstIp.replace(/\./g, '\\.')}\\)`));
+  // A network the asker is not on is not ours to answer: the name goes upstream (which does not know it).
+  upstream.asked.length = 0;
+  t.not((await nslookup('asker', 'first.dnsint')).exitCode, 0);
+  t.true(upstream.asked.includes('first.dnsint'), 'forwarded');
 
   // A container that joins later is known at once, and forgotten when it goes.
   await roost.roost(['run', '-d', '--network', 'dnsnet', '--name', 'later', 'busybox', 'sleep', '120']);
@@ -309,7 +324,13 @@ e2e('network connect and disconnect take effect at once on a running container; 
     [['network', 'connect', 'live1', 'roamer'], /endpoint with name roamer already exists in network live1/],
     [['network', 'connect', 'nosuchnet', 'roamer'], /network nosuchnet not found/],
     [['network', 'connect', 'live1', 'nosuchbox'], /No such container: nosuchbox/],
-    [['network', 'connect', 'bridge', 'roamer'], /predefined network bridge is not supported/],
+    // The predefined networks: Docker's refusals in Docker's words, and Roost's own where Docker would go on.
+    [['network', 'connect', 'bridge', 'roamer'], /^roost: endpoint with name roamer already exists in network bridge$/m],
+    [['network', 'connect', 'host', 'roamer'], /^roost: container cannot be disconnected from host network or connected to host network$/m],
+    [['network', 'connect', 'none', 'target'], /^roost: container cannot be connected to multiple networks with one of the networks in private \(none\) mode$/m],
+    [['network', 'connect', 'bridge', 'target'], /container target cannot be connected to network bridge: Roost's bridge network is a per-container uplink/],
+    [['network', 'disconnect', 'host', 'roamer'], /container roamer is not connected to network host/],
+    [['network', 'disconnect', 'bridge', 'roamer'], /container roamer cannot be disconnected from network bridge: /],
     [['network', 'connect', '--ip', '10.1.1.1', 'live1', 'target'], /already exists|not in the subnet/],
   ];
   for (const [args, pattern] of cases) {
@@ -320,8 +341,25 @@ e2e('network connect and disconnect take effect at once on a running container; 
   }
   await roost.roost(['run', '-d', '--network', 'none', '--name', 'loner', 'busybox', 'sleep', '60']);
   const loner = await roost.roost(['network', 'connect', 'live1', 'loner']);
-  t.regex(loner.stderr, /container loner cannot be connected to network live1: it uses no network/);
-  await roost.roost(['rm', '-f', 'loner']);
+  t.is(loner.exitCode, 125);
+  t.regex(loner.stderr, /container cannot be connected to multiple networks with one of the networks in private \(none\) mode/);
+  await roost.roost(['run', '-d', '--network', 'host', '--name', 'hoster', 'busybox', 'sleep', '60']);
+  const hoster = await roost.roost(['network', 'connect', 'live1', 'hoster']);
+  t.is(hoster.exitCode, 125);
+  t.regex(hoster.stderr, /container sharing network namespace with another container or host cannot be connected to any other network/);
+  const offHost = await roost.roost(['network', 'disconnect', 'host', 'hoster']);
+  t.is(offHost.exitCode, 125);
+  t.regex(offHost.stderr, /container cannot be disconnected from host network or connected to host network/);
+  // Nothing half-made by the refusals: each container is on the networks it was on.
+  const networksOf = async (name: string) => Object.keys(JSON.parse((await roost.roost(['inspect', '-f', '{{json .NetworkSettings.Networks}}', name])).stdout)).join(',');
+  t.is(await networksOf('loner'), 'none');
+  t.is(await networksOf('hoster'), 'host');
+  t.is(await networksOf('roamer'), 'bridge,live1');
+  t.is(await networksOf('target'), 'live1');
+  const dockerHost = await roost.docker(['network', 'connect', 'host', 'roamer']);
+  t.not(dockerHost.exitCode, 0);
+  t.regex(dockerHost.stderr, /Error response from daemon: container cannot be disconnected from host network or connected to host network/, 'the docker CLI shows the message');
+  await roost.roost(['rm', '-f', 'loner', 'hoster']);
 
   t.is((await roost.roost(['network', 'disconnect', 'live1', 'roamer'])).exitCode, 0);
   const after = await fetchTarget();
@@ -335,7 +373,6 @@ e2e('network connect and disconnect take effect at once on a running container; 
   await roost.roost(['network', 'create', '--subnet', '10.92.0.0/24', 'live2']);
   t.is((await roost.roost(['network', 'connect', 'live2', 'target'])).exitCode, 0);
   t.is((await roost.roost(['network', 'disconnect', 'live1', 'target'])).exitCode, 0);
-  const networksOf = async (name: string) => Object.keys(JSON.parse((await roost.roost(['inspect', '-f', '{{json .NetworkSettings.Networks}}', name])).stdout)).join(',');
   t.is(await networksOf('target'), 'live2');
   const addresses = async () => (await roost.roost(['exec', 'target', 'ip', '-o', '-4', 'addr'])).stdout;
   t.notRegex(await addresses(), /10\.89\./);
@@ -380,4 +417,97 @@ e2e('--ip-range: automatic addresses come from the range, a requested one may be
   t.deepEqual([await ip('r1'), await ip('r2'), await ip('r3')], ['10.91.0.128', '10.91.0.129', '10.91.0.20']);
   await roost.roost(['rm', '-f', 'r1', 'r2', 'r3']);
   await roost.roost(['network', 'rm', 'ranged']);
+});
+
+e2e('--ipv6: containers get an IPv6 address on the network, reach each other over it and find each other by AAAA', async (t) => {
+  const { roost, upstream } = t.context;
+  // Bad requests: one line, nothing made.
+  const bad: Array<[string[], RegExp]> = [
+    [['network', 'create', '--subnet', 'fd00:7::/64', 'nov6'], /IPv6 subnet fd00:7::\/64 given without --ipv6/],
+    [['network', 'create', '--ipv6', '--subnet', 'fd00:7::1/64', 'nov6'], /host bits are set \(did you mean fd00:7::\/64\?\)/],
+    [['network', 'create', '--ipv6', '--subnet', 'fd00:7::/130', 'nov6'], /invalid subnet fd00:7::\/130/],
+    [['network', 'create', '--ipv6', '--subnet', 'fd00:7::/64', '--subnet', 'fd00:8::/64', 'nov6'], /only one IPv4 and one IPv6 subnet/],
+  ];
+  for (const [args, pattern] of bad) {
+    const result = await roost.roost(args);
+    t.is(result.exitCode, 125, args.join(' '));
+    t.regex(result.stderr, pattern, args.join(' '));
+    t.is(result.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  t.notRegex((await roost.roost(['network', 'ls', '--format', '{{.Name}}'])).stdout, /nov6/);
+
+  const created = await roost.roost(['network', 'create', '--ipv6', '--subnet', 'fd00:1::/64', 'v6net']);
+  t.is(created.exitCode, 0, created.stderr);
+  const overlap = await roost.roost(['network', 'create', '--ipv6', '--subnet', 'fd00:1::/96', 'v6clash']);
+  t.regex(overlap.stderr, /overlaps with network v6net \(fd00:1::\/64\)/);
+  const network = JSON.parse((await roost.roost(['network', 'inspect', 'v6net'])).stdout)[0];
+  t.true(network.EnableIPv6);
+  t.deepEqual(network.IPAM.Config[1], { Subnet: 'fd00:1::/64', Gateway: 'fd00:1::1' });
+  t.regex(network.IPAM.Config[0].Subnet, /^10\.89\.\d+\.0\/24$/, 'an IPv4 subnet as well, chosen by the engine');
+
+  t.is((await roost.roost(['run', '-d', '--network', 'v6net', '--name', 'web6', 'busybox', ...server('over-v6')])).exitCode, 0);
+  t.is((await roost.roost(['run', '-d', '--network', 'v6net', '--name', 'client6', 'busybox', 'sleep', '120'])).exitCode, 0);
+  const field = async (name: string, f: string) => (await roost.roost(['inspect', '-f', `{{.NetworkSettings.Networks.v6net.${f}}}`, name])).stdout.trim();
+  t.is(await field('web6', 'GlobalIPv6Address'), 'fd00:1::2');
+  t.is(await field('web6', 'GlobalIPv6PrefixLen'), '64');
+  t.is(await field('web6', 'IPv6Gateway'), 'fd00:1::1');
+  t.is(await field('client6', 'GlobalIPv6Address'), 'fd00:1::3');
+  t.regex((await roost.roost(['exec', 'web6', 'ip', '-o', '-6', 'addr'])).stdout, /inet6 fd00:1::2\/64/);
+  const members = JSON.parse((await roost.roost(['network', 'inspect', 'v6net'])).stdout)[0].Containers;
+  t.deepEqual(Object.values<{ IPv6Address: string }>(members).map((m) => m.IPv6Address).sort(), ['fd00:1::2/64', 'fd00:1::3/64']);
+
+  // Over IPv6, by address and by name (/etc/hosts and the DNS server both know the IPv6 address).
+  const byAddress = await retry(() => roost.roost(['exec', 'client6', 'timeout', '5', 'wget', '-qO-', 'http://[fd00:1::2]/']), (r) => r.exitCode === 0);
+  t.is(byAddress.stdout, 'over-v6\n', byAddress.stderr);
+  t.regex((await roost.roost(['exec', 'client6', 'cat', '/etc/hosts'])).stdout, /^fd00:1::2\tweb6 /m);
+  upstream.asked.length = 0;
+  const aaaa = await roost.roost(['exec', 'client6', 'nslookup', '-type=AAAA', 'web6']);
+  t.is(aaaa.exitCode, 0, aaaa.stdout + aaaa.stderr);
+  t.regex(aaaa.stdout, /Address: fd00:1::2$/m);
+  t.regex((await roost.roost(['exec', 'client6', 'nslookup', '-type=AAAA', 'web6.v6net'])).stdout, /Address: fd00:1::2$/m);
+  t.regex((await roost.roost(['exec', 'client6', 'nslookup', 'fd00:1::2'])).stdout, /name = web6$/m, 'PTR of an IPv6 address');
+  t.deepEqual(upstream.asked, [], 'answered locally');
+  const ping6 = await roost.roost(['exec', 'client6', 'ping', '-6', '-c', '1', '-W', '2', 'fd00:1::2']);
+  t.is(ping6.exitCode, 0, ping6.stdout + ping6.stderr);
+
+  // --ip6 (run and network connect): a chosen address; bad ones are one line and leave nothing behind.
+  t.is((await roost.roost(['run', '-d', '--network', 'v6net', '--ip6', 'fd00:1::99', '--name', 'fixed6', 'busybox', 'sleep', '120'])).exitCode, 0);
+  t.is(await field('fixed6', 'GlobalIPv6Address'), 'fd00:1::99');
+  t.regex((await roost.roost(['exec', 'fixed6', 'ip', '-o', '-6', 'addr'])).stdout, /inet6 fd00:1::99\/64/);
+  await roost.roost(['network', 'create', 'v4only']);
+  await roost.roost(['run', '-d', '--name', 'joiner6', 'busybox', 'sleep', '120']);
+  const badIp6: Array<[string[], RegExp]> = [
+    [['run', '-d', '--network', 'v6net', '--ip6', 'fd00:9::1', '--name', 'bad6', 'busybox', 'true'], /address fd00:9::1 is not in the subnet fd00:1::\/64 of network v6net/],
+    [['run', '-d', '--network', 'v6net', '--ip6', 'fd00:1::99', '--name', 'bad6', 'busybox', 'true'], /address fd00:1::99 is already in use on network v6net/],
+    [['run', '-d', '--network', 'v6net', '--ip6', '10.1.1.1', '--name', 'bad6', 'busybox', 'true'], /invalid IPv6 address "10\.1\.1\.1"/],
+    [['run', '-d', '--network', 'v4only', '--ip6', 'fd00:1::5', '--name', 'bad6', 'busybox', 'true'], /network v4only has no IPv6 subnet \(create it with --ipv6\)/],
+    [['network', 'connect', '--ip6', 'fd00:1::2', 'v6net', 'joiner6'], /address fd00:1::2 is already in use on network v6net/],
+  ];
+  for (const [args, pattern] of badIp6) {
+    const result = await roost.roost(args);
+    t.is(result.exitCode, 125, args.join(' '));
+    t.regex(result.stderr, pattern, args.join(' '));
+    t.is(result.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  t.not((await roost.roost(['inspect', 'bad6'])).exitCode, 0, 'no container was made');
+  t.is((await roost.roost(['inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', 'joiner6'])).stdout.trim(), 'bridge', 'the refused connect left nothing');
+  const joined = await roost.roost(['network', 'connect', '--ip6', 'fd00:1::77', 'v6net', 'joiner6']);
+  t.is(joined.exitCode, 0, joined.stderr);
+  t.is(await field('joiner6', 'GlobalIPv6Address'), 'fd00:1::77');
+  t.regex((await roost.roost(['exec', 'joiner6', 'ip', '-o', '-6', 'addr'])).stdout, /inet6 fd00:1::77\/64/);
+  t.is((await roost.roost(['restart', '-t', '0', 'joiner6'])).exitCode, 0);
+  t.is(await field('joiner6', 'GlobalIPv6Address'), 'fd00:1::77', 'kept across a restart');
+
+  await roost.roost(['rm', '-f', 'web6', 'client6', 'fixed6', 'joiner6']);
+  await roost.roost(['network', 'rm', 'v4only']);
+  t.is((await roost.roost(['network', 'rm', 'v6net'])).exitCode, 0);
+
+  // The docker CLI, through the socket.
+  const viaDocker = await roost.docker(['network', 'create', '--ipv6', '--subnet', 'fd00:2::/64', 'dv6']);
+  t.is(viaDocker.exitCode, 0, viaDocker.stderr);
+  t.is((await roost.docker(['network', 'inspect', '-f', '{{.EnableIPv6}}', 'dv6'])).stdout.trim(), 'true');
+  t.is((await roost.docker(['run', '-d', '--network', 'dv6', '--name', 'd6', 'busybox', 'sleep', '60'])).exitCode, 0);
+  t.is((await roost.docker(['inspect', '-f', '{{.NetworkSettings.Networks.dv6.GlobalIPv6Address}}', 'd6'])).stdout.trim(), 'fd00:2::2');
+  await roost.docker(['rm', '-f', 'd6']);
+  t.is((await roost.docker(['network', 'rm', 'dv6'])).exitCode, 0);
 });

@@ -2,8 +2,9 @@ import test from 'ava';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { checkDnsSettings, extraHostsLines, parseExtraHost, resolvConfContent } from '../../src/net/dns-config.js';
-import { buildResponse, parseQuery, Rcode, RR } from '../../src/net/dns-message.js';
+import { buildResponse, parseQuery, Rcode, reverseIPv6, RR } from '../../src/net/dns-message.js';
 import { defaultUpstreams, EmbeddedDns, parseUpstream, type DnsClient } from '../../src/net/embedded-dns.js';
+import { bigIntToIPv6 } from '../../src/net/ipv6-subnet.js';
 import { EngineError } from '../../src/util/errors.js';
 
 /** A query as a stub resolver sends it. */
@@ -23,6 +24,7 @@ function readResponse(packet: Buffer): { id: number; rcode: number; answers: str
     const length = packet.readUInt16BE(at + 10);
     const data = packet.subarray(at + 12, at + 12 + length);
     if (type === RR.A) answers.push([...data].join('.'));
+    else if (type === RR.AAAA) answers.push(bigIntToIPv6(BigInt(`0x${data.toString('hex')}`)));
     else {
       const labels: string[] = [];
       for (let j = 0; data[j]! > 0; j += data[j]! + 1) labels.push(data.subarray(j + 1, j + 1 + data[j]!).toString());
@@ -86,13 +88,14 @@ async function fakeUpstream(t: { teardown(fn: () => void): void }) {
   return { seen, udpPort: udp.address().port, tcpPort: (tcp.address() as net.AddressInfo).port };
 }
 
-test('the embedded server answers its names (A, empty AAAA, PTR), forwards others, refuses strangers and internal networks', async (t) => {
+test('the embedded server answers its names (A, AAAA, PTR), forwards others, refuses strangers and internal networks', async (t) => {
   const upstream = await fakeUpstream(t);
   let upstreams = [{ host: '127.0.0.1', port: upstream.udpPort }];
   const book: Record<string, string[]> = { db: ['10.89.1.2'], svc: ['10.89.1.2', '10.89.1.3'] };
   const client: DnsClient = {
     lookup: (name) => book[name],
-    reverse: (ip) => (ip === '10.89.1.2' ? 'db' : undefined),
+    lookup6: (name) => (name === 'db' ? ['fd00:1::2'] : []),
+    reverse: (ip) => (ip === '10.89.1.2' || ip === 'fd00:1::2' ? 'db' : undefined),
     get upstreams() { return upstreams; },
   };
   const dns = new EmbeddedDns((address) => (address === '10.89.1.9' ? client : undefined), { timeoutMs: 300 });
@@ -100,8 +103,13 @@ test('the embedded server answers its names (A, empty AAAA, PTR), forwards other
 
   t.deepEqual(await ask('db'), { id: 0x1234, rcode: Rcode.NOERROR, answers: ['10.89.1.2'], aa: true });
   t.deepEqual((await ask('svc')).answers, ['10.89.1.2', '10.89.1.3'], 'an alias two containers share');
-  t.deepEqual(await ask('db', RR.AAAA), { id: 0x1234, rcode: Rcode.NOERROR, answers: [], aa: true }, 'no IPv6: no data, not NXDOMAIN');
+  t.deepEqual(await ask('db', RR.AAAA), { id: 0x1234, rcode: Rcode.NOERROR, answers: ['fd00:1::2'], aa: true }, 'on an --ipv6 network');
+  t.deepEqual(await ask('svc', RR.AAAA), { id: 0x1234, rcode: Rcode.NOERROR, answers: [], aa: true }, 'no IPv6 address: no data, not NXDOMAIN');
   t.deepEqual((await ask('2.1.89.10.in-addr.arpa', RR.PTR)).answers, ['db']);
+  const ip6arpa = `${'2'}${'.0'.repeat(23)}.1.0.0.0.0.0.d.f.ip6.arpa`;
+  t.is(reverseIPv6(ip6arpa), 'fd00:1::2');
+  t.is(reverseIPv6('2.0.ip6.arpa'), undefined, 'not 32 nibbles');
+  t.deepEqual((await ask(ip6arpa, RR.PTR)).answers, ['db'], 'PTR of an IPv6 address');
   t.is(upstream.seen.count, 0, 'local names are not forwarded');
   t.deepEqual(await ask('www.example.test'), { id: 0x1234, rcode: Rcode.NOERROR, answers: ['192.0.2.7'], aa: false });
   t.is(upstream.seen.count, 1);

@@ -7,21 +7,38 @@ import { parseKeyValueFlags } from '../key-values.js';
 
 interface Network { Name: string; Id: string; Driver: string; Scope: string; Internal: boolean; Labels: Record<string, string>; Created: string }
 
+/**
+ * --subnet, --gateway and --ip-range as Docker's CLI pairs them: a gateway or range goes with the subnet of
+ * its address family (the first subnet when there is no subnet of it, which the engine then refuses).
+ */
+export function ipamConfigs(subnets: string[], gateways: string[], ipRange?: string): Array<{ Subnet?: string; Gateway?: string; IPRange?: string }> {
+  const v6 = (s: string) => s.includes(':');
+  const configs: Array<{ Subnet?: string; Gateway?: string; IPRange?: string }> = subnets.map((Subnet) => ({ Subnet }));
+  const attach = (address: string, key: 'Gateway' | 'IPRange') => {
+    const config = configs.find((c) => c.Subnet !== undefined && v6(c.Subnet) === v6(address) && c[key] === undefined);
+    if (config) config[key] = address;
+    else configs.push({ [key]: address });
+  };
+  for (const gateway of gateways) attach(gateway, 'Gateway');
+  if (ipRange) attach(ipRange, 'IPRange');
+  return configs;
+}
+
 const create: Command = {
   name: 'network create', synopsis: '[OPTIONS] NETWORK', description: 'Create a network',
   flags: [
     { name: 'driver', short: 'd', type: 'string', help: 'Driver to manage the Network (bridge)' },
-    { name: 'subnet', type: 'string', help: 'Subnet in CIDR format that represents a network segment' },
-    { name: 'gateway', type: 'string', help: 'IPv4 Gateway for the master subnet' },
+    { name: 'subnet', type: 'list', help: 'Subnet in CIDR format that represents a network segment (one IPv4, one IPv6)' },
+    { name: 'gateway', type: 'list', help: 'IPv4 or IPv6 Gateway for the master subnet' },
     { name: 'internal', type: 'bool', help: 'Restrict external access to the network' },
     { name: 'label', type: 'list', help: 'Set metadata on a network' },
     { name: 'ip-range', type: 'string', help: 'Allocate container ip from a sub-range' },
-    { name: 'ipv6', type: 'bool', help: 'Enable IPv6 networking (not supported yet)' },
+    { name: 'ipv6', type: 'bool', help: 'Enable IPv6 networking' },
   ],
   minArgs: 1, maxArgs: 1,
   async run(ctx) {
     const f = ctx.args.flags;
-    const config = f.subnet || f.gateway || f['ip-range'] ? [{ Subnet: f.subnet, Gateway: f.gateway, IPRange: f['ip-range'] }] : [];
+    const config = ipamConfigs((f.subnet as string[] | undefined) ?? [], (f.gateway as string[] | undefined) ?? [], f['ip-range'] as string | undefined);
     const result = await (await ctx.client()).json<{ Id: string }>('/networks/create', {
       method: 'POST',
       body: { Name: ctx.args.positionals[0], Driver: (f.driver as string | undefined) ?? 'bridge', Internal: Boolean(f.internal), EnableIPv6: Boolean(f.ipv6), Labels: parseKeyValueFlags(f.label as string[], 'label'), IPAM: { Driver: 'default', Config: config } },
@@ -102,12 +119,14 @@ const connect: Command = {
   flags: [
     { name: 'alias', type: 'list', help: 'Add network-scoped alias for the container' },
     { name: 'ip', type: 'string', help: 'IPv4 address (e.g., 10.89.1.10)' },
+    { name: 'ip6', type: 'string', help: 'IPv6 address on an --ipv6 network (e.g., fd00:1::10)' },
   ],
   minArgs: 2, maxArgs: 2,
   async run(ctx) {
     const [network, container] = ctx.args.positionals as [string, string];
     const f = ctx.args.flags;
-    const endpoint = { Aliases: (f.alias as string[] | undefined) ?? [], ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip as string } } : {}) };
+    const ipam = { ...(f.ip ? { IPv4Address: f.ip as string } : {}), ...(f.ip6 ? { IPv6Address: f.ip6 as string } : {}) };
+    const endpoint = { Aliases: (f.alias as string[] | undefined) ?? [], ...(f.ip || f.ip6 ? { IPAMConfig: ipam } : {}) };
     await (await ctx.client()).call(`/networks/${encodeURIComponent(network)}/connect`, { method: 'POST', body: { Container: container, EndpointConfig: endpoint } });
     return 0;
   },
