@@ -473,6 +473,9 @@ async function setupPodman(ctx) {
     fs.rmSync(runroot, { recursive: true, force: true });
   };
   onCleanup('podman storage', async () => {
+    // conmon runs `podman --root … --runroot … container cleanup` when a container exits, which may come after
+    // `rm -f` returned and would create the storage directories again: wait for those processes first.
+    await waitForProcessesNaming([base, runBase], 15_000);
     await removeInPodmanNamespace([base, runBase]);
     fs.rmSync(base, { recursive: true, force: true });
     fs.rmSync(runBase, { recursive: true, force: true });
@@ -533,6 +536,25 @@ async function setupPodman(ctx) {
   }
   const lastError = failures.at(-1)?.split(': ').slice(-1)[0] ?? 'unknown';
   return { available: false, reason: `no working podman invocation, ${failures.length} tried; last error: ${lastError}`, failures };
+}
+
+/** This user's processes whose command line names one of `marks`, as [{ pid, cmdline }]. */
+function processesNaming(marks) {
+  const found = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (fs.statSync(`/proc/${entry}`).uid !== process.getuid()) continue;
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
+      if (marks.some((m) => cmdline.includes(m))) found.push({ pid: Number(entry), cmdline });
+    } catch { /* gone */ }
+  }
+  return found;
+}
+
+/** Waits (at most `ms`) until no process of this user names one of `marks` on its command line. */
+async function waitForProcessesNaming(marks, ms) {
+  for (const end = Date.now() + ms; Date.now() < end && processesNaming(marks).length; ) await sleep(200);
 }
 
 /**
@@ -1761,6 +1783,11 @@ async function main() {
         try { if (pid > 1 && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('roost')) process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
       }
       await sleep(500);
+      // The daemon's pre-started spare namespaces (netpool/) keep their uplink (slirp4netns or pasta), which
+      // daemonized away from the daemon: end those still naming this run's runtime dir, by pid.
+      for (const p of processesNaming([`${runtimeDir}/`])) {
+        if (/(^|\/)(slirp4netns|pasta|passt[^ ]*) /.test(p.cmdline)) { try { process.kill(p.pid, 'SIGTERM'); } catch { /* gone */ } }
+      }
       const pause = readPid(path.join(runDir, 'pause.pid'));
       // Files owned by subordinate ids can only be removed from inside Roost's user namespace.
       if (pause) await exec('nsenter', ['-t', String(pause), '-U', '-m', '--', 'rm', '-rf', dataHome], { timeoutMs: 300_000 });
