@@ -2283,6 +2283,7 @@ async function main() {
     for (const row of rows.filter((r) => r.key.startsWith('net-mem'))) {
       for (const [name, side] of Object.entries(row.sides)) {
         if (side.error || !side.byProcess) continue;
+        if (row.key === 'net-mem-pasta' && name !== 'roost') continue; // the same podman figures as net-mem
         notes.push(`${row.key === 'net-mem-pasta' ? `${name} (ROOST_UPLINK=pasta)` : name} network helpers: ${Object.entries(side.byProcess).map(([comm, v]) => `${comm} ×${v.count} ${fmtValue(v.kb, 'kB')}`).join(', ')}`);
       }
     }
