@@ -200,6 +200,11 @@ function isBenchImage(ref) {
 // ---------------------------------------------------------------------------------------------- cleanup
 
 const cleanups = []; // LIFO: { label, fn }
+/** Set on SIGINT/SIGTERM/SIGHUP: benchmarks start nothing new (no container, no daemon) once it is set. */
+let interrupted = false;
+function checkInterrupted() {
+  if (interrupted) throw new Error('interrupted');
+}
 function onCleanup(label, fn) {
   const entry = { label, fn };
   cleanups.push(entry);
@@ -1414,7 +1419,7 @@ async function benchNet(ctx, n) {
   // pasta: the rows that go through the uplink, against the same podman figures.
   const uplink = (ctx.roostUplink ?? '').split(/\s+/)[0]; // `roost info`: "slirp4netns (/usr/bin/slirp4netns); …"
   const pasta = (process.env.PATH ?? '').split(':').some((d) => d && fs.existsSync(path.join(d, 'pasta')));
-  if (!pasta || uplink === 'pasta' || ctx.roost.env.ROOST_UPLINK) return rows;
+  if (!pasta || uplink === 'pasta' || ctx.roost.env.ROOST_UPLINK || interrupted) return rows;
   log('net: Roost again with ROOST_UPLINK=pasta (daemon restarted)');
   let alt;
   await stopRoostDaemon(ctx);
@@ -1427,7 +1432,7 @@ async function benchNet(ctx, n) {
   } finally {
     delete ctx.roost.env.ROOST_UPLINK;
     await stopRoostDaemon(ctx);
-    await ctx.roost.check(['version']);
+    if (!interrupted) await ctx.roost.check(['version']); // a daemon started now would outlive the cleanup
   }
   for (const [k, row] of Object.entries(alt)) {
     if (k === 'c2c') continue;
@@ -1474,11 +1479,13 @@ async function netRounds(ctx, sides, n, { c2c: withC2c = true } = {}) {
   const fail = (e, what, err) => { if (!failed.has(`${e.name}-${what}`)) failed.set(`${e.name}-${what}`, err); };
   const failedOf = (e, what) => failed.get(`${e.name}-${what}`) ?? failed.get(`${e.name}-all`);
   const runD = async (e, name, args) => {
+    checkInterrupted();
     made.get(e.name).containers.add(name);
     await e.check(['run', '-d', '--name', name, ...args], { timeoutMs: 120_000 });
     return name;
   };
   let hostServer;
+  let unregisterServer = () => {};
   try {
     for (const e of sides) {
       try {
@@ -1488,8 +1495,11 @@ async function netRounds(ctx, sides, n, { c2c: withC2c = true } = {}) {
     }
     // The host's iperf3 server (the baseline), on a free loopback port.
     const hostPort = await freeLoopbackPort();
+    checkInterrupted();
     hostServer = spawn('/usr/bin/iperf3', ['-s', '-B', '127.0.0.1', '-p', String(hostPort)], { stdio: 'ignore' });
     children.add(hostServer);
+    const server = hostServer;
+    unregisterServer = onCleanup('host iperf3 server', () => { server.kill(); });
     const hostClient = (t) => exec('/usr/bin/iperf3', ['-c', '127.0.0.1', '-p', String(hostPort), '-t', String(t), '-J'], { timeoutMs: (t + 30) * 1000 });
     // Servers in containers: one per engine behind a published port, one on a user-defined network.
     const targets = []; // { id, engine, kind, run(t) }
@@ -1519,6 +1529,7 @@ async function netRounds(ctx, sides, n, { c2c: withC2c = true } = {}) {
     }
     const samples = new Map([['host', []], ...targets.map((t) => [t.id, []])]);
     for (let round = 0; round < n; round++) {
+      checkInterrupted();
       const host = await iperfClient(() => hostClient(secs), 'host loopback', { tries: 3 });
       samples.get('host').push(host);
       // Rotate the order each round, so that no side always follows another.
@@ -1562,6 +1573,7 @@ async function netRounds(ctx, sides, n, { c2c: withC2c = true } = {}) {
       } catch (err) { rows.ab.sides[e.name] = sideError(err); }
     }
     const abOnce = async (port, requests) => {
+    checkInterrupted();
       const args = ['-q', '-n', String(requests), '-c', String(NET_AB_CONCURRENCY), '-s', '10', `http://127.0.0.1:${port}/index.html`];
       const r = await check('ab', args, { timeoutMs: 300_000 });
       const rps = Number(r.stdout.match(/^Requests per second:\s+([\d.]+)/m)?.[1]);
@@ -1615,6 +1627,7 @@ async function netRounds(ctx, sides, n, { c2c: withC2c = true } = {}) {
     }
   } finally {
     if (hostServer) { hostServer.kill(); children.delete(hostServer); }
+    unregisterServer();
     unregister();
     try { await removeAll(); } catch (err) { warn(`cleanup (net containers, networks and images) failed: ${err.message}`); }
     fs.rmSync(archive, { force: true });
@@ -2193,6 +2206,7 @@ async function main() {
     }
     const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad, 'volume-io': benchVolumeIo, commit: benchCommit, pull: benchPull, stats: benchStats, build: benchBuild, 'pull-layers': benchPullLayers, net: benchNet };
     for (const b of selected) {
+      if (interrupted) break;
       const n = opts.iterations[b.key];
       log(`benchmark ${b.key}: ${b.title} (${n} iterations after a warm-up)`);
       await roost.check(['version']); // Roost's daemon up (it starts on demand) before anything is timed
@@ -2316,6 +2330,7 @@ async function main() {
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     process.stderr.write(`bench: ${signal}: cleaning up\n`);
+    interrupted = true;
     for (const child of children) child.kill('SIGTERM');
     runCleanups().finally(() => process.exit(130));
   });
