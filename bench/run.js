@@ -42,6 +42,7 @@ const BENCHMARKS = [
   { key: 'pull-layers', aliases: ['9', 'parallel'], title: 'pull of an image with 8 layers of 20 MB: the parallel pipeline against one layer at a time' },
   { key: 'stats', aliases: ['8', 'health'], title: 'stats --no-stream of 20 running containers; the engine\'s idle CPU with 20 health-checked containers' },
   { key: 'build', aliases: ['11', 'buildah'], title: 'build: cached rebuild and context transfer vs buildah; two independent stages in parallel vs one after another' },
+  { key: 'net', aliases: ['12', 'network', 'iperf'], title: 'network: iperf3 through a published port and between containers vs host loopback; ab to httpd; network helpers\' memory' },
   { key: 'kernels', aliases: ['10', 'wasm'], title: 'WebAssembly kernels vs their twins (no engine, no podman)' },
 ];
 const STATS_CONTAINERS = 20;
@@ -54,7 +55,7 @@ function usage() {
   return `usage: node bench/run.js [--quick] [--only NAME[,NAME...]] [--network default|none] [--no-podman] [--shared-daemon] [--json FILE]
 
   --quick            fewer iterations (run 5, docker-run 3, idle 5 containers, load 1, volume-io 3, commit 1, pull 1,
-                     stats 3 and a 10 s CPU window instead of 30 s, build 3)
+                     stats 3 and a 10 s CPU window instead of 30 s, build 3, net 3 rounds)
   --only NAME        run only these benchmarks: ${BENCHMARKS.map((b) => b.key).join(', ')} (repeatable or comma-separated)
   --network MODE     default: each engine's default rootless network (slirp4netns for both here);
                      none: --network=none on both sides
@@ -96,8 +97,8 @@ function parseOptions(argv) {
     else throw new Error(`unknown argument: ${arg}\n${usage()}`);
   }
   opts.iterations = opts.quick
-    ? { run: 5, 'docker-run': 3, idle: 5, load: 1, 'volume-io': 3, commit: 1, pull: 1, stats: 3, 'pull-layers': 1, build: 3 }
-    : { run: 20, 'docker-run': 10, idle: 20, load: 3, 'volume-io': 9, commit: 3, pull: 3, stats: 9, 'pull-layers': 3, build: 7 };
+    ? { run: 5, 'docker-run': 3, idle: 5, load: 1, 'volume-io': 3, commit: 1, pull: 1, stats: 3, 'pull-layers': 1, build: 3, net: 3 }
+    : { run: 20, 'docker-run': 10, idle: 20, load: 3, 'volume-io': 9, commit: 3, pull: 3, stats: 9, 'pull-layers': 3, build: 7, net: 7 };
   return opts;
 }
 
@@ -193,12 +194,17 @@ class Engine {
 
 function isBenchImage(ref) {
   const name = ref.replace(/^(docker\.io\/library\/|localhost\/)/, '').replace(/:latest$/, '');
-  return name === IMAGE_SHORT || name === 'roost-bench-big' || name === 'roost-bench-commit';
+  return name === IMAGE_SHORT || name === 'roost-bench-big' || name === 'roost-bench-commit' || name === 'roost-bench-iperf3';
 }
 
 // ---------------------------------------------------------------------------------------------- cleanup
 
 const cleanups = []; // LIFO: { label, fn }
+/** Set on SIGINT/SIGTERM/SIGHUP: benchmarks start nothing new (no container, no daemon) once it is set. */
+let interrupted = false;
+function checkInterrupted() {
+  if (interrupted) throw new Error('interrupted');
+}
 function onCleanup(label, fn) {
   const entry = { label, fn };
   cleanups.push(entry);
@@ -473,6 +479,9 @@ async function setupPodman(ctx) {
     fs.rmSync(runroot, { recursive: true, force: true });
   };
   onCleanup('podman storage', async () => {
+    // conmon runs `podman --root … --runroot … container cleanup` when a container exits, which may come after
+    // `rm -f` returned and would create the storage directories again: wait for those processes first.
+    await waitForProcessesNaming([base, runBase], 15_000);
     await removeInPodmanNamespace([base, runBase]);
     fs.rmSync(base, { recursive: true, force: true });
     fs.rmSync(runBase, { recursive: true, force: true });
@@ -533,6 +542,25 @@ async function setupPodman(ctx) {
   }
   const lastError = failures.at(-1)?.split(': ').slice(-1)[0] ?? 'unknown';
   return { available: false, reason: `no working podman invocation, ${failures.length} tried; last error: ${lastError}`, failures };
+}
+
+/** This user's processes whose command line names one of `marks`, as [{ pid, cmdline }]. */
+function processesNaming(marks) {
+  const found = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (fs.statSync(`/proc/${entry}`).uid !== process.getuid()) continue;
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
+      if (marks.some((m) => cmdline.includes(m))) found.push({ pid: Number(entry), cmdline });
+    } catch { /* gone */ }
+  }
+  return found;
+}
+
+/** Waits (at most `ms`) until no process of this user names one of `marks` on its command line. */
+async function waitForProcessesNaming(marks, ms) {
+  for (const end = Date.now() + ms; Date.now() < end && processesNaming(marks).length; ) await sleep(200);
 }
 
 /**
@@ -1292,6 +1320,323 @@ async function benchCommit(ctx, n) {
   return [row];
 }
 
+// ---------------------------------------------------------------------------------------------- net
+
+const NET_IMAGE = 'roost-bench-iperf3:latest';
+const NET_IMAGE_SHORT = 'roost-bench-iperf3';
+const NET_IPERF_SECONDS = 3; // each timed iperf3 run
+const NET_AB_REQUESTS = 1000;
+const NET_AB_CONCURRENCY = 10;
+const NET_IDLE_CONTAINERS = 20;
+/** Process names of the rootless network stacks: the uplinks and the port forwarders. */
+const NET_HELPERS = /^(slirp4netns|pasta|passt.*|rootlessport.*|rootlesskit|aardvark-dns|netavark)$/;
+
+/** A free TCP port on 127.0.0.1 (asked of the kernel). */
+function freeLoopbackPort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => resolve(port)); });
+    server.on('error', reject);
+  });
+}
+
+/**
+ * A docker-archive of the busybox image plus a layer with the host's /usr/bin/iperf3 and the shared libraries
+ * `ldd` lists for it (at the paths ldd names, the dynamic loader included), made offline.
+ */
+async function makeIperfArchive(baseArchive, workDir, out) {
+  const dir = path.join(workDir, 'iperf-archive');
+  const rootfs = path.join(workDir, 'iperf-rootfs');
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    const iperf = '/usr/bin/iperf3';
+    const ldd = await check('ldd', [iperf]);
+    const libs = [...ldd.stdout.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)].map((m) => m[1]);
+    if (!libs.some((l) => l.includes('libiperf'))) throw new Error(`ldd ${iperf} lists no libiperf: ${ldd.stdout.trim()}`);
+    for (const file of [iperf, ...libs]) {
+      const dest = path.join(rootfs, file);
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.copyFileSync(fs.realpathSync(file), dest);
+      fs.chmodSync(dest, 0o755);
+    }
+    await check('tar', ['-xf', baseArchive, '-C', dir]);
+    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+    const baseConfigFile = manifest[0].Config;
+    const config = JSON.parse(fs.readFileSync(path.join(dir, baseConfigFile), 'utf8'));
+    const layerTmp = path.join(dir, 'layer.tar');
+    await check('tar', [...TAR_FLAGS, '-C', rootfs, '-cf', layerTmp, '.']);
+    const diffId = await sha256File(layerTmp);
+    fs.mkdirSync(path.join(dir, diffId));
+    fs.renameSync(layerTmp, path.join(dir, diffId, 'layer.tar'));
+    config.rootfs.diff_ids.push(`sha256:${diffId}`);
+    config.history = [...(config.history ?? []), { created: '2024-01-01T00:00:00Z', created_by: `bench/run.js: ${iperf} and its libraries from the host` }];
+    const configText = JSON.stringify(config);
+    const configId = crypto.createHash('sha256').update(configText).digest('hex');
+    fs.writeFileSync(path.join(dir, `${configId}.json`), configText);
+    fs.rmSync(path.join(dir, baseConfigFile));
+    manifest[0] = { Config: `${configId}.json`, RepoTags: [NET_IMAGE], Layers: [...manifest[0].Layers, `${diffId}/layer.tar`] };
+    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+    await check('tar', [...TAR_FLAGS, '-C', dir, '-cf', out, '.']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(rootfs, { recursive: true, force: true });
+  }
+}
+
+/** Parses `iperf3 -J` output: the receiver's bits per second, in Gbit/s. */
+function parseIperf(stdout) {
+  let j;
+  try { j = JSON.parse(stdout.slice(stdout.indexOf('{'))); } catch { throw new Error(`iperf3 printed no JSON: ${stdout.trim().slice(-200)}`); }
+  if (j.error) throw new Error(`iperf3: ${j.error}`);
+  const bps = j.end?.sum_received?.bits_per_second;
+  if (!(bps > 0)) throw new Error('iperf3 reported no received throughput');
+  return bps / 1e9;
+}
+
+/** Runs an iperf3 client (a function returning exec's result) until the server answers (it may still be starting). */
+async function iperfClient(run, what, { tries = 20 } = {}) {
+  let last;
+  for (let i = 0; i < tries; i++) {
+    last = await run();
+    if (last.code === 0) return parseIperf(last.stdout);
+    await sleep(500);
+  }
+  let detail = (last.stdout.match(/"error":\s*"([^"]*)"/)?.[1]) ?? (last.stderr.trim() || last.stdout.trim()).split('\n').slice(-2).join(' | ');
+  throw new Error(`${what}: iperf3 client failed ${tries} times: ${detail}`);
+}
+
+/**
+ * net: issue 5's benchmarks. iperf3 from the host to a container through a published port
+ * (-p 127.0.0.1:PORT:5201) and between two containers on a user-defined network (client reaching the server
+ * by name), both against iperf3 on the host's loopback, measured in the same rounds; 1,000 short HTTP
+ * requests (ab) through a published port to busybox httpd; and the memory (Pss) of the network helper
+ * processes with 20 idle containers on the default network.
+ */
+async function benchNet(ctx, n) {
+  const main = await netRounds(ctx, ctx.sides(), n, { c2c: true });
+  const rows = Object.values(main);
+  // Roost again with pasta as its uplink (the daemon restarted with ROOST_UPLINK=pasta), when it is not already
+  // pasta: the rows that go through the uplink, against the same podman figures.
+  const uplink = (ctx.roostUplink ?? '').split(/\s+/)[0]; // `roost info`: "slirp4netns (/usr/bin/slirp4netns); …"
+  const pasta = (process.env.PATH ?? '').split(':').some((d) => d && fs.existsSync(path.join(d, 'pasta')));
+  if (!pasta || uplink === 'pasta' || ctx.roost.env.ROOST_UPLINK || interrupted) return rows;
+  log('net: Roost again with ROOST_UPLINK=pasta (daemon restarted)');
+  let alt;
+  await stopRoostDaemon(ctx);
+  ctx.roost.env.ROOST_UPLINK = 'pasta';
+  try {
+    await ctx.roost.check(['version']);
+    alt = await netRounds(ctx, [ctx.roost], n, { c2c: false });
+  } catch (err) {
+    alt = { pubHost: { key: 'net-publish', name: 'iperf3 host → container through a published port', unit: 'Gbit/s', sides: { roost: sideError(err) } } };
+  } finally {
+    delete ctx.roost.env.ROOST_UPLINK;
+    await stopRoostDaemon(ctx);
+    if (!interrupted) await ctx.roost.check(['version']); // a daemon started now would outlive the cleanup
+  }
+  for (const [k, row] of Object.entries(alt)) {
+    if (k === 'c2c') continue;
+    row.key = `${row.key}-pasta`;
+    row.name = `Roost with ROOST_UPLINK=pasta: ${row.name}`;
+    if (!row.baseline && main[k]?.sides.podman) row.sides.podman = main[k].sides.podman;
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** One pass of the net benchmark over `sides`; returns its rows by name (c2c only when `c2c`). */
+async function netRounds(ctx, sides, n, { c2c: withC2c = true } = {}) {
+  const secs = NET_IPERF_SECONDS;
+  const rows = {
+    host: { key: 'net-host', name: `iperf3 host loopback (server and client on the host), ${secs} s, median of ${n}`, unit: 'Gbit/s', baseline: true, sides: {} },
+    pubHost: { key: 'net-publish', name: `iperf3 host → container through -p 127.0.0.1:PORT:5201, ${secs} s, median of ${n}`, unit: 'Gbit/s', target: 0.7, relativeTo: { label: 'host' }, sides: {} },
+    pub: { key: 'net-publish-vs-podman', name: `iperf3 host → container through -p 127.0.0.1:PORT:5201, Roost vs podman, median of ${n}`, unit: 'Gbit/s', target: 1.3, higherIsBetter: true, sides: {} },
+    c2c: { key: 'net-c2c', name: `iperf3 container → container on one user-defined network (by name), ${secs} s, median of ${n}`, unit: 'Gbit/s', target: 0.8, relativeTo: { label: 'host' }, sides: {} },
+    ab: { key: 'net-ab', name: `ab -n ${NET_AB_REQUESTS} -c ${NET_AB_CONCURRENCY} to busybox httpd through a published port, median of ${n}`, unit: 'req/s', target: 1.0, higherIsBetter: true, sides: {} },
+    mem: { key: 'net-mem', name: `network helpers' memory (Pss) with ${NET_IDLE_CONTAINERS} idle containers`, unit: 'kB', target: 1.0, sides: {} },
+  };
+  // Each engine's default network here (the container-to-container row names its own): without --network=none.
+  const runArgs = (e) => e.runArgs.filter((a) => !a.startsWith('--network'));
+  const tag = `roost-bench-net-${process.pid}`;
+  const archive = path.join(ctx.tmp, 'iperf.tar');
+  log('making the iperf3 image archive (busybox + the host\'s iperf3 and its libraries)');
+  await makeIperfArchive(ctx.busyboxArchive, ctx.tmp, archive);
+  // Everything this benchmark makes, per engine, for the cleanup (also on failure and Ctrl-C).
+  const made = new Map(sides.map((e) => [e.name, { containers: new Set(), networks: new Set(), image: false }]));
+  const removeAll = async () => {
+    for (const e of sides) {
+      const m = made.get(e.name);
+      if (m.containers.size) await e.exec(['rm', '-f', ...e.rmArgs, ...m.containers], { timeoutMs: 300_000 });
+      m.containers.clear();
+      for (const net of m.networks) await e.exec(['network', 'rm', net], { timeoutMs: 120_000 });
+      m.networks.clear();
+      if (m.image) await e.exec(['rmi', '-f', NET_IMAGE], { timeoutMs: 120_000 });
+      m.image = false;
+    }
+  };
+  const unregister = onCleanup('net containers, networks and images', removeAll);
+  const failed = new Map(); // `${engine}-${what}` -> Error
+  const fail = (e, what, err) => { if (!failed.has(`${e.name}-${what}`)) failed.set(`${e.name}-${what}`, err); };
+  const failedOf = (e, what) => failed.get(`${e.name}-${what}`) ?? failed.get(`${e.name}-all`);
+  const runD = async (e, name, args) => {
+    checkInterrupted();
+    made.get(e.name).containers.add(name);
+    await e.check(['run', '-d', '--name', name, ...args], { timeoutMs: 120_000 });
+    return name;
+  };
+  let hostServer;
+  let unregisterServer = () => {};
+  try {
+    for (const e of sides) {
+      try {
+        await e.check(['load', '-i', archive], { timeoutMs: 300_000 });
+        made.get(e.name).image = true;
+      } catch (err) { fail(e, 'pub', err); fail(e, 'c2c', err); }
+    }
+    // The host's iperf3 server (the baseline), on a free loopback port.
+    const hostPort = await freeLoopbackPort();
+    checkInterrupted();
+    hostServer = spawn('/usr/bin/iperf3', ['-s', '-B', '127.0.0.1', '-p', String(hostPort)], { stdio: 'ignore' });
+    children.add(hostServer);
+    const server = hostServer;
+    unregisterServer = onCleanup('host iperf3 server', () => { server.kill(); });
+    const hostClient = (t) => exec('/usr/bin/iperf3', ['-c', '127.0.0.1', '-p', String(hostPort), '-t', String(t), '-J'], { timeoutMs: (t + 30) * 1000 });
+    // Servers in containers: one per engine behind a published port, one on a user-defined network.
+    const targets = []; // { id, engine, kind, run(t) }
+    for (const e of sides) {
+      if (failedOf(e, 'pub') && failedOf(e, 'c2c')) continue;
+      const port = await freeLoopbackPort();
+      try {
+        await runD(e, `${tag}-pub`, [...runArgs(e), '-p', `127.0.0.1:${port}:5201`, NET_IMAGE_SHORT, 'iperf3', '-s']);
+        targets.push({ id: `${e.name}-pub`, engine: e, kind: 'pub', port, run: (t) => exec('/usr/bin/iperf3', ['-c', '127.0.0.1', '-p', String(port), '-t', String(t), '-J'], { timeoutMs: (t + 30) * 1000 }) });
+      } catch (err) { fail(e, 'pub', err); }
+      if (!withC2c) continue;
+      try {
+        const network = `${tag}-net`;
+        await e.check(['network', 'create', network], { timeoutMs: 120_000 });
+        made.get(e.name).networks.add(network);
+        const server = await runD(e, `${tag}-srv`, [...runArgs(e), '--network', network, NET_IMAGE_SHORT, 'iperf3', '-s']);
+        targets.push({
+          id: `${e.name}-c2c`, engine: e, kind: 'c2c',
+          run: (t) => e.exec(['run', '--rm', ...runArgs(e), '--network', network, NET_IMAGE_SHORT, 'iperf3', '-c', server, '-t', String(t), '-J'], { timeoutMs: (t + 60) * 1000 }),
+        });
+      } catch (err) { fail(e, 'c2c', err); }
+    }
+    // Warm-up (1 s each, retried until the servers answer), then n rounds, the host in each round.
+    await iperfClient(() => hostClient(1), 'host loopback');
+    for (const t of targets) {
+      try { await iperfClient(() => t.run(1), `${t.engine.name} ${t.kind}`); } catch (err) { fail(t.engine, t.kind, err); }
+    }
+    const samples = new Map([['host', []], ...targets.map((t) => [t.id, []])]);
+    for (let round = 0; round < n; round++) {
+      checkInterrupted();
+      const host = await iperfClient(() => hostClient(secs), 'host loopback', { tries: 3 });
+      samples.get('host').push(host);
+      // Rotate the order each round, so that no side always follows another.
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]);
+      for (const t of order) {
+        if (failedOf(t.engine, t.kind)) continue;
+        try { samples.get(t.id).push({ value: await iperfClient(() => t.run(secs), `${t.engine.name} ${t.kind}`, { tries: 3 }), host }); } catch (err) { fail(t.engine, t.kind, err); }
+      }
+    }
+    const hs = stats(samples.get('host'));
+    rows.host.sides.host = { value: hs.median, stats: hs, samples: samples.get('host'), command: `iperf3 -c 127.0.0.1 -p PORT -t ${secs} -J (server: iperf3 -s -B 127.0.0.1 on the host)` };
+    rows.pubHost.relativeTo.value = hs.median;
+    rows.c2c.relativeTo.value = hs.median;
+    for (const e of sides) {
+      for (const [kind, list] of [['pub', [rows.pubHost, rows.pub]], ['c2c', [rows.c2c]]]) {
+        const err = failedOf(e, kind);
+        const s = samples.get(`${e.name}-${kind}`) ?? [];
+        for (const row of list) {
+          if (err || s.length === 0) { row.sides[e.name] = sideError(err ?? new Error('no samples')); continue; }
+          const st = stats(s.map((x) => x.value));
+          const ratios = s.map((x) => x.value / x.host);
+          row.sides[e.name] = {
+            value: st.median, stats: st, samples: s.map((x) => x.value), hostSamples: s.map((x) => x.host),
+            ...(row.relativeTo ? { ratiosToHost: ratios, ratioToBase: stats(ratios).median } : {}),
+            command: kind === 'pub' ? `${e.display(['run', '-d', '-p', '127.0.0.1:PORT:5201', NET_IMAGE_SHORT, 'iperf3', '-s'])}; iperf3 -c 127.0.0.1 -p PORT -t ${secs} -J on the host`
+              : `${e.display(['network', 'create', 'NET'])}; ${e.display(['run', '-d', '--name', 'SRV', '--network', 'NET', NET_IMAGE_SHORT, 'iperf3', '-s'])}; ${e.display(['run', '--rm', '--network', 'NET', NET_IMAGE_SHORT, 'iperf3', '-c', 'SRV', '-t', String(secs), '-J'])}`,
+          };
+        }
+      }
+    }
+    // The iperf3 servers (and image) go before the next part.
+    await removeAll();
+
+    // ab: short HTTP requests (one connection each) to busybox httpd through a published port.
+    const abTargets = [];
+    for (const e of sides) {
+      const port = await freeLoopbackPort();
+      try {
+        await runD(e, `${tag}-httpd`, [...runArgs(e), '-p', `127.0.0.1:${port}:80`, IMAGE_SHORT, 'httpd', '-f', '-p', '80', '-h', '/var/www']);
+        abTargets.push({ engine: e, port, samples: [] });
+      } catch (err) { rows.ab.sides[e.name] = sideError(err); }
+    }
+    const abOnce = async (port, requests) => {
+    checkInterrupted();
+      const args = ['-q', '-n', String(requests), '-c', String(NET_AB_CONCURRENCY), '-s', '10', `http://127.0.0.1:${port}/index.html`];
+      const r = await check('ab', args, { timeoutMs: 300_000 });
+      const rps = Number(r.stdout.match(/^Requests per second:\s+([\d.]+)/m)?.[1]);
+      const failedReq = Number(r.stdout.match(/^Failed requests:\s+(\d+)/m)?.[1]);
+      const non2xx = Number(r.stdout.match(/^Non-2xx responses:\s+(\d+)/m)?.[1] ?? 0);
+      if (!(rps > 0) || failedReq !== 0 || non2xx !== 0) throw new Error(`ab: ${failedReq} failed, ${non2xx} non-2xx requests, ${rps} requests/s: ${r.stdout.trim().split('\n').slice(-3).join(' | ')}`);
+      return rps;
+    };
+    for (const t of abTargets) { // warm-up, retried until httpd answers
+      let err;
+      for (let i = 0; i < 20; i++) {
+        try { await abOnce(t.port, 50); err = undefined; break; } catch (e2) { err = e2; await sleep(500); }
+      }
+      if (err) t.error = err;
+    }
+    for (let round = 0; round < n; round++) {
+      for (const t of round % 2 ? [...abTargets].reverse() : abTargets) {
+        if (t.error) continue;
+        try { t.samples.push(await abOnce(t.port, NET_AB_REQUESTS)); } catch (err) { t.error = err; }
+      }
+    }
+    for (const t of abTargets) {
+      if (t.error) { rows.ab.sides[t.engine.name] = sideError(t.error); continue; }
+      const st = stats(t.samples);
+      rows.ab.sides[t.engine.name] = { value: st.median, stats: st, samples: t.samples, command: `${t.engine.display(['run', '-d', '-p', '127.0.0.1:PORT:80', IMAGE_SHORT, 'httpd', '-f', '-p', '80', '-h', '/var/www'])}; ab -q -n ${NET_AB_REQUESTS} -c ${NET_AB_CONCURRENCY} http://127.0.0.1:PORT/index.html` };
+    }
+    await removeAll();
+
+    // Memory of the network stack: NET_IDLE_CONTAINERS idle containers on the default network, one engine at a time.
+    for (const e of sides) {
+      try {
+        const ids = [];
+        for (let i = 0; i < NET_IDLE_CONTAINERS; i++) ids.push(await runD(e, `${tag}-idle-${i}`, [...runArgs(e), IMAGE_SHORT, 'sleep', '600']));
+        await sleep(2000);
+        const mem = userMemory(await e.attribution(ids));
+        const helpers = mem.procs.filter((p) => p.engine && NET_HELPERS.test(p.comm));
+        const byName = {};
+        for (const p of helpers) { byName[p.comm] ??= { count: 0, kb: 0 }; byName[p.comm].count++; byName[p.comm].kb += p.kb; }
+        const kb = helpers.reduce((s, p) => s + p.kb, 0);
+        rows.mem.sides[e.name] = { value: kb, perContainerKb: kb / NET_IDLE_CONTAINERS, byProcess: byName, processes: helpers.map((p) => ({ pid: p.pid, comm: p.comm, kb: p.kb, pss: p.pssKb !== undefined, cmdline: p.cmdline })) };
+        if (helpers.length === 0) rows.mem.sides[e.name] = { error: 'no network helper process found for the containers' };
+      } catch (err) {
+        rows.mem.sides[e.name] = sideError(err);
+      }
+      await removeAll();
+    }
+  } catch (err) {
+    for (const row of Object.values(rows)) {
+      const key = row.baseline ? 'host' : 'roost';
+      row.sides[key] ??= sideError(err);
+    }
+  } finally {
+    if (hostServer) { hostServer.kill(); children.delete(hostServer); }
+    unregisterServer();
+    unregister();
+    try { await removeAll(); } catch (err) { warn(`cleanup (net containers, networks and images) failed: ${err.message}`); }
+    fs.rmSync(archive, { force: true });
+  }
+  for (const row of [rows.pubHost, rows.c2c]) if (!(row.relativeTo.value > 0)) row.relativeTo.error = true;
+  if (!withC2c) delete rows.c2c;
+  return rows;
+}
+
 // ---------------------------------------------------------------------------------------------- build
 
 /**
@@ -1583,6 +1928,8 @@ function fmtValue(v, unit) {
   if (unit === 'kB') return Math.abs(v) >= 1024 ? `${(v / 1024).toFixed(2)} MiB` : `${v.toFixed(0)} kB`;
   if (unit === 'MB/s') return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} MB/s`;
   if (unit === 'files/s') return `${v.toFixed(0)} files/s`;
+  if (unit === 'Gbit/s') return `${v >= 10 ? v.toFixed(1) : v.toFixed(2)} Gbit/s`;
+  if (unit === 'req/s') return `${v.toFixed(0)} req/s`;
   if (unit === '%') return `${v.toFixed(2)}% of one core`;
   return String(v);
 }
@@ -1626,12 +1973,12 @@ function finishRow(row, podmanNa) {
   } else {
     if (r && !r.error && p && !p.error && p.value > 0) row.ratio = r.value / p.value;
     row.ratioCell = row.ratio === undefined ? 'n/a' : row.ratio.toFixed(2);
-    row.targetCell = row.target === undefined ? '—' : `≤ ${row.target.toFixed(2)}`;
+    row.targetCell = row.target === undefined ? '—' : `${row.higherIsBetter ? '≥' : '≤'} ${row.target.toFixed(2)}`;
   }
   if (r?.error) row.result = 'ERROR';
   else if (row.target === undefined) row.result = 'info';
   else if (row.ratio === undefined) row.result = 'n/a';
-  else row.result = (base && !row.atMost ? row.ratio >= row.target : row.ratio <= row.target) ? 'PASS' : 'FAIL';
+  else row.result = ((base && !row.atMost) || (!base && row.higherIsBetter) ? row.ratio >= row.target : row.ratio <= row.target) ? 'PASS' : 'FAIL';
   return row;
 }
 
@@ -1761,6 +2108,11 @@ async function main() {
         try { if (pid > 1 && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('roost')) process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
       }
       await sleep(500);
+      // The daemon's pre-started spare namespaces (netpool/) keep their uplink (slirp4netns or pasta), which
+      // daemonized away from the daemon: end those still naming this run's runtime dir, by pid.
+      for (const p of processesNaming([`${runtimeDir}/`])) {
+        if (/(^|\/)(slirp4netns|pasta|passt[^ ]*) /.test(p.cmdline)) { try { process.kill(p.pid, 'SIGTERM'); } catch { /* gone */ } }
+      }
       const pause = readPid(path.join(runDir, 'pause.pid'));
       // Files owned by subordinate ids can only be removed from inside Roost's user namespace.
       if (pause) await exec('nsenter', ['-t', String(pause), '-U', '-m', '--', 'rm', '-rf', dataHome], { timeoutMs: 300_000 });
@@ -1827,6 +2179,7 @@ async function main() {
     });
 
     ctx.roostRuntime = results.roost.runtime?.split(/\s+/)[0];
+    ctx.roostUplink = uplink;
     if (!opts.podman) ctx.podman = { available: false, reason: 'skipped (--no-podman)' };
     else if (selected.every((b) => b.key === 'build')) ctx.podman = { available: false, reason: 'not needed (build compares with buildah)' };
     else {
@@ -1851,8 +2204,9 @@ async function main() {
       const { engine: _b, ...buildahSummary } = ctx.buildah;
       results.buildah = buildahSummary;
     }
-    const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad, 'volume-io': benchVolumeIo, commit: benchCommit, pull: benchPull, stats: benchStats, build: benchBuild, 'pull-layers': benchPullLayers };
+    const runners = { run: benchRunRm, 'docker-run': benchDockerRun, idle: benchIdle, load: benchLoad, 'volume-io': benchVolumeIo, commit: benchCommit, pull: benchPull, stats: benchStats, build: benchBuild, 'pull-layers': benchPullLayers, net: benchNet };
     for (const b of selected) {
+      if (interrupted) break;
       const n = opts.iterations[b.key];
       log(`benchmark ${b.key}: ${b.title} (${n} iterations after a warm-up)`);
       await roost.check(['version']); // Roost's daemon up (it starts on demand) before anything is timed
@@ -1863,7 +2217,7 @@ async function main() {
         rows.push(finishRow({ key: b.key, name: b.title, unit: 'ms', target: undefined, sides: { roost: sideError(err) } }, podmanNa));
       }
       const daemonAfter = readPid(path.join(roostRunDir, 'daemon.pid'));
-      if (daemonAfter !== daemonBefore && b.key !== 'pull-layers') { // pull-layers restarts it on purpose
+      if (daemonAfter !== daemonBefore && !['pull-layers', 'net'].includes(b.key)) { // pull-layers and net restart it on purpose
         const logFile = path.join(roostRunDir, 'daemon.log');
         const tail = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ') : '';
         warn(`roost: the daemon changed during benchmark ${b.key} (pid ${daemonBefore} → ${daemonAfter}): it stopped or was killed and was started again; that benchmark's Roost figures include it${tail ? ` (daemon.log ends: ${tail})` : ''}`);
@@ -1938,6 +2292,16 @@ async function main() {
       notes.push(`${name} commit: the image has ${side.layers ?? '?'} layers, ${typeof side.imageSize === 'number' ? `${(side.imageSize / 1e6).toFixed(1)} MB` : '? MB'} (checked: ${COMMIT_FILES} files in /data); the container's own run (creating the files, not timed) took ${fmtValue(fill, 'ms')} (median)${side.dataDirGrowthBytes !== undefined ? `; data dir growth over the cycles: ${(side.dataDirGrowthBytes / 1e6).toFixed(1)} MB` : ''}`);
     }
   }
+  if (rows.some((r) => r.key.startsWith('net-'))) {
+    notes.push(`net: iperf3 (the host's /usr/bin/iperf3, in a bench-only image ${NET_IMAGE} with its libraries, loaded from a docker-archive and removed at the end) \`-t ${NET_IPERF_SECONDS} -J\`, figure: end.sum_received.bits_per_second; the host's loopback run (server and client on the host) is taken in every round, and a row's "× host" is the median of each run's ratio to that round's host run. The user-defined network is made with \`network create\` on each side (podman's for information). ab: \`ab -q -n ${NET_AB_REQUESTS} -c ${NET_AB_CONCURRENCY}\` (a new connection per request) to \`busybox httpd -f -p 80\`, any failed or non-2xx request fails the row. Memory: Pss of the engine's processes named ${NET_HELPERS.source} after ${NET_IDLE_CONTAINERS} \`run -d … sleep 600\` on the default network, 2 s after the last start (includes a pre-started spare uplink where the engine keeps one).`);
+    for (const row of rows.filter((r) => r.key.startsWith('net-mem'))) {
+      for (const [name, side] of Object.entries(row.sides)) {
+        if (side.error || !side.byProcess) continue;
+        if (row.key === 'net-mem-pasta' && name !== 'roost') continue; // the same podman figures as net-mem
+        notes.push(`${row.key === 'net-mem-pasta' ? `${name} (ROOST_UPLINK=pasta)` : name} network helpers: ${Object.entries(side.byProcess).map(([comm, v]) => `${comm} ×${v.count} ${fmtValue(v.kb, 'kB')}`).join(', ')}`);
+      }
+    }
+  }
   if (idle) notes.push('memory: Pss from /proc/PID/smaps_rollup (VmRSS where unreadable) summed over the engine’s processes (its daemon / pause process and their descendants, and processes naming its run or storage directories or a container’s netns: conmon, pasta, slirp4netns, containers) among those of this user and its subordinate uids, after − before, / container count; kernel memory (page cache, mounts) is not included.');
   const iters = opts.quick ? 'quick mode' : 'full mode';
   const table = markdownTable(rows);
@@ -1966,6 +2330,7 @@ async function main() {
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {
     process.stderr.write(`bench: ${signal}: cleaning up\n`);
+    interrupted = true;
     for (const child of children) child.kill('SIGTERM');
     runCleanups().finally(() => process.exit(130));
   });
