@@ -125,24 +125,39 @@ const enabledIn = (dir: string): Set<LimitController> =>
 
 /**
  * Makes the delegated v2 cgroup hand its controllers to its children. The kernel allows that only for a
- * cgroup without processes of its own, so the daemon first moves itself into a leaf beside the
- * containers' cgroups (podman does the same). Fails quietly where other processes share the cgroup.
+ * cgroup without processes of its own, so they move into a leaf `roost-daemon` beside the containers'
+ * cgroups (podman moves itself the same way): first the daemon; then, if that is not enough, every other
+ * process of the group. Those are the engine's own where the group is Roost's (the systemd service,
+ * `systemd-run --user --scope roost daemon`: the outer `roost daemon` process and the namespace holder);
+ * elsewhere they are processes the user started there, which the move leaves in the same delegated
+ * subtree, under no limit. Where even that fails, limits stay off and the engine says so.
  */
 export function enableV2Controllers(dir: string, pid = process.pid): Set<LimitController> {
   const offered = readText(path.join(dir, 'cgroup.controllers')).trim().split(/\s+/).filter((c): c is LimitController => (limitControllers as readonly string[]).includes(c));
   const missing = offered.filter((c) => !enabledIn(dir).has(c));
   if (missing.length === 0) return enabledIn(dir);
-  const enable = () => fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
-  try {
-    enable();
-  } catch {
+  const enable = (): boolean => {
     try {
-      const leaf = path.join(dir, 'roost-daemon');
-      fs.mkdirSync(leaf, { recursive: true });
-      fs.writeFileSync(path.join(leaf, 'cgroup.procs'), String(pid));
-      enable();
-    } catch { /* other processes share the cgroup: limits stay off (the engine says so) */ }
+      fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (enable()) return enabledIn(dir);
+  const leaf = path.join(dir, 'roost-daemon');
+  const moveIn = (target: number | string) => {
+    try { fs.writeFileSync(path.join(leaf, 'cgroup.procs'), String(target)); } catch { /* gone, or not ours to move */ }
+  };
+  try {
+    fs.mkdirSync(leaf, { recursive: true });
+  } catch {
+    return enabledIn(dir);
   }
+  moveIn(pid);
+  if (enable()) return enabledIn(dir);
+  for (const other of readText(path.join(dir, 'cgroup.procs')).split('\n').filter(Boolean)) moveIn(other);
+  enable();
   return enabledIn(dir);
 }
 
