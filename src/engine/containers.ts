@@ -816,6 +816,9 @@ export class ContainerService {
       trace('started');
       record.State = { ...record.State, Status: 'running', Running: true, Restarting: false, OOMKilled: false, Pid: pid, ExitCode: 0, Error: '', StartedAt: nowIso(), FinishedAt: '0001-01-01T00:00:00Z' };
       this.health.watch(record, true);
+      // Emitted before anything is awaited: a command as short as `true` may exit (and its exit be handled,
+      // `die` emitted) while the record is written, and clients read the events in order.
+      this.events.emit('container', 'start', record.Id, this.eventAttributes(record));
       await this.persist(record);
     } catch (err) {
       monitor?.abort();
@@ -835,7 +838,6 @@ export class ContainerService {
       if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true, volumes: true }).catch(() => {});
       throw failure;
     }
-    this.events.emit('container', 'start', record.Id, this.eventAttributes(record));
   }
 
   private async previousMonitorGone(id: string): Promise<void> {
