@@ -4,14 +4,14 @@
 #   --test also installs what only the test suite needs (podman and skopeo for the interoperability tests,
 #   buildah for the build comparison test and benchmark, docker-registry, htpasswd and openssl for the
 #   registry tests (apache2-utils's ab also for the network benchmark), tmux for the dashboard test, python3 for
-#   the monitor's protocol tests, iperf3 for the network benchmark).
+#   the monitor's protocol tests, iperf3 for the network benchmark, git for the ADD-of-a-repository test).
 set -euo pipefail
 with_tests=0
 [ "${1:-}" = --test ] && { with_tests=1; shift; }
 test_user=${1:-}
 other_user=${2:-}
 packages=(crun runc uidmap busybox-static passt slirp4netns fuse-overlayfs catatonit util-linux attr gcc make libc6-dev procps isal zstd xz-utils bzip2)
-[ "$with_tests" = 1 ] && packages+=(python3 bsdutils podman skopeo buildah docker-registry apache2-utils openssl tmux iperf3)
+[ "$with_tests" = 1 ] && packages+=(python3 bsdutils podman skopeo buildah docker-registry apache2-utils openssl tmux iperf3 git)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

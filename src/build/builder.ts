@@ -10,6 +10,7 @@ import { resolveUser } from '../runtime/user.js';
 import { EngineError, invalid } from '../util/errors.js';
 import { chompHeredoc, heredocMarkers, keyValuePairs, parseDockerfile, parseTrigger, substitute, type Heredoc, type Instruction } from './dockerfile.js';
 import { archiveAt, decompressed, download, isUrl, localArchive, type Download } from './add-sources.js';
+import { fetchGitSource, isGitSource, parseGitSource, type FetchedGit } from './git-source.js';
 import { BuildCache, treeChecksum } from './build-cache.js';
 import { cachedLayer, keyComment, sameConfigImage, type LayerImage } from './cache-from.js';
 import { runCommand, scriptDir } from './heredoc-command.js';
@@ -503,8 +504,9 @@ export class Builder {
       const text = doc.expand ? substitute(doc.content, vars, where) : doc.content;
       return doc.chomp ? chompHeredoc(text) : text;
     };
-    if (!isAdd && sources.some(isUrl)) throw invalid(`${where}COPY cannot copy from a URL: use ADD`);
-    if (ins.flags.checksum !== undefined && !sources.every(isUrl)) throw invalid(`${where}ADD --checksum needs http(s) URL sources`);
+    if (!isAdd && sources.some((s) => isUrl(s) || isGitSource(s))) throw invalid(`${where}COPY cannot copy from a URL: use ADD`);
+    const isGit = (s: string) => isAdd && !docs.has(s) && isGitSource(s);
+    if (ins.flags.checksum !== undefined && !sources.every((s) => isUrl(s) && !isGit(s))) throw invalid(`${where}ADD --checksum needs http(s) URL sources`);
     // Heredoc bodies and downloads are staged in directories of their own (names may repeat), removed at the end.
     const scratchDirs: string[] = [];
     const newScratch = () => {
@@ -515,21 +517,28 @@ export class Builder {
     try {
       // The key: the sources' content (a stage's or image's ID for --from, a download's digest), never their times.
       const downloads = new Map<string, Download>();
+      const repositories = new Map<string, FetchedGit & { subdir: string }>();
       let sourceKey: unknown;
       let fromImage: string | undefined;
       if (from) {
         fromImage = await this.sourceImage(from, stage, run);
         sourceKey = fromImage;
       } else {
-        for (const url of sources.filter(isUrl)) {
+        for (const source of sources.filter(isGit)) {
+          const git = parseGitSource(source, where);
+          stage.out(`Fetching ${git.url}${git.ref ? ` ${git.ref}` : ''}\n`);
+          repositories.set(source, { ...(await fetchGitSource(git, newScratch(), where)), subdir: git.subdir });
+        }
+        for (const url of sources.filter((s) => isUrl(s) && !isGit(s))) {
           stage.out(`Downloading ${url}\n`);
           downloads.set(url, await download(url, newScratch(), ins.flags.checksum, where));
         }
-        const local = sources.filter((s) => !docs.has(s) && !isUrl(s));
+        const local = sources.filter((s) => !docs.has(s) && !isUrl(s) && !isGit(s));
         sourceKey = {
           tree: local.length ? treeChecksum(this.contextDir, local.flatMap((p) => this.contextMatches(p, where))) : '',
           docs: sources.filter((s) => docs.has(s)).map((s) => docText(docs.get(s)!)),
           urls: [...downloads.values()].map((d) => [d.name, d.digest, d.mtime?.getTime()]),
+          ...(repositories.size ? { git: [...repositories.values()].map((r) => [r.commit, r.subdir]) } : {}),
         };
       }
       const key = this.stepKey(stage, ins.keyword, parts, ins.flags, sourceKey);
@@ -575,6 +584,12 @@ export class Builder {
               const dir = newScratch();
               fs.writeFileSync(path.join(dir, doc.name), docText(doc), { mode: 0o644 });
               await putFile(dir, doc.name);
+              continue;
+            }
+            const repository = repositories.get(source);
+            if (repository) {
+              // A repository is added as a directory: its content goes into the destination.
+              await put(tarHostPath(repository.dir, undefined, target(true, '') || '.'), (name) => name);
               continue;
             }
             const fetched = downloads.get(source);

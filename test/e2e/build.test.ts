@@ -285,6 +285,56 @@ e2e('ADD of an http URL: downloaded, not unpacked, mode 600, mtime from Last-Mod
   }
 });
 
+e2e('ADD of a git repository (git://, #ref:subdir): its content at the destination, keyed by the commit; bad refs are one line', async (t) => {
+  const { roost } = t.context;
+  const net = await import('node:net');
+  const base = path.join(roost.base, 'git-served');
+  const repo = path.join(base, 'app.git');
+  const git = (...args: string[]) => execa('git', ['-C', repo, '-c', 'user.email=t@example.test', '-c', 'user.name=t', ...args]);
+  fs.mkdirSync(path.join(repo, 'sub'), { recursive: true });
+  await execa('git', ['init', '-q', '-b', 'main', repo]);
+  fs.writeFileSync(path.join(repo, 'top.txt'), 'top\n');
+  fs.writeFileSync(path.join(repo, 'sub', 'file.txt'), 'one\n');
+  await git('add', '.');
+  await git('commit', '-qm', 'one');
+  const port = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); }); });
+  const daemon = execa('git', ['daemon', '--reuseaddr', '--export-all', `--base-path=${base}`, '--listen=127.0.0.1', `--port=${port}`, base], { reject: false });
+  try {
+    for (let i = 0; i < 100; i++) {
+      const up = await new Promise<boolean>((resolve) => { const c = net.connect(port, '127.0.0.1', () => { c.destroy(); resolve(true); }); c.on('error', () => resolve(false)); });
+      if (up) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const url = `git://127.0.0.1:${port}/app.git`;
+    const dockerfile = `FROM busybox\nADD ${url}#main:sub /dst/\nADD ${url} /whole/\n`;
+    const first = await roost.roost(['build', '-q', '-t', 'from-git', '-'], { input: dockerfile });
+    t.is(first.exitCode, 0, first.stderr);
+    t.is((await roost.roost(['run', '--rm', 'from-git', 'sh', '-c', 'cat /dst/file.txt; ls /whole; ls -a /whole | grep -c "^.git$"'])).stdout, 'one\nsub\ntop.txt\n0\n', 'the subdirectory\'s content; the whole tree without .git');
+    const again = await roost.roost(['build', '-q', '-t', 'from-git', '-'], { input: dockerfile });
+    t.is(again.stdout, first.stdout, 'the same commit: every step from the cache, the same image');
+    fs.writeFileSync(path.join(repo, 'sub', 'file.txt'), 'two\n');
+    await git('commit', '-qam', 'two');
+    const changed = await roost.roost(['build', '-q', '-t', 'from-git', '-'], { input: dockerfile });
+    t.not(changed.stdout, first.stdout, 'a new commit on the branch rebuilds');
+    t.is((await roost.roost(['run', '--rm', 'from-git', 'cat', '/dst/file.txt'])).stdout, 'two\n');
+    const cases: Array<[string, RegExp]> = [
+      [`FROM busybox\nADD ${url}#nope /x/\n`, new RegExp(`^roost: Dockerfile:2: ADD ${url}#nope: .*nope`, 'm')],
+      [`FROM busybox\nADD ${url}#main:missing /x/\n`, new RegExp(`^roost: Dockerfile:2: ADD ${url}: no directory "missing" in main$`, 'm')],
+      [`FROM busybox\nADD ${url}#main:../.. /x/\n`, /^roost: Dockerfile:2: ADD .*: the subdirectory leaves the repository$/m],
+      [`FROM busybox\nCOPY ${url} /x/\n`, /^roost: Dockerfile:2: COPY cannot copy from a URL: use ADD$/m],
+    ];
+    for (const [text, pattern] of cases) {
+      const result = await roost.roost(['build', '-'], { input: text });
+      t.is(result.exitCode, 1, text);
+      t.regex(result.stderr, pattern, text);
+      t.is(result.stderr.trim().split('\n').filter((l) => l.startsWith('roost:')).length, 1, 'one line');
+    }
+  } finally {
+    daemon.kill();
+    await daemon;
+  }
+});
+
 e2e('ONBUILD: triggers are recorded in the config and run, in order, when the image is a base; the child does not inherit them', async (t) => {
   const { roost } = t.context;
   const parent = contextWith(roost, 'onbuild-parent', {
