@@ -48,7 +48,8 @@ export async function fetchGitSource(source: GitSource, scratch: string, where: 
   if (!git) throw unavailable(`${where}ADD ${source.url}: git is not installed`, 'sudo apt-get install git');
   const repo = path.join(scratch, 'repo');
   // No prompt for credentials, no system or user configuration that could run a helper of the user's.
-  const env = { GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true' };
+  // Only network transports: never ext:: (runs a command) or file:// (reads the engine's own files).
+  const env = { GIT_ALLOW_PROTOCOL: 'git:ssh:http:https', GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true' };
   const run = async (args: string[]) => {
     const result = await execa(git, args, { env, extendEnv: true, reject: false, timeout: 10 * 60_000, stdin: 'ignore' });
     if (result.exitCode !== 0) {
