@@ -47,13 +47,18 @@ function lookForDelegation(): Delegation {
   const own = ownCgroup();
   if (own === undefined) return { reason: 'this process is in no cgroup v2 group', remedy };
   const dir = path.join(mount, own);
+  return writable(dir) ? { dir } : { reason: `the cgroup ${own} is not delegated to this user`, remedy };
+}
+
+/** Whether this process may create cgroups in `dir` and move processes into it. */
+function writable(dir: string): boolean {
   try {
     fs.accessSync(dir, fs.constants.W_OK);
     fs.accessSync(path.join(dir, 'cgroup.procs'), fs.constants.W_OK);
+    return true;
   } catch {
-    return { reason: `the cgroup ${own} is not delegated to this user`, remedy };
+    return false;
   }
-  return { dir };
 }
 
 
@@ -65,48 +70,38 @@ export interface LimitDelegation {
   onV1?: Set<LimitController>;
 }
 
-/** The limit controllers mounted as cgroup v1 hierarchies. */
-export function v1Controllers(mounts = fs.readFileSync('/proc/self/mounts', 'utf8')): Set<LimitController> {
-  const found = new Set<LimitController>();
-  for (const line of mounts.split('\n')) {
-    const [, , type, options] = line.split(' ');
-    if (type !== 'cgroup' || !options) continue;
-    const names = options.split(',');
-    for (const controller of limitControllers) if (names.includes(v1Hierarchy(controller))) found.add(controller);
-  }
-  return found;
-}
-
-const writable = (dir: string): boolean => {
-  try {
-    fs.accessSync(dir, fs.constants.W_OK);
-    fs.accessSync(path.join(dir, 'cgroup.procs'), fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/** The v1 hierarchies (by controller) in which this process's own cgroup is writable. */
-export function findV1Delegation(mounts = fs.readFileSync('/proc/self/mounts', 'utf8'),
-  cgroups = fs.readFileSync('/proc/self/cgroup', 'utf8'), isWritable = writable): Map<LimitController, string> {
-  const found = new Map<LimitController, string>();
-  const pathOf = new Map<string, string>();
-  for (const line of cgroups.split('\n')) {
-    const match = /^\d+:([^:]+):(.*)$/.exec(line);
-    if (match) for (const name of match[1]!.split(',')) pathOf.set(name, match[2]!);
-  }
+/** The mount points of the v1 hierarchies that hold each limit controller, in mount order. */
+function v1Mounts(mounts: string): Map<LimitController, string[]> {
+  const found = new Map<LimitController, string[]>();
   for (const line of mounts.split('\n')) {
     const [, target, type, options] = line.split(' ');
     if (type !== 'cgroup' || !target || !options) continue;
     const names = options.split(',');
     for (const controller of limitControllers) {
-      const hierarchy = v1Hierarchy(controller);
-      const own = pathOf.get(hierarchy);
-      if (!names.includes(hierarchy) || own === undefined || found.has(controller)) continue;
-      const dir = path.join(target, own);
-      if (isWritable(dir)) found.set(controller, dir);
+      if (names.includes(v1Hierarchy(controller))) found.set(controller, [...(found.get(controller) ?? []), target]);
     }
+  }
+  return found;
+}
+
+/** The limit controllers mounted as cgroup v1 hierarchies. */
+export function v1Controllers(mounts = fs.readFileSync('/proc/self/mounts', 'utf8')): Set<LimitController> {
+  return new Set(v1Mounts(mounts).keys());
+}
+
+/** The v1 hierarchies (by controller) in which this process's own cgroup is writable. */
+export function findV1Delegation(mounts = fs.readFileSync('/proc/self/mounts', 'utf8'),
+  cgroups = fs.readFileSync('/proc/self/cgroup', 'utf8'), isWritable = writable): Map<LimitController, string> {
+  const pathOf = new Map<string, string>();
+  for (const line of cgroups.split('\n')) {
+    const match = /^\d+:([^:]+):(.*)$/.exec(line);
+    if (match) for (const name of match[1]!.split(',')) pathOf.set(name, match[2]!);
+  }
+  const found = new Map<LimitController, string>();
+  for (const [controller, targets] of v1Mounts(mounts)) {
+    const own = pathOf.get(v1Hierarchy(controller));
+    const dir = own === undefined ? undefined : targets.map((target) => path.join(target, own)).find(isWritable);
+    if (dir) found.set(controller, dir);
   }
   return found;
 }
@@ -119,9 +114,22 @@ const readText = (file: string): string => {
   }
 };
 
+/** The limit controllers a cgroup v2 list file names (cgroup.controllers, cgroup.subtree_control). */
+const controllersIn = (file: string): Set<LimitController> =>
+  new Set(readText(file).trim().split(/\s+/).filter((c): c is LimitController => (limitControllers as readonly string[]).includes(c)));
+
 /** The controllers a v2 cgroup's children can use (its cgroup.subtree_control). */
-const enabledIn = (dir: string): Set<LimitController> =>
-  new Set(readText(path.join(dir, 'cgroup.subtree_control')).trim().split(/\s+/).filter((c): c is LimitController => (limitControllers as readonly string[]).includes(c)));
+const enabledIn = (dir: string): Set<LimitController> => controllersIn(path.join(dir, 'cgroup.subtree_control'));
+
+/**
+ * The controllers limits can use for this process: offered to its delegated v2 cgroup (the engine
+ * enables them at start) or in a writable v1 cgroup; for `roost info` and the tests, in the usual order.
+ */
+export function usableLimitControllers(delegation: Delegation = findDelegation()): LimitController[] {
+  const offered = 'dir' in delegation ? controllersIn(path.join(delegation.dir, 'cgroup.controllers')) : new Set<LimitController>();
+  const v1 = findV1Delegation();
+  return limitControllers.filter((c) => offered.has(c) || v1.has(c));
+}
 
 /**
  * Makes the delegated v2 cgroup hand its controllers to its children. The kernel allows that only for a
@@ -133,7 +141,7 @@ const enabledIn = (dir: string): Set<LimitController> =>
  * subtree, under no limit. Where even that fails, limits stay off and the engine says so.
  */
 export function enableV2Controllers(dir: string, pid = process.pid): Set<LimitController> {
-  const offered = readText(path.join(dir, 'cgroup.controllers')).trim().split(/\s+/).filter((c): c is LimitController => (limitControllers as readonly string[]).includes(c));
+  const offered = [...controllersIn(path.join(dir, 'cgroup.controllers'))];
   const missing = offered.filter((c) => !enabledIn(dir).has(c));
   if (missing.length === 0) return enabledIn(dir);
   const enable = (): boolean => {
@@ -183,8 +191,9 @@ export class ContainerCgroups {
     let onV1 = new Set<LimitController>();
     try {
       v2 = 'dir' in delegation ? enableV2Controllers(delegation.dir) : v2;
-      v1 = findV1Delegation();
-      onV1 = v1Controllers();
+      const mounts = fs.readFileSync('/proc/self/mounts', 'utf8');
+      v1 = findV1Delegation(mounts);
+      onV1 = v1Controllers(mounts);
     } catch { /* no cgroup files to read: no limits */ }
     return new ContainerCgroups(delegation, { v2, v1, onV1 });
   }

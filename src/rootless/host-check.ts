@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import { findDelegation, findV1Delegation, type Delegation } from './cgroup-delegation.js';
-import { limitControllers, type LimitController } from './cgroup-limits.js';
+import { findDelegation, usableLimitControllers } from './cgroup-delegation.js';
+import { limitControllers } from './cgroup-limits.js';
 import { decompressTool } from '../fs/decompress.js';
 import { findExecutable } from '../util/find-executable.js';
 import os from 'node:os';
@@ -56,16 +56,6 @@ export function chooseRuntime(env: NodeJS.ProcessEnv = process.env, mounts = fs.
   return undefined;
 }
 
-/** The limit controllers this process could use: offered to its delegated v2 cgroup, or writable v1 ones. */
-function limitDelegation(delegation: Delegation): LimitController[] {
-  let offered: string[] = [];
-  try {
-    if ('dir' in delegation) offered = fs.readFileSync(`${delegation.dir}/cgroup.controllers`, 'utf8').trim().split(/\s+/);
-  } catch { /* unreadable: none */ }
-  const v1 = findV1Delegation();
-  return limitControllers.filter((c) => offered.includes(c) || v1.has(c));
-}
-
 /** Everything `roost info` and the daemon's start-up explain about this host. */
 export function checkHost(): HostFinding[] {
   const findings: HostFinding[] = [];
@@ -114,7 +104,7 @@ export function checkHost(): HostFinding[] {
   });
   const layout = cgroupLayout();
   const delegation = findDelegation();
-  const limits = limitDelegation(delegation);
+  const limits = usableLimitControllers(delegation);
   const undelegated = limitControllers.filter((c) => !limits.includes(c));
   findings.push({
     name: 'cgroups', ok: 'dir' in delegation && undelegated.length === 0,

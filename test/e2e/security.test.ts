@@ -1,19 +1,12 @@
 import anyTest, { type TestFn } from 'ava';
 import fs from 'node:fs';
 import { e2eUnavailable, RoostEnv } from '../helpers/roost-env.js';
-import { findDelegation, findV1Delegation } from '../../src/rootless/cgroup-delegation.js';
-import { limitControllers } from '../../src/rootless/cgroup-limits.js';
+import { usableLimitControllers } from '../../src/rootless/cgroup-delegation.js';
 
 const skip = e2eUnavailable();
 
 /** The limit controllers a daemon started by this test process can use (it inherits the cgroups). */
-function limitsDelegated(): string[] {
-  const delegation = findDelegation();
-  let v2: string[] = [];
-  try { v2 = 'dir' in delegation ? fs.readFileSync(`${delegation.dir}/cgroup.controllers`, 'utf8').trim().split(/\s+/) : []; } catch { /* none */ }
-  const v1 = findV1Delegation();
-  return limitControllers.filter((c) => ['memory', 'pids', 'cpu'].includes(c) && (v2.includes(c) || v1.has(c)));
-}
+const limitsDelegated = (): string[] => usableLimitControllers().filter((c) => ['memory', 'pids', 'cpu'].includes(c));
 const test = anyTest as TestFn<{ roost: RoostEnv }>;
 const e2e = skip ? test.skip : test.serial;
 if (skip) test('end-to-end: security options (skipped)', (t) => { t.log(skip); t.pass(); });
