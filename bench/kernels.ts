@@ -18,7 +18,7 @@ import { sortTree, type TreeEntry } from '../src/wasm/tree-format.js';
 import type { TarScanEngine } from '../src/wasm/tar-format.js';
 import { Readable } from 'node:stream';
 import { applyLayer } from '../src/fs/layer-apply.js';
-import { smallFilesTar } from './small-files-tar.js';
+import { rng, smallFilesTar } from './small-files-tar.js';
 
 const quick = process.argv.includes('--quick');
 const REPS = quick ? 3 : 5;
@@ -71,17 +71,6 @@ async function timeMsAsync(fn: () => Promise<void>, reps = REPS): Promise<number
     samples.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
   return median(samples);
-}
-
-/** A deterministic pseudo-random generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function verdict(kernel: number, best: number, lowerIsBetter: boolean): { ratio: number; verdict: string } {

@@ -675,14 +675,19 @@ async function benchRunRm(ctx, n) {
 }
 
 /** CPU time (user + system, with reaped children) of a process, in clock ticks; 0 when it is gone. */
-/** The health-check agents running in containers (native/roost-probe, bound in at /dev/.roost-probe). */
-function probeAgentPids() {
+/** The pids of every process whose command name (/proc/PID/comm) is `comm`. */
+function pidsNamed(comm) {
   const pids = [];
   for (const name of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try { if (fs.readFileSync(`/proc/${name}/comm`, 'utf8').trim() === '.roost-probe') pids.push(Number(name)); } catch { /* gone */ }
+    try { if (fs.readFileSync(`/proc/${name}/comm`, 'utf8').trim() === comm) pids.push(Number(name)); } catch { /* gone */ }
   }
   return pids;
+}
+
+/** The health-check agents running in containers (native/roost-probe, bound in at /dev/.roost-probe). */
+function probeAgentPids() {
+  return pidsNamed('.roost-probe');
 }
 
 /** A process's own CPU ticks and those of its waited-for children, apart. */
@@ -697,13 +702,8 @@ function splitTicks(pid) {
 }
 
 function cpuTicks(pid) {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-  } catch {
-    return 0;
-  }
+  const { own, children } = splitTicks(pid);
+  return own + children;
 }
 
 /** Roost's own processes: the daemon (both sides of nsenter) and every container's monitor. */
@@ -712,10 +712,7 @@ function roostEnginePids(ctx) {
   const daemon = readPid(path.join(runDir, 'daemon.pid'));
   const pids = new Set([daemon]);
   try { pids.add(Number(fs.readFileSync(`/proc/${daemon}/status`, 'utf8').match(/^PPid:\s*(\d+)/m)?.[1])); } catch { /* gone */ }
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try { if (fs.readFileSync(`/proc/${name}/comm`, 'utf8').trim() === 'roost-monitor') pids.add(Number(name)); } catch { /* gone */ }
-  }
+  for (const pid of pidsNamed('roost-monitor')) pids.add(pid);
   return [...pids].filter((p) => p > 1);
 }
 

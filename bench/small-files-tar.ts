@@ -2,8 +2,8 @@
 import fs from 'node:fs';
 import tar from 'tar-stream';
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function rng(seed: number): () => number {
+/** A deterministic pseudo-random generator (mulberry32); the kernels bench uses it too. */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
