@@ -65,6 +65,11 @@ export async function containerTop(initPid: number, psArgs: string): Promise<{ T
 }
 
 const clockTicks = 100;
+/**
+ * Clock ticks as whole nanoseconds: Docker's clients decode the CPU figures as uint64, and a fraction
+ * (ticks / 100 * 1e9 gave 66252350000000.01 for 6,625,235 ticks) fails the docker CLI's `stats` with "EOF".
+ */
+export const ticksToNs = (ticks: number): number => ticks * (1e9 / clockTicks);
 
 /** One sample of a container's usage read from /proc (no cgroup is ours to read). */
 export interface UsageSample {
@@ -83,7 +88,7 @@ export interface UsageSample {
 function systemCpuNs(): number {
   const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   const ticks = line.trim().split(/\s+/).slice(1).reduce((sum, v) => sum + Number(v), 0);
-  return (ticks / clockTicks) * 1e9;
+  return ticksToNs(ticks);
 }
 
 /**
@@ -121,7 +126,7 @@ export function sampleUsage(initPid: number): UsageSample {
   } catch { /* no network namespace of its own */ }
   return {
     read: new Date().toISOString(),
-    cpuTotalNs: (cpuTicks / clockTicks) * 1e9,
+    cpuTotalNs: ticksToNs(cpuTicks),
     systemCpuNs: systemCpuNs(),
     memoryBytes: memory,
     pids: pids.length,
