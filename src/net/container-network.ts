@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { forwarderPidFile } from './port-forwarder.js';
 import { chooseUplink, createNetns, removeNetns, startUplink, stopUplink, type UplinkName } from './uplink.js';
 
 /** Where a container's network namespace and its uplink's pid file are (recorded for cleanup). */
@@ -18,8 +19,8 @@ type PublishedPorts = Record<string, Array<{ HostIp: string; HostPort: string }>
  * The default network's per-container namespaces and uplinks. Starting the uplink is most of a
  * container's start time, so one namespace with its uplink already running is kept ready: a container
  * takes it and the next one is prepared in the background. A slirp4netns spare also serves containers
- * with `-p` (ports are added through its API socket); a pasta spare only those without (pasta takes its
- * ports when it starts).
+ * with `-p` (TCP ports get a roost-portfwd, UDP ports go through slirp's API socket); a pasta spare only
+ * those without (pasta takes its ports when it starts).
  */
 export class ContainerNetworks {
   private readonly poolDir: string;
@@ -77,7 +78,7 @@ export class ContainerNetworks {
       if (attachment && hasPorts) {
         try {
           const { publishSlirpPorts } = await import('./slirp-uplink.js');
-          await publishSlirpPorts(path.join(attachment.ownDir!, 'slirp.sock'), ports);
+          await publishSlirpPorts(path.join(attachment.ownDir!, 'slirp.sock'), attachment.nsFile, ports);
         } catch (err) {
           await this.release(attachment);
           this.refill();
@@ -119,6 +120,7 @@ export class ContainerNetworks {
 
   private async release(attachment: NetworkAttachment): Promise<void> {
     stopUplink(attachment.uplinkPidFile);
+    stopUplink(forwarderPidFile(path.dirname(attachment.nsFile)));
     await removeNetns(attachment.nsFile);
     if (attachment.ownDir) await fsp.rm(attachment.ownDir, { recursive: true, force: true });
   }

@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { unavailable } from '../util/errors.js';
 import { findExecutable } from '../util/find-executable.js';
+import { forwarderPidFile, portForwards, startPortForwarder } from './port-forwarder.js';
 
 /** One request on slirp4netns's API socket (`add_hostfwd`); resolves with its reply. */
 function slirpApi(socketPath: string, request: unknown): Promise<{ return?: unknown; error?: { desc?: string } }> {
@@ -20,7 +22,7 @@ function slirpApi(socketPath: string, request: unknown): Promise<{ return?: unkn
 
 /**
  * The default uplink: slirp4netns attaches a tap device to the container's
- * network namespace (10.0.2.100, gateway 10.0.2.2) and forwards the published ports through its API socket.
+ * network namespace (10.0.2.100, gateway 10.0.2.2); published ports: see publishSlirpPorts.
  * The host's loopback stays out of reach unless `hostLoopback` (a container that asked for
  * `--add-host NAME:host-gateway`): then the gateway address leads to it. slirp4netns does not see the
  * client's source address (pasta does).
@@ -50,7 +52,7 @@ export async function startSlirp(nsFile: string, bindings: Record<string, Array<
   }
   fs.writeFileSync(pidFile, `${child.pid}\n`);
   try {
-    await publishSlirpPorts(apiSocket, bindings);
+    await publishSlirpPorts(apiSocket, nsFile, bindings);
   } catch (err) {
     process.kill(child.pid!, 'SIGKILL');
     throw err;
@@ -58,16 +60,23 @@ export async function startSlirp(nsFile: string, bindings: Record<string, Array<
   return child.pid!;
 }
 
-/** Publishes ports through a running slirp4netns's API socket (at its start, or on a pooled one). */
-export async function publishSlirpPorts(apiSocket: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>): Promise<void> {
-  for (const [key, list] of Object.entries(bindings)) {
-    const [guestPort, proto] = key.split('/');
-    for (const binding of list) {
-      const reply = await slirpApi(apiSocket, {
-        execute: 'add_hostfwd',
-        arguments: { proto: proto ?? 'tcp', host_addr: binding.HostIp || '0.0.0.0', host_port: Number(binding.HostPort), guest_port: Number(guestPort) },
-      });
-      if (reply.error) throw unavailable(`cannot publish ${binding.HostIp || '0.0.0.0'}:${binding.HostPort}: ${reply.error.desc ?? JSON.stringify(reply.error)}`);
-    }
+/** The address slirp4netns --configure gives the container (the target of its published ports). */
+export const slirpGuestAddress = '10.0.2.100';
+
+/**
+ * Publishes ports on a namespace whose slirp4netns runs (at its start, or on a pooled one): UDP through
+ * slirp4netns's hostfwd (its API socket), TCP through roost-portfwd, which splices each connection into
+ * the namespace instead of passing it through slirp's userspace TCP stack (several times the throughput).
+ * The forwarder's pid file goes next to the API socket.
+ */
+export async function publishSlirpPorts(apiSocket: string, nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>): Promise<void> {
+  for (const port of portForwards(bindings, 'udp')) {
+    const reply = await slirpApi(apiSocket, {
+      execute: 'add_hostfwd',
+      arguments: { proto: 'udp', host_addr: port.hostIp, host_port: Number(port.hostPort), guest_port: Number(port.containerPort) },
+    });
+    if (reply.error) throw unavailable(`cannot publish ${port.hostIp}:${port.hostPort}/udp: ${reply.error.desc ?? JSON.stringify(reply.error)}`);
   }
+  const tcp = portForwards(bindings, 'tcp');
+  if (tcp.length) await startPortForwarder(nsFile, tcp, slirpGuestAddress, forwarderPidFile(path.dirname(apiSocket)));
 }

@@ -5,6 +5,7 @@ import { runCommand } from '../util/exec.js';
 import { unavailable } from '../util/errors.js';
 import { findExecutable } from '../util/find-executable.js';
 import type { PortBinding } from '../engine/container-types.js';
+import { portForwards } from './port-forwarder.js';
 
 /** Asks the kernel for a free port, for `-p 80` (random host port) as Docker does. */
 async function freePort(host: string, proto: string): Promise<number> {
@@ -41,16 +42,7 @@ export async function resolveHostPorts(bindings: Record<string, PortBinding[] | 
 }
 
 function pastaSpecs(bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, proto: string): string[] {
-  const specs: string[] = [];
-  for (const [key, list] of Object.entries(bindings)) {
-    const [containerPort, keyProto] = key.split('/');
-    if ((keyProto ?? 'tcp') !== proto) continue;
-    for (const binding of list) {
-      const address = binding.HostIp && binding.HostIp !== '0.0.0.0' ? `${binding.HostIp}/` : '';
-      specs.push(`${address}${binding.HostPort}:${containerPort}`);
-    }
-  }
-  return specs;
+  return portForwards(bindings, proto).map((port) => `${port.hostIp !== '0.0.0.0' ? `${port.hostIp}/` : ''}${port.hostPort}:${port.containerPort}`);
 }
 
 /**
@@ -91,13 +83,15 @@ export async function startPasta(nsFile: string, bindings: Record<string, Array<
     await runCommand(pasta, args, { timeoutMs: 15_000 });
   } catch (err) {
     const detail = (err as Error).message.replace(/Failed to send \d+ bytes to syslog\s*/g, '');
+    const port = /Failed to bind any port for '-[tu] (?:(.+)\/)?(\d+):\d+'/.exec(detail);
+    if (port) throw unavailable(`cannot publish ${port[1] ?? '0.0.0.0'}:${port[2]}: the port is already in use (or below net.ipv4.ip_unprivileged_port_start)`);
     throw unavailable(`cannot start the network uplink (pasta): ${detail}`,
       'check that /dev/net/tun is usable by you (distributions ship it 0666), or run with --network none|host');
   }
   return Number(fs.readFileSync(pidFile, 'utf8').trim());
 }
 
-/** Ends the uplink process (pasta or slirp4netns) recorded in `pidFile`. */
+/** Ends the network helper (pasta, slirp4netns, roost-portfwd) whose pid is recorded in `pidFile`. */
 export function stopUplink(pidFile: string): void {
   try {
     const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());

@@ -1,4 +1,6 @@
 import anyTest, { type TestFn } from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { e2eUnavailable, freePort, retry, RoostEnv } from '../helpers/roost-env.js';
 
 // The default network through each userspace uplink: published ports answer on the host.
@@ -28,6 +30,34 @@ for (const uplink of uplinks) {
     t.is((await roost.roost(['rm', '-f', 'web'])).exitCode, 0);
     const gone = await fetch(`http://127.0.0.1:${port}/`).then(() => 'answered', () => 'refused');
     t.is(gone, 'refused', 'the port is released when the container goes');
+  });
+
+  e2e(`${uplink}: 8 MiB through a published port arrive whole both ways, an end of file is passed on, and the port outlives a kill -9 of the daemon`, async (t) => {
+    const roost = t.context[uplink]!;
+    const port = await freePort();
+    // sha256sum answers only once it has read to the end: the client's half close must reach it.
+    const run = await roost.roost(['run', '-d', '--name', 'hasher', '-p', `127.0.0.1:${port}:80`, 'busybox', 'nc', '-ll', '-p', '80', '-e', 'sha256sum']);
+    t.is(run.exitCode, 0, run.stderr);
+    const data = randomBytes(8 << 20);
+    const expected = `${createHash('sha256').update(data).digest('hex')}  -\n`;
+    const send = () => new Promise<string>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      let reply = '';
+      socket.on('connect', () => socket.end(data));
+      socket.on('data', (chunk) => { reply += chunk; });
+      socket.on('close', () => resolve(reply));
+      socket.on('error', () => {});
+    });
+    t.is(await retry(send, (reply) => reply.length > 0), expected);
+    process.kill(roost.daemonPid(), 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 300));
+    t.is(await send(), expected, 'the port answers while no daemon runs');
+    const busy = await roost.roost(['run', '-d', '--name', 'second', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sleep', '60']);
+    t.is(busy.exitCode, 125);
+    t.regex(busy.stderr, new RegExp(`^roost: .*127\\.0\\.0\\.1.*${port}.*(in use|already)`));
+    t.is(busy.stderr.trim().split('\n').filter((line) => !line.startsWith('hint:')).length, 1, busy.stderr);
+    t.is((await roost.roost(['rm', '-f', 'hasher', 'second'])).exitCode, 0);
+    t.is(await send(), '', 'the port is released when the container goes');
   });
 }
 if (skip) test('end-to-end: uplinks (skipped)', (t) => { t.log(skip); t.pass(); });
