@@ -14,7 +14,7 @@ const daemonEntry = pathToFileURL(path.join(cliDir, 'daemon', 'entry.js')).href;
 const aliases: Record<string, string> = {
   'container run': 'run', 'container create': 'create', 'container start': 'start', 'container stop': 'stop',
   'container restart': 'restart', 'container kill': 'kill', 'container rm': 'rm', 'container wait': 'wait',
-  'container rename': 'rename', 'container update': 'update', 'container ls': 'ps', 'container list': 'ps', 'container ps': 'ps', 'container logs': 'logs',
+  'container rename': 'rename', 'container port': 'port', 'container update': 'update', 'container ls': 'ps', 'container list': 'ps', 'container ps': 'ps', 'container logs': 'logs',
   'container exec': 'exec', 'container attach': 'attach', 'container inspect': 'inspect',
   'container cp': 'cp', 'container diff': 'diff', 'container export': 'export',
   'container top': 'top', 'container stats': 'stats', 'container pause': 'pause', 'container unpause': 'unpause',

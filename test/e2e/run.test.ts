@@ -83,6 +83,11 @@ e2e('a detached httpd with -p 127.0.0.1:PORT:80 answers on the host; ps, logs, e
   t.is(body, '<h1>hello from roost</h1>\n');
   const ps = await roost.roost(['ps', '--format', '{{.Names}} {{.Status}} {{.Ports}}']);
   t.regex(ps.stdout, new RegExp(`^web Up .* 127\\.0\\.0\\.1:${port}->80/tcp\\n$`));
+  t.is((await roost.roost(['port', 'web'])).stdout, `80/tcp -> 127.0.0.1:${port}\n`);
+  t.is((await roost.roost(['port', 'web', '80'])).stdout, `127.0.0.1:${port}\n`);
+  const unpublished = await roost.roost(['port', 'web', '81/tcp']);
+  t.is(unpublished.exitCode, 125);
+  t.is(unpublished.stderr, "roost: no public port '81/tcp' published for web\n");
   const logs = await retry(() => roost.roost(['logs', 'web']), (r) => r.stdout.includes('started'));
   t.regex(logs.stdout, /started/);
   const exec = await roost.roost(['exec', 'web', 'sh', '-c', 'echo in $(hostname); exit 5']);

@@ -233,6 +233,29 @@ const rename: Command = {
   },
 };
 
+const port: Command = {
+  name: 'port', synopsis: 'CONTAINER [PRIVATE_PORT[/PROTO]]', description: 'List port mappings or a specific mapping for the container',
+  flags: [], minArgs: 1, maxArgs: 2,
+  async run(ctx) {
+    const [name, wanted] = ctx.args.positionals as [string, string | undefined];
+    if (wanted !== undefined && !/^\d+(\/(tcp|udp|sctp))?$/.test(wanted)) throw invalid(`invalid port ${JSON.stringify(wanted)}: use PORT or PORT/PROTO`);
+    const info = await (await ctx.client()).json<{ NetworkSettings?: { Ports?: Record<string, Array<{ HostIp: string; HostPort: string }> | null> } }>(`/containers/${encodeURIComponent(name)}/json`);
+    const address = (b: { HostIp: string; HostPort: string }) => `${b.HostIp.includes(':') ? `[${b.HostIp}]` : b.HostIp || '0.0.0.0'}:${b.HostPort}`;
+    const published = Object.entries(info.NetworkSettings?.Ports ?? {})
+      .filter((entry): entry is [string, Array<{ HostIp: string; HostPort: string }>] => Array.isArray(entry[1]) && entry[1].length > 0)
+      .sort(([a], [b]) => parseInt(a, 10) - parseInt(b, 10) || a.localeCompare(b));
+    if (wanted === undefined) {
+      process.stdout.write(published.flatMap(([key, list]) => list.map((b) => `${key} -> ${address(b)}\n`)).join(''));
+      return 0;
+    }
+    const key = wanted.includes('/') ? wanted : `${wanted}/tcp`;
+    const list = published.find(([k]) => k === key)?.[1];
+    if (!list) throw new EngineError('not_found', `no public port '${key}' published for ${name}`);
+    process.stdout.write(list.map((b) => `${address(b)}\n`).join(''));
+    return 0;
+  },
+};
+
 const update: Command = {
   name: 'update', synopsis: '[OPTIONS] CONTAINER [CONTAINER...]', description: 'Update configuration of one or more containers',
   flags: [{ name: 'restart', type: 'string', help: 'Restart policy to apply when a container exits' }, ...resourceFlags], minArgs: 1,
@@ -465,4 +488,4 @@ const prune: Command = {
   },
 };
 
-export const containerCommands: Command[] = [run, create, start, stop, restart, kill, rm, wait, rename, update, ps, logs, exec, attach, inspect, prune];
+export const containerCommands: Command[] = [run, create, start, stop, restart, kill, rm, wait, rename, port, update, ps, logs, exec, attach, inspect, prune];
