@@ -14,7 +14,7 @@ import { fetchGitSource, isGitSource, parseGitSource, type FetchedGit } from './
 import { BuildCache, treeChecksum } from './build-cache.js';
 import { cachedLayer, keyComment, sameConfigImage, type LayerImage } from './cache-from.js';
 import { runCommand, scriptDir } from './heredoc-command.js';
-import { bindSources, missingPart, removeStub, runMounts, type RunMounts } from './run-mounts.js';
+import { mountSources, missingPart, removeStub, runMounts, type RunMounts } from './run-mounts.js';
 import { checkPlatform, platformArgs } from './platform.js';
 import { OrderedOutput } from './ordered-output.js';
 import type { BuildMessage, StepEvent } from './step-events.js';
@@ -417,9 +417,9 @@ export class Builder {
   private async run(stage: Stage, ins: Instruction, where: string, build: BuildRun): Promise<void> {
     const { cmd, script } = runCommand(ins, stage.config.Shell?.length ? stage.config.Shell : ['/bin/sh', '-c']);
     const specs = (ins.flags.mount ?? '').split('\n').filter(Boolean);
-    // Stages and images bind-mounted with from=: their image IDs are part of the key, as COPY --from's are.
+    // Stages and images mounted with from= (bind or cache): their image IDs are part of the key, as COPY --from's are.
     const mountImages: Record<string, string> = {};
-    for (const from of bindSources(specs)) mountImages[from] = await this.sourceImage(from, stage, build);
+    for (const from of mountSources(specs)) mountImages[from] = await this.sourceImage(from, stage, build);
     // Secrets are not part of the key: only the mount spec (ins.flags) is.
     const key = this.stepKey(stage, 'RUN', cmd, ins.flags, script, ...(Object.keys(mountImages).length ? [mountImages] : []));
     if (await this.fromCache(stage, key)) return;
@@ -506,7 +506,11 @@ export class Builder {
     };
     if (!isAdd && sources.some((s) => isUrl(s) || isGitSource(s))) throw invalid(`${where}COPY cannot copy from a URL: use ADD`);
     const isGit = (s: string) => isAdd && !docs.has(s) && isGitSource(s);
-    if (ins.flags.checksum !== undefined && !sources.every((s) => isUrl(s) && !isGit(s))) throw invalid(`${where}ADD --checksum needs http(s) URL sources`);
+    if (ins.flags.checksum !== undefined && !sources.every((s) => isUrl(s) || isGit(s))) throw invalid(`${where}ADD --checksum needs http(s) URL or git sources`);
+    const keepGitFlag = ins.flags['keep-git-dir'];
+    if (keepGitFlag !== undefined && keepGitFlag !== 'true' && keepGitFlag !== 'false') throw invalid(`${where}ADD --keep-git-dir=${keepGitFlag}: use true or false`);
+    const keepGitDir = keepGitFlag === 'true';
+    if (keepGitDir && !sources.every(isGit)) throw invalid(`${where}ADD --keep-git-dir needs git sources`);
     // Heredoc bodies and downloads are staged in directories of their own (names may repeat), removed at the end.
     const scratchDirs: string[] = [];
     const newScratch = () => {
@@ -527,7 +531,7 @@ export class Builder {
         for (const source of sources.filter(isGit)) {
           const git = parseGitSource(source, where);
           stage.out(`Fetching ${git.url}${git.ref ? ` ${git.ref}` : ''}\n`);
-          repositories.set(source, { ...(await fetchGitSource(git, newScratch(), where)), subdir: git.subdir });
+          repositories.set(source, { ...(await fetchGitSource(git, newScratch(), where, { keepGitDir, checksum: ins.flags.checksum })), subdir: git.subdir });
         }
         for (const url of sources.filter((s) => isUrl(s) && !isGit(s))) {
           stage.out(`Downloading ${url}\n`);

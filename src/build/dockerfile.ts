@@ -63,7 +63,7 @@ export function chompHeredoc(content: string): string {
 
 const known = new Set(['FROM', 'RUN', 'CMD', 'ENTRYPOINT', 'SHELL', 'ENV', 'ARG', 'LABEL', 'EXPOSE', 'VOLUME', 'USER', 'WORKDIR', 'COPY', 'ADD', 'ONBUILD', 'STOPSIGNAL', 'HEALTHCHECK', 'MAINTAINER']);
 const flagged: Record<string, string[]> = {
-  FROM: ['platform'], COPY: ['from', 'chown', 'chmod', 'link'], ADD: ['chown', 'chmod', 'checksum', 'link'],
+  FROM: ['platform'], COPY: ['from', 'chown', 'chmod', 'link'], ADD: ['chown', 'chmod', 'checksum', 'link', 'keep-git-dir'],
   RUN: ['network', 'mount', 'security'],
 };
 

@@ -7,8 +7,9 @@ import { invalid, unavailable } from '../util/errors.js';
 /**
  * ADD of a git repository, as Docker takes one: `git://…`, `git@host:path`, `ssh://…`, or an http(s) URL
  * ending in `.git`, each with an optional `#ref[:subdir]`. The ref (a branch, tag or commit; HEAD when
- * absent) is fetched at depth 1 with the host's git into a scratch directory, without `.git`; the commit
- * fetched keys the build cache, so a new commit on the branch rebuilds the step and nothing else does.
+ * absent) is fetched at depth 1 with the host's git into a scratch directory, without `.git` unless
+ * --keep-git-dir=true; --checksum names the commit it must be. The commit fetched keys the build cache,
+ * so a new commit on the branch rebuilds the step and nothing else does.
  */
 
 export interface GitSource {
@@ -42,8 +43,17 @@ export interface FetchedGit {
   commit: string;
 }
 
+export interface GitFetchOptions {
+  /** ADD --keep-git-dir=true: the repository's .git stays (a shallow clone of the one commit). */
+  keepGitDir?: boolean;
+  /** ADD --checksum=<commit>: the commit fetched must be this one (its full hex name). */
+  checksum?: string;
+}
+
 /** Fetches the source into `scratch` (a fresh directory); one line on any failure. */
-export async function fetchGitSource(source: GitSource, scratch: string, where: string): Promise<FetchedGit> {
+export async function fetchGitSource(source: GitSource, scratch: string, where: string, opts: GitFetchOptions = {}): Promise<FetchedGit> {
+  const wanted = opts.checksum?.replace(/^sha1:/, '');
+  if (wanted !== undefined && !/^([0-9a-f]{40}|[0-9a-f]{64})$/.test(wanted)) throw invalid(`${where}ADD --checksum=${opts.checksum}: for a git source, the commit's full hexadecimal name`);
   const git = findExecutable('git');
   if (!git) throw unavailable(`${where}ADD ${source.url}: git is not installed`, 'sudo apt-get install git');
   const repo = path.join(scratch, 'repo');
@@ -62,7 +72,8 @@ export async function fetchGitSource(source: GitSource, scratch: string, where: 
   await run(['-C', repo, 'fetch', '-q', '--depth', '1', '--no-tags', '--', source.url, source.ref ?? 'HEAD']);
   await run(['-C', repo, '-c', 'advice.detachedHead=false', 'checkout', '-q', 'FETCH_HEAD']);
   const commit = await run(['-C', repo, 'rev-parse', 'HEAD']);
-  fs.rmSync(path.join(repo, '.git'), { recursive: true, force: true });
+  if (wanted !== undefined && commit !== wanted) throw invalid(`${where}ADD ${source.url}${source.ref ? `#${source.ref}` : ''}: checksum mismatch: expected commit ${wanted}, got ${commit}`);
+  if (!opts.keepGitDir) fs.rmSync(path.join(repo, '.git'), { recursive: true, force: true });
   const dir = path.join(repo, source.subdir);
   let stat: fs.Stats;
   try {

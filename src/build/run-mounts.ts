@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { resolveInRoot } from '../engine/container-files.js';
@@ -5,7 +6,7 @@ import { EngineError, invalid, unavailable } from '../util/errors.js';
 
 /**
  * What `RUN --mount=...` (and a heredoc script) become for the step's container: binds and tmpfs mounts.
- * - cache: a directory kept per user and id between builds;
+ * - cache: a directory kept per user and id between builds (with from=, first filled from a stage or image);
  * - tmpfs; bind: from the context, or with from= from a stage's or an image's root (the builder passes it in
  *   `fromRoots`, a created container's root, so that rw writes go to that container and are dropped with it),
  *   read-only unless rw;
@@ -38,9 +39,53 @@ export interface RunMounts {
 
 const secretOptions = new Set(['type', 'id', 'target', 'dst', 'destination', 'required', 'mode', 'uid', 'gid']);
 
-/** The `from=` of each bind mount among a RUN's `--mount` specs (what the step reads from stages or images). */
-export function bindSources(specs: string[]): string[] {
-  return [...new Set(specs.map(parseMountSpec).filter((o) => (o.type ?? 'bind') === 'bind' && o.from).map((o) => o.from!))];
+/** The `from=` of each bind or cache mount among a RUN's `--mount` specs (what the step reads from stages or images). */
+export function mountSources(specs: string[]): string[] {
+  return [...new Set(specs.map(parseMountSpec).filter((o) => ['bind', 'cache'].includes(o.type ?? 'bind') && o.from).map((o) => o.from!))];
+}
+
+const cacheOptions = new Set(['type', 'id', 'target', 'dst', 'destination', 'from', 'source', 'src', 'sharing', 'mode', 'uid', 'gid', 'ro', 'readonly']);
+
+/**
+ * A cache mount's directory, made on its first use: mode, uid and gid apply to it then, and with from= it
+ * starts as a copy of that stage's or image's `source` (BuildKit's base for the cache). The copy is made
+ * beside it and renamed into place, so an interrupted one is never taken for the cache.
+ */
+function cacheDir(input: RunMountsInput, opts: Record<string, string>, target: string): string {
+  const { where } = input;
+  const unknown = Object.keys(opts).find((k) => !cacheOptions.has(k));
+  if (unknown) throw invalid(`${where}RUN --mount=type=cache: option ${unknown}= is not supported`);
+  if (opts.sharing && !['shared', 'private', 'locked'].includes(opts.sharing)) throw invalid(`${where}RUN --mount=type=cache: sharing must be shared, private or locked`);
+  const mode = opts.mode ? parseInt(opts.mode, 8) : 0o755;
+  if (Number.isNaN(mode) || mode > 0o7777 || (opts.mode && !/^[0-7]+$/.test(opts.mode))) throw invalid(`${where}RUN --mount=type=cache: invalid mode ${JSON.stringify(opts.mode)}`);
+  const uid = Number(opts.uid ?? 0);
+  const gid = Number(opts.gid ?? 0);
+  if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid < 0 || gid < 0) throw invalid(`${where}RUN --mount=type=cache: uid and gid must be numbers`);
+  const id = (opts.id ?? target).replace(/[^A-Za-z0-9_.-]/g, '_');
+  const parent = path.join(input.dataDir, 'build-cache');
+  const dir = path.join(parent, id);
+  if (fs.existsSync(dir)) return dir;
+  fs.mkdirSync(parent, { recursive: true, mode: 0o700 });
+  const fresh = fs.mkdtempSync(path.join(parent, `.new-${id}-`));
+  try {
+    if (opts.from) {
+      const root = input.fromRoots?.[opts.from];
+      if (root === undefined) throw new EngineError('internal', `${where}RUN --mount=type=cache,from=${opts.from}: its root was not prepared`);
+      const source = path.posix.normalize(`/${opts.source ?? opts.src ?? '.'}`);
+      const { hostPath } = resolveInRoot(root, source, { followFinal: true });
+      if (!fs.existsSync(hostPath) || !fs.statSync(hostPath).isDirectory()) throw invalid(`${where}RUN --mount=type=cache,from=${opts.from}: no directory ${source} in ${opts.from}`);
+      // cp -a keeps owners (the engine is root in its user namespace), modes, links and times.
+      execFileSync('cp', ['-a', '--', `${hostPath}/.`, fresh], { stdio: ['ignore', 'ignore', 'pipe'] });
+    }
+    fs.chmodSync(fresh, mode);
+    fs.chownSync(fresh, uid, gid);
+    fs.renameSync(fresh, dir);
+  } catch (err) {
+    fs.rmSync(fresh, { recursive: true, force: true });
+    if (err instanceof EngineError) throw err;
+    throw new EngineError('internal', `${where}RUN --mount=type=cache: cannot prepare the cache: ${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim()}`);
+  }
+  return dir;
 }
 
 export function parseMountSpec(spec: string): Record<string, string> {
@@ -99,10 +144,8 @@ export function runMounts(input: RunMountsInput): RunMounts {
       }
       if (!target || !target.startsWith('/')) throw invalid(`${where}RUN --mount needs an absolute target=`);
       if (type === 'cache') {
-        const id = (opts.id ?? target).replace(/[^A-Za-z0-9_.-]/g, '_');
-        const dir = path.join(input.dataDir, 'build-cache', id);
-        fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-        binds.push(`${dir}:${target}`);
+        const readOnly = opts.ro === 'true' || opts.readonly === 'true';
+        binds.push(`${cacheDir(input, opts, target)}:${target}${readOnly ? ':ro' : ''}`);
       } else if (type === 'tmpfs') {
         tmpfs[target] = opts.size ? `size=${opts.size}` : '';
       } else if (type === 'bind') {

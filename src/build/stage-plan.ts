@@ -1,6 +1,6 @@
 import { invalid } from '../util/errors.js';
 import type { Instruction } from './dockerfile.js';
-import { bindSources } from './run-mounts.js';
+import { mountSources } from './run-mounts.js';
 
 /**
  * A multi-stage Dockerfile as a graph: the ARGs before the first FROM, then the stages, each with its base
@@ -66,7 +66,7 @@ export function dependencies(plan: BuildPlan, stage: StagePlan): StagePlan[] {
   const refs = [stageRef(plan, stage.base, stage.index, false)];
   for (const { ins } of stage.steps) {
     if (ins.keyword === 'COPY' && ins.flags.from) refs.push(stageRef(plan, ins.flags.from, stage.index, true));
-    if (ins.keyword === 'RUN' && ins.flags.mount) for (const from of bindSources(ins.flags.mount.split('\n'))) refs.push(stageRef(plan, from, stage.index, true));
+    if (ins.keyword === 'RUN' && ins.flags.mount) for (const from of mountSources(ins.flags.mount.split('\n'))) refs.push(stageRef(plan, from, stage.index, true));
   }
   return [...new Set(refs.filter((s): s is StagePlan => s !== undefined))];
 }

@@ -272,7 +272,7 @@ e2e('ADD of an http URL: downloaded, not unpacked, mode 600, mtime from Last-Mod
     const cases: Array<[string, RegExp]> = [
       [`FROM busybox\nADD --checksum=${wrong} ${base}/data.txt /x\n`, new RegExp(`^roost: Dockerfile:2: ADD ${base}/data.txt: checksum mismatch: expected ${wrong}, got ${sum}$`, 'm')],
       [`FROM busybox\n\nADD ${base}/missing.txt /x\n`, new RegExp(`^roost: Dockerfile:3: ADD ${base}/missing.txt: 404 Not Found$`, 'm')],
-      ['FROM busybox\nADD --checksum=sha256:abc local.txt /x\n', /^roost: Dockerfile:2: ADD --checksum=sha256:abc: expected sha256:<64 hex digits>$|^roost: Dockerfile:2: ADD --checksum needs http\(s\) URL sources$/m],
+      ['FROM busybox\nADD --checksum=sha256:abc local.txt /x\n', /^roost: Dockerfile:2: ADD --checksum=sha256:abc: expected sha256:<64 hex digits>$|^roost: Dockerfile:2: ADD --checksum needs http\(s\) URL or git sources$/m],
       [`FROM busybox\nCOPY ${base}/data.txt /x\n`, /^roost: Dockerfile:2: COPY cannot copy from a URL: use ADD$/m],
     ];
     for (const [dockerfile, pattern] of cases) {
@@ -283,6 +283,34 @@ e2e('ADD of an http URL: downloaded, not unpacked, mode 600, mtime from Last-Mod
   } finally {
     server.close();
   }
+});
+
+e2e('RUN --mount=type=cache: from= seeds a new cache from a stage, uid/gid/mode shape it, ro keeps it read-only; bad options are one line', async (t) => {
+  const { roost } = t.context;
+  const dockerfile = [
+    'FROM busybox AS seed',
+    'RUN mkdir -p /seed/sub && echo seeded > /seed/sub/a.txt',
+    'FROM busybox',
+    'RUN --mount=type=cache,id=seeded,target=/c,from=seed,source=/seed sh -c \'cat /c/sub/a.txt; echo more >> /c/sub/a.txt\' > /first',
+    'RUN --mount=type=cache,id=owned,target=/o,uid=1000,gid=1001,mode=0750 stat -c "%u %g %a" /o > /owned',
+    'RUN --mount=type=cache,id=seeded,target=/c,from=seed,source=/seed,ro sh -c \'cat /c/sub/a.txt; touch /c/x 2>/dev/null && echo writable || echo read-only\' > /second',
+    '',
+  ].join('\n');
+  const built = await roost.roost(['build', '-q', '-t', 'cache-from', '-'], { input: dockerfile });
+  t.is(built.exitCode, 0, built.stderr);
+  const out = await roost.roost(['run', '--rm', 'cache-from', 'cat', '/first', '/owned', '/second']);
+  t.is(out.stdout, 'seeded\n1000 1001 750\nseeded\nmore\nread-only\n', 'seeded once (the second use sees the first one\'s write), shaped, read-only');
+  const cases: Array<[string, RegExp]> = [
+    ['FROM busybox AS seed\nFROM busybox\nRUN --mount=type=cache,id=x1,target=/c,from=seed,source=/nope true\n', /^roost: Dockerfile:3: RUN --mount=type=cache,from=seed: no directory \/nope in seed$/m],
+    ['FROM busybox\nRUN --mount=type=cache,target=/c,bogus=1 true\n', /^roost: Dockerfile:2: RUN --mount=type=cache: option bogus= is not supported$/m],
+    ['FROM busybox\nRUN --mount=type=cache,target=/c,mode=99 true\n', /^roost: Dockerfile:2: RUN --mount=type=cache: invalid mode "99"$/m],
+  ];
+  for (const [text, pattern] of cases) {
+    const result = await roost.roost(['build', '-'], { input: text });
+    t.is(result.exitCode, 1, text);
+    t.regex(result.stderr, pattern, text);
+  }
+  await roost.roost(['rmi', 'cache-from']);
 });
 
 e2e('ADD of a git repository (git://, #ref:subdir): its content at the destination, keyed by the commit; bad refs are one line', async (t) => {
@@ -317,7 +345,16 @@ e2e('ADD of a git repository (git://, #ref:subdir): its content at the destinati
     const changed = await roost.roost(['build', '-q', '-t', 'from-git', '-'], { input: dockerfile });
     t.not(changed.stdout, first.stdout, 'a new commit on the branch rebuilds');
     t.is((await roost.roost(['run', '--rm', 'from-git', 'cat', '/dst/file.txt'])).stdout, 'two\n');
+    const commit = (await git('rev-parse', 'HEAD')).stdout.trim();
+    const pinned = await roost.roost(['build', '-q', '-t', 'from-git-pinned', '-'], { input: `FROM busybox\nADD --keep-git-dir=true --checksum=${commit} ${url}#main /kept/\n` });
+    t.is(pinned.exitCode, 0, pinned.stderr);
+    t.is((await roost.roost(['run', '--rm', 'from-git-pinned', 'sh', '-c', 'cat /kept/sub/file.txt; test -f /kept/.git/HEAD && echo kept'])).stdout, 'two\nkept\n', '--keep-git-dir keeps .git');
+    const wrong = '0'.repeat(40);
     const cases: Array<[string, RegExp]> = [
+      [`FROM busybox\nADD --checksum=${wrong} ${url}#main /x/\n`, new RegExp(`^roost: Dockerfile:2: ADD ${url}#main: checksum mismatch: expected commit ${wrong}, got ${commit}$`, 'm')],
+      [`FROM busybox\nADD --checksum=abc ${url} /x/\n`, /^roost: Dockerfile:2: ADD --checksum=abc: for a git source, the commit's full hexadecimal name$/m],
+      [`FROM busybox\nADD --keep-git-dir=yes ${url} /x/\n`, /^roost: Dockerfile:2: ADD --keep-git-dir=yes: use true or false$/m],
+      [`FROM busybox\nADD --keep-git-dir=true local.txt /x/\n`, /^roost: Dockerfile:2: ADD --keep-git-dir needs git sources$/m],
       [`FROM busybox\nADD ${url}#nope /x/\n`, new RegExp(`^roost: Dockerfile:2: ADD ${url}#nope: .*nope`, 'm')],
       [`FROM busybox\nADD ${url}#main:missing /x/\n`, new RegExp(`^roost: Dockerfile:2: ADD ${url}: no directory "missing" in main$`, 'm')],
       [`FROM busybox\nADD ${url}#main:../.. /x/\n`, /^roost: Dockerfile:2: ADD .*: the subdirectory leaves the repository$/m],
