@@ -1326,7 +1326,7 @@ const NET_AB_REQUESTS = 1000;
 const NET_AB_CONCURRENCY = 10;
 const NET_IDLE_CONTAINERS = 20;
 /** Process names of the rootless network stacks: the uplinks and the port forwarders. */
-const NET_HELPERS = /^(slirp4netns|pasta|passt.*|rootlessport.*|rootlesskit|aardvark-dns|netavark)$/;
+const NET_HELPERS = /^(slirp4netns|pasta|passt.*|rootlessport.*|roost-portfwd|rootlesskit|aardvark-dns|netavark)$/;
 
 /** A free TCP port on 127.0.0.1 (asked of the kernel). */
 function freeLoopbackPort() {
