@@ -106,6 +106,7 @@ e2e('bad network requests are one line and change nothing; the docker CLI manage
     [['network', 'rm', 'none'], /pre-defined network and cannot be removed/],
     [['network', 'create', '--subnet', '10.2.0.0/24', '--ip-range', '10.2.1.0/25', 'range'], /IP range 10\.2\.1\.0\/25 is not in subnet 10\.2\.0\.0\/24/],
     [['network', 'create', '--ip-range', '10.2.1.0/25', 'range'], /an IP range needs a subnet/],
+    [['network', 'create', '-o', 'com.docker.network.driver.mtu=12', 'tiny'], /invalid com\.docker\.network\.driver\.mtu "12": an integer from 68 to 65535/],
     [['network', 'rm', 'nosuch'], /network nosuch not found/],
     [['run', '--rm', '--network', 'nosuch', 'busybox', 'true'], /network nosuch not found/],
   ];
@@ -119,8 +120,13 @@ e2e('bad network requests are one line and change nothing; the docker CLI manage
   t.is((await roost.roost(['network', 'ls', '-q'])).stdout, before, 'no network was half-made');
   await roost.roost(['network', 'rm', 'taken']);
 
-  t.is((await roost.docker(['network', 'create', 'dnet'])).exitCode, 0);
+  t.is((await roost.docker(['network', 'create', '-o', 'com.docker.network.driver.mtu=1400', 'dnet'])).exitCode, 0);
   t.regex((await roost.docker(['network', 'ls', '--format', '{{.Name}}'])).stdout, /^dnet$/m);
+  t.is((await roost.roost(['network', 'inspect', '-f', '{{index .Options "com.docker.network.driver.mtu"}}', 'dnet'])).stdout, '1400\n');
+  t.is((await roost.roost(['run', '--rm', '--network', 'dnet', 'busybox', 'cat', '/sys/class/net/eth1/mtu'])).stdout, '1400\n', 'the driver option sets the MTU');
+  await roost.roost(['network', 'create', 'wide']);
+  t.is((await roost.roost(['run', '--rm', '--network', 'wide', 'busybox', 'cat', '/sys/class/net/eth1/mtu'])).stdout, '65520\n', 'the default MTU');
+  await roost.roost(['network', 'rm', 'wide']);
   await roost.docker(['run', '-d', '--network', 'dnet', '--name', 'peer', 'busybox', ...server('via-docker')]);
   const viaDocker = await retry(() => roost.docker(['run', '--rm', '--network', 'dnet', 'busybox', 'wget', '-qO-', 'http://peer/']), (r) => r.exitCode === 0);
   t.is(viaDocker.stdout, 'via-docker\n');

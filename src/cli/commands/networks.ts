@@ -34,6 +34,7 @@ const create: Command = {
     { name: 'label', type: 'list', help: 'Set metadata on a network' },
     { name: 'ip-range', type: 'string', help: 'Allocate container ip from a sub-range' },
     { name: 'ipv6', type: 'bool', help: 'Enable IPv6 networking' },
+    { name: 'opt', short: 'o', type: 'list', help: 'Set driver specific options (com.docker.network.driver.mtu=N)' },
   ],
   minArgs: 1, maxArgs: 1,
   async run(ctx) {
@@ -41,7 +42,7 @@ const create: Command = {
     const config = ipamConfigs((f.subnet as string[] | undefined) ?? [], (f.gateway as string[] | undefined) ?? [], f['ip-range'] as string | undefined);
     const result = await (await ctx.client()).json<{ Id: string }>('/networks/create', {
       method: 'POST',
-      body: { Name: ctx.args.positionals[0], Driver: (f.driver as string | undefined) ?? 'bridge', Internal: Boolean(f.internal), EnableIPv6: Boolean(f.ipv6), Labels: parseKeyValueFlags(f.label as string[], 'label'), IPAM: { Driver: 'default', Config: config } },
+      body: { Name: ctx.args.positionals[0], Driver: (f.driver as string | undefined) ?? 'bridge', Internal: Boolean(f.internal), EnableIPv6: Boolean(f.ipv6), Labels: parseKeyValueFlags(f.label as string[], 'label'), Options: parseKeyValueFlags(f.opt as string[], 'opt'), IPAM: { Driver: 'default', Config: config } },
     });
     process.stdout.write(`${result.Id}\n`);
     return 0;
