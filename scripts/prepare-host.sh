@@ -10,7 +10,7 @@ with_tests=0
 [ "${1:-}" = --test ] && { with_tests=1; shift; }
 test_user=${1:-}
 other_user=${2:-}
-packages=(crun runc uidmap busybox-static passt slirp4netns fuse-overlayfs catatonit util-linux attr gcc make libc6-dev procps isal zstd xz-utils bzip2)
+packages=(crun runc uidmap busybox-static passt slirp4netns nftables fuse-overlayfs catatonit util-linux attr gcc make libc6-dev procps isal zstd xz-utils bzip2)
 [ "$with_tests" = 1 ] && packages+=(python3 bsdutils podman skopeo buildah docker-registry apache2-utils openssl tmux iperf3 git)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done

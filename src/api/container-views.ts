@@ -81,6 +81,11 @@ function networksView(service: ContainerService, record: ContainerRecord) {
   return Object.fromEntries(names.map((name) => [name, { ...networkEndpoint(), ...(endpoints[name] ?? {}) }]));
 }
 
+function bridgeSettings(service: ContainerService, record: ContainerRecord) {
+  const bridge = service.networkEndpoints(record).bridge;
+  return bridge ? { IPAddress: bridge.IPAddress, IPPrefixLen: bridge.IPPrefixLen, Gateway: bridge.Gateway } : {};
+}
+
 function networkEndpoint() {
   return {
     IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '',
@@ -128,6 +133,8 @@ export function containerInspect(service: ContainerService, record: ContainerRec
     NetworkSettings: {
       Bridge: '', SandboxID: '', SandboxKey: '', HairpinMode: false, LinkLocalIPv6Address: '', LinkLocalIPv6PrefixLen: 0,
       Ports: ports, Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '',
+      // Docker's top-level fields describe the default bridge's endpoint.
+      ...bridgeSettings(service, record),
       Networks: networksView(service, record),
     },
   };

@@ -3,14 +3,26 @@ import { ipv6Of, predefinedNetworks, type CreateNetworkRequest } from '../net/us
 import { conflict, invalid } from '../util/errors.js';
 import { readJsonBody, sendJson } from './http-util.js';
 import type { Router } from './router.js';
+import type { Engine } from '../engine/engine.js';
+import { bridgeGateway, bridgeName, bridgeSubnet } from '../net/shared-bridge.js';
 
-/** The predefined networks, shown as Docker shows them (their containers are not listed). */
-function predefined(name: string) {
+/**
+ * The predefined networks, shown as Docker shows them. `bridge`, where it is the shared bridge, has its
+ * subnet and lists its running containers with their addresses.
+ */
+function predefined(engine: Engine, name: string) {
+  const shared = name === 'bridge' && engine.networks.sharedBridge;
+  const containers: Record<string, unknown> = {};
+  if (shared) {
+    for (const record of engine.containers.list()) {
+      if (record.bridgeAddress && record.State.Running) containers[record.Id] = { Name: record.Name.slice(1), EndpointID: '', MacAddress: '', IPv4Address: `${record.bridgeAddress}/${bridgeSubnet.split('/')[1]}`, IPv6Address: '' };
+    }
+  }
   return {
     Name: name, Id: `${name}`.padEnd(64, '0'), Created: '0001-01-01T00:00:00Z', Scope: 'local',
     Driver: name === 'bridge' ? 'bridge' : name === 'host' ? 'host' : 'null', EnableIPv6: false,
-    IPAM: { Driver: 'default', Options: null, Config: [] }, Internal: false, Attachable: false, Ingress: false,
-    ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: {}, Options: {}, Labels: {},
+    IPAM: { Driver: 'default', Options: null, Config: shared ? [{ Subnet: bridgeSubnet, Gateway: bridgeGateway }] : [] }, Internal: false, Attachable: false, Ingress: false,
+    ConfigFrom: { Network: '' }, ConfigOnly: false, Containers: containers, Options: shared ? { 'com.docker.network.bridge.name': bridgeName } : {}, Labels: {},
   };
 }
 
@@ -44,7 +56,7 @@ function matches(record: { Name: string; Id: string; Driver: string; Labels: Rec
 export function networkRoutes(router: Router): void {
   router.add('GET', '/networks', async (ctx) => {
     const filters = ctx.query.filters();
-    const all = [...predefinedNetworks.map(predefined), ...ctx.engine.userNetworks.list().map((r) => view(r))];
+    const all = [...predefinedNetworks.map((name) => predefined(ctx.engine, name)), ...ctx.engine.userNetworks.list().map((r) => view(r))];
     sendJson(ctx.res!, 200, all.filter((n) => matches(n, filters)));
   });
 
@@ -68,7 +80,7 @@ export function networkRoutes(router: Router): void {
 
   router.add('GET', '/networks/{id}', async (ctx) => {
     const id = ctx.params.id!;
-    if (predefinedNetworks.includes(id)) return sendJson(ctx.res!, 200, predefined(id));
+    if (predefinedNetworks.includes(id)) return sendJson(ctx.res!, 200, predefined(ctx.engine, id));
     sendJson(ctx.res!, 200, view(ctx.engine.userNetworks.get(id)));
   });
 

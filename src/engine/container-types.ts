@@ -101,6 +101,8 @@ export interface ContainerRecord {
   hostGateway?: string;
   /** While running: the probe binary is bound in (native/roost-probe), so health checks use an agent. */
   probeAgent?: boolean;
+  /** While running on the default network's shared bridge: its address there. */
+  bridgeAddress?: string;
   /** Host ports as really published while running (random ports resolved). */
   publishedPorts?: Record<string, Array<{ HostIp: string; HostPort: string }>>;
   /**

@@ -7,8 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Snapshotter } from '../fs/snapshotter.js';
 import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
-import type { ContainerNetworks } from '../net/container-network.js';
+import type { ContainerNetworks, NetworkAttachment } from '../net/container-network.js';
 import { resolveHostPorts, uplinkGateway } from '../net/uplink.js';
+import { bridgeGateway, bridgeSubnet } from '../net/shared-bridge.js';
 import { checkDnsSettings, extraHostsLines, resolvConfContent, wantsHostGateway } from '../net/dns-config.js';
 import type { RuntimeChoice } from '../rootless/host-check.js';
 import { findExecutable } from '../util/find-executable.js';
@@ -212,10 +213,10 @@ export class ContainerService {
       }
       this.records.set(record.Id, record);
     }
-    const inUse = new Set<string>();
+    const inUse: NetworkAttachment[] = [];
     for (const record of this.records.values()) {
-      const ownDir = this.networks.recorded(path.dirname(this.monitorFiles(record.Id).socket))?.ownDir;
-      if (ownDir && record.State.Running) inUse.add(ownDir);
+      const attachment = record.State.Running ? this.networks.recorded(path.dirname(this.monitorFiles(record.Id).socket)) : undefined;
+      if (attachment) inUse.push(attachment);
     }
     await this.networks.open(inUse);
     for (const record of this.records.values()) {
@@ -558,6 +559,9 @@ export class ContainerService {
   /** The container's endpoints on user-defined networks (for inspect). */
   networkEndpoints(record: ContainerRecord): Record<string, EndpointView> {
     const out: Record<string, EndpointView> = {};
+    if (record.bridgeAddress && record.State.Running) {
+      out.bridge = { IPAddress: record.bridgeAddress, IPPrefixLen: Number(bridgeSubnet.split('/')[1]), Gateway: bridgeGateway, NetworkID: 'bridge'.padEnd(64, '0'), EndpointID: '', Aliases: [] };
+    }
     for (const network of this.userNetworks.of(record.Id)) {
       const e = network.endpoints[record.Id]!;
       const { Subnet, Gateway } = network.IPAM.Config[0]!;
@@ -769,8 +773,11 @@ export class ContainerService {
       const toHost = wantsHostGateway(record.HostConfig.ExtraHosts);
       if (uplink) {
         const ports = await resolveHostPorts(this.portBindings(record));
-        netnsPath = (await this.networks.attach(runDir, ports, { hostLoopback: toHost })).nsFile;
+        const attachment = await this.networks.attach(runDir, ports, { hostLoopback: toHost, ownUplink: Boolean(userNetwork) });
+        netnsPath = attachment.nsFile;
         record.publishedPorts = ports;
+        if (attachment.bridgeIp) record.bridgeAddress = attachment.bridgeIp;
+        else delete record.bridgeAddress;
         if (toHost) {
           record.hostGateway = await uplinkGateway(netnsPath);
           if (!record.hostGateway) throw new EngineError('unavailable', 'cannot resolve host-gateway: the uplink gave the container no default route');
@@ -910,6 +917,7 @@ export class ContainerService {
     const runDir = path.dirname(this.monitorFiles(record.Id).socket);
     delete record.publishedPorts;
     delete record.hostGateway;
+    delete record.bridgeAddress;
     // Off its user-defined networks: the peers' /etc/hosts lose its name.
     for (const network of await this.userNetworks.release(record.Id).catch(() => [])) await this.refreshPeersHosts(network.Id, record.Id).catch(() => {});
     const died = () => {

@@ -11,6 +11,7 @@ import { unavailable } from '../util/errors.js';
 import { ContainerService } from './containers.js';
 import { VolumeService } from './volumes.js';
 import { ContainerNetworks } from '../net/container-network.js';
+import { SharedBridge } from '../net/shared-bridge.js';
 import { EventBus } from './events.js';
 import { ImageService } from './images.js';
 import { ImagePuller } from './image-pull.js';
@@ -59,9 +60,11 @@ export class Engine {
     this.puller = new ImagePuller(content, imageStore, snapshotter, this.events, this.registries);
     this.pusher = new ImagePusher(content, imageStore, this.events, this.registries);
     this.buildCache = new BuildCache(options.dataDir);
-    this.networks = new ContainerNetworks(options.runDir);
     this.volumes = new VolumeService(options.dataDir, this.events);
     this.userNetworks = new UserNetworks(options.dataDir, options.runDir);
+    // The default network's bridge lives in the user-defined networks' namespace, beside their bridges.
+    const bridge = new SharedBridge(this.userNetworks.holder, options.runDir, () => this.userNetworks.ensureHolder());
+    this.networks = new ContainerNetworks(options.runDir, bridge);
     this.containers = new ContainerService({ dataDir: options.dataDir, runDir: options.runDir }, this.images, snapshotter, this.events, runtime, this.networks, this.volumes, this.userNetworks);
   }
 
@@ -179,6 +182,7 @@ export class Engine {
         IdMapping: this.options.mapping,
         Runtime: `${this.runtime.name} (${this.runtime.reason})`,
         StorageDriver: `${this.snapshotter.name} (${this.snapshotterReason})`,
+        DefaultNetwork: this.networks.describe(),
         HotPaths: hotPathChoices(),
         Host: findings,
       },

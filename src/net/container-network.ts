@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { forwarderPidFile } from './port-forwarder.js';
+import { forwarderPidFile, portForwards, startPortForwarder } from './port-forwarder.js';
+import { bridgeName, bridgeSubnet, SharedBridge } from './shared-bridge.js';
 import { chooseUplink, createNetns, removeNetns, startUplink, stopUplink, type UplinkName } from './uplink.js';
 
 /** Where a container's network namespace and its uplink's pid file are (recorded for cleanup). */
@@ -11,6 +12,8 @@ export interface NetworkAttachment {
   uplinkPidFile: string;
   /** A directory to remove with the attachment (a pool entry's), if any. */
   ownDir?: string;
+  /** On the shared bridge: the container's address there (no uplink of its own). */
+  bridgeIp?: string;
 }
 
 type PublishedPorts = Record<string, Array<{ HostIp: string; HostPort: string }>>;
@@ -28,28 +31,76 @@ export class ContainerNetworks {
   private closed = false;
   /** Decided once per engine start, not looked up on every container start. */
   private readonly uplink: UplinkName = chooseUplink();
+  /**
+   * The shared bridge, where the host has what it needs and no uplink was asked for by ROOST_UPLINK;
+   * dropped (each container then gets its own uplink) if it cannot be set up.
+   */
+  private bridge: SharedBridge | undefined;
+  /** Why containers get an uplink each instead of the shared bridge (for `roost info`). */
+  bridgeUnavailable: string | undefined;
 
-  constructor(runDir: string) {
+  constructor(runDir: string, bridge?: SharedBridge, env: NodeJS.ProcessEnv = process.env) {
     this.poolDir = path.join(runDir, 'netpool');
+    this.bridgeUnavailable = env.ROOST_UPLINK ? `ROOST_UPLINK=${env.ROOST_UPLINK} gives each container its own uplink` : SharedBridge.unavailableReason();
+    if (!this.bridgeUnavailable) this.bridge = bridge;
   }
 
-  /** Removes spares left by a daemon that died; in-use entries are found through the containers' records. */
-  async open(inUse: Set<string>): Promise<void> {
+  /** Whether the default network is the shared bridge (for `network inspect bridge`). */
+  get sharedBridge(): boolean {
+    return Boolean(this.bridge);
+  }
+
+  /** What the default network is, for `roost info`. */
+  describe(): string {
+    return this.bridge ? `one bridge (${bridgeName}, ${bridgeSubnet}) with one slirp4netns uplink for all containers`
+      : `an uplink (${this.uplink}) per container${this.bridgeUnavailable ? `: ${this.bridgeUnavailable}` : ''}`;
+  }
+
+  /**
+   * Removes spares left by a daemon that died and takes back the bridge addresses of running containers;
+   * `inUse`: the attachments of the running containers.
+   */
+  async open(inUse: NetworkAttachment[]): Promise<void> {
     await fsp.mkdir(this.poolDir, { recursive: true, mode: 0o700 });
+    const ownDirs = new Set(inUse.map((a) => a.ownDir).filter(Boolean));
+    for (const attachment of inUse) if (attachment.bridgeIp) this.bridge?.adopt(attachment.bridgeIp);
     for (const name of await fsp.readdir(this.poolDir)) {
       const dir = path.join(this.poolDir, name);
-      if (inUse.has(dir)) continue;
+      if (ownDirs.has(dir)) continue;
       await this.release({ nsFile: path.join(dir, 'netns'), uplinkPidFile: path.join(dir, 'uplink.pid'), ownDir: dir });
     }
+    // The first container need not wait for the namespace (and, the first time, the bridge) to be made.
+    this.refill();
   }
 
-  private async prepare(dir: string, ports: PublishedPorts, hostLoopback = false): Promise<NetworkAttachment> {
+  /**
+   * On the shared bridge unless the container needs an uplink of its own: one whose gateway leads to the
+   * host's loopback (--add-host NAME:host-gateway), or UDP ports (published through slirp4netns's own
+   * forwarder, which leads to its namespace).
+   */
+  private onBridge(ports: PublishedPorts, hostLoopback: boolean, ownUplink = false): boolean {
+    return Boolean(this.bridge) && !ownUplink && !hostLoopback && portForwards(ports, 'udp').length === 0;
+  }
+
+  private async prepare(dir: string, ports: PublishedPorts, hostLoopback = false, ownUplink = false): Promise<NetworkAttachment> {
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-    const attachment = { nsFile: path.join(dir, 'netns'), uplinkPidFile: path.join(dir, 'uplink.pid') };
+    const attachment: NetworkAttachment = { nsFile: path.join(dir, 'netns'), uplinkPidFile: path.join(dir, 'uplink.pid') };
     await removeNetns(attachment.nsFile);
     await createNetns(attachment.nsFile);
     try {
-      await startUplink(this.uplink, attachment.nsFile, ports, dir, hostLoopback);
+      if (this.onBridge(ports, hostLoopback, ownUplink)) {
+        try {
+          attachment.bridgeIp = await this.bridge!.attach(attachment.nsFile);
+        } catch (err) {
+          // Once, in the daemon's log; from here on every container gets its own uplink.
+          this.bridgeUnavailable = (err as Error).message;
+          this.bridge = undefined;
+          process.stderr.write(`${new Date().toISOString()} ${this.bridgeUnavailable}: each container gets its own uplink\n`);
+          await startUplink(this.uplink, attachment.nsFile, ports, dir, hostLoopback);
+        }
+      } else {
+        await startUplink(this.uplink, attachment.nsFile, ports, dir, hostLoopback);
+      }
     } catch (err) {
       await removeNetns(attachment.nsFile);
       throw err;
@@ -63,22 +114,37 @@ export class ContainerNetworks {
     this.spare = this.prepare(dir, {}).then((a) => ({ ...a, ownDir: dir }), () => undefined);
   }
 
+  /** Publishes the ports of a namespace that has its place already (a spare's, or a bridge one's). */
+  private async publish(attachment: NetworkAttachment, dir: string, ports: PublishedPorts): Promise<void> {
+    if (attachment.bridgeIp) {
+      const tcp = portForwards(ports, 'tcp');
+      if (tcp.length) await startPortForwarder(attachment.nsFile, tcp, attachment.bridgeIp, forwarderPidFile(dir));
+    } else {
+      const { publishSlirpPorts } = await import('./slirp-uplink.js');
+      await publishSlirpPorts(path.join(dir, 'slirp.sock'), attachment.nsFile, ports);
+    }
+  }
+
   /**
-   * A namespace with a running uplink for a container; `record` is written to the container's run dir.
+   * A namespace with its way out for a container; `record` is written to the container's run dir.
    * `hostLoopback`: the uplink's gateway must lead to the host's loopback (--add-host NAME:host-gateway).
+   * `ownUplink`: never the shared bridge (a container on a user-defined network, which must not share an
+   * L2 segment with the default network's containers, keeps an uplink of its own as its way out).
    */
-  async attach(containerRunDir: string, ports: PublishedPorts, opts: { hostLoopback?: boolean } = {}): Promise<NetworkAttachment> {
+  async attach(containerRunDir: string, ports: PublishedPorts, opts: { hostLoopback?: boolean; ownUplink?: boolean } = {}): Promise<NetworkAttachment> {
     let attachment: NetworkAttachment | undefined;
     const hasPorts = Object.keys(ports).length > 0;
-    // A slirp4netns spare keeps the host's loopback closed; pasta's gateway always leads to the host.
-    const spareFits = this.uplink === 'pasta' ? !hasPorts : !opts.hostLoopback;
+    const hostLoopback = Boolean(opts.hostLoopback);
+    const ownUplink = Boolean(opts.ownUplink);
+    // A spare on the bridge fits a container that goes on the bridge; a slirp4netns spare keeps the host's
+    // loopback closed; pasta's gateway always leads to the host, but pasta takes its ports when it starts.
+    const spareFits = this.bridge ? this.onBridge(ports, hostLoopback, ownUplink) : this.uplink === 'pasta' ? !hasPorts : !hostLoopback;
     if (spareFits && this.spare) {
       attachment = await this.spare;
       this.spare = undefined;
       if (attachment && hasPorts) {
         try {
-          const { publishSlirpPorts } = await import('./slirp-uplink.js');
-          await publishSlirpPorts(path.join(attachment.ownDir!, 'slirp.sock'), attachment.nsFile, ports);
+          await this.publish(attachment, attachment.ownDir!, ports);
         } catch (err) {
           await this.release(attachment);
           this.refill();
@@ -86,7 +152,17 @@ export class ContainerNetworks {
         }
       }
     }
-    attachment ??= await this.prepare(containerRunDir, ports, opts.hostLoopback);
+    if (!attachment) {
+      attachment = await this.prepare(containerRunDir, ports, hostLoopback, ownUplink);
+      if (attachment.bridgeIp && hasPorts) {
+        try {
+          await this.publish(attachment, containerRunDir, ports);
+        } catch (err) {
+          await this.release(attachment);
+          throw err;
+        }
+      }
+    }
     fs.writeFileSync(path.join(containerRunDir, 'network.json'), JSON.stringify(attachment));
     this.refill();
     return attachment;
@@ -121,7 +197,9 @@ export class ContainerNetworks {
   private async release(attachment: NetworkAttachment): Promise<void> {
     stopUplink(attachment.uplinkPidFile);
     stopUplink(forwarderPidFile(path.dirname(attachment.nsFile)));
+    // The namespace's end of the veth pair goes with it, and the bridge's end with that.
     await removeNetns(attachment.nsFile);
+    if (attachment.bridgeIp) this.bridge?.release(attachment.bridgeIp);
     if (attachment.ownDir) await fsp.rm(attachment.ownDir, { recursive: true, force: true });
   }
 

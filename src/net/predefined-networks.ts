@@ -5,8 +5,9 @@ import { predefinedNetworks } from './user-networks.js';
  * `network connect` and `disconnect` with the predefined networks (`bridge`, `host`, `none`), and the
  * network modes that cannot be combined with any other network: Docker's rules and Docker's exact
  * messages (its runconfig errors). What Docker would then do but Roost cannot is refused with a reason:
- * Roost's `bridge` is a per-container uplink (slirp4netns or pasta), not a shared bridge, so there is no
- * bridge endpoint to add to or take from a container (see docs/architecture.md, Network).
+ * Roost's `bridge` (the shared bridge, or where that cannot be used, a per-container uplink) is made with
+ * the container's network namespace, so there is no bridge endpoint to add to or take from a running
+ * container (see docs/architecture.md, Network).
  */
 export const hostNetworkConflict = 'container cannot be disconnected from host network or connected to host network';
 export const sharedNetworkConflict = 'container sharing network namespace with another container or host cannot be connected to any other network';
@@ -31,7 +32,7 @@ export function checkConnect(container: string, mode: string, current: string[],
     if (network === 'none' || target === 'none') throw invalid(noNetworkConflict);
   }
   if (target === 'bridge') {
-    throw invalid(`container ${container} cannot be connected to network bridge: Roost's bridge network is a per-container uplink, not a shared bridge, so it can only be chosen at creation (--network bridge)`);
+    throw invalid(`container ${container} cannot be connected to network bridge: Roost puts a container on its bridge network as its namespace is made, so it can only be chosen at creation (--network bridge)`);
   }
   if (target === 'none') {
     throw invalid(`container ${container} cannot be connected to network none: choose it at creation (--network none)`);

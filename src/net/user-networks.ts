@@ -119,6 +119,7 @@ export class UserNetworks {
   private readonly dir: string;
   readonly holder: string;
   private dns: EmbeddedDns | undefined;
+  private holderQueue: Promise<void> = Promise.resolve();
   /** Why the DNS server could not start (names then resolve through /etc/hosts only). */
   dnsFailure: string | undefined;
 
@@ -137,7 +138,15 @@ export class UserNetworks {
     if (this.records.size > 0) await this.ensureHolder();
   }
 
-  private async ensureHolder(): Promise<void> {
+  /** Makes the networks' namespace (and the bridges of the networks on record) when it is missing. */
+  ensureHolder(): Promise<void> {
+    // One at a time: the default network's bridge and a network create may both ask at once.
+    const next = this.holderQueue.then(() => this.ensureHolderNow());
+    this.holderQueue = next.catch(() => {});
+    return next;
+  }
+
+  private async ensureHolderNow(): Promise<void> {
     const exists = fs.existsSync(this.holder) && (await fsp.readFile('/proc/self/mountinfo', 'utf8')).includes(` ${this.holder} `);
     if (!exists) {
       await createNetns(this.holder);

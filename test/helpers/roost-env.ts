@@ -80,19 +80,23 @@ export class RoostEnv {
   async destroy(): Promise<void> {
     const ids = (await this.roost(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
     if (ids.length) await this.roost(['rm', '-f', ...ids]);
-    const pid = (file: string) => {
-      try { return Number(fs.readFileSync(path.join(this.env.XDG_RUNTIME_DIR!, 'roost', file), 'utf8').trim()); } catch { return 0; }
+    const pid = (file: string): number | undefined => {
+      try { return Number(fs.readFileSync(path.join(this.env.XDG_RUNTIME_DIR!, 'roost', file), 'utf8').trim()) || undefined; } catch { return undefined; }
     };
-    try { process.kill(pid('daemon.pid'), 'SIGKILL'); } catch { /* gone */ }
+    // Only a real pid: kill(0) would signal this test's own process group, kill(-1) every process of the user.
+    const kill = (target: number | undefined) => {
+      if (target && target > 1) try { process.kill(target, 'SIGKILL'); } catch { /* gone */ }
+    };
+    kill(pid('daemon.pid'));
     // The daemon's spare network namespace keeps its uplink running (a next daemon would reuse or end it).
     const pool = path.join(this.env.XDG_RUNTIME_DIR!, 'roost', 'netpool');
-    for (const entry of fs.existsSync(pool) ? fs.readdirSync(pool) : []) {
-      try { process.kill(pid(path.join('netpool', entry, 'uplink.pid')), 'SIGKILL'); } catch { /* gone */ }
-    }
+    for (const entry of fs.existsSync(pool) ? fs.readdirSync(pool) : []) kill(pid(path.join('netpool', entry, 'uplink.pid')));
+    // And the default network's bridge keeps its uplink for containers a next daemon would find.
+    kill(pid('bridge-uplink.pid'));
     const pause = pid('pause.pid');
     // Files owned by subordinate ids can only be removed from inside the user namespace.
     if (pause) await execa('nsenter', ['-t', String(pause), '-U', '-m', '--', 'rm', '-rf', path.join(this.base, 'data')], { reject: false });
-    try { process.kill(pause, 'SIGKILL'); } catch { /* gone */ }
+    kill(pause);
     await execa('rm', ['-rf', this.base], { reject: false });
   }
 }

@@ -15,7 +15,7 @@ const info: Command = {
       process.stdout.write(formatOne(format === 'json' ? '{{json .}}' : format, data));
       return 0;
     }
-    const roost = data.Roost as { IdMapping: { kind: string; uidMap: string; gidMap: string }; Runtime: string; StorageDriver: string; HotPaths?: Array<{ path: string; implementation: string; reason: string }>; Host: HostFinding[] };
+    const roost = data.Roost as { IdMapping: { kind: string; uidMap: string; gidMap: string }; Runtime: string; StorageDriver: string; DefaultNetwork?: string; HotPaths?: Array<{ path: string; implementation: string; reason: string }>; Host: HostFinding[] };
     const lines = [
       'Server:',
       ` Server Version: ${data.ServerVersion}`,
@@ -23,6 +23,7 @@ const info: Command = {
       ` Images: ${data.Images}`,
       ` Storage Driver: ${roost.StorageDriver}`,
       ` Runtime: ${roost.Runtime}`,
+      ...(roost.DefaultNetwork ? [` Default network: ${roost.DefaultNetwork}`] : []),
       ` Rootless: true`,
       ` ID mapping: ${roost.IdMapping.kind === 'subid' ? 'subordinate id ranges' : 'single id (no subuid/subgid range)'}`,
       `  uid map: ${roost.IdMapping.uidMap}`,
