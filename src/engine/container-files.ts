@@ -499,6 +499,19 @@ function tarStream(produce: (packer: TreePacker) => Promise<void>, cleanup: () =
 }
 
 /**
+ * A tar made of entries given one by one (`put(header, content)`, awaited in order): for archives whose
+ * content is not a host directory (the build context, held in memory).
+ */
+export function packTar(produce: (put: (header: TarHeader, content?: Iterable<Buffer> | AsyncIterable<Buffer>) => Promise<void>) => Promise<void>): Readable {
+  const pack = tarPack();
+  void produce((header, content) => writeEntry(pack, header, content)).then(
+    () => pack.finalize(),
+    (err: unknown) => pack.destroy(err instanceof Error ? err : new Error(String(err))),
+  );
+  return nodeReadable(pack);
+}
+
+/**
  * Tar of the open directory's entry `name` (or, with `name` undefined, of the directory itself), stored as
  * `entryName` and below it. `entryName` `/` stores the root as `/` and its children as `/child` (what Docker
  * sends for the container's root); `''` stores only the children, as `child`. Takes over `dirFd` and closes it.
