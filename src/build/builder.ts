@@ -15,7 +15,7 @@ import { BuildCache } from './build-cache.js';
 import type { BuildContext } from './build-context.js';
 import { cachedLayer, keyComment, sameConfigImage, type LayerImage } from './cache-from.js';
 import { runCommand, scriptDir } from './heredoc-command.js';
-import { bindSources, missingPart, removeStub, runMounts, type RunMounts } from './run-mounts.js';
+import { bindSources, contextBindSources, missingPart, removeStub, runMounts, type RunMounts } from './run-mounts.js';
 import { checkPlatform, platformArgs } from './platform.js';
 import { OrderedOutput } from './ordered-output.js';
 import type { BuildMessage, StepEvent } from './step-events.js';
@@ -421,8 +421,13 @@ export class Builder {
     // Stages and images bind-mounted with from=: their image IDs are part of the key, as COPY --from's are.
     const mountImages: Record<string, string> = {};
     for (const from of bindSources(specs)) mountImages[from] = await this.sourceImage(from, stage, build);
+    // What a bind mount shows from the context is in the key, as BuildKit keys it (a missing source fails below).
+    const contextMounts = contextBindSources(specs).map((source) => {
+      const at = this.context.resolve(source, true);
+      return [source, at === undefined ? '' : this.context.checksum([at])];
+    });
     // Secrets are not part of the key: only the mount spec (ins.flags) is.
-    const key = this.stepKey(stage, 'RUN', cmd, ins.flags, script, ...(Object.keys(mountImages).length ? [mountImages] : []));
+    const key = this.stepKey(stage, 'RUN', cmd, ins.flags, script, ...(Object.keys(mountImages).length ? [mountImages] : []), ...(contextMounts.length ? [{ contextMounts }] : []));
     if (await this.fromCache(stage, key)) return;
     const network = ins.flags.network ?? 'default';
     if (!['default', 'none', 'host'].includes(network)) throw invalid(`${where}RUN --network=${network}: use default, none or host`);

@@ -47,6 +47,11 @@ export function bindSources(specs: string[]): string[] {
   return [...new Set(specs.map(parseMountSpec).filter((o) => (o.type ?? 'bind') === 'bind' && o.from).map((o) => o.from!))];
 }
 
+/** The context paths RUN's bind mounts without from= show (relative to the context's root). */
+export function contextBindSources(specs: string[]): string[] {
+  return specs.map(parseMountSpec).filter((o) => (o.type ?? 'bind') === 'bind' && !o.from).map((o) => path.posix.normalize(`/${o.source ?? o.src ?? '.'}`).slice(1));
+}
+
 export function parseMountSpec(spec: string): Record<string, string> {
   return Object.fromEntries(spec.split(',').map((kv) => {
     const eq = kv.indexOf('=');

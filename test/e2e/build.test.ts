@@ -168,6 +168,57 @@ function contextWith(roost: RoostEnv, name: string, files: Record<string, string
   return dir;
 }
 
+e2e('the build cache follows what a step reads from the context: changed, re-moded, added or removed files miss and reach the image; ignored and unread files do not; symlinks resolve inside the context', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'tree-cache', {
+    Dockerfile: [
+      'FROM busybox',
+      'COPY deps/ /deps/',
+      'RUN echo built > /stamp',
+      'COPY link/ /linked/',
+      'RUN --mount=type=bind,source=app,target=/mnt cat /mnt/main.txt > /from-mount',
+      'COPY app /app',
+    ].join('\n') + '\n',
+    '.dockerignore': 'deps/ignored.log\n',
+    'deps/a/one.txt': 'one\n', 'deps/a/two.txt': 'two\n', 'deps/ignored.log': 'log\n', 'app/main.txt': 'main\n', 'other/o.txt': 'o\n',
+  });
+  // An absolute link: /deps/a of the context, never the host's /deps.
+  fs.symlinkSync('/deps/a', path.join(dir, 'link'));
+  const hits = async () => {
+    const r = await roost.roost(['build', '-t', 'tree-cache', dir]);
+    t.is(r.exitCode, 0, r.stderr);
+    return (r.stdout.match(/Using cache/g) ?? []).length;
+  };
+  const inImage = async (script: string) => (await roost.roost(['run', '--rm', 'tree-cache', 'sh', '-c', script])).stdout;
+  t.is(await hits(), 0);
+  t.is(await inImage('cat /deps/a/one.txt /linked/two.txt /from-mount /app/main.txt; test -e /deps/ignored.log || echo no-log'), 'one\ntwo\nmain\nmain\nno-log\n');
+  t.is(await hits(), 5, 'unchanged: every step from the cache');
+  fs.writeFileSync(path.join(dir, 'deps/ignored.log'), 'changed\n');
+  fs.writeFileSync(path.join(dir, 'other/o.txt'), 'changed\n');
+  t.is(await hits(), 5, 'an ignored file and a file no step reads change nothing');
+  fs.chmodSync(path.join(dir, 'deps/a/two.txt'), 0o755);
+  t.is(await hits(), 0, 'a new mode misses from its COPY on');
+  t.is(await inImage('stat -c %a /deps/a/two.txt /linked/two.txt'), '755\n755\n');
+  fs.writeFileSync(path.join(dir, 'deps/a/three.txt'), 'three\n');
+  t.is(await hits(), 0, 'an added file misses');
+  t.is(await inImage('cat /deps/a/three.txt /linked/three.txt'), 'three\nthree\n');
+  fs.rmSync(path.join(dir, 'deps/a/one.txt'));
+  t.is(await hits(), 0, 'a removed file misses');
+  t.is(await inImage('ls /deps/a /linked'), '/deps/a:\nthree.txt\ntwo.txt\n\n/linked:\nthree.txt\ntwo.txt\n');
+  fs.writeFileSync(path.join(dir, 'deps/a/two.txt'), 'TWO\n');
+  t.is(await hits(), 0, 'changed content misses');
+  t.is(await inImage('cat /deps/a/two.txt /linked/two.txt'), 'TWO\nTWO\n');
+  fs.writeFileSync(path.join(dir, 'app/main.txt'), 'MAIN\n');
+  t.is(await hits(), 3, 'a file only the bind mount and the last COPY read: the steps before them hit');
+  t.is(await inImage('cat /from-mount /app/main.txt'), 'MAIN\nMAIN\n');
+  // A link out of the context names nothing in it.
+  fs.symlinkSync('/etc', path.join(dir, 'out'));
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nCOPY out/passwd /p\n');
+  const escaped = await roost.roost(['build', dir]);
+  t.is(escaped.exitCode, 1);
+  t.is(escaped.stderr, 'roost: Dockerfile:2: COPY failed: file not found in build context: out/passwd\n');
+});
+
 e2e('heredocs: RUN bodies and #! scripts, heredocs the shell reads, COPY <<EOF with expansion, <<- and quoted delimiters', async (t) => {
   const { roost } = t.context;
   const dir = contextWith(roost, 'heredocs', {
