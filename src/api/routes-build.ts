@@ -69,7 +69,10 @@ export function buildRoutes(router: Router): void {
     // The context is read as it arrives (names checked, contents hashed) and kept in memory or one spool file:
     // no file of it is written out unless a step needs it (build-context.ts).
     const context = await BuildContext.receive(terminatedTar(ctx.req), scratchDir).catch((err: Error) => {
-      throw invalid(err.message.startsWith('the build context') ? err.message : `the build context is not a valid tar: ${err.message}`);
+      if (err.message.startsWith('the build context')) throw invalid(err.message);
+      // The tar scanner speaks of layers (`layer entry "../x" escapes the target directory`).
+      const message = err.message.replace(/^layer (is not a valid tar archive: )?/, '').replace(/the target directory|the layer\b/g, 'the context');
+      throw invalid(`the build context is not a valid tar: ${message}`);
     });
     try {
       const file = path.posix.normalize(`/${dockerfileName}`);

@@ -219,6 +219,34 @@ e2e('the build cache follows what a step reads from the context: changed, re-mod
   t.is(escaped.stderr, 'roost: Dockerfile:2: COPY failed: file not found in build context: out/passwd\n');
 });
 
+e2e('hostile context tars: an entry or hard link out of the context, or a Dockerfile linked out of it, is one line and builds nothing', async (t) => {
+  const { roost } = t.context;
+  const { pack } = await import('tar-stream');
+  const tarOf = async (entries: Array<{ name: string; type?: 'file' | 'link' | 'symlink'; linkname?: string; content?: string }>) => {
+    const p = pack();
+    for (const e of entries) p.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: 0o644 }, e.type && e.type !== 'file' ? undefined : e.content ?? '');
+    p.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of p) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  };
+  const dockerfile = { name: 'Dockerfile', content: 'FROM busybox\nCOPY . /ctx\n' };
+  const cases: Array<[Parameters<typeof tarOf>[0], string]> = [
+    [[dockerfile, { name: '../../evil', content: 'x' }], 'roost: the build context is not a valid tar: entry "../../evil" escapes the context (tar header at byte 1024)\n'],
+    [[dockerfile, { name: 'l', type: 'link', linkname: '../../../etc/passwd' }], 'roost: the build context is not a valid tar: hard link "l" points to "../../../etc/passwd", which escapes the context (tar header at byte 1024)\n'],
+    [[{ name: 'Dockerfile', type: 'symlink', linkname: '/etc/passwd' }], 'roost: Cannot locate specified Dockerfile: Dockerfile\n'],
+  ];
+  for (const [entries, stderr] of cases) {
+    const r = await roost.roost(['build', '-q', '-'], { input: await tarOf(entries) });
+    t.is(r.exitCode, 1);
+    t.is(r.stderr, stderr);
+  }
+  // A relative link that climbs above the context stops at its root, as a path in a container does.
+  const r = await roost.roost(['build', '-q', '-t', 'climb', '-'], { input: await tarOf([{ name: 'Dockerfile', content: 'FROM busybox\nCOPY up/a.txt /a.txt\n' }, { name: 'a.txt', content: 'inside\n' }, { name: 'up', type: 'symlink', linkname: '../../..' }]) });
+  t.is(r.exitCode, 0, r.stderr);
+  t.is((await roost.roost(['run', '--rm', 'climb', 'cat', '/a.txt'])).stdout, 'inside\n');
+});
+
 e2e('heredocs: RUN bodies and #! scripts, heredocs the shell reads, COPY <<EOF with expansion, <<- and quoted delimiters', async (t) => {
   const { roost } = t.context;
   const dir = contextWith(roost, 'heredocs', {
