@@ -219,6 +219,23 @@ e2e('the build cache follows what a step reads from the context: changed, re-mod
   t.is(escaped.stderr, 'roost: Dockerfile:2: COPY failed: file not found in build context: out/passwd\n');
 });
 
+e2e('COPY globs and --chmod read the context as sent: matches in name order, through a symlinked directory, modes set; no match is one line', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'globs', {
+    Dockerfile: 'FROM busybox\nCOPY --chmod=0640 src/*.txt /g/\nCOPY lnk/b?.md /m/\nCOPY --chown=7:8 src /s\n',
+    'src/a.txt': 'a\n', 'src/b.txt': 'b\n', 'src/c.md': 'c\n', 'docs/b1.md': 'b1\n', 'docs/b22.md': 'b22\n',
+  });
+  fs.symlinkSync('docs', path.join(dir, 'lnk'));
+  const built = await roost.roost(['build', '-q', '-t', 'globs', dir]);
+  t.is(built.exitCode, 0, built.stderr);
+  t.is((await roost.roost(['run', '--rm', 'globs', 'sh', '-c', 'cd /g && stat -c "%n %a %u" *; ls /m; stat -c "%n %u:%g" /s /s/c.md'])).stdout,
+    'a.txt 640 0\nb.txt 640 0\nb1.md\n/s 7:8\n/s/c.md 7:8\n');
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nCOPY src/*.none /x/\n');
+  const none = await roost.roost(['build', dir]);
+  t.is(none.exitCode, 1);
+  t.is(none.stderr, 'roost: Dockerfile:2: COPY failed: no source files were specified by src/*.none\n');
+});
+
 e2e('hostile context tars: an entry or hard link out of the context, or a Dockerfile linked out of it, is one line and builds nothing', async (t) => {
   const { roost } = t.context;
   const { pack } = await import('tar-stream');
