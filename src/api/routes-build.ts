@@ -1,9 +1,8 @@
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Builder } from '../build/builder.js';
+import { BuildContext } from '../build/build-context.js';
 import { removeIgnoredBuildFiles, shownDockerfileName, terminatedTar } from '../build/dockerfile-in-context.js';
-import { applyLayer } from '../fs/layer-apply.js';
 import { familiar } from '../image/reference.js';
 import { invalid } from '../util/errors.js';
 import { JsonProgress, sendJson } from './http-util.js';
@@ -65,25 +64,25 @@ export function buildRoutes(router: Router): void {
     const labels = jsonMap(ctx, 'labels');
     const quiet = ctx.query.bool('q');
     const secrets = decodeSecrets(ctx.req.headers[secretsHeader]);
-    const contextDir = path.join(ctx.engine.options.dataDir, 'tmp', `build-${randomBytes(6).toString('hex')}`);
+    const scratchDir = path.join(ctx.engine.options.dataDir, 'tmp', `build-${randomBytes(6).toString('hex')}`);
     const progress = new JsonProgress(ctx.res!);
+    // The context is read as it arrives (names checked, contents hashed) and kept in memory or one spool file:
+    // no file of it is written out unless a step needs it (build-context.ts).
+    const context = await BuildContext.receive(terminatedTar(ctx.req), scratchDir).catch((err: Error) => {
+      if (err.message.startsWith('the build context')) throw invalid(err.message);
+      // The tar scanner speaks of layers (`layer entry "../x" escapes the target directory`).
+      const message = err.message.replace(/^layer (is not a valid tar archive: )?/, '').replace(/the target directory|the layer\b/g, 'the context');
+      throw invalid(`the build context is not a valid tar: ${message}`);
+    });
     try {
-      // The context goes through the same checks as a layer: no entry can land outside its directory.
-      await applyLayer(terminatedTar(ctx.req), contextDir, { whiteouts: 'none', ownership: false }).catch((err: Error) => {
-        throw invalid(`the build context is not a valid tar: ${err.message}`);
-      });
       const file = path.posix.normalize(`/${dockerfileName}`);
-      let dockerfile: string;
-      try {
-        dockerfile = await fsp.readFile(path.join(contextDir, file), 'utf8');
-      } catch {
-        throw invalid(`Cannot locate specified Dockerfile: ${dockerfileName}`);
-      }
-      await removeIgnoredBuildFiles(contextDir, file.slice(1));
+      const dockerfile = context.readFile(file.slice(1))?.toString('utf8');
+      if (dockerfile === undefined) throw invalid(`Cannot locate specified Dockerfile: ${dockerfileName}`);
+      removeIgnoredBuildFiles(context, file.slice(1));
       await progress.run(async () => {
         const out = (text: string) => { if (!quiet) progress.send({ stream: text }); };
         const steps = ctx.req.headers[stepsHeader] === '1' && !quiet;
-        const builder = new Builder(ctx.engine, contextDir, out, steps ? (step) => progress.send({ roostStep: step }) : undefined);
+        const builder = new Builder(ctx.engine, context, out, steps ? (step) => progress.send({ roostStep: step }) : undefined);
         const id = await builder.build({
           dockerfile, dockerfileName: shownDockerfileName(file), tags, buildArgs, labels,
           target: ctx.query.string('target') || undefined, pull: ctx.query.bool('pull'), noCache: ctx.query.bool('nocache'),
@@ -96,7 +95,7 @@ export function buildRoutes(router: Router): void {
         } else progress.send({ stream: `${id}\n` });
       });
     } finally {
-      await fsp.rm(contextDir, { recursive: true, force: true });
+      context.dispose();
     }
   });
 }

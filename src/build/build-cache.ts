@@ -1,12 +1,11 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
 
 /**
  * The build cache: a step's key (its parent image and config, the instruction as expanded, the build
  * arguments in scope and, for COPY/ADD, the checksum of the sources' names, modes and contents, never
- * their times) → the image that step made. Those images stay in the store untagged; `images` hides them
+ * their times: BuildContext.checksum) → the image that step made. Those images stay in the store untagged; `images` hides them
  * unless -a, as Docker hides intermediate images, and `builder prune` forgets them.
  */
 export class BuildCache {
@@ -47,20 +46,4 @@ export class BuildCache {
   static key(parts: unknown): string {
     return crypto.createHash('sha256').update(JSON.stringify(parts)).digest('hex');
   }
-}
-
-/** A checksum of files as COPY sees them: relative names, types, modes, link targets and contents. */
-export function treeChecksum(root: string, rels: string[]): string {
-  const hash = crypto.createHash('sha256');
-  const visit = (rel: string) => {
-    const abs = path.join(root, rel);
-    const st = fs.lstatSync(abs);
-    hash.update(`${rel}\0${st.mode}\0`);
-    if (st.isSymbolicLink()) hash.update(fs.readlinkSync(abs));
-    else if (st.isFile()) hash.update(fs.readFileSync(abs));
-    else if (st.isDirectory()) for (const name of fs.readdirSync(abs).sort()) visit(path.join(rel, name));
-    hash.update('\0');
-  };
-  for (const rel of rels) visit(rel);
-  return hash.digest('hex');
 }

@@ -11,10 +11,11 @@ import { EngineError, invalid } from '../util/errors.js';
 import { chompHeredoc, heredocMarkers, keyValuePairs, parseDockerfile, parseTrigger, substitute, type Heredoc, type Instruction } from './dockerfile.js';
 import { archiveAt, decompressed, download, isUrl, localArchive, type Download } from './add-sources.js';
 import { fetchGitSource, isGitSource, parseGitSource, type FetchedGit } from './git-source.js';
-import { BuildCache, treeChecksum } from './build-cache.js';
+import { BuildCache } from './build-cache.js';
+import type { BuildContext } from './build-context.js';
 import { cachedLayer, keyComment, sameConfigImage, type LayerImage } from './cache-from.js';
 import { runCommand, scriptDir } from './heredoc-command.js';
-import { mountSources, missingPart, removeStub, runMounts, type RunMounts } from './run-mounts.js';
+import { contextBindSources, missingPart, mountSources, removeStub, runMounts, type RunMounts } from './run-mounts.js';
 import { checkPlatform, platformArgs } from './platform.js';
 import { OrderedOutput } from './ordered-output.js';
 import type { BuildMessage, StepEvent } from './step-events.js';
@@ -90,7 +91,7 @@ export class Builder {
   /** IDs of the --cache-from images found. */
   private cacheFrom: string[] = [];
 
-  constructor(private readonly engine: Engine, private readonly contextDir: string, private readonly out: BuildOutput, private readonly onStep?: StepListener) {}
+  constructor(private readonly engine: Engine, private readonly context: BuildContext, private readonly out: BuildOutput, private readonly onStep?: StepListener) {}
 
   private show(message: BuildMessage): void {
     if ('text' in message) this.out(message.text);
@@ -420,8 +421,13 @@ export class Builder {
     // Stages and images mounted with from= (bind or cache): their image IDs are part of the key, as COPY --from's are.
     const mountImages: Record<string, string> = {};
     for (const from of mountSources(specs)) mountImages[from] = await this.sourceImage(from, stage, build);
+    // What a bind mount shows from the context is in the key, as BuildKit keys it (a missing source fails below).
+    const contextMounts = contextBindSources(specs).map((source) => {
+      const at = this.context.resolve(source, true);
+      return [source, at === undefined ? '' : this.context.checksum([at])];
+    });
     // Secrets are not part of the key: only the mount spec (ins.flags) is.
-    const key = this.stepKey(stage, 'RUN', cmd, ins.flags, script, ...(Object.keys(mountImages).length ? [mountImages] : []));
+    const key = this.stepKey(stage, 'RUN', cmd, ins.flags, script, ...(Object.keys(mountImages).length ? [mountImages] : []), ...(contextMounts.length ? [{ contextMounts }] : []));
     if (await this.fromCache(stage, key)) return;
     const network = ins.flags.network ?? 'default';
     if (!['default', 'none', 'host'].includes(network)) throw invalid(`${where}RUN --network=${network}: use default, none or host`);
@@ -439,7 +445,7 @@ export class Builder {
         helpers.push(helper.Id);
         fromRoots[from] = (await this.engine.containers.filesystemOf(helper.Id)).rootfs;
       }
-      mounts = runMounts({ specs, where, dataDir, contextDir: this.contextDir, secrets: this.secrets, fromRoots, script: script && { dir: scriptDir, ...script } });
+      mounts = runMounts({ specs, where, dataDir, contextSource: (source, writable) => this.context.materialize(source, writable), secrets: this.secrets, fromRoots, script: script && { dir: scriptDir, ...script } });
       await this.runContainer(stage, ins, where, build, { cmd, key, network, mounts });
     } finally {
       mounts?.cleanup();
@@ -539,7 +545,7 @@ export class Builder {
         }
         const local = sources.filter((s) => !docs.has(s) && !isUrl(s) && !isGit(s));
         sourceKey = {
-          tree: local.length ? treeChecksum(this.contextDir, local.flatMap((p) => this.contextMatches(p, where))) : '',
+          tree: local.length ? this.context.checksum(local.flatMap((p) => this.contextMatches(p, where))) : '',
           docs: sources.filter((s) => docs.has(s)).map((s) => docText(docs.get(s)!)),
           urls: [...downloads.values()].map((d) => [d.name, d.digest, d.mtime?.getTime()]),
           ...(repositories.size ? { git: [...repositories.values()].map((r) => [r.commit, r.subdir]) } : {}),
@@ -602,10 +608,12 @@ export class Builder {
               continue;
             }
             for (const rel of this.contextMatches(source, where)) {
-              const abs = path.join(this.contextDir, rel);
-              const isDir = fs.lstatSync(abs).isDirectory();
-              const compression = isAdd && fs.lstatSync(abs).isFile() ? await localArchive(abs) : undefined;
-              if (compression) {
+              const entry = this.context.entry(rel)!;
+              const isDir = entry.type === 'directory';
+              // ADD reads a local archive from a file of its own (written out only for ADD).
+              const abs = isAdd && entry.type === 'file' ? this.context.materialize(rel)! : undefined;
+              const compression = abs ? await localArchive(abs) : undefined;
+              if (abs && compression) {
                 const prefix = `${where}ADD ${rel}: `;
                 await extractInto(root, '/', archiveAt(decompressed(abs, compression), destAbs, chown, prefix), { noOverwriteDirNonDir: false }).catch((err: unknown) => {
                   // Every failure of the archive names the line and the file, once.
@@ -614,10 +622,10 @@ export class Builder {
                 });
                 continue;
               }
-              const base = path.basename(rel);
+              const base = path.posix.basename(rel);
               const top = target(isDir, base) || '.';
               // A directory's content goes into the destination; a file is the destination (or goes into it).
-              await put(isDir ? tarHostPath(abs, undefined, top) : tarHostPath(path.dirname(abs), base, top), (name) => name);
+              await put(this.context.tar(rel, top), (name) => name);
             }
           }
         }
@@ -631,21 +639,26 @@ export class Builder {
     }
   }
 
-  /** Context paths a COPY source names: a path, or a glob (*, ?) in its last part; never outside the context. */
+  /**
+   * The context entries a COPY source names (their canonical names, '' for the root): a path, or a glob (*, ?)
+   * in its last part; symlinks on the way are resolved inside the context, never outside it.
+   */
   private contextMatches(pattern: string, where: string): string[] {
     if (path.posix.normalize(pattern).split('/')[0] === '..') throw invalid(`${where}forbidden path outside the build context: ${pattern}`);
     const clean = path.posix.normalize(`/${pattern}`).slice(1);
     const dir = path.posix.dirname(clean);
     const base = path.posix.basename(clean);
-    if (clean === '' || clean === '.') return ['.'];
+    if (clean === '' || clean === '.') return [''];
     if (!/[*?[]/.test(base)) {
-      if (!fs.existsSync(path.join(this.contextDir, clean))) throw invalid(`${where}COPY failed: file not found in build context: ${pattern}`);
-      return [clean];
+      // A trailing slash (`COPY deps/ …`) names the directory a symlink points to, as on a filesystem.
+      const found = this.context.resolve(clean, pattern.endsWith('/'));
+      if (found === undefined) throw invalid(`${where}COPY failed: file not found in build context: ${pattern}`);
+      return [found];
     }
     const re = new RegExp(`^${base.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
-    let names: string[] = [];
-    try { names = fs.readdirSync(path.join(this.contextDir, dir)); } catch { /* none */ }
-    const found = names.filter((n) => re.test(n)).sort().map((n) => (dir === '.' ? n : `${dir}/${n}`));
+    const at = dir === '.' ? '' : this.context.resolve(dir, true);
+    const names = at === undefined ? [] : this.context.list(at);
+    const found = names.filter((n) => re.test(n)).map((n) => (at === '' ? n : `${at}/${n}`));
     if (found.length === 0) throw invalid(`${where}COPY failed: no source files were specified by ${pattern}`);
     return found;
   }

@@ -1,7 +1,7 @@
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { parseDockerignore } from './dockerignore.js';
+import type { BuildContext } from './build-context.js';
 
 /**
  * Docker's rule for the Dockerfile and the .dockerignore a context carries: once the Dockerfile is read, each
@@ -9,16 +9,12 @@ import { parseDockerignore } from './dockerignore.js';
  * Roost's) relies on it for a Dockerfile from outside the context or from stdin: it adds the file under a
  * random name (`.dockerfile.<hex>`) that it lists in .dockerignore.
  */
-export async function removeIgnoredBuildFiles(contextDir: string, dockerfile: string): Promise<void> {
-  let text: string;
-  try {
-    text = await fsp.readFile(path.join(contextDir, '.dockerignore'), 'utf8');
-  } catch {
-    return;
-  }
-  const rules = parseDockerignore(text);
+export function removeIgnoredBuildFiles(context: Pick<BuildContext, 'readFile' | 'remove'>, dockerfile: string): void {
+  const text = context.readFile('.dockerignore');
+  if (text === undefined) return;
+  const rules = parseDockerignore(text.toString('utf8'));
   for (const rel of [dockerfile, '.dockerignore']) {
-    if (rules.excluded(rel)) await fsp.rm(path.join(contextDir, rel), { force: true });
+    if (rules.excluded(rel)) context.remove(rel);
   }
 }
 

@@ -20,7 +20,11 @@ export interface RunMountsInput {
   specs: string[];
   where: string;
   dataDir: string;
-  contextDir: string;
+  /**
+   * A host path holding the context's `source` (relative to the context's root, symlinks resolved inside it),
+   * written out for the mount; a fresh copy when `writable`; undefined when the context has nothing there.
+   */
+  contextSource: (source: string, writable: boolean) => string | undefined;
   secrets: Record<string, Buffer>;
   /** The roots of the stages and images that bind mounts name with from=, by that name. */
   fromRoots?: Record<string, string>;
@@ -86,6 +90,11 @@ function cacheDir(input: RunMountsInput, opts: Record<string, string>, target: s
     throw new EngineError('internal', `${where}RUN --mount=type=cache: cannot prepare the cache: ${String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim()}`);
   }
   return dir;
+}
+
+/** The context paths RUN's bind mounts without from= show (relative to the context's root). */
+export function contextBindSources(specs: string[]): string[] {
+  return specs.map(parseMountSpec).filter((o) => (o.type ?? 'bind') === 'bind' && !o.from).map((o) => path.posix.normalize(`/${o.source ?? o.src ?? '.'}`).slice(1));
 }
 
 export function parseMountSpec(spec: string): Record<string, string> {
@@ -158,7 +167,11 @@ export function runMounts(input: RunMountsInput): RunMounts {
           const { hostPath } = resolveInRoot(root, source, { followFinal: true });
           if (!fs.existsSync(hostPath)) throw invalid(`${where}RUN --mount=type=bind,from=${opts.from}: source ${source} not found in ${opts.from}`);
           binds.push(`${hostPath}:${target}:${mode}`);
-        } else binds.push(`${path.join(input.contextDir, source)}:${target}:${mode}`);
+        } else {
+          const hostPath = input.contextSource(source.slice(1), mode === 'rw');
+          if (hostPath === undefined) throw invalid(`${where}RUN --mount=type=bind: source ${source} not found in the build context`);
+          binds.push(`${hostPath}:${target}:${mode}`);
+        }
       } else {
         throw invalid(`${where}RUN --mount=type=${type} is unknown (cache, tmpfs, bind, secret and ssh are the types)`);
       }

@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { extract as tarExtract, pack as tarPack, type Header, type Pack } from 'tar-stream';
 import { applyLayer, normalizeEntryPath } from '../fs/layer-apply.js';
-import { putXattrs } from '../fs/pax-xattrs.js';
+import { TarOut } from '../fs/tar-out.js';
 import { isLayerXattr, layerXattrValue, readTreeXattrs, type Xattrs } from '../fs/xattrs.js';
 import { toContainerOwner, toEngineOwner, type IdMappings } from '../runtime/id-maps.js';
 import { EngineError, invalid } from '../util/errors.js';
@@ -381,14 +381,14 @@ function nodeReadable(pack: Pack, onDestroy?: () => void): Readable {
   return out;
 }
 
-/** Walks trees through open directories and writes them into a tar pack. */
+/** Walks trees through open directories and writes them into a tar (TarOut: headers encoded in batches). */
 class TreePacker {
   /** dev:ino of files with several links → the entry that stored them first. */
   private readonly linked = new Map<string, string>();
   /** Extended attributes to store, by entry name (export only). */
   xattrs: Map<string, Xattrs> | undefined;
 
-  constructor(private readonly pack: Pack, private readonly skip?: EntryFilter, private readonly ids?: IdMappings) {}
+  constructor(private readonly out: TarOut, private readonly skip?: EntryFilter, private readonly ids?: IdMappings) {}
 
   /** headerFor, with the owner as the container sees it. */
   private header(st: fs.Stats, name: string, linkTarget: () => string): TarHeader | undefined {
@@ -399,11 +399,9 @@ class TreePacker {
     return { ...rest, uid, gid };
   }
 
-  /** writeEntry, after the PAX header with the entry's extended attributes when it has any. */
-  private async put(header: TarHeader, content?: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
-    const own = this.xattrs?.get(header.name!.replace(/\/$/, ''));
-    if (!own) return writeEntry(this.pack, header, content);
-    await writeEntry(this.pack, putXattrs(this.pack, header as Parameters<Pack['entry']>[0], own) as TarHeader, content);
+  /** One entry, with its extended attributes (in a PAX header) when it has any. */
+  private put(header: TarHeader, content?: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
+    return this.out.entry(header, content, this.xattrs?.get(header.name.replace(/\/$/, '')));
   }
 
   /** `name` inside the open directory `dirFd`, stored as `entryName`; a directory with everything below it. */
@@ -448,7 +446,7 @@ class TreePacker {
     if (st.nlink > 1) {
       const first = this.linked.get(key);
       if (first !== undefined) {
-        await writeEntry(this.pack, { ...this.header(st, entryName, () => '')!, type: 'link', linkname: first, size: 0 });
+        await this.put({ ...this.header(st, entryName, () => '')!, type: 'link', linkname: first, size: 0 });
         return;
       }
     }
@@ -479,23 +477,27 @@ export type EntryFilter = (entryName: string, isDir: boolean) => 'all' | 'self' 
 
 /** A tar stream filled by `produce`; `cleanup` runs once, however it ends. */
 function tarStream(produce: (packer: TreePacker) => Promise<void>, cleanup: () => void, skip?: EntryFilter, ids?: IdMappings): Readable {
-  const pack = tarPack();
   let cleaned = false;
   const clean = () => {
     if (!cleaned) cleanup();
     cleaned = true;
   };
-  void produce(new TreePacker(pack, skip, ids)).then(
-    () => {
-      clean();
-      pack.finalize();
-    },
-    (err: unknown) => {
-      clean();
-      pack.destroy(err instanceof Error ? err : new Error(String(err)));
-    },
-  );
-  return nodeReadable(pack);
+  const out = new TarOut();
+  void produce(new TreePacker(out, skip, ids)).then(() => out.end()).then(clean, (err: unknown) => {
+    clean();
+    out.fail(err);
+  });
+  return out.stream;
+}
+
+/**
+ * A tar made of entries given one by one (`put(header, content)`, awaited in order): for archives whose
+ * content is not a host directory (the build context, held in memory).
+ */
+export function packTar(produce: (put: (header: TarHeader, content?: Iterable<Buffer> | AsyncIterable<Buffer>) => Promise<void>) => Promise<void>): Readable {
+  const out = new TarOut();
+  void produce((header, content) => out.entry(header, content)).then(() => out.end()).catch((err: unknown) => out.fail(err));
+  return out.stream;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Xattrs } from './xattrs.js';
 const XATTR_PREFIX = 'SCHILY.xattr.';
 
 /** One PAX record: `<length> <key>=<value>\n`, the length counting itself. */
-function paxRecord(key: string, value: Buffer): Buffer {
+export function paxRecord(key: string, value: Buffer): Buffer {
   const body = Buffer.concat([Buffer.from(` ${key}=`, 'utf8'), value, Buffer.from('\n')]);
   let length = body.length + 1;
   while (String(length).length + body.length !== length) length = String(length).length + body.length;
@@ -40,7 +40,7 @@ export function xattrsFromPax(data: Buffer): Xattrs {
 type PackHeader = Parameters<Pack['entry']>[0];
 
 /** A name tar-stream can write in a plain ustar header (ASCII, 100 bytes at most); the PAX `path` holds the real one. */
-function ustarName(name: string): string {
+export function ustarName(name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]/g, '_');
   return ascii.length <= 100 ? ascii : ascii.slice(ascii.length - 100);
 }
@@ -50,7 +50,7 @@ function octal(block: Buffer, offset: number, width: number, value: number): voi
 }
 
 /** A PAX extended header (typeflag `x`) with its data, padded to whole 512-byte blocks. */
-function paxBlocks(data: Buffer, mtime: Date | undefined): Buffer {
+export function paxBlocks(data: Buffer, mtime: Date | undefined): Buffer {
   const header = Buffer.alloc(512);
   header.write('PaxHeader', 0, 'ascii');
   octal(header, 100, 8, 0o644);

@@ -168,6 +168,102 @@ function contextWith(roost: RoostEnv, name: string, files: Record<string, string
   return dir;
 }
 
+e2e('the build cache follows what a step reads from the context: changed, re-moded, added or removed files miss and reach the image; ignored and unread files do not; symlinks resolve inside the context', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'tree-cache', {
+    Dockerfile: [
+      'FROM busybox',
+      'COPY deps/ /deps/',
+      'RUN echo built > /stamp',
+      'COPY link/ /linked/',
+      'RUN --mount=type=bind,source=app,target=/mnt cat /mnt/main.txt > /from-mount',
+      'COPY app /app',
+    ].join('\n') + '\n',
+    '.dockerignore': 'deps/ignored.log\n',
+    'deps/a/one.txt': 'one\n', 'deps/a/two.txt': 'two\n', 'deps/ignored.log': 'log\n', 'app/main.txt': 'main\n', 'other/o.txt': 'o\n',
+  });
+  // An absolute link: /deps/a of the context, never the host's /deps.
+  fs.symlinkSync('/deps/a', path.join(dir, 'link'));
+  const hits = async () => {
+    const r = await roost.roost(['build', '-t', 'tree-cache', dir]);
+    t.is(r.exitCode, 0, r.stderr);
+    return (r.stdout.match(/Using cache/g) ?? []).length;
+  };
+  const inImage = async (script: string) => (await roost.roost(['run', '--rm', 'tree-cache', 'sh', '-c', script])).stdout;
+  t.is(await hits(), 0);
+  t.is(await inImage('cat /deps/a/one.txt /linked/two.txt /from-mount /app/main.txt; test -e /deps/ignored.log || echo no-log'), 'one\ntwo\nmain\nmain\nno-log\n');
+  t.is(await hits(), 5, 'unchanged: every step from the cache');
+  fs.writeFileSync(path.join(dir, 'deps/ignored.log'), 'changed\n');
+  fs.writeFileSync(path.join(dir, 'other/o.txt'), 'changed\n');
+  t.is(await hits(), 5, 'an ignored file and a file no step reads change nothing');
+  fs.chmodSync(path.join(dir, 'deps/a/two.txt'), 0o755);
+  t.is(await hits(), 0, 'a new mode misses from its COPY on');
+  t.is(await inImage('stat -c %a /deps/a/two.txt /linked/two.txt'), '755\n755\n');
+  fs.writeFileSync(path.join(dir, 'deps/a/three.txt'), 'three\n');
+  t.is(await hits(), 0, 'an added file misses');
+  t.is(await inImage('cat /deps/a/three.txt /linked/three.txt'), 'three\nthree\n');
+  fs.rmSync(path.join(dir, 'deps/a/one.txt'));
+  t.is(await hits(), 0, 'a removed file misses');
+  t.is(await inImage('ls /deps/a /linked'), '/deps/a:\nthree.txt\ntwo.txt\n\n/linked:\nthree.txt\ntwo.txt\n');
+  fs.writeFileSync(path.join(dir, 'deps/a/two.txt'), 'TWO\n');
+  t.is(await hits(), 0, 'changed content misses');
+  t.is(await inImage('cat /deps/a/two.txt /linked/two.txt'), 'TWO\nTWO\n');
+  fs.writeFileSync(path.join(dir, 'app/main.txt'), 'MAIN\n');
+  t.is(await hits(), 3, 'a file only the bind mount and the last COPY read: the steps before them hit');
+  t.is(await inImage('cat /from-mount /app/main.txt'), 'MAIN\nMAIN\n');
+  // A link out of the context names nothing in it.
+  fs.symlinkSync('/etc', path.join(dir, 'out'));
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nCOPY out/passwd /p\n');
+  const escaped = await roost.roost(['build', dir]);
+  t.is(escaped.exitCode, 1);
+  t.is(escaped.stderr, 'roost: Dockerfile:2: COPY failed: file not found in build context: out/passwd\n');
+});
+
+e2e('COPY globs and --chmod read the context as sent: matches in name order, through a symlinked directory, modes set; no match is one line', async (t) => {
+  const { roost } = t.context;
+  const dir = contextWith(roost, 'globs', {
+    Dockerfile: 'FROM busybox\nCOPY --chmod=0640 src/*.txt /g/\nCOPY lnk/b?.md /m/\nCOPY --chown=7:8 src /s\n',
+    'src/a.txt': 'a\n', 'src/b.txt': 'b\n', 'src/c.md': 'c\n', 'docs/b1.md': 'b1\n', 'docs/b22.md': 'b22\n',
+  });
+  fs.symlinkSync('docs', path.join(dir, 'lnk'));
+  const built = await roost.roost(['build', '-q', '-t', 'globs', dir]);
+  t.is(built.exitCode, 0, built.stderr);
+  t.is((await roost.roost(['run', '--rm', 'globs', 'sh', '-c', 'cd /g && stat -c "%n %a %u" *; ls /m; stat -c "%n %u:%g" /s /s/c.md'])).stdout,
+    'a.txt 640 0\nb.txt 640 0\nb1.md\n/s 7:8\n/s/c.md 7:8\n');
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM busybox\nCOPY src/*.none /x/\n');
+  const none = await roost.roost(['build', dir]);
+  t.is(none.exitCode, 1);
+  t.is(none.stderr, 'roost: Dockerfile:2: COPY failed: no source files were specified by src/*.none\n');
+});
+
+e2e('hostile context tars: an entry or hard link out of the context, or a Dockerfile linked out of it, is one line and builds nothing', async (t) => {
+  const { roost } = t.context;
+  const { pack } = await import('tar-stream');
+  const tarOf = async (entries: Array<{ name: string; type?: 'file' | 'link' | 'symlink'; linkname?: string; content?: string }>) => {
+    const p = pack();
+    for (const e of entries) p.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: 0o644 }, e.type && e.type !== 'file' ? undefined : e.content ?? '');
+    p.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of p) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  };
+  const dockerfile = { name: 'Dockerfile', content: 'FROM busybox\nCOPY . /ctx\n' };
+  const cases: Array<[Parameters<typeof tarOf>[0], string]> = [
+    [[dockerfile, { name: '../../evil', content: 'x' }], 'roost: the build context is not a valid tar: entry "../../evil" escapes the context (tar header at byte 1024)\n'],
+    [[dockerfile, { name: 'l', type: 'link', linkname: '../../../etc/passwd' }], 'roost: the build context is not a valid tar: hard link "l" points to "../../../etc/passwd", which escapes the context (tar header at byte 1024)\n'],
+    [[{ name: 'Dockerfile', type: 'symlink', linkname: '/etc/passwd' }], 'roost: Cannot locate specified Dockerfile: Dockerfile\n'],
+  ];
+  for (const [entries, stderr] of cases) {
+    const r = await roost.roost(['build', '-q', '-'], { input: await tarOf(entries) });
+    t.is(r.exitCode, 1);
+    t.is(r.stderr, stderr);
+  }
+  // A relative link that climbs above the context stops at its root, as a path in a container does.
+  const r = await roost.roost(['build', '-q', '-t', 'climb', '-'], { input: await tarOf([{ name: 'Dockerfile', content: 'FROM busybox\nCOPY up/a.txt /a.txt\n' }, { name: 'a.txt', content: 'inside\n' }, { name: 'up', type: 'symlink', linkname: '../../..' }]) });
+  t.is(r.exitCode, 0, r.stderr);
+  t.is((await roost.roost(['run', '--rm', 'climb', 'cat', '/a.txt'])).stdout, 'inside\n');
+});
+
 e2e('heredocs: RUN bodies and #! scripts, heredocs the shell reads, COPY <<EOF with expansion, <<- and quoted delimiters', async (t) => {
   const { roost } = t.context;
   const dir = contextWith(roost, 'heredocs', {

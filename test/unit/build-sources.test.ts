@@ -70,7 +70,7 @@ test('secret mounts: a scratch file bound read-only at /run/secrets/<id>, remove
   const dataDir = tmp();
   fs.mkdirSync(path.join(dataDir, 'tmp'));
   const secrets = { token: Buffer.from('s3cret') };
-  const base = { where: 'Dockerfile:4: ', dataDir, contextDir: '/ctx', secrets };
+  const base = { where: 'Dockerfile:4: ', dataDir, contextSource: () => undefined, secrets };
   const mounts = runMounts({ ...base, specs: ['type=secret,id=token', 'type=secret,id=absent', 'type=secret,id=token,target=/etc/tok,mode=0440'] });
   t.is(mounts.binds.length, 2, 'a missing secret that is not required is left out');
   const [file, target, ro] = mounts.binds[0]!.split(':');

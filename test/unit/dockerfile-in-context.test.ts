@@ -1,9 +1,9 @@
 import test from 'ava';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { extract, pack } from 'tar-stream';
+import { BuildContext } from '../../src/build/build-context.js';
 import { removeIgnoredBuildFiles, shownDockerfileName, terminatedTar } from '../../src/build/dockerfile-in-context.js';
 
 async function tarOf(files: Record<string, string>): Promise<Buffer> {
@@ -37,15 +37,17 @@ test('a context tar that stops after its last entry\'s data (the docker CLI with
 });
 
 test('the Dockerfile and .dockerignore leave the context when .dockerignore lists them; the random name is shown as Dockerfile', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dic-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  for (const f of ['.dockerfile.0a1b', 'Dockerfile', 'app.txt']) fs.writeFileSync(path.join(dir, f), f);
-  fs.writeFileSync(path.join(dir, '.dockerignore'), 'secret\n.dockerfile.0a1b\n.dockerignore\n');
-  await removeIgnoredBuildFiles(dir, '.dockerfile.0a1b');
-  t.deepEqual(fs.readdirSync(dir).sort(), ['Dockerfile', 'app.txt']);
-  fs.writeFileSync(path.join(dir, '.dockerignore'), 'secret\n');
-  await removeIgnoredBuildFiles(dir, 'Dockerfile');
-  t.deepEqual(fs.readdirSync(dir).sort(), ['.dockerignore', 'Dockerfile', 'app.txt'], 'nothing listed, nothing removed');
+  const scratch = path.join(os.tmpdir(), `dic-${process.pid}`);
+  const files = { '.dockerfile.0a1b': 'x', Dockerfile: 'x', 'app.txt': 'x' };
+  const listed = (c: BuildContext) => c.list('').sort();
+  let context = await BuildContext.receive(Readable.from([await tarOf({ ...files, '.dockerignore': 'secret\n.dockerfile.0a1b\n.dockerignore\n' })]), scratch);
+  removeIgnoredBuildFiles(context, '.dockerfile.0a1b');
+  t.deepEqual(listed(context), ['Dockerfile', 'app.txt']);
+  context.dispose();
+  context = await BuildContext.receive(Readable.from([await tarOf({ ...files, '.dockerignore': 'secret\n' })]), scratch);
+  removeIgnoredBuildFiles(context, 'Dockerfile');
+  t.deepEqual(listed(context), ['.dockerfile.0a1b', '.dockerignore', 'Dockerfile', 'app.txt'], 'nothing listed, nothing removed');
+  context.dispose();
   t.is(shownDockerfileName('/.dockerfile.0a1b'), 'Dockerfile');
   t.is(shownDockerfileName('/sub/Dockerfile.dev'), 'Dockerfile.dev');
 });
