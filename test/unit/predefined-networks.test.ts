@@ -28,7 +28,7 @@ test("network connect: Docker's refusals with Docker's messages", (t) => {
   t.deepEqual(connect('host', [], 'host'), { code: 'conflict', message: 'endpoint with name c already exists in network host' });
   t.deepEqual(connect('none', [], 'none'), { code: 'conflict', message: 'endpoint with name c already exists in network none' });
   t.deepEqual(connect('app', ['app'], 'app'), { code: 'conflict', message: 'endpoint with name c already exists in network app' });
-  t.regex(connect('app', ['app'], 'bridge')!.message, /^container c cannot be connected to network bridge: Roost's bridge network is a per-container uplink/);
+  t.regex(connect('app', ['app'], 'bridge')!.message, /^container c cannot be connected to network bridge: Roost puts a container on its bridge network as its namespace is made/);
   t.is(connect('default', [], 'app'), undefined, 'a user-defined network may be added to the default one');
   t.is(connect('app', ['app'], 'other'), undefined);
 });

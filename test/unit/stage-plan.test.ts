@@ -30,14 +30,14 @@ test('stages, their bases and COPY --from sources; only what the target needs', 
   t.throws(() => targetStage(p, 'nope'), { message: 'target stage "nope" could not be found' });
 });
 
-test('RUN --mount=type=bind,from= reads a stage (by name or index); other mount types and images do not', (t) => {
+test('RUN --mount=type=bind,from= and type=cache,from= read a stage (by name or index); other mount types and images do not', (t) => {
   const p = plan([
     'FROM busybox AS tools', 'FROM busybox AS libs', 'FROM busybox AS cache', 'FROM busybox AS unused',
     'FROM busybox', 'RUN --mount=type=bind,from=tools,source=/bin,target=/t --mount=from=1,target=/l true',
-    'RUN --mount=type=cache,from=cache,target=/c --mount=type=bind,from=busybox,target=/b true', '',
+    'RUN --mount=type=cache,from=cache,target=/c --mount=type=bind,from=busybox,target=/b --mount=type=tmpfs,from=unused,target=/u true', '',
   ].join('\n'));
-  t.deepEqual(dependencies(p, p.stages[4]!).map((s) => s.name), ['tools', 'libs']);
-  t.deepEqual(neededStages(p, targetStage(p, undefined)).map((s) => s.index), [0, 1, 4]);
+  t.deepEqual(dependencies(p, p.stages[4]!).map((s) => s.name), ['tools', 'libs', 'cache']);
+  t.deepEqual(neededStages(p, targetStage(p, undefined)).map((s) => s.index), [0, 1, 2, 4]);
 });
 
 test('a stage only reads earlier stages; duplicate names are refused at their line', (t) => {
