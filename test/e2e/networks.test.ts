@@ -369,7 +369,7 @@ e2e('network connect and disconnect take effect at once on a running container; 
     [['network', 'connect', 'bridge', 'roamer'], /^roost: endpoint with name roamer already exists in network bridge$/m],
     [['network', 'connect', 'host', 'roamer'], /^roost: container cannot be disconnected from host network or connected to host network$/m],
     [['network', 'connect', 'none', 'target'], /^roost: container cannot be connected to multiple networks with one of the networks in private \(none\) mode$/m],
-    [['network', 'connect', 'bridge', 'target'], /container target cannot be connected to network bridge: Roost's bridge network is a per-container uplink/],
+    [['network', 'connect', 'bridge', 'target'], /container target cannot be connected to network bridge: Roost puts a container on its bridge network as its namespace is made/],
     [['network', 'disconnect', 'host', 'roamer'], /container roamer is not connected to network host/],
     [['network', 'disconnect', 'bridge', 'roamer'], /container roamer cannot be disconnected from network bridge: /],
     [['network', 'connect', '--ip', '10.1.1.1', 'live1', 'target'], /already exists|not in the subnet/],
