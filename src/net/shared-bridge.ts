@@ -71,13 +71,22 @@ export class SharedBridge {
     return undefined;
   }
 
-  /** Makes (or finds, after a daemon restart) the bridge, its uplink and its rules; once per engine. */
-  ensure(): Promise<void> {
+  /**
+   * Makes (or finds, after a daemon restart) the bridge, its uplink and its rules, once per engine; and
+   * starts the uplink again if it has gone since (killed, or crashed): the bridge's containers get their way
+   * out back with the next container that starts.
+   */
+  async ensure(): Promise<void> {
     this.ready ??= this.setUp().catch((err: Error) => {
       this.ready = undefined;
       throw unavailable(`cannot set up the default network's bridge: ${err.message}`);
     });
-    return this.ready;
+    await this.ready;
+    if (!this.uplinkAlive()) await this.startUplink();
+  }
+
+  private startUplink(): Promise<number> {
+    return startSlirp(this.holder, {}, this.pidFile, path.join(this.runDir, 'bridge-uplink.sock'), path.join(this.runDir, 'bridge-uplink.log'));
   }
 
   private inHolder(command: string, args: string[], input?: string): Promise<string> {
@@ -95,9 +104,7 @@ export class SharedBridge {
 
   private async setUp(): Promise<void> {
     await this.ensureHolder();
-    if (!this.uplinkAlive()) {
-      await startSlirp(this.holder, {}, this.pidFile, path.join(this.runDir, 'bridge-uplink.sock'), path.join(this.runDir, 'bridge-uplink.log'));
-    }
+    if (!this.uplinkAlive()) await this.startUplink();
     await this.inHolder('ip', ['link', 'add', bridgeName, 'type', 'bridge']).catch(() => {});
     // A fixed address: a bridge takes the lowest of its ports' otherwise, and would change as containers come and go.
     await this.inHolder('ip', ['-batch', '-'], [
