@@ -15,6 +15,7 @@ import { BuildCache } from './build-cache.js';
 import type { BuildContext } from './build-context.js';
 import { cachedLayer, keyComment, sameConfigImage, type LayerImage } from './cache-from.js';
 import { runCommand, scriptDir } from './heredoc-command.js';
+import { lockCaches } from './cache-sharing.js';
 import { contextBindSources, missingPart, mountSources, removeStub, runMounts, type RunMounts } from './run-mounts.js';
 import { checkPlatform, platformArgs } from './platform.js';
 import { OrderedOutput } from './ordered-output.js';
@@ -439,6 +440,7 @@ export class Builder {
     const helpers: string[] = [];
     const fromRoots: Record<string, string> = {};
     let mounts: RunMounts | undefined;
+    let unlock: (() => void) | undefined;
     try {
       for (const [from, imageId] of Object.entries(mountImages)) {
         const helper = await this.engine.containers.create({ config: { Image: imageId, Cmd: ['true'], Entrypoint: [] }, hostConfig: {} });
@@ -446,8 +448,10 @@ export class Builder {
         fromRoots[from] = (await this.engine.containers.filesystemOf(helper.Id)).rootfs;
       }
       mounts = runMounts({ specs, where, dataDir, contextSource: (source, writable) => this.context.materialize(source, writable), secrets: this.secrets, fromRoots, script: script && { dir: scriptDir, ...script } });
+      unlock = mounts.locked.length ? await lockCaches(mounts.locked) : undefined;
       await this.runContainer(stage, ins, where, build, { cmd, key, network, mounts });
     } finally {
+      unlock?.();
       mounts?.cleanup();
       for (const id of helpers) await this.engine.containers.remove(id, { force: true, volumes: true }).catch(() => {});
     }

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { cacheInUse, useCache } from './cache-sharing.js';
 import { resolveInRoot } from '../engine/container-files.js';
 import { EngineError, invalid, unavailable } from '../util/errors.js';
 
@@ -37,7 +38,9 @@ export interface RunMounts {
   tmpfs: Record<string, string>;
   /** Targets of file binds the runtime may create as empty mount points in the container's root. */
   stubs: string[];
-  /** Removes the scratch files (secrets, script). */
+  /** Cache directories mounted with sharing=locked: the step runs once it holds them (lockCaches). */
+  locked: string[];
+  /** Removes the scratch files (secrets, script, private caches) and ends the step's use of its caches. */
   cleanup(): void;
 }
 
@@ -118,7 +121,12 @@ export function runMounts(input: RunMountsInput): RunMounts {
     if (owner) fs.chownSync(file, owner.uid, owner.gid);
     return file;
   };
-  const cleanup = () => { if (scratch) fs.rmSync(scratch, { recursive: true, force: true }); };
+  const locked: string[] = [];
+  const uses: Array<() => void> = [];
+  const cleanup = () => {
+    for (const release of uses) release();
+    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+  };
   try {
     for (const spec of input.specs) {
       const opts = parseMountSpec(spec);
@@ -154,7 +162,19 @@ export function runMounts(input: RunMountsInput): RunMounts {
       if (!target || !target.startsWith('/')) throw invalid(`${where}RUN --mount needs an absolute target=`);
       if (type === 'cache') {
         const readOnly = opts.ro === 'true' || opts.readonly === 'true';
-        binds.push(`${cacheDir(input, opts, target)}:${target}${readOnly ? ':ro' : ''}`);
+        let dir = cacheDir(input, opts, target);
+        if (opts.sharing === 'locked') locked.push(dir);
+        else if (opts.sharing === 'private' && cacheInUse(dir)) {
+          // Another step is using it: this one gets a fresh directory of its own, shaped alike.
+          scratch ??= fs.mkdtempSync(path.join(input.dataDir, 'tmp', 'build-run-'));
+          const own = fs.mkdtempSync(path.join(scratch, 'cache-'));
+          const shape = fs.statSync(dir);
+          fs.chmodSync(own, shape.mode & 0o7777);
+          fs.chownSync(own, shape.uid, shape.gid);
+          dir = own;
+        }
+        uses.push(useCache(dir));
+        binds.push(`${dir}:${target}${readOnly ? ':ro' : ''}`);
       } else if (type === 'tmpfs') {
         tmpfs[target] = opts.size ? `size=${opts.size}` : '';
       } else if (type === 'bind') {
@@ -181,7 +201,7 @@ export function runMounts(input: RunMountsInput): RunMounts {
     cleanup();
     throw err;
   }
-  return { binds, tmpfs, stubs, cleanup };
+  return { binds, tmpfs, stubs, locked, cleanup };
 }
 
 /** What of `target` is missing in `rootfs` (the first absent component), to be removed again after the run. */

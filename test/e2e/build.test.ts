@@ -409,6 +409,21 @@ e2e('RUN --mount=type=cache: from= seeds a new cache from a stage, uid/gid/mode 
   await roost.roost(['rmi', 'cache-from']);
 });
 
+e2e('RUN --mount=type=cache,sharing=locked and private: two stages running at once never see each other in the cache', async (t) => {
+  const { roost } = t.context;
+  for (const sharing of ['locked', 'private']) {
+    const step = (me: string) => `RUN --mount=type=cache,id=sharing-${sharing},target=/c,sharing=${sharing} sh -c 'touch /c/busy-${me}; sleep 1; ls /c | grep busy > /seen; rm /c/busy-${me}'`;
+    const dockerfile = ['FROM busybox AS a', step('a'), 'FROM busybox AS b', step('b'), 'FROM busybox', 'COPY --from=a /seen /a', 'COPY --from=b /seen /b', ''].join('\n');
+    const built = await roost.roost(['build', '-q', '--no-cache', '-t', `sharing-${sharing}`, '-'], { input: dockerfile });
+    t.is(built.exitCode, 0, built.stderr);
+    t.is((await roost.roost(['run', '--rm', `sharing-${sharing}`, 'cat', '/a', '/b'])).stdout, 'busy-a\nbusy-b\n', sharing);
+    await roost.roost(['rmi', `sharing-${sharing}`]);
+  }
+  const bad = await roost.roost(['build', '-'], { input: 'FROM busybox\nRUN --mount=type=cache,target=/c,sharing=sometimes true\n' });
+  t.is(bad.exitCode, 1);
+  t.regex(bad.stderr, /^roost: Dockerfile:2: RUN --mount=type=cache: sharing must be shared, private or locked$/m);
+});
+
 e2e('ADD of a git repository (git://, #ref:subdir): its content at the destination, keyed by the commit; bad refs are one line', async (t) => {
   const { roost } = t.context;
   const net = await import('node:net');
