@@ -43,7 +43,7 @@ extra=$(mktemp)
   else
     echo "not ok - a second user reached the socket or the store"
   fi
-  for f in daemon.pid pause.pid; do [ -f "$rt/roost/$f" ] && kill -9 "$(cat "$rt/roost/$f")" 2>/dev/null; done
+  for f in daemon.pid bridge-uplink.pid pause.pid; do [ -f "$rt/roost/$f" ] && kill -9 "$(cat "$rt/roost/$f")" 2>/dev/null; done
   archive=$(mktemp --suffix=.tar) && "$repo/scripts/make-busybox-image.sh" "$archive" >/dev/null && chmod 644 "$archive"
   "$repo/test/root/single-id-check.sh" "$other_user" "$work" "$archive"
   rm -f "$archive"

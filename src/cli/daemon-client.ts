@@ -14,14 +14,19 @@ export async function connectDaemon(scriptPath: string): Promise<ApiClient> {
   prepareRunDir(paths);
   const logFile = path.join(paths.runDir, 'daemon.log');
   const logFd = fs.openSync(logFile, 'a', 0o600);
-  const child = spawn(process.execPath, ['--', scriptPath, 'daemon'], { detached: true, stdio: ['ignore', logFd, logFd] });
+  // --detach: the outer process leaves once the engine answers (it would only wait for it, ~14 MB PSS).
+  const child = spawn(process.execPath, ['--', scriptPath, 'daemon', '--detach'], { detached: true, stdio: ['ignore', logFd, logFd] });
   fs.closeSync(logFd);
   let exited = false;
   child.on('exit', () => { exited = true; });
   child.unref();
   for (let i = 0; i < 300; i++) {
     if (await socketAnswers(paths.socket)) return new ApiClient(paths.socket);
-    if (exited) break;
+    // With --detach it exits once the socket answers: look once more before calling it a failure.
+    if (exited) {
+      if (await socketAnswers(paths.socket)) return new ApiClient(paths.socket);
+      break;
+    }
     await sleep(i < 20 ? 10 : 50);
   }
   const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-1)[0] ?? '';

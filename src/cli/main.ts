@@ -62,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     const name = argv[0];
     if (name === 'daemon') {
       const { runDaemonInside, runDaemonOutside } = (await import(daemonEntry)) as typeof import('../daemon/run-daemon.js');
-      return argv.includes('--in-namespace') ? await runDaemonInside() : await runDaemonOutside(scriptPath);
+      return argv.includes('--in-namespace') ? await runDaemonInside() : await runDaemonOutside(scriptPath, { detach: argv.includes('--detach') });
     }
     const commands = await loadCommands();
     if (name === undefined || name === 'help') {

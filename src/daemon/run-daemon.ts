@@ -18,9 +18,11 @@ export const daemonNodeFlags = ['--max-semi-space-size=1', '--gc-memory-reducer-
 
 /**
  * `roost daemon`, outside the user namespace: find or create the pause process that holds the
- * namespaces, then run the engine inside them (nsenter) as the namespace's root.
+ * namespaces, then run the engine inside them (nsenter) as the namespace's root. In the foreground (a
+ * terminal, a systemd unit) it stays, passing signals on and exiting with the engine; with `detach` (the
+ * CLI's auto-start) the engine gets a session of its own and this process leaves once its socket answers.
  */
-export async function runDaemonOutside(scriptPath: string): Promise<number> {
+export async function runDaemonOutside(scriptPath: string, opts: { detach?: boolean } = {}): Promise<number> {
   const paths = roostPaths();
   prepareRunDir(paths);
   if (await socketAnswers(paths.socket)) {
@@ -41,6 +43,7 @@ export async function runDaemonOutside(scriptPath: string): Promise<number> {
   // and nsenter's setgroups() is refused where setgroups is denied (single-id mapping).
   const child = spawn(nsenter, ['--target', String(pid), '--user', '--mount', '--preserve-credentials', '--', process.execPath, ...daemonNodeFlags, '--', scriptPath, 'daemon', '--in-namespace'], {
     stdio: 'inherit',
+    detached: Boolean(opts.detach),
     cwd: '/',
     env: {
       ...process.env,
@@ -52,10 +55,21 @@ export async function runDaemonOutside(scriptPath: string): Promise<number> {
       ROOST_OUTER_GID: String(process.getgid!()),
     },
   });
+  const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  if (opts.detach) {
+    for (;;) {
+      const code = await Promise.race([exited, new Promise<undefined>((resolve) => setTimeout(resolve, 20))]);
+      if (code !== undefined) return code;
+      if (await socketAnswers(paths.socket)) {
+        child.unref();
+        return 0;
+      }
+    }
+  }
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   process.on('SIGTERM', forward);
   process.on('SIGINT', forward);
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  return exited;
 }
 
 /** Inside the namespaces: open the engine and serve the API until a signal stops it. */

@@ -24,6 +24,6 @@ else
   echo "not ok - a user without subuid ranges runs a container"; sed 's/^/# /' <<<"$out"
 fi
 [ -n "$fuse_mode" ] && chmod "$fuse_mode" /dev/fuse
-for f in daemon.pid pause.pid; do [ -f "$rt/roost/$f" ] && kill -9 "$(cat "$rt/roost/$f")" 2>/dev/null; done
+for f in daemon.pid bridge-uplink.pid pause.pid; do [ -f "$rt/roost/$f" ] && kill -9 "$(cat "$rt/roost/$f")" 2>/dev/null; done
 rm -rf "$rt/roost" "$(getent passwd "$user" | cut -d: -f6)/.local/share/roost"
 exit 0
