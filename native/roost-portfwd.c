@@ -99,17 +99,36 @@ static void add_listener(const char *spec, const char *target)
 	snprintf(hport, sizeof hport, "%.*s", (int)(end - p), p);
 	snprintf(cport, sizeof cport, "%s", end + 1);
 
+	/*
+	 * 0.0.0.0 (every address, Docker's default) is bound as a dual-stack [::], as Docker binds both
+	 * families: clients that try localhost as ::1 first reach the port too. A host without IPv6 gets
+	 * the IPv4 socket alone.
+	 */
+	int dual = !strcmp(host, "0.0.0.0"), fd = -1, one = 1, zero = 0, rc;
 	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM}, *ai;
-	int rc = getaddrinfo(host[0] ? host : NULL, hport, &hints, &ai);
-	if (rc)
-		fail("bad host address in %s: %s", spec, gai_strerror(rc));
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-	if (fd < 0)
-		fail("cannot publish %s: %s", spec, strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (ai->ai_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+	for (;;) {
+		rc = getaddrinfo(dual ? "::" : host[0] ? host : NULL, hport, &hints, &ai);
+		if (rc)
+			fail("bad host address in %s: %s", spec, gai_strerror(rc));
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 && dual) {
+			freeaddrinfo(ai);
+			dual = 0;
+			continue;
+		}
+		if (fd < 0)
+			fail("cannot publish %s: %s", spec, strerror(errno));
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual ? &zero : &one, sizeof one);
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		if (dual && (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) {
+			close(fd);
+			freeaddrinfo(ai);
+			dual = 0;
+			continue;
+		}
 		const char *why = strerror(errno);
 		char privileged[160];
 		if (errno == EADDRINUSE) {
@@ -119,7 +138,8 @@ static void add_listener(const char *spec, const char *target)
 				 "ports below net.ipv4.ip_unprivileged_port_start need root (sudo sysctl net.ipv4.ip_unprivileged_port_start=%s)", hport);
 			why = privileged;
 		}
-		fail("cannot publish %s%s%s:%s: %s", ai->ai_family == AF_INET6 ? "[" : "", host, ai->ai_family == AF_INET6 ? "]" : "", hport, why);
+		int v6 = ai->ai_family == AF_INET6 && !dual;
+		fail("cannot publish %s%s%s:%s: %s", v6 ? "[" : "", host, v6 ? "]" : "", hport, why);
 	}
 	if (listen(fd, SOMAXCONN) < 0)
 		fail("cannot listen on %s: %s", spec, strerror(errno));

@@ -106,6 +106,20 @@ e2e('a detached httpd with -p 127.0.0.1:PORT:80 answers on the host; ps, logs, e
   t.is((await roost.roost(['ps', '-aq'])).stdout, '');
 });
 
+e2e('-p PORT:80 (every address) answers on the IPv4 and the IPv6 loopback, as Docker binds both', async (t) => {
+  const { roost } = t.context;
+  const port = await freePort();
+  t.is((await roost.roost(['run', '-d', '--name', 'dual', '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/var/www'])).exitCode, 0);
+  const get = (host: string) => retry(() => fetch(`http://${host}:${port}/`).then((r) => r.text()).catch(() => ''), (b) => b.length > 0);
+  t.is(await get('127.0.0.1'), '<h1>hello from roost</h1>\n');
+  const fs = await import('node:fs');
+  // A host without IPv6 has no ::1: the port is then IPv4 only.
+  if (fs.existsSync('/proc/net/if_inet6') && fs.readFileSync('/proc/net/if_inet6', 'utf8').includes('00000000000000000000000000000001')) {
+    t.is(await get('[::1]'), '<h1>hello from roost</h1>\n');
+  }
+  await roost.roost(['rm', '-f', 'dual']);
+});
+
 e2e('logs -f follows a running container until it exits, and --tail limits the history', async (t) => {
   const { roost } = t.context;
   await roost.roost(['run', '-d', '--name', 'counter', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5; do echo line$i; sleep 0.2; done']);
