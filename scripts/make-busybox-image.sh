@@ -20,6 +20,9 @@ for applet in $("$busybox" --list); do
 done
 printf 'root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nwww-data:x:33:33:www-data:/var/www:/bin/false\nnobody:x:65534:65534:nobody:/home:/bin/false\n' > "$root/etc/passwd"
 printf 'root:x:0:\ndaemon:x:1:\nwww-data:x:33:\nnogroup:x:65534:\n' > "$root/etc/group"
+# /etc/hosts first, as Debian's images have it: without the file glibc asks DNS before /etc/hosts, and a
+# name the engine put in /etc/hosts would be looked up off the machine first.
+printf 'hosts: files dns\n' > "$root/etc/nsswitch.conf"
 echo '<h1>hello from roost</h1>' > "$root/var/www/index.html"
 mkdir -p "$work/archive"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime='2024-01-01 00:00:00' -C "$root" -cf "$work/layer.tar" .

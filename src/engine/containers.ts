@@ -542,7 +542,22 @@ export class ContainerService {
     const peers = this.userNetworks.hostsFor(record.Id);
     // --add-host entries before the peers: the first match wins, so they override a peer's name.
     const extra = extraHostsLines(record.HostConfig.ExtraHosts, record.hostGateway);
-    return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${hostname && !peers.length ? `127.0.1.1\t${hostname}\n` : ''}${[...extra, ...peers].map((l) => `${l}\n`).join('')}`;
+    const host = this.hostNameLine(record);
+    return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${hostname && !peers.length ? `127.0.1.1\t${hostname}\n` : ''}${[...extra, ...peers, ...(host ? [host] : [])].map((l) => `${l}\n`).join('')}`;
+  }
+
+  /**
+   * A name for the host, as podman gives one (host.containers.internal) and Docker Desktop (host.docker.internal):
+   * the host's loopback where the container may reach it (host network; --add-host NAME:host-gateway asked for
+   * it), else the host's first non-loopback IPv4 address, which the uplink reaches on the host itself (services
+   * listening on it or on every address). None without a way out (--network none, an --internal network).
+   */
+  private hostNameLine(record: ContainerRecord): string | undefined {
+    const mode = record.HostConfig.NetworkMode ?? 'default';
+    if (mode === 'none' || mode.startsWith('container:') || this.userNetworkOf(record)?.Internal) return undefined;
+    const address = mode === 'host' ? '127.0.0.1' : record.hostGateway
+      ?? Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    return address ? `${address}\thost.containers.internal host.docker.internal` : undefined;
   }
 
   /** Rewrites, in place (the file is bound into the container), the hosts of every running container on a network. */

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runCommand } from '../util/exec.js';
 import { unavailable } from '../util/errors.js';
-import { findExecutable } from '../util/find-executable.js';
+import { findExecutable, findSystemExecutable } from '../util/find-executable.js';
 import { startSlirp } from './slirp-uplink.js';
 
 /**
@@ -66,7 +66,7 @@ export class SharedBridge {
 
   /** Why the shared bridge cannot be used on this host (then each container gets its own uplink). */
   static unavailableReason(): string | undefined {
-    if (!findExecutable('nft')) return 'nft is not installed (sudo apt-get install nftables)';
+    if (!findSystemExecutable('nft')) return 'nft is not installed (sudo apt-get install nftables)';
     if (!findExecutable('slirp4netns')) return 'slirp4netns is not installed';
     return undefined;
   }
@@ -114,7 +114,7 @@ export class SharedBridge {
       '',
     ].join('\n'));
     await this.inHolder('sh', ['-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
-    await this.inHolder('nft', ['-f', '-'], ruleset());
+    await this.inHolder(findSystemExecutable('nft')!, ['-f', '-'], ruleset());
   }
 
   /** Marks an address as taken (a running container's, found again after a daemon restart). */

@@ -11,3 +11,18 @@ export function findExecutable(name: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * A system tool: the distribution's directories first, then PATH. For names that other programs reuse on
+ * a PATH (`npx` puts node_modules/.bin first, and @vercel/nft installs an `nft` there).
+ */
+export function findSystemExecutable(name: string): string | undefined {
+  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
+    const candidate = `${dir}/${name}`;
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch { /* next */ }
+  }
+  return findExecutable(name);
+}

@@ -228,6 +228,22 @@ e2e('--add-host, --dns, --dns-search and --dns-option shape /etc/hosts and /etc/
     server.close();
   }
 
+  // host.containers.internal (and host.docker.internal): the host's own address, where a service of the host listens.
+  const os = await import('node:os');
+  const hostIp = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  if (hostIp) {
+    const onHostIp = http.createServer((_req, res) => res.end('from-host-address\n'));
+    await new Promise<void>((resolve) => onHostIp.listen(0, hostIp, resolve));
+    const hostPort = (onHostIp.address() as import('node:net').AddressInfo).port;
+    try {
+      const named = await roost.roost(['run', '--rm', 'busybox', 'sh', '-c', `grep host.containers.internal /etc/hosts; timeout 5 wget -qO- http://host.docker.internal:${hostPort}/; exit $?`]);
+      t.is(named.stdout, `${hostIp}\thost.containers.internal host.docker.internal\nfrom-host-address\n`, named.stderr);
+      t.is((await roost.roost(['run', '--rm', '--network', 'none', 'busybox', 'grep', '-c', 'host.containers.internal', '/etc/hosts'])).stdout, '0\n', 'no name where there is no way out');
+    } finally {
+      onHostIp.close();
+    }
+  }
+
   // Through the docker CLI, HostConfig.ExtraHosts and Dns arrive by the API.
   const viaDocker = await roost.docker(['run', '--rm', '--add-host', 'dk:10.4.4.4', '--dns', '10.5.5.5', 'busybox', 'sh', '-c', 'cat /etc/hosts /etc/resolv.conf']);
   t.regex(viaDocker.stdout, /^10\.4\.4\.4\tdk$/m);
