@@ -788,7 +788,8 @@ export class ContainerService {
       const toHost = wantsHostGateway(record.HostConfig.ExtraHosts);
       if (uplink) {
         const ports = await resolveHostPorts(this.portBindings(record));
-        const attachment = await this.networks.attach(runDir, ports, { hostLoopback: toHost, ownUplink: Boolean(userNetwork) });
+        const attachment = await this.networks.attach(runDir, ports, { hostLoopback: toHost, ownUplink: Boolean(userNetwork) })
+          .catch((err: Error) => { throw this.portTakenBy(err, ports); });
         netnsPath = attachment.nsFile;
         record.publishedPorts = ports;
         if (attachment.bridgeIp) record.bridgeAddress = attachment.bridgeIp;
@@ -860,6 +861,18 @@ export class ContainerService {
       if (record.HostConfig.AutoRemove) await this.remove(record.Id, { force: true, volumes: true }).catch(() => {});
       throw failure;
     }
+  }
+
+  /** A port in use by another of this engine's containers: the error says which, as Docker does. */
+  private portTakenBy(err: Error, ports: Record<string, Array<{ HostIp: string; HostPort: string }>>): Error {
+    const match = /cannot publish \[?([^\]]*?)\]?:(\d+)(?:\/\w+)?: the port is already in use/.exec(err.message);
+    if (!match || !(err instanceof EngineError)) return err;
+    const port = match[2];
+    const wanted = Object.keys(ports).filter((key) => ports[key]!.some((b) => b.HostPort === port));
+    const owner = [...this.records.values()].find((r) => r.State.Running && Object.entries(r.publishedPorts ?? {})
+      .some(([key, list]) => list.some((b) => b.HostPort === port) && wanted.some((w) => w.split('/')[1] === key.split('/')[1])));
+    if (!owner) return err;
+    return new EngineError(err.code, `${err.message.replace(/: the port is already in use.*$/, '')}: the port is already in use by container ${owner.Name.slice(1)} (${owner.Id.slice(0, 12)})`, { hint: err.hint });
   }
 
   private async previousMonitorGone(id: string): Promise<void> {

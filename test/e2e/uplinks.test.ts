@@ -55,6 +55,7 @@ for (const uplink of uplinks) {
     const busy = await roost.roost(['run', '-d', '--name', 'second', '-p', `127.0.0.1:${port}:80`, 'busybox', 'sleep', '60']);
     t.is(busy.exitCode, 125);
     t.regex(busy.stderr, new RegExp(`^roost: .*127\\.0\\.0\\.1.*${port}.*(in use|already)`));
+    t.regex(busy.stderr, /in use by container hasher \([0-9a-f]{12}\)/, 'says which of its containers has the port');
     t.is(busy.stderr.trim().split('\n').filter((line) => !line.startsWith('hint:')).length, 1, busy.stderr);
     t.is((await roost.roost(['rm', '-f', 'hasher', 'second'])).exitCode, 0);
     t.is(await send(), '', 'the port is released when the container goes');
