@@ -1,7 +1,7 @@
 /*
  * roost-portfwd: forwards a container's published TCP ports from the host.
  *
- *   roost-portfwd --netns FILE --target ADDR [--ready-fd N] HOSTIP:HOSTPORT:PORT...
+ *   roost-portfwd --netns FILE --target ADDR [--ready-fd N] HOSTIP:HOSTPORT:PORT[/udp]...
  *
  * It binds a listening socket for every HOSTIP:HOSTPORT in the namespace it
  * was started in (the host's), then joins the network namespace bound at
@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_PORTS 256
@@ -46,7 +47,7 @@
 #define THREAD_STACK (64 * 1024)
 
 static struct listener {
-	int fd;
+	int fd, udp;
 	char spec[128];
 	struct sockaddr_storage target;
 	socklen_t target_len;
@@ -98,6 +99,14 @@ static void add_listener(const char *spec, const char *target)
 		fail("bad port spec %s", spec);
 	snprintf(hport, sizeof hport, "%.*s", (int)(end - p), p);
 	snprintf(cport, sizeof cport, "%s", end + 1);
+	char *proto = strchr(cport, '/');
+	if (proto) {
+		if (strcmp(proto, "/udp") && strcmp(proto, "/tcp"))
+			fail("bad protocol in port spec %s", spec);
+		l->udp = !strcmp(proto, "/udp");
+		*proto = 0;
+	}
+	int type = l->udp ? SOCK_DGRAM : SOCK_STREAM;
 
 	/*
 	 * 0.0.0.0 (every address, Docker's default) is bound as a dual-stack [::], as Docker binds both
@@ -105,12 +114,12 @@ static void add_listener(const char *spec, const char *target)
 	 * the IPv4 socket alone.
 	 */
 	int dual = !strcmp(host, "0.0.0.0"), fd = -1, one = 1, zero = 0, rc;
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = SOCK_STREAM}, *ai;
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE, .ai_socktype = type}, *ai;
 	for (;;) {
 		rc = getaddrinfo(dual ? "::" : host[0] ? host : NULL, hport, &hints, &ai);
 		if (rc)
 			fail("bad host address in %s: %s", spec, gai_strerror(rc));
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		fd = socket(ai->ai_family, type | SOCK_CLOEXEC, 0);
 		if (fd < 0 && dual) {
 			freeaddrinfo(ai);
 			dual = 0;
@@ -141,12 +150,12 @@ static void add_listener(const char *spec, const char *target)
 		int v6 = ai->ai_family == AF_INET6 && !dual;
 		fail("cannot publish %s%s%s:%s: %s", v6 ? "[" : "", host, v6 ? "]" : "", hport, why);
 	}
-	if (listen(fd, SOMAXCONN) < 0)
+	if (!l->udp && listen(fd, SOMAXCONN) < 0)
 		fail("cannot listen on %s: %s", spec, strerror(errno));
 	freeaddrinfo(ai);
 	l->fd = fd;
 
-	hints = (struct addrinfo){.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+	hints = (struct addrinfo){.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = type};
 	rc = getaddrinfo(target, cport, &hints, &ai);
 	if (rc)
 		fail("bad target %s:%s: %s", target, cport, gai_strerror(rc));
@@ -279,6 +288,96 @@ static void *connection(void *arg)
 	return pump(forth);
 }
 
+/*
+ * UDP: one thread per published port. Each client address gets a socket of its own in the container's
+ * namespace, connected to the container's port, so the container's replies come back on it and go to
+ * that client; a client quiet for UDP_IDLE_S seconds is forgotten (conntrack's UDP timeout is of that order).
+ */
+#define UDP_SESSIONS 256
+#define UDP_IDLE_S 180
+
+struct udp_session {
+	struct sockaddr_storage client;
+	socklen_t len;
+	int fd;
+	time_t last;
+};
+
+static void *udp_relay(void *arg)
+{
+	struct listener *l = arg;
+	/* On the heap: a thread's stack is THREAD_STACK (64 KiB). */
+	struct udp_session *sessions = calloc(UDP_SESSIONS, sizeof *sessions);
+	struct pollfd *pfd = calloc(UDP_SESSIONS + 1, sizeof *pfd);
+	char *buf = malloc(65536);
+	int n = 0;
+
+	if (!sessions || !pfd || !buf)
+		return NULL;
+
+	for (;;) {
+		pfd[0] = (struct pollfd){.fd = l->fd, .events = POLLIN};
+		for (int i = 0; i < n; i++)
+			pfd[i + 1] = (struct pollfd){.fd = sessions[i].fd, .events = POLLIN};
+		if (poll(pfd, (nfds_t)n + 1, 10000) < 0)
+			continue;
+		time_t now = time(NULL);
+		if (pfd[0].revents & POLLIN) {
+			struct sockaddr_storage from;
+			socklen_t len = sizeof from;
+			ssize_t got = recvfrom(l->fd, buf, 65536, 0, (struct sockaddr *)&from, &len);
+			if (got >= 0) {
+				int i;
+				for (i = 0; i < n; i++)
+					if (sessions[i].len == len && !memcmp(&sessions[i].client, &from, len))
+						break;
+				if (i == n) {
+					if (n == UDP_SESSIONS) {
+						/* Full: the longest quiet client makes room. */
+						int oldest = 0;
+						for (int j = 1; j < n; j++)
+							if (sessions[j].last < sessions[oldest].last)
+								oldest = j;
+						close(sessions[oldest].fd);
+						sessions[oldest] = sessions[--n];
+						pfd[oldest + 1] = pfd[n + 1];
+					}
+					int fd = socket(l->target.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+					if (fd >= 0 && connect(fd, (struct sockaddr *)&l->target, l->target_len) == 0) {
+						sessions[n] = (struct udp_session){.client = from, .len = len, .fd = fd, .last = now};
+						pfd[n + 1] = (struct pollfd){.fd = fd, .events = POLLIN};
+						n++;
+					} else if (fd >= 0) {
+						close(fd);
+					}
+				}
+				if (i < n) {
+					sessions[i].last = now;
+					send(sessions[i].fd, buf, (size_t)got, 0);
+				}
+			}
+		}
+		for (int i = 0; i < n; i++) {
+			if (pfd[i + 1].revents & POLLIN) {
+				ssize_t got = recv(sessions[i].fd, buf, 65536, 0);
+				if (got >= 0) {
+					sessions[i].last = now;
+					sendto(l->fd, buf, (size_t)got, 0, (struct sockaddr *)&sessions[i].client, sessions[i].len);
+				}
+			}
+		}
+		for (int i = 0; i < n;) {
+			if (now - sessions[i].last > UDP_IDLE_S) {
+				close(sessions[i].fd);
+				sessions[i] = sessions[--n];
+			} else {
+				i++;
+			}
+		}
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *netns = NULL, *target = NULL;
@@ -320,8 +419,13 @@ int main(int argc, char **argv)
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
 
 	struct pollfd pfd[MAX_PORTS];
-	for (i = 0; i < nlisteners; i++)
-		pfd[i] = (struct pollfd){.fd = listeners[i].fd, .events = POLLIN};
+	for (i = 0; i < nlisteners; i++) {
+		pthread_t t;
+		/* A UDP port's relay has its own thread; the accepting loop skips it (fd -1 is ignored by poll). */
+		pfd[i] = (struct pollfd){.fd = listeners[i].udp ? -1 : listeners[i].fd, .events = POLLIN};
+		if (listeners[i].udp && pthread_create(&t, &attr, udp_relay, &listeners[i]))
+			fail("cannot start the UDP relay of %s", listeners[i].spec);
+	}
 	for (;;) {
 		if (poll(pfd, (nfds_t)nlisteners, -1) < 0) {
 			if (errno == EINTR)

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { forwarderPidFile, portForwards, startPortForwarder } from './port-forwarder.js';
+import { unavailable } from '../util/errors.js';
+import { forwardedPorts, forwarderPidFile, portForwards, startPortForwarder } from './port-forwarder.js';
 import { bridgeName, bridgeSubnet, SharedBridge } from './shared-bridge.js';
 import { chooseUplink, createNetns, removeNetns, startUplink, stopUplink, type UplinkName } from './uplink.js';
 
@@ -75,11 +76,10 @@ export class ContainerNetworks {
 
   /**
    * On the shared bridge unless the container needs an uplink of its own: one whose gateway leads to the
-   * host's loopback (--add-host NAME:host-gateway), or UDP ports (published through slirp4netns's own
-   * forwarder, which leads to its namespace).
+   * host's loopback (--add-host NAME:host-gateway).
    */
   private onBridge(ports: PublishedPorts, hostLoopback: boolean, ownUplink = false): boolean {
-    return Boolean(this.bridge) && !ownUplink && !hostLoopback && portForwards(ports, 'udp').length === 0;
+    return Boolean(this.bridge) && !ownUplink && !hostLoopback;
   }
 
   private async prepare(dir: string, ports: PublishedPorts, hostLoopback = false, ownUplink = false): Promise<NetworkAttachment> {
@@ -117,8 +117,8 @@ export class ContainerNetworks {
   /** Publishes the ports of a namespace that has its place already (a spare's, or a bridge one's). */
   private async publish(attachment: NetworkAttachment, dir: string, ports: PublishedPorts): Promise<void> {
     if (attachment.bridgeIp) {
-      const tcp = portForwards(ports, 'tcp');
-      if (tcp.length) await startPortForwarder(attachment.nsFile, tcp, attachment.bridgeIp, forwarderPidFile(dir));
+      const forwarded = forwardedPorts(ports);
+      if (forwarded.length) await startPortForwarder(attachment.nsFile, forwarded, attachment.bridgeIp, forwarderPidFile(dir));
     } else {
       const { publishSlirpPorts } = await import('./slirp-uplink.js');
       await publishSlirpPorts(path.join(dir, 'slirp.sock'), attachment.nsFile, ports);
@@ -133,6 +133,8 @@ export class ContainerNetworks {
    */
   async attach(containerRunDir: string, ports: PublishedPorts, opts: { hostLoopback?: boolean; ownUplink?: boolean } = {}): Promise<NetworkAttachment> {
     let attachment: NetworkAttachment | undefined;
+    const sctp = portForwards(ports, 'sctp')[0];
+    if (sctp) throw unavailable(`cannot publish ${sctp.hostIp}:${sctp.hostPort}/sctp: a rootless engine's forwarders carry TCP and UDP only`);
     const hasPorts = Object.keys(ports).length > 0;
     const hostLoopback = Boolean(opts.hostLoopback);
     const ownUplink = Boolean(opts.ownUplink);

@@ -9,6 +9,7 @@ export interface PortForward {
   hostIp: string;
   hostPort: string;
   containerPort: string;
+  proto: string;
 }
 
 type ResolvedBindings = Record<string, Array<{ HostIp: string; HostPort: string }>>;
@@ -19,7 +20,7 @@ export function portForwards(bindings: ResolvedBindings, proto: string): PortFor
   for (const [key, list] of Object.entries(bindings)) {
     const [containerPort, keyProto] = key.split('/');
     if ((keyProto ?? 'tcp') !== proto) continue;
-    for (const binding of list) forwards.push({ hostIp: binding.HostIp || '0.0.0.0', hostPort: binding.HostPort, containerPort: containerPort! });
+    for (const binding of list) forwards.push({ hostIp: binding.HostIp || '0.0.0.0', hostPort: binding.HostPort, containerPort: containerPort!, proto });
   }
   return forwards;
 }
@@ -35,15 +36,21 @@ export function forwarderPidFile(dir: string): string {
   return path.join(dir, 'portfwd.pid');
 }
 
-/** The forwarder's argument for one port: HOSTIP:HOSTPORT:PORT, an IPv6 host address in brackets. */
+/** The forwarder's argument for one port: HOSTIP:HOSTPORT:PORT[/udp], an IPv6 host address in brackets. */
 export function forwardSpec(port: PortForward): string {
   const host = port.hostIp.includes(':') ? `[${port.hostIp}]` : port.hostIp;
-  return `${host}:${port.hostPort}:${port.containerPort}`;
+  return `${host}:${port.hostPort}:${port.containerPort}${port.proto === 'udp' ? '/udp' : ''}`;
+}
+
+/** The ports roost-portfwd forwards (TCP and UDP; SCTP is not forwarded). */
+export function forwardedPorts(bindings: ResolvedBindings): PortForward[] {
+  return [...portForwards(bindings, 'tcp'), ...portForwards(bindings, 'udp')];
 }
 
 /**
- * Starts roost-portfwd for a container's published TCP ports: it listens on the host and splices each
- * connection to `target` (the container's address) inside the namespace bound at `nsFile`. It resolves
+ * Starts roost-portfwd for a container's published ports: it listens on the host and splices each TCP
+ * connection (relays each UDP client's datagrams) to `target` (the container's address) inside the
+ * namespace bound at `nsFile`. It resolves
  * once every port is bound (a port in use fails here, with the forwarder's one line), and runs detached,
  * so the ports keep working while the daemon is down; its pid goes to `pidFile` for `stopUplink`.
  */

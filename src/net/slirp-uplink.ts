@@ -4,21 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { unavailable } from '../util/errors.js';
 import { findExecutable } from '../util/find-executable.js';
-import { forwarderPidFile, portForwards, startPortForwarder } from './port-forwarder.js';
-
-/** One request on slirp4netns's API socket (`add_hostfwd`); resolves with its reply. */
-function slirpApi(socketPath: string, request: unknown): Promise<{ return?: unknown; error?: { desc?: string } }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.createConnection(socketPath);
-    let reply = '';
-    socket.on('connect', () => socket.end(JSON.stringify(request)));
-    socket.on('data', (chunk) => { reply += chunk.toString(); });
-    socket.on('end', () => {
-      try { resolve(JSON.parse(reply)); } catch { reject(new Error(`slirp4netns API answered ${JSON.stringify(reply)}`)); }
-    });
-    socket.on('error', reject);
-  });
-}
+import { forwardedPorts, forwarderPidFile, startPortForwarder } from './port-forwarder.js';
 
 /**
  * The default uplink: slirp4netns attaches a tap device to the container's
@@ -64,19 +50,13 @@ export async function startSlirp(nsFile: string, bindings: Record<string, Array<
 export const slirpGuestAddress = '10.0.2.100';
 
 /**
- * Publishes ports on a namespace whose slirp4netns runs (at its start, or on a pooled one): UDP through
- * slirp4netns's hostfwd (its API socket), TCP through roost-portfwd, which splices each connection into
- * the namespace instead of passing it through slirp's userspace TCP stack (several times the throughput).
+ * Publishes ports on a namespace whose slirp4netns runs (at its start, or on a pooled one): TCP and UDP
+ * through roost-portfwd, which splices each connection into the namespace instead of passing it through
+ * slirp's userspace TCP stack (several times the throughput). Not slirp4netns's own hostfwd for UDP either:
+ * with --disable-host-loopback it drops the container's replies (they are addressed to its host address).
  * The forwarder's pid file goes next to the API socket.
  */
 export async function publishSlirpPorts(apiSocket: string, nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>): Promise<void> {
-  for (const port of portForwards(bindings, 'udp')) {
-    const reply = await slirpApi(apiSocket, {
-      execute: 'add_hostfwd',
-      arguments: { proto: 'udp', host_addr: port.hostIp, host_port: Number(port.hostPort), guest_port: Number(port.containerPort) },
-    });
-    if (reply.error) throw unavailable(`cannot publish ${port.hostIp}:${port.hostPort}/udp: ${reply.error.desc ?? JSON.stringify(reply.error)}`);
-  }
-  const tcp = portForwards(bindings, 'tcp');
-  if (tcp.length) await startPortForwarder(nsFile, tcp, slirpGuestAddress, forwarderPidFile(path.dirname(apiSocket)));
+  const ports = forwardedPorts(bindings);
+  if (ports.length) await startPortForwarder(nsFile, ports, slirpGuestAddress, forwarderPidFile(path.dirname(apiSocket)));
 }

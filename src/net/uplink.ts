@@ -5,7 +5,7 @@ import { runCommand } from '../util/exec.js';
 import { unavailable } from '../util/errors.js';
 import { findExecutable } from '../util/find-executable.js';
 import type { PortBinding } from '../engine/container-types.js';
-import { portForwards } from './port-forwarder.js';
+import { forwarderPidFile, portForwards, startPortForwarder } from './port-forwarder.js';
 
 /** Asks the kernel for a free port, for `-p 80` (random host port) as Docker does. */
 async function freePort(host: string, proto: string): Promise<number> {
@@ -73,11 +73,10 @@ export async function removeNetns(nsFile: string): Promise<void> {
 export async function startPasta(nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, pidFile: string): Promise<number> {
   const pasta = findExecutable('pasta');
   if (!pasta) throw unavailable('pasta is not installed (ROOST_UPLINK=pasta)', 'sudo apt-get install passt, or unset ROOST_UPLINK to use slirp4netns');
-  const args = ['--config-net', '--quiet', '--pid', pidFile, '-T', 'none', '-U', 'none'];
+  const args = ['--config-net', '--quiet', '--pid', pidFile, '-T', 'none', '-U', 'none', '-u', 'none'];
+  // TCP through pasta's own (spliced) forwarding; UDP through roost-portfwd (startUplink), as on slirp4netns.
   const tcp = pastaSpecs(bindings, 'tcp');
-  const udp = pastaSpecs(bindings, 'udp');
   for (const spec of tcp.length ? tcp : ['none']) args.push('-t', spec);
-  for (const spec of udp.length ? udp : ['none']) args.push('-u', spec);
   args.push('--netns', nsFile);
   try {
     await runCommand(pasta, args, { timeoutMs: 15_000 });
@@ -125,6 +124,14 @@ export async function startUplink(uplink: UplinkName, nsFile: string, bindings: 
     await startSlirp(nsFile, bindings, pidFile, path.join(runDir, 'slirp.sock'), path.join(runDir, 'slirp.log'), hostLoopback);
   } else {
     await startPasta(nsFile, bindings, pidFile);
+    const udp = portForwards(bindings, 'udp');
+    try {
+      // pasta gives the namespace the host's addresses: its loopback is the one address known to be the container's.
+      if (udp.length) await startPortForwarder(nsFile, udp, '127.0.0.1', forwarderPidFile(runDir));
+    } catch (err) {
+      stopUplink(pidFile);
+      throw err;
+    }
   }
 }
 

@@ -1,6 +1,9 @@
 import anyTest, { type TestFn } from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { e2eUnavailable, freePort, retry, RoostEnv } from '../helpers/roost-env.js';
 
 // The default network through each userspace uplink: published ports answer on the host.
@@ -61,4 +64,45 @@ for (const uplink of uplinks) {
     t.is(await send(), '', 'the port is released when the container goes');
   });
 }
+
+// UDP: busybox has no UDP server here, so a static echo server (test/fixtures/udp-echo.c) is copied in.
+const udpEcho = async (t: { fail(message: string): void }, dir: string): Promise<string> => {
+  const { execa } = await import('execa');
+  const binary = path.join(dir, 'udp-echo');
+  const gcc = await execa('gcc', ['-static', '-O1', '-o', binary, path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'udp-echo.c')], { reject: false });
+  if (gcc.exitCode !== 0) t.fail(`gcc -static udp-echo.c: ${gcc.stderr} (scripts/prepare-host.sh installs gcc and libc6-dev)`);
+  return binary;
+};
+
+const askUdp = (port: number, text: string) => new Promise<string>((resolve) => {
+  const socket = dgram.createSocket('udp4');
+  const timer = setTimeout(() => { socket.close(); resolve(''); }, 1000);
+  socket.on('message', (reply) => { clearTimeout(timer); socket.close(); resolve(reply.toString()); });
+  socket.send(text, port, '127.0.0.1');
+});
+
+const udpRoundTrip = async (t: import('ava').ExecutionContext<unknown>, roost: RoostEnv) => {
+  const binary = await udpEcho(t, roost.base);
+  const port = await freePort();
+  t.is((await roost.roost(['run', '-d', '--name', 'udp', '-p', `127.0.0.1:${port}:9/udp`, 'busybox', 'sleep', '300'])).exitCode, 0);
+  t.is((await roost.roost(['cp', binary, 'udp:/bin/udp-echo'])).exitCode, 0);
+  t.is((await roost.roost(['exec', '-d', 'udp', '/bin/udp-echo', '9'])).exitCode, 0);
+  t.is(await retry(() => askUdp(port, 'ping'), (reply) => reply.length > 0), 'echo: ping');
+  t.is((await roost.roost(['port', 'udp'])).stdout, `9/udp -> 127.0.0.1:${port}\n`);
+  await roost.roost(['rm', '-f', 'udp']);
+};
+
+for (const uplink of uplinks) {
+  (skip ? test.skip : test.serial)(`${uplink}: a published UDP port (-p 127.0.0.1:PORT:9/udp) answers on the host`, (t) => udpRoundTrip(t, t.context[uplink]!));
+}
+
+(skip ? test.skip : test.serial)('a published UDP port answers on the host on the default network\'s bridge', async (t) => {
+  const roost = new RoostEnv('up-udp');
+  try {
+    await roost.loadBusybox(t as never);
+    await udpRoundTrip(t, roost);
+  } finally {
+    await roost.destroy();
+  }
+});
 if (skip) test('end-to-end: uplinks (skipped)', (t) => { t.log(skip); t.pass(); });
