@@ -16,6 +16,9 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 export interface FileJob {
+  /** A regular file (the default), a directory (mkdir with openMode), or a symlink to `target`. */
+  kind?: 'dir' | 'symlink';
+  target?: string;
   path: string;
   /** Where the content is in the batch's buffer. */
   offset?: number;
@@ -46,6 +49,29 @@ parentPort.on('message', ({ jobs, buffer }) => {
   for (const j of jobs) {
     let step = 'create';
     try {
+      if (j.kind === 'dir') {
+        fs.mkdirSync(j.path, j.openMode);
+        if (j.owner) {
+          step = 'chown';
+          fs.lchownSync(j.path, j.owner.uid, j.owner.gid);
+          step = 'write';
+        }
+        if (j.chmod !== undefined) fs.chmodSync(j.path, j.chmod); // a directory this thread just made
+        results.push(null);
+        continue;
+      }
+      if (j.kind === 'symlink') {
+        fs.symlinkSync(j.target, j.path);
+        if (j.owner) {
+          step = 'chown';
+          try { fs.lchownSync(j.path, j.owner.uid, j.owner.gid); }
+          catch (e) { if (j.owner.strict || (e.code !== 'EPERM' && e.code !== 'EINVAL')) throw e; }
+          step = 'write';
+        }
+        fs.lutimesSync(j.path, j.atime, j.mtime);
+        results.push(null);
+        continue;
+      }
       const fd = fs.openSync(j.path, FLAGS, j.openMode);
       step = 'write';
       try {
@@ -124,8 +150,10 @@ class PoolWorker {
 let pool: PoolWorker[] | undefined;
 
 /**
- * How many writer threads layers get: ROOST_LAYER_WRITERS (0: every file on the main thread), else 2 —
- * measured on the 2-vCPU VM (bench/README.md, pull); more threads than cores only queue on the same ones.
+ * How many writer threads layers get: ROOST_LAYER_WRITERS (0: every entry on the main thread), else one
+ * fewer than the cores, 1 to 2. On the 2-vCPU VM one thread beat two (bookworm layer, main thread on CPU
+ * 1.1 s either way, but 0.4 s waiting for a CPU with one thread and 0.7 s with two: the main thread, which
+ * parses and hashes, is the one the others must not crowd out); more were not measured.
  */
 export function layerWriterThreads(env: NodeJS.ProcessEnv = process.env): number {
   const value = env.ROOST_LAYER_WRITERS;
@@ -133,7 +161,7 @@ export function layerWriterThreads(env: NodeJS.ProcessEnv = process.env): number
     const n = Number(value);
     return Number.isInteger(n) && n >= 0 ? Math.min(n, 16) : 0;
   }
-  return Math.min(2, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  return Math.min(2, Math.max(1, (os.availableParallelism?.() ?? os.cpus().length) - 1));
 }
 
 function sharedPool(threads: number): PoolWorker[] {
@@ -152,11 +180,18 @@ const BATCH_BYTES = 512 << 10;
 /**
  * One layer's files in flight: submit() hands a file to the pool (waiting when too much is in flight),
  * settle() waits for all of them and reports the first failure with the entry's label.
+ *
+ * A thread does its jobs in the order it gets them, so an entry whose parent directory is still being made
+ * goes to the thread that makes it (in the same batch, or after it); anything else to the least busy thread.
  */
 export class ParallelFiles {
-  /** Relative paths submitted and not yet written. */
-  readonly pending = new Set<string>();
+  /** Relative paths submitted and not yet written, and what each will be. */
+  readonly pending = new Map<string, 'file' | 'dir' | 'symlink'>();
   private batch: Array<{ job: FileJob; rel: string; label: string }> = [];
+  /** The thread the current batch must go to (it holds entries of a directory that thread is making). */
+  private batchPin: PoolWorker | undefined;
+  /** Directories in batches sent and not yet answered, and the thread making each. */
+  private readonly makingDirs = new Map<string, PoolWorker>();
   private buffer: Uint8Array | undefined;
   private batchBytes = 0;
   private inflightBytes = 0;
@@ -178,26 +213,37 @@ export class ParallelFiles {
     return this.failure;
   }
 
-  /** Hands a file of at most 1 MiB to a thread; `data` is copied (the caller keeps it). */
-  async submit(rel: string, label: string, job: FileJob, data: Uint8Array, onFailure: (f: { error: FileJobError; label: string }) => Error): Promise<void> {
+  /**
+   * Hands an entry (`data`: a file's content, at most 1 MiB, copied) to a thread; `parent` is the relative
+   * path of its directory.
+   */
+  async submit(rel: string, parent: string, label: string, job: FileJob, data: Uint8Array | undefined, onFailure: (f: { error: FileJobError; label: string }) => Error): Promise<void> {
+    this.enqueue(rel, parent, label, job, data, onFailure);
+    while ((this.outstanding.size > MAX_INFLIGHT_BATCHES || this.inflightBytes > MAX_INFLIGHT_BYTES || this.inflightFiles > MAX_INFLIGHT_FILES) && this.outstanding.size > 0) {
+      await Promise.race(this.outstanding);
+    }
     if (this.failure) throw onFailure(this.failure);
-    const size = data.length;
+  }
+
+  /** submit() without waiting when much is in flight (the next submit() waits). */
+  enqueue(rel: string, parent: string, label: string, job: FileJob, data: Uint8Array | undefined, onFailure: (f: { error: FileJobError; label: string }) => Error): void {
+    if (this.failure) throw onFailure(this.failure);
+    const size = data?.length ?? 0;
     if (size > BUFFER_BYTES) throw new Error(`a file of ${size} bytes is too large for a writer thread`);
     if (this.buffer && this.batchBytes + size > BUFFER_BYTES) this.send();
+    const pin = this.makingDirs.get(parent);
+    if (pin && this.batchPin && pin !== this.batchPin) this.send();
+    if (pin) this.batchPin = pin;
     this.buffer ??= new Uint8Array(takeBuffer());
-    this.buffer.set(data, this.batchBytes);
+    if (data) this.buffer.set(data, this.batchBytes);
     job.offset = this.batchBytes;
     job.length = size;
-    this.pending.add(rel);
+    this.pending.set(rel, job.kind ?? 'file');
     this.batch.push({ job, rel, label });
     this.batchBytes += size;
     this.inflightBytes += size;
     this.inflightFiles++;
     if (this.batch.length >= BATCH_FILES || this.batchBytes >= BATCH_BYTES) this.send();
-    while ((this.outstanding.size > MAX_INFLIGHT_BATCHES || this.inflightBytes > MAX_INFLIGHT_BYTES || this.inflightFiles > MAX_INFLIGHT_FILES) && this.outstanding.size > 0) {
-      await Promise.race(this.outstanding);
-    }
-    if (this.failure) throw onFailure(this.failure);
   }
 
   /** Waits for every file submitted; throws the first failure. */
@@ -218,12 +264,19 @@ export class ParallelFiles {
     const items = this.batch;
     const bytes = this.batchBytes;
     const buffer = this.buffer!.buffer as ArrayBuffer;
+    let target = this.batchPin;
     this.batch = [];
     this.batchBytes = 0;
     this.buffer = undefined;
-    // The least busy thread (round robin among equals).
-    let target = this.workers[this.next++ % this.workers.length]!;
-    for (const w of this.workers) if (w.load < target.load) target = w;
+    this.batchPin = undefined;
+    if (!target) {
+      // The least busy thread (round robin among equals).
+      target = this.workers[this.next++ % this.workers.length]!;
+      for (const w of this.workers) if (w.load < target.load) target = w;
+    }
+    const dirs = items.filter((i) => i.job.kind === 'dir').map((i) => i.rel);
+    for (const dir of dirs) this.makingDirs.set(dir, target);
+    const thread = target;
     let finished!: () => void;
     const done = new Promise<void>((resolve) => { finished = resolve; });
     this.outstanding.add(done);
@@ -231,6 +284,7 @@ export class ParallelFiles {
       jobs: items.map((i) => i.job),
       buffer,
       done: (results) => {
+        for (const dir of dirs) if (this.makingDirs.get(dir) === thread) this.makingDirs.delete(dir);
         items.forEach((item, k) => {
           this.pending.delete(item.rel);
           const error = results instanceof Error ? { step: 'create' as const, code: undefined, message: results.message } : results[k];

@@ -348,8 +348,18 @@ class LayerWriter {
     for (const part of rel.split('/')) {
       cur = cur === '' ? part : `${cur}/${part}`;
       if (this.verified.has(cur)) continue;
-      // A file still being written by a writer thread: what lstat will find once it is there.
-      if (this.parallel?.pending.has(cur)) throw invalid(`layer entry ${label} needs ${quote(cur)} to be a directory, but it is not one`);
+      // Directories in a writer thread's hands are verified already: this is a file or a symlink, which
+      // lstat will find once it is there.
+      const inFlight = this.parallel?.pending.get(cur);
+      if (inFlight === 'symlink') throw invalid(`layer entry ${label} traverses a symlink at ${quote(cur)}`);
+      if (inFlight) throw invalid(`layer entry ${label} needs ${quote(cur)} to be a directory, but it is not one`);
+      // A fresh directory holds only what this layer made: no need to ask the disk (its parent may not even
+      // be there yet, while a writer thread makes it).
+      if (this.parallel && this.fresh.has(parentOf(cur)) && !this.made.has(cur)) {
+        if (!create) return false;
+        this.makeImplicitDir(cur, label);
+        continue;
+      }
       const st = fs.lstatSync(this.abs(cur), { throwIfNoEntry: false });
       if (st === undefined) {
         if (!create) return false;
@@ -367,6 +377,14 @@ class LayerWriter {
 
   private makeImplicitDir(rel: string, label: string): void {
     const abs = this.abs(rel);
+    if (this.parallel && this.fresh.has(parentOf(rel)) && !this.made.has(rel)) {
+      const owner = this.implicitOwner && !this.chownRefused ? { ...this.implicitOwner, strict: this.opts.ownership } : undefined;
+      this.parallel.enqueue(rel, parentOf(rel), quote(rel), { kind: 'dir', path: abs, openMode: 0o755, chmod: 0o755, owner, atime: 0, mtime: 0 }, undefined, (f) => this.writerError(f));
+      this.verified.add(rel);
+      this.noteWritten(rel);
+      this.fresh.add(rel);
+      return;
+    }
     fs.mkdirSync(abs, 0o755);
     fs.chmodSync(abs, 0o755); // mkdir's mode is filtered by the umask
     if (this.implicitOwner) {
@@ -399,6 +417,8 @@ class LayerWriter {
   /** Removes whatever is at `rel` (recursively for a directory, never following a symlink). */
   private async removePath(rel: string): Promise<boolean> {
     if (rel === '') throw new Error('refusing to remove the layer root');
+    // A fresh directory holds only what this layer made.
+    if (this.fresh.has(parentOf(rel)) && !this.made.has(rel)) return false;
     // The path, or something below it, may still be in a writer thread's hands.
     if (this.parallel && this.parallel.pending.size > 0) await this.settle();
     const abs = this.abs(rel);
@@ -445,6 +465,19 @@ class LayerWriter {
 
   private rejectRoot(rel: string, label: string): void {
     if (rel === '') throw invalid(`layer entry ${label} would replace the root directory`);
+  }
+
+  /**
+   * Before this thread creates something at `rel`: when its directory, or one above, is still being made by
+   * a writer thread, waits for the threads.
+   */
+  private async parentLanded(rel: string): Promise<void> {
+    const parallel = this.parallel;
+    if (!parallel || parallel.pending.size === 0) return;
+    for (let dir = parentOf(rel); dir !== ''; dir = parentOf(dir)) {
+      if (!this.fresh.has(dir)) return; // it was on disk before this layer, and so is everything above it
+      if (parallel.pending.has(dir)) return this.settle();
+    }
   }
 
   /** Waits for the files the writer threads still hold; throws the first that failed. */
@@ -500,9 +533,10 @@ class LayerWriter {
       if (this.parallel && parentFresh && !this.made.has(rel) && !this.parallel.pending.has(rel)) {
         this.noteWritten(rel);
         const owner = setup.chown ? { uid: meta.uid, gid: meta.gid, strict: this.opts.ownership } : undefined;
-        await this.parallel.submit(rel, label, { path: abs, openMode: setup.openMode, chmod: setup.chmod, owner, atime: meta.atime, mtime: meta.mtime }, data, (f) => this.writerError(f));
+        await this.parallel.submit(rel, parentOf(rel), label, { path: abs, openMode: setup.openMode, chmod: setup.chmod, owner, atime: meta.atime, mtime: meta.mtime }, data, (f) => this.writerError(f));
         return;
       }
+      await this.parentLanded(rel);
       const fd = await this.replacing(rel, () => fs.openSync(abs, O_CREATE_FILE, setup.openMode));
       this.noteWritten(rel);
       try {
@@ -515,6 +549,7 @@ class LayerWriter {
       }
       return;
     }
+    await this.parentLanded(rel);
     const fh = await this.replacing(rel, () => fsp.open(abs, O_CREATE_FILE, 0o600));
     this.noteWritten(rel);
     try {
@@ -533,7 +568,17 @@ class LayerWriter {
       this.ensureDir(parentOf(rel), true, label);
       if (this.parallel?.pending.has(rel)) await this.settle();
       const abs = this.abs(rel);
+      if (this.parallel && this.fresh.has(parentOf(rel)) && !this.made.has(rel)) {
+        // The real mode comes at the end, once children are written.
+        await this.parallel.submit(rel, parentOf(rel), label, { kind: 'dir', path: abs, openMode: 0o700, chmod: undefined, owner: undefined, atime: 0, mtime: 0 }, undefined, (f) => this.writerError(f));
+        this.verified.add(rel);
+        this.noteWritten(rel);
+        this.fresh.add(rel);
+        this.dirMeta.set(rel, meta);
+        return;
+      }
       let created = true;
+      await this.parentLanded(rel);
       try {
         fs.mkdirSync(abs, 0o700); // the real mode comes at the end, once children are written
       } catch (err) {
@@ -558,9 +603,17 @@ class LayerWriter {
     if (target.includes('\0')) throw invalid(`layer symlink ${label} has a target containing a NUL byte`);
     this.ensureDir(parentOf(rel), true, label);
     const abs = this.abs(rel);
+    const meta = entryMeta(h, 0o777);
+    if (this.parallel && this.fresh.has(parentOf(rel)) && !this.made.has(rel) && !this.parallel.pending.has(rel)) {
+      this.noteWritten(rel);
+      const chown = !this.chownRefused && !(meta.uid === this.euid && meta.gid === this.egid);
+      const owner = chown ? { uid: meta.uid, gid: meta.gid, strict: this.opts.ownership } : undefined;
+      await this.parallel.submit(rel, parentOf(rel), label, { kind: 'symlink', target, path: abs, openMode: 0, chmod: undefined, owner, atime: meta.atime, mtime: meta.mtime }, undefined, (f) => this.writerError(f));
+      return;
+    }
+    await this.parentLanded(rel);
     await this.replacing(rel, () => fs.symlinkSync(target, abs));
     this.noteWritten(rel);
-    const meta = entryMeta(h, 0o777);
     this.chown(label, meta.uid, meta.gid, () => fs.lchownSync(abs, meta.uid, meta.gid));
     fs.lutimesSync(abs, meta.atime, meta.mtime);
   }
@@ -602,6 +655,7 @@ class LayerWriter {
     this.ensureDir(parentOf(rel), true, label);
     const abs = this.abs(rel);
     await this.removePath(rel);
+    await this.parentLanded(rel);
     const meta = entryMeta(h, 0o644);
     const mode = meta.mode.toString(8);
     if (h.type === 'fifo') {
