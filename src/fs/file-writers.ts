@@ -6,11 +6,12 @@
  *
  * A job is one whole file: open(O_CREAT|O_EXCL|O_NOFOLLOW), write, fchown, fchmod, futimes, close — the same
  * calls, with the same safety, as the synchronous path. Jobs travel in batches (one message per batch each
- * way) with their content copied into one 1 MiB buffer per batch, transferred to the thread and back, and
+ * way) with their content copied into one 512 KiB buffer per batch, transferred to the thread and back, and
  * used again: no garbage buffers pile up in the threads' heaps (which first cost the daemon ~40 MB of RSS).
  *
  * The workers are plain JavaScript evaluated from a string: no file to find, the same in the bundled daemon,
- * the CLI bundle and the TypeScript tests. They are unref'd while idle, so they never keep a process alive.
+ * the CLI bundle and the TypeScript tests. They are unref'd while idle, so they never keep a process alive, and
+ * ended after 5 s without work, so an idle daemon does not keep their ~9 MB each.
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -102,18 +103,21 @@ interface Batch {
   done: (results: Array<FileJobError | null> | Error) => void;
 }
 
-const BUFFER_BYTES = 1 << 20;
+const BUFFER_BYTES = 512 << 10;
 /** Batch buffers back from the threads, for the next batches. */
 const spareBuffers: ArrayBuffer[] = [];
 function takeBuffer(): ArrayBuffer {
   return spareBuffers.pop() ?? new ArrayBuffer(BUFFER_BYTES);
 }
 function giveBack(buffer: ArrayBuffer): void {
-  if (buffer.byteLength === BUFFER_BYTES && spareBuffers.length < 6) spareBuffers.push(buffer);
+  if (buffer.byteLength === BUFFER_BYTES && spareBuffers.length < 2) spareBuffers.push(buffer);
 }
+
+const IDLE_MS = 5000;
 
 class PoolWorker {
   private worker: Worker | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private readonly waiting: Batch[] = [];
 
   get load(): number {
@@ -123,17 +127,25 @@ class PoolWorker {
   send(batch: Batch): void {
     const worker = this.worker ?? this.start();
     if (this.waiting.length === 0) worker.ref();
+    clearTimeout(this.idleTimer);
     this.waiting.push(batch);
     worker.postMessage({ jobs: batch.jobs, buffer: batch.buffer }, [batch.buffer]);
   }
 
   private start(): Worker {
     // A small heap: the content arrives in transferred buffers (outside the heap) and is dropped after the write.
-    const worker = new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false, resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 32 } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, stdout: false, stderr: false, resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 } });
     worker.on('message', ({ results, buffer }: { results: Array<FileJobError | null>; buffer: ArrayBuffer }) => {
       giveBack(buffer);
       this.waiting.shift()?.done(results);
-      if (this.waiting.length === 0) worker.unref();
+      if (this.waiting.length === 0) {
+        worker.unref();
+        this.idleTimer = setTimeout(() => {
+          if (this.worker !== worker || this.waiting.length > 0) return;
+          this.worker = undefined;
+          void worker.terminate();
+        }, IDLE_MS).unref();
+      }
     });
     const lost = (err: Error) => {
       if (this.worker !== worker) return;
@@ -172,10 +184,10 @@ function sharedPool(threads: number): PoolWorker[] {
 /** Bytes of content and files a layer may have in flight before its writer waits. */
 const MAX_INFLIGHT_BYTES = 4 << 20;
 const MAX_INFLIGHT_FILES = 2048;
-/** Batches sent and not answered yet (each holds a 1 MiB buffer): two per thread keeps both busy. */
-const MAX_INFLIGHT_BATCHES = 4;
+/** Batches sent and not answered yet (each holds a 512 KiB buffer): enough to keep a thread busy. */
+const MAX_INFLIGHT_BATCHES = 3;
 const BATCH_FILES = 32;
-const BATCH_BYTES = 512 << 10;
+const BATCH_BYTES = 384 << 10;
 
 /**
  * One layer's files in flight: submit() hands a file to the pool (waiting when too much is in flight),
@@ -214,7 +226,7 @@ export class ParallelFiles {
   }
 
   /**
-   * Hands an entry (`data`: a file's content, at most 1 MiB, copied) to a thread; `parent` is the relative
+   * Hands an entry (`data`: a file's content, at most 512 KiB, copied) to a thread; `parent` is the relative
    * path of its directory.
    */
   async submit(rel: string, parent: string, label: string, job: FileJob, data: Uint8Array | undefined, onFailure: (f: { error: FileJobError; label: string }) => Error): Promise<void> {
