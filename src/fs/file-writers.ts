@@ -110,7 +110,7 @@ function takeBuffer(): ArrayBuffer {
   return spareBuffers.pop() ?? new ArrayBuffer(BUFFER_BYTES);
 }
 function giveBack(buffer: ArrayBuffer): void {
-  if (buffer.byteLength === BUFFER_BYTES && spareBuffers.length < 2) spareBuffers.push(buffer);
+  if (buffer.byteLength === BUFFER_BYTES && spareBuffers.length < 1) spareBuffers.push(buffer);
 }
 
 const IDLE_MS = 5000;
@@ -185,7 +185,7 @@ function sharedPool(threads: number): PoolWorker[] {
 const MAX_INFLIGHT_BYTES = 4 << 20;
 const MAX_INFLIGHT_FILES = 2048;
 /** Batches sent and not answered yet (each holds a 512 KiB buffer): enough to keep a thread busy. */
-const MAX_INFLIGHT_BATCHES = 3;
+const MAX_INFLIGHT_BATCHES = 2;
 const BATCH_FILES = 32;
 const BATCH_BYTES = 384 << 10;
 
