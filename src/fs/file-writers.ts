@@ -54,7 +54,8 @@ parentPort.on('message', ({ jobs, buffer }) => {
         fs.mkdirSync(j.path, j.openMode);
         if (j.owner) {
           step = 'chown';
-          fs.lchownSync(j.path, j.owner.uid, j.owner.gid);
+          try { fs.lchownSync(j.path, j.owner.uid, j.owner.gid); }
+          catch (e) { if (j.owner.strict || (e.code !== 'EPERM' && e.code !== 'EINVAL')) throw e; }
           step = 'write';
         }
         if (j.chmod !== undefined) fs.chmodSync(j.path, j.chmod); // a directory this thread just made
