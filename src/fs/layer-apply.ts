@@ -29,6 +29,7 @@ import { TarScanJs } from '../wasm/tar-scan-js.js';
 import { TarScanWasm } from '../wasm/tar-scan.js';
 import { isLayerXattr, writeXattrs, type RefusedXattr, type Xattrs } from './xattrs.js';
 import { xattrsFromPax } from './pax-xattrs.js';
+import { ParallelFiles, type FileJobError } from './file-writers.js';
 
 export type WhiteoutMode = 'overlay' | 'delete' | 'none';
 
@@ -91,6 +92,14 @@ const WRITE_BATCH_BYTES = 512 * 1024;
 const SMALL_FILE_BYTES = 256 * 1024;
 const GUNZIP_CHUNK = 128 * 1024;
 const HEAD_BYTES = SNIFF_BYTES;
+/** The process umask, read once at start-up (reading it sets it for an instant), or all bits when unknown. */
+const UMASK = (() => {
+  try {
+    return process.umask();
+  } catch {
+    return 0o777;
+  }
+})();
 
 const errCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
 const errMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -254,17 +263,31 @@ class LayerWriter {
   private chownRefused = false;
   private mknodRefused = false;
   private readonly implicitOwner: { uid: number; gid: number } | undefined;
+  private readonly euid: number | undefined;
+  private readonly egid: number | undefined;
+  /**
+   * Directories this layer made, empty when made and without setgid (the root when it was so at the start):
+   * nothing is in them that this layer did not put there, and a file created in them gets our own ids.
+   */
+  private readonly fresh = new Set<string>();
+  /** Every path this layer created (and has not removed since). */
+  private readonly made = new Set<string>();
+  /** Writer threads for new small files in fresh directories (file-writers.ts); undefined: all on this thread. */
+  private readonly parallel: ParallelFiles | undefined;
 
   constructor(
     private readonly root: string,
     rootOwner: { uid: number; gid: number },
     private readonly opts: ApplyOptions,
+    rootFresh = false,
   ) {
     this.written = opts.whiteouts === 'delete' ? new Set() : undefined;
-    const euid = process.geteuid?.();
-    const egid = process.getegid?.();
+    this.euid = process.geteuid?.();
+    this.egid = process.getegid?.();
     // Directories we create ourselves are owned like the root; skip the chown when mkdir already does that.
-    this.implicitOwner = rootOwner.uid === euid && rootOwner.gid === egid ? undefined : rootOwner;
+    this.implicitOwner = rootOwner.uid === this.euid && rootOwner.gid === this.egid ? undefined : rootOwner;
+    if (rootFresh) this.fresh.add('');
+    this.parallel = rootFresh ? ParallelFiles.create() : undefined;
   }
 
   private abs(rel: string): string {
@@ -325,6 +348,18 @@ class LayerWriter {
     for (const part of rel.split('/')) {
       cur = cur === '' ? part : `${cur}/${part}`;
       if (this.verified.has(cur)) continue;
+      // Directories in a writer thread's hands are verified already: this is a file or a symlink, which
+      // lstat will find once it is there.
+      const inFlight = this.parallel?.pending.get(cur);
+      if (inFlight === 'symlink') throw invalid(`layer entry ${label} traverses a symlink at ${quote(cur)}`);
+      if (inFlight) throw invalid(`layer entry ${label} needs ${quote(cur)} to be a directory, but it is not one`);
+      // A fresh directory holds only what this layer made: no need to ask the disk (its parent may not even
+      // be there yet, while a writer thread makes it).
+      if (this.parallel && this.fresh.has(parentOf(cur)) && !this.made.has(cur)) {
+        if (!create) return false;
+        this.makeImplicitDir(cur, label);
+        continue;
+      }
       const st = fs.lstatSync(this.abs(cur), { throwIfNoEntry: false });
       if (st === undefined) {
         if (!create) return false;
@@ -342,6 +377,14 @@ class LayerWriter {
 
   private makeImplicitDir(rel: string, label: string): void {
     const abs = this.abs(rel);
+    if (this.parallel && this.fresh.has(parentOf(rel)) && !this.made.has(rel)) {
+      const owner = this.implicitOwner && !this.chownRefused ? { ...this.implicitOwner, strict: this.opts.ownership } : undefined;
+      this.parallel.enqueue(rel, parentOf(rel), quote(rel), { kind: 'dir', path: abs, openMode: 0o755, chmod: 0o755, owner, atime: 0, mtime: 0 }, undefined, (f) => this.writerError(f));
+      this.verified.add(rel);
+      this.noteWritten(rel);
+      this.fresh.add(rel);
+      return;
+    }
     fs.mkdirSync(abs, 0o755);
     fs.chmodSync(abs, 0o755); // mkdir's mode is filtered by the umask
     if (this.implicitOwner) {
@@ -350,16 +393,18 @@ class LayerWriter {
     }
     this.verified.add(rel);
     this.noteWritten(rel);
+    if (this.fresh.has(parentOf(rel))) this.fresh.add(rel);
   }
 
   private noteWritten(rel: string): void {
+    this.made.add(rel);
     this.written?.add(rel);
     if (this.overlayWhiteouts.size > 0) this.overlayWhiteouts.delete(rel);
   }
 
   /** Forgets everything remembered about `rel` and, when it was a directory, about everything below it. */
   private forget(rel: string, tree: boolean): void {
-    const sets: Array<Set<string> | Map<string, unknown>> = [this.verified, this.dirMeta, this.overlayWhiteouts, this.overlayOpaque, this.xattrs];
+    const sets: Array<Set<string> | Map<string, unknown>> = [this.verified, this.dirMeta, this.overlayWhiteouts, this.overlayOpaque, this.xattrs, this.made, this.fresh];
     if (this.written) sets.push(this.written);
     const prefix = `${rel}/`;
     for (const set of sets) {
@@ -372,6 +417,10 @@ class LayerWriter {
   /** Removes whatever is at `rel` (recursively for a directory, never following a symlink). */
   private async removePath(rel: string): Promise<boolean> {
     if (rel === '') throw new Error('refusing to remove the layer root');
+    // A fresh directory holds only what this layer made.
+    if (this.fresh.has(parentOf(rel)) && !this.made.has(rel)) return false;
+    // The path, or something below it, may still be in a writer thread's hands.
+    if (this.parallel && this.parallel.pending.size > 0) await this.settle();
     const abs = this.abs(rel);
     const st = fs.lstatSync(abs, { throwIfNoEntry: false });
     if (st === undefined) return false;
@@ -387,6 +436,7 @@ class LayerWriter {
 
   /** Runs `create`; when the path already exists, removes it and tries once more. */
   private async replacing<T>(rel: string, create: () => T): Promise<Awaited<T>> {
+    if (this.parallel?.pending.has(rel)) await this.settle();
     try {
       return await create();
     } catch (err) {
@@ -417,6 +467,48 @@ class LayerWriter {
     if (rel === '') throw invalid(`layer entry ${label} would replace the root directory`);
   }
 
+  /**
+   * Before this thread creates something at `rel`: when its directory, or one above, is still being made by
+   * a writer thread, waits for the threads.
+   */
+  private async parentLanded(rel: string): Promise<void> {
+    const parallel = this.parallel;
+    if (!parallel || parallel.pending.size === 0) return;
+    for (let dir = parentOf(rel); dir !== ''; dir = parentOf(dir)) {
+      if (!this.fresh.has(dir)) return; // it was on disk before this layer, and so is everything above it
+      if (parallel.pending.has(dir)) return this.settle();
+    }
+  }
+
+  /** Waits for the files the writer threads still hold; throws the first that failed. */
+  private async settle(): Promise<void> {
+    await this.parallel?.settle((f) => this.writerError(f));
+  }
+
+  /** After a failure: waits for the writer threads to let go of this layer's files (the directory is removed next). */
+  async abandon(): Promise<void> {
+    await this.parallel?.abandon();
+  }
+
+  private writerError({ error, label }: { error: FileJobError; label: string }): EngineError {
+    if (error.step === 'chown') {
+      return new EngineError('internal', `cannot give layer entry ${label} its owner: ${error.message}`, {
+        hint: error.code === 'EINVAL' || error.code === 'EPERM' ? 'the id is probably not mapped in the user namespace; check /etc/subuid and /etc/subgid' : undefined,
+      });
+    }
+    return new EngineError('internal', `cannot extract layer entry ${label}: ${error.message}`);
+  }
+
+  /**
+   * How a new file gets its owner and mode: no chown when it is created with the ids it should have (ours,
+   * in a directory without setgid), and its final mode straight from open when the umask leaves it whole.
+   */
+  private fileSetup(meta: EntryMeta, parentFresh: boolean): { openMode: number; chmod: number | undefined; chown: boolean } {
+    const chown = !this.chownRefused && !(parentFresh && meta.uid === this.euid && meta.gid === this.egid);
+    const whole = (meta.mode & 0o7000) === 0 && (meta.mode & UMASK) === 0;
+    return whole ? { openMode: meta.mode, chmod: undefined, chown } : { openMode: 0o600, chmod: meta.mode, chown };
+  }
+
   private async file(rel: string, h: TarHeader, stream: EntryStream, label: string): Promise<void> {
     this.rejectRoot(rel, label);
     this.ensureDir(parentOf(rel), true, label);
@@ -435,18 +527,29 @@ class LayerWriter {
       }
       if (received !== size) throw truncated();
       const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
-      const fd = await this.replacing(rel, () => fs.openSync(abs, O_CREATE_FILE, 0o600));
+      const parentFresh = this.fresh.has(parentOf(rel));
+      const setup = this.fileSetup(meta, parentFresh);
+      // A new file in a directory this layer made cannot collide with anything: a writer thread creates it.
+      if (this.parallel && parentFresh && !this.made.has(rel) && !this.parallel.pending.has(rel)) {
+        this.noteWritten(rel);
+        const owner = setup.chown ? { uid: meta.uid, gid: meta.gid, strict: this.opts.ownership } : undefined;
+        await this.parallel.submit(rel, parentOf(rel), label, { path: abs, openMode: setup.openMode, chmod: setup.chmod, owner, atime: meta.atime, mtime: meta.mtime }, data, (f) => this.writerError(f));
+        return;
+      }
+      await this.parentLanded(rel);
+      const fd = await this.replacing(rel, () => fs.openSync(abs, O_CREATE_FILE, setup.openMode));
       this.noteWritten(rel);
       try {
         for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off);
-        this.chown(label, meta.uid, meta.gid, () => fs.fchownSync(fd, meta.uid, meta.gid));
-        fs.fchmodSync(fd, meta.mode); // after chown, which may clear setuid/setgid
+        if (setup.chown) this.chown(label, meta.uid, meta.gid, () => fs.fchownSync(fd, meta.uid, meta.gid));
+        if (setup.chmod !== undefined) fs.fchmodSync(fd, setup.chmod); // after chown, which may clear setuid/setgid
         fs.futimesSync(fd, meta.atime, meta.mtime);
       } finally {
         fs.closeSync(fd);
       }
       return;
     }
+    await this.parentLanded(rel);
     const fh = await this.replacing(rel, () => fsp.open(abs, O_CREATE_FILE, 0o600));
     this.noteWritten(rel);
     try {
@@ -463,7 +566,19 @@ class LayerWriter {
     const meta = entryMeta(h, 0o755);
     if (rel !== '') {
       this.ensureDir(parentOf(rel), true, label);
+      if (this.parallel?.pending.has(rel)) await this.settle();
       const abs = this.abs(rel);
+      if (this.parallel && this.fresh.has(parentOf(rel)) && !this.made.has(rel)) {
+        // The real mode comes at the end, once children are written.
+        await this.parallel.submit(rel, parentOf(rel), label, { kind: 'dir', path: abs, openMode: 0o700, chmod: undefined, owner: undefined, atime: 0, mtime: 0 }, undefined, (f) => this.writerError(f));
+        this.verified.add(rel);
+        this.noteWritten(rel);
+        this.fresh.add(rel);
+        this.dirMeta.set(rel, meta);
+        return;
+      }
+      let created = true;
+      await this.parentLanded(rel);
       try {
         fs.mkdirSync(abs, 0o700); // the real mode comes at the end, once children are written
       } catch (err) {
@@ -472,10 +587,11 @@ class LayerWriter {
         if (!fs.lstatSync(abs).isDirectory()) {
           await this.removePath(rel);
           fs.mkdirSync(abs, 0o700);
-        }
+        } else created = false;
       }
       this.verified.add(rel);
       this.noteWritten(rel);
+      if (created && this.fresh.has(parentOf(rel))) this.fresh.add(rel);
     }
     this.dirMeta.set(rel, meta);
   }
@@ -487,9 +603,17 @@ class LayerWriter {
     if (target.includes('\0')) throw invalid(`layer symlink ${label} has a target containing a NUL byte`);
     this.ensureDir(parentOf(rel), true, label);
     const abs = this.abs(rel);
+    const meta = entryMeta(h, 0o777);
+    if (this.parallel && this.fresh.has(parentOf(rel)) && !this.made.has(rel) && !this.parallel.pending.has(rel)) {
+      this.noteWritten(rel);
+      const chown = !this.chownRefused && !(meta.uid === this.euid && meta.gid === this.egid);
+      const owner = chown ? { uid: meta.uid, gid: meta.gid, strict: this.opts.ownership } : undefined;
+      await this.parallel.submit(rel, parentOf(rel), label, { kind: 'symlink', target, path: abs, openMode: 0, chmod: undefined, owner, atime: meta.atime, mtime: meta.mtime }, undefined, (f) => this.writerError(f));
+      return;
+    }
+    await this.parentLanded(rel);
     await this.replacing(rel, () => fs.symlinkSync(target, abs));
     this.noteWritten(rel);
-    const meta = entryMeta(h, 0o777);
     this.chown(label, meta.uid, meta.gid, () => fs.lchownSync(abs, meta.uid, meta.gid));
     fs.lutimesSync(abs, meta.atime, meta.mtime);
   }
@@ -511,6 +635,7 @@ class LayerWriter {
     if (targetRel === rel) return;
     const abs = this.abs(rel);
     const targetAbs = this.abs(targetRel);
+    if (this.parallel && this.parallel.pending.size > 0) await this.settle(); // the target may be in flight
     const st = fs.lstatSync(targetAbs, { throwIfNoEntry: false });
     if (st === undefined) throw missing();
     if (st.isDirectory()) throw invalid(`layer hard link ${label} points to ${quote(linkname)}, which is a directory`);
@@ -530,6 +655,7 @@ class LayerWriter {
     this.ensureDir(parentOf(rel), true, label);
     const abs = this.abs(rel);
     await this.removePath(rel);
+    await this.parentLanded(rel);
     const meta = entryMeta(h, 0o644);
     const mode = meta.mode.toString(8);
     if (h.type === 'fifo') {
@@ -574,6 +700,7 @@ class LayerWriter {
   }
 
   private async opaque(dirRel: string, label: string): Promise<void> {
+    await this.settle();
     if (this.opts.whiteouts === 'overlay') {
       this.ensureDir(dirRel, true, label);
       this.overlayOpaque.add(dirRel);
@@ -600,6 +727,7 @@ class LayerWriter {
 
   /** After the last entry: overlay whiteouts, opaque markers, directory owners, modes and times, then xattrs. */
   async finish(): Promise<RefusedXattr[]> {
+    await this.settle();
     if (this.overlayWhiteouts.size > 0) await createOverlayWhiteouts([...this.overlayWhiteouts].map((rel) => this.abs(rel)));
     if (this.overlayOpaque.size > 0) await markOverlayOpaque([...this.overlayOpaque].map((rel) => this.abs(rel)));
     // Deepest first, so a restrictive parent mode cannot lock us out of its children.
@@ -658,9 +786,11 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
 
   targetDir = path.resolve(targetDir);
   let rootStat;
+  let rootEmpty: boolean;
   try {
     await fsp.mkdir(targetDir, { recursive: true, mode: 0o755 });
     rootStat = await fsp.stat(targetDir);
+    rootEmpty = rootStat.isDirectory() && (await fsp.readdir(targetDir)).length === 0;
   } catch (err) {
     source.destroy();
     throw new EngineError('internal', `cannot use ${quote(targetDir)} as a layer directory: ${errMessage(err)}`, { cause: err });
@@ -669,6 +799,8 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
     source.destroy();
     throw invalid(`layer target ${quote(targetDir)} is not a directory`);
   }
+  // An empty root without setgid (a snapshot's new directory): its new files may go to writer threads.
+  const rootFresh = rootEmpty && (rootStat.mode & 0o2000) === 0;
 
   let head: Buffer;
   let ended: boolean;
@@ -702,13 +834,14 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
   let size = 0;
   const scannerChoice = opts.tarScanner ?? defaultTarScanner();
   if (scannerChoice !== 'tar-stream') {
-    const writer = new LayerWriter(targetDir, { uid: rootStat.uid, gid: rootStat.gid }, opts);
+    const writer = new LayerWriter(targetDir, { uid: rootStat.uid, gid: rootStat.gid }, opts, rootFresh);
     const engine = scannerChoice === 'wasm' ? new TarScanWasm() : new TarScanJs();
     try {
       await applyScanned(input, engine, (chunk) => { hash.update(chunk); size += chunk.length; opts.onBytes?.(size); }, (h, payload) => writer.entry(h as TarHeader, payload));
     } catch (err) {
       decompressor?.destroy();
       source.destroy();
+      await writer.abandon();
       const code = errCode(err);
       if (decompressor && typeof code === 'string' && /^(Z_|ZSTD_|ERR_ZSTD)/.test(code)) throw invalid(`layer is not a valid ${compression} stream: ${errMessage(err)}`);
       throw err;
@@ -731,7 +864,7 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
     source.destroy();
   };
 
-  const writer = new LayerWriter(targetDir, { uid: rootStat.uid, gid: rootStat.gid }, opts);
+  const writer = new LayerWriter(targetDir, { uid: rootStat.uid, gid: rootStat.gid }, opts, rootFresh);
 
   let current: Promise<void> = Promise.resolve();
   extract.on('entry', (header, stream, next) => {
@@ -792,7 +925,10 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
   await extractClosed;
   await current; // an entry may still be finishing a filesystem call after a failure
   if (!failed && !tarFinished) fail(invalid('layer is not a valid tar archive: it ended early'));
-  if (failed) throw failure;
+  if (failed) {
+    await writer.abandon();
+    throw failure;
+  }
 
   const refusedXattrs = await writer.finish();
   return { diffId: `sha256:${hash.digest('hex')}`, size, skipped: writer.skipped, refusedXattrs };

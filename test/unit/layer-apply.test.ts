@@ -609,3 +609,83 @@ test.serial('gzip layers give the same tree and diff ID through igzip/pigz and t
   t.is(results[1]!.result.diffId, results[0]!.result.diffId);
   t.deepEqual(results[1]!.files, results[0]!.files);
 });
+
+/** Type, mode, mtime, content or link target, and hard-link groups of every path under `root`. */
+function describeTree(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const inodes = new Map<number, string>();
+  const walk = (rel: string) => {
+    for (const name of fs.readdirSync(path.join(root, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const p = path.join(root, r);
+      const st = fs.lstatSync(p);
+      const base = `${(st.mode & 0o7777).toString(8)} ${Math.floor(st.mtimeMs / 1000)}`;
+      if (st.isDirectory()) {
+        out[r] = `dir ${base}`;
+        walk(r);
+      } else if (st.isSymbolicLink()) out[r] = `symlink -> ${fs.readlinkSync(p)}`;
+      else if (!st.isFile()) out[r] = `special ${base}`;
+      else {
+        const first = inodes.get(st.ino);
+        if (first === undefined) inodes.set(st.ino, r);
+        out[r] = `file ${base} ${fs.readFileSync(p, 'utf8')}${first ? ` (same file as ${first})` : ''}`;
+      }
+    }
+  };
+  walk('');
+  return out;
+}
+
+test.serial('writer threads: a layer comes out the same as with every file written in order, whatever follows a file still in flight', async (t) => {
+  const entries: Entry[] = [{ name: 'd/', type: 'directory', mode: 0o755, mtime: T(1_000_000) }];
+  for (let i = 0; i < 300; i++) entries.push({ name: `d/f${i}`, content: `content ${i}`, mode: i % 2 ? 0o644 : 0o4755, mtime: T(2_000_000 + i) });
+  entries.push(
+    { name: 'd/link', type: 'link', linkname: 'd/f299' }, // a hard link to the file just written
+    { name: 'd/f5', content: 'second', mode: 0o600 }, // a duplicate: the later one wins
+    { name: 'd/f9', type: 'directory', mode: 0o750, mtime: T(3_000_000) }, // a directory replaces a file
+    { name: 'd/f9/inner', content: 'inner' },
+    { name: 'd/f11', type: 'symlink', linkname: 'elsewhere' }, // a symlink replaces a file
+    { name: 'd/f13/', type: 'directory', mode: 0o755 },
+    { name: 'e/', type: 'directory', mode: 0o711, mtime: T(4_000_000) },
+    { name: 'e/big', content: Buffer.alloc(300 * 1024, 'b'), mode: 0o640 }, // written by this thread, in a directory in flight
+    { name: 'e/x/y/z', content: 'deep' }, // implicit directories below one in flight
+    { name: 'e/fifo', type: 'fifo', mode: 0o600 },
+  );
+  const tar = await makeTar(entries);
+  const trees: Array<Record<string, string>> = [];
+  const saved = process.env.ROOST_LAYER_WRITERS;
+  try {
+    for (const writers of ['0', '2']) {
+      process.env.ROOST_LAYER_WRITERS = writers;
+      const { root } = await sandbox(t);
+      await applyLayer(streamOf(tar), root, DELETE);
+      trees.push(describeTree(root));
+    }
+    // A file still in flight is no directory: the same one-line refusal as when it is on disk.
+    for (const writers of ['0', '2']) {
+      process.env.ROOST_LAYER_WRITERS = writers;
+      const { root } = await sandbox(t);
+      await rejectsInvalid(t, applyLayer(streamOf(await makeTar([{ name: 'a', content: 'file' }, { name: 'a/b', content: 'x' }])), root, DELETE), /needs "a" to be a directory/);
+      const other = await sandbox(t);
+      await rejectsInvalid(t, applyLayer(streamOf(await makeTar([{ name: 'l', type: 'symlink', linkname: other.outside }, { name: 'l/planted', content: 'x' }])), other.root, DELETE), /traverses a symlink at "l"/);
+      t.false(fs.existsSync(path.join(other.outside, 'planted')));
+    }
+  } finally {
+    if (saved === undefined) delete process.env.ROOST_LAYER_WRITERS;
+    else process.env.ROOST_LAYER_WRITERS = saved;
+  }
+  const [sequential, parallel] = trees as [Record<string, string>, Record<string, string>];
+  // Directories no entry names get the time they were made.
+  for (const tree of trees) for (const implicit of ['e/x', 'e/x/y']) tree[implicit] = tree[implicit]!.replace(/ \d+$/, '');
+  t.deepEqual(parallel, sequential);
+  t.is(parallel['e/x/y'], 'dir 755');
+  t.regex(parallel['d/f5']!, /^file 600 \d+ second$/);
+  t.regex(parallel['d/link']!, /content 299 \(same file as d\/f299\)$/);
+  t.regex(parallel['d/f8']!, /^file 4755 2000008 content 8$/);
+  t.regex(parallel['d/f9']!, /^dir 750 3000000$/);
+  t.is(parallel['d/f11'], 'symlink -> elsewhere');
+  t.is(Object.keys(parallel).filter((k) => /^d\/f\d+$/.test(k)).length, 300);
+  t.regex(parallel['e']!, /^dir 711 4000000$/);
+  t.regex(parallel['e/big']!, /^file 640 \d+ b{307200}$/);
+  t.regex(parallel['e/x/y/z']!, /^file 644 \d+ deep$/);
+});
