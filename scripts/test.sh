@@ -44,6 +44,8 @@ extra=$(mktemp)
     echo "not ok - a second user reached the socket or the store"
   fi
   for f in daemon.pid bridge-uplink.pid pause.pid; do [ -f "$rt/roost/$f" ] && kill -9 "$(cat "$rt/roost/$f")" 2>/dev/null; done
+  # A daemon killed while it still started the bridge's uplink leaves it without a pid file.
+  pkill -KILL -u "$test_user" -f "$rt/roost/networks-netns" 2>/dev/null
   archive=$(mktemp --suffix=.tar) && "$repo/scripts/make-busybox-image.sh" "$archive" >/dev/null && chmod 644 "$archive"
   "$repo/test/root/single-id-check.sh" "$other_user" "$work" "$archive"
   rm -f "$archive"

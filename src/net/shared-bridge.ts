@@ -85,8 +85,30 @@ export class SharedBridge {
     if (!this.uplinkAlive()) await this.startUplink();
   }
 
-  private startUplink(): Promise<number> {
+  private async startUplink(): Promise<number> {
+    await this.endOrphanUplinks();
     return startSlirp(this.holder, {}, this.pidFile, path.join(this.runDir, 'bridge-uplink.sock'), path.join(this.runDir, 'bridge-uplink.log'));
+  }
+
+  /**
+   * A daemon killed while it started the bridge's uplink leaves a slirp4netns without a pid file; it holds
+   * the namespace's tap0, so a new one could not start. Any slirp4netns of this user naming this namespace
+   * is ended first (its tap0 goes with it).
+   */
+  private async endOrphanUplinks(): Promise<void> {
+    const uid = process.getuid?.();
+    let ended = false;
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+      try {
+        if (fs.statSync(`/proc/${entry}`).uid !== uid) continue;
+        const args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+        if (!args[0]?.endsWith('slirp4netns') || !args.includes(this.holder)) continue;
+        process.kill(Number(entry), 'SIGKILL');
+        ended = true;
+      } catch { /* gone meanwhile, or not ours */ }
+    }
+    if (ended) await new Promise((resolve) => setTimeout(resolve, 100));
   }
 
   private inHolder(command: string, args: string[], input?: string): Promise<string> {

@@ -25,5 +25,6 @@ else
 fi
 [ -n "$fuse_mode" ] && chmod "$fuse_mode" /dev/fuse
 for f in daemon.pid bridge-uplink.pid pause.pid; do [ -f "$rt/roost/$f" ] && kill -9 "$(cat "$rt/roost/$f")" 2>/dev/null; done
+pkill -KILL -u "$user" -f "$rt/roost/networks-netns" 2>/dev/null
 rm -rf "$rt/roost" "$(getent passwd "$user" | cut -d: -f6)/.local/share/roost"
 exit 0
