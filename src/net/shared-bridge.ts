@@ -5,6 +5,7 @@ import { runCommand } from '../util/exec.js';
 import { unavailable } from '../util/errors.js';
 import { findExecutable, findSystemExecutable } from '../util/find-executable.js';
 import { startSlirp } from './slirp-uplink.js';
+import { intToIp, ipToInt, parseSubnet } from './user-networks.js';
 
 /**
  * The default network as one bridge with one way out, as Docker's `bridge` is: every container's namespace
@@ -17,16 +18,8 @@ import { startSlirp } from './slirp-uplink.js';
 export const bridgeName = 'roost0';
 export const bridgeSubnet = '10.88.0.0/16';
 export const bridgeGateway = '10.88.0.1';
-const prefix = 16;
+const { base, prefix, size } = parseSubnet(bridgeSubnet);
 const mtu = '65520';
-
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
-}
-
-function intToIp(n: number): string {
-  return [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join('.');
-}
 
 /** The nftables ruleset of the networks' namespace: the bridge's way out, and nothing else routed to or from it. */
 function ruleset(): string {
@@ -53,7 +46,7 @@ function ruleset(): string {
 export class SharedBridge {
   private ready: Promise<void> | undefined;
   private readonly inUse = new Set<number>();
-  private next = ipToInt(bridgeGateway) + 1;
+  private next = base + 2;
   private readonly pidFile: string;
 
   /**
@@ -149,8 +142,9 @@ export class SharedBridge {
   }
 
   private allocate(): string {
-    const first = ipToInt(bridgeGateway) + 1;
-    const last = ipToInt(bridgeGateway) + (2 ** (32 - prefix)) - 3;
+    // After the gateway (base + 1), up to the last before the broadcast address.
+    const first = base + 2;
+    const last = base + size - 2;
     for (let i = 0; i <= last - first; i++) {
       const candidate = this.next > last ? first : this.next;
       this.next = candidate + 1;

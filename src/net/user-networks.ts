@@ -85,12 +85,12 @@ export const predefinedNetworks = ['bridge', 'host', 'none'];
 
 const namePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-function ipToInt(ip: string): number {
+export function ipToInt(ip: string): number {
   const parts = ip.split('.').map(Number);
   if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw invalid(`invalid IPv4 address ${JSON.stringify(ip)}`);
   return ((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!;
 }
-const intToIp = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+export const intToIp = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 
 export function parseSubnet(cidr: string): { base: number; prefix: number; size: number } {
   const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(cidr);
