@@ -5,6 +5,7 @@ import path from 'node:path';
 import { unavailable } from '../util/errors.js';
 import { forwardedPorts, forwarderPidFile, portForwards, startPortForwarder } from './port-forwarder.js';
 import { bridgeName, bridgeSubnet, SharedBridge } from './shared-bridge.js';
+import { slirpGuestAddress } from './slirp-uplink.js';
 import { chooseUplink, createNetns, removeNetns, startUplink, stopUplink, type UplinkName } from './uplink.js';
 
 /** Where a container's network namespace and its uplink's pid file are (recorded for cleanup). */
@@ -114,15 +115,13 @@ export class ContainerNetworks {
     this.spare = this.prepare(dir, {}).then((a) => ({ ...a, ownDir: dir }), () => undefined);
   }
 
-  /** Publishes the ports of a namespace that has its place already (a spare's, or a bridge one's). */
+  /**
+   * Publishes the ports of a namespace that has its place already (on the bridge, or a slirp4netns spare's;
+   * a pasta spare takes no ports): roost-portfwd to the container's address there.
+   */
   private async publish(attachment: NetworkAttachment, dir: string, ports: PublishedPorts): Promise<void> {
-    if (attachment.bridgeIp) {
-      const forwarded = forwardedPorts(ports);
-      if (forwarded.length) await startPortForwarder(attachment.nsFile, forwarded, attachment.bridgeIp, forwarderPidFile(dir));
-    } else {
-      const { publishSlirpPorts } = await import('./slirp-uplink.js');
-      await publishSlirpPorts(path.join(dir, 'slirp.sock'), attachment.nsFile, ports);
-    }
+    const forwarded = forwardedPorts(ports);
+    if (forwarded.length) await startPortForwarder(attachment.nsFile, forwarded, attachment.bridgeIp ?? slirpGuestAddress, forwarderPidFile(dir));
   }
 
   /**

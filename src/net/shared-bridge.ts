@@ -80,7 +80,7 @@ export class SharedBridge {
 
   private async startUplink(): Promise<number> {
     await this.endOrphanUplinks();
-    return startSlirp(this.holder, {}, this.pidFile, path.join(this.runDir, 'bridge-uplink.sock'), path.join(this.runDir, 'bridge-uplink.log'));
+    return startSlirp(this.holder, this.pidFile, path.join(this.runDir, 'bridge-uplink.log'));
   }
 
   /**

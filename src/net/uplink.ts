@@ -5,7 +5,7 @@ import { runCommand } from '../util/exec.js';
 import { unavailable } from '../util/errors.js';
 import { findExecutable } from '../util/find-executable.js';
 import type { PortBinding } from '../engine/container-types.js';
-import { forwarderPidFile, portForwards, startPortForwarder } from './port-forwarder.js';
+import { forwardedPorts, forwarderPidFile, portForwards, startPortForwarder, type PortForward } from './port-forwarder.js';
 
 /** Asks the kernel for a free port, for `-p 80` (random host port) as Docker does. */
 async function freePort(host: string, proto: string): Promise<number> {
@@ -119,19 +119,27 @@ export function chooseUplink(env: NodeJS.ProcessEnv = process.env): UplinkName {
  */
 export async function startUplink(uplink: UplinkName, nsFile: string, bindings: Record<string, Array<{ HostIp: string; HostPort: string }>>, runDir: string, hostLoopback = false): Promise<void> {
   const pidFile = path.join(runDir, 'uplink.pid');
+  let forwarded: PortForward[];
+  let target: string;
   if (uplink === 'slirp4netns') {
-    const { startSlirp } = await import('./slirp-uplink.js');
-    await startSlirp(nsFile, bindings, pidFile, path.join(runDir, 'slirp.sock'), path.join(runDir, 'slirp.log'), hostLoopback);
+    const { slirpGuestAddress, startSlirp } = await import('./slirp-uplink.js');
+    await startSlirp(nsFile, pidFile, path.join(runDir, 'slirp.log'), hostLoopback);
+    // Not slirp4netns's own forwarding: its userspace TCP is several times slower than roost-portfwd's
+    // splice, and with --disable-host-loopback its UDP forwarding drops the container's replies.
+    forwarded = forwardedPorts(bindings);
+    target = slirpGuestAddress;
   } else {
+    // pasta forwards the TCP ports itself (spliced); it gives the namespace the host's addresses, so its
+    // loopback is the one address known to be the container's.
     await startPasta(nsFile, bindings, pidFile);
-    const udp = portForwards(bindings, 'udp');
-    try {
-      // pasta gives the namespace the host's addresses: its loopback is the one address known to be the container's.
-      if (udp.length) await startPortForwarder(nsFile, udp, '127.0.0.1', forwarderPidFile(runDir));
-    } catch (err) {
-      stopUplink(pidFile);
-      throw err;
-    }
+    forwarded = portForwards(bindings, 'udp');
+    target = '127.0.0.1';
+  }
+  try {
+    if (forwarded.length) await startPortForwarder(nsFile, forwarded, target, forwarderPidFile(runDir));
+  } catch (err) {
+    stopUplink(pidFile);
+    throw err;
   }
 }
 
