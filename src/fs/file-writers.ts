@@ -44,6 +44,11 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+// A refused chown (EPERM, EINVAL: an id outside the mapping) is passed over unless ownership is required.
+function own(j, chown) {
+  try { chown(j.owner.uid, j.owner.gid); }
+  catch (e) { if (j.owner.strict || (e.code !== 'EPERM' && e.code !== 'EINVAL')) throw Object.assign(e, { step: 'chown' }); }
+}
 parentPort.on('message', ({ jobs, buffer }) => {
   const bytes = new Uint8Array(buffer);
   const results = [];
@@ -53,9 +58,7 @@ parentPort.on('message', ({ jobs, buffer }) => {
       if (j.kind === 'dir') {
         fs.mkdirSync(j.path, j.openMode);
         if (j.owner) {
-          step = 'chown';
-          try { fs.lchownSync(j.path, j.owner.uid, j.owner.gid); }
-          catch (e) { if (j.owner.strict || (e.code !== 'EPERM' && e.code !== 'EINVAL')) throw e; }
+          own(j, (uid, gid) => fs.lchownSync(j.path, uid, gid));
           step = 'write';
         }
         if (j.chmod !== undefined) fs.chmodSync(j.path, j.chmod); // a directory this thread just made
@@ -65,9 +68,7 @@ parentPort.on('message', ({ jobs, buffer }) => {
       if (j.kind === 'symlink') {
         fs.symlinkSync(j.target, j.path);
         if (j.owner) {
-          step = 'chown';
-          try { fs.lchownSync(j.path, j.owner.uid, j.owner.gid); }
-          catch (e) { if (j.owner.strict || (e.code !== 'EPERM' && e.code !== 'EINVAL')) throw e; }
+          own(j, (uid, gid) => fs.lchownSync(j.path, uid, gid));
           step = 'write';
         }
         fs.lutimesSync(j.path, j.atime, j.mtime);
@@ -79,9 +80,7 @@ parentPort.on('message', ({ jobs, buffer }) => {
       try {
         for (let off = 0; off < j.length; ) off += fs.writeSync(fd, bytes, j.offset + off, j.length - off);
         if (j.owner) {
-          step = 'chown';
-          try { fs.fchownSync(fd, j.owner.uid, j.owner.gid); }
-          catch (e) { if (j.owner.strict || (e.code !== 'EPERM' && e.code !== 'EINVAL')) throw e; }
+          own(j, (uid, gid) => fs.fchownSync(fd, uid, gid));
           step = 'write';
         }
         if (j.chmod !== undefined) fs.fchmodSync(fd, j.chmod);
@@ -91,7 +90,7 @@ parentPort.on('message', ({ jobs, buffer }) => {
       }
       results.push(null);
     } catch (e) {
-      results.push({ step, code: e && e.code, message: String(e && e.message || e) });
+      results.push({ step: (e && e.step) || step, code: e && e.code, message: String(e && e.message || e) });
     }
   }
   parentPort.postMessage({ results, buffer }, [buffer]);
