@@ -379,24 +379,20 @@ async function sha256File(file) {
 const TAR_FLAGS = ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=2024-01-01 00:00:00'];
 
 /**
- * A docker-archive: the busybox image from scripts/make-busybox-image.sh plus a second layer holding
- * BIG_LAYER_BYTES of random (incompressible) files, with the config's diff_ids, history and manifest to match.
+ * A docker-archive at `out`: `baseArchive` (the busybox image) plus one layer of what `fill` puts in a fresh
+ * root directory, with the config's diff_ids, history and manifest to match, tagged `repoTag`. Returns its size.
  */
-async function makeBigArchive(baseArchive, workDir, out) {
-  const dir = path.join(workDir, 'big-archive');
-  const rootfs = path.join(workDir, 'big-rootfs');
+async function archiveWithLayer(baseArchive, workDir, name, out, repoTag, createdBy, fill) {
+  const dir = path.join(workDir, `${name}-archive`);
+  const rootfs = path.join(workDir, `${name}-rootfs`);
   fs.mkdirSync(dir, { recursive: true });
-  fs.mkdirSync(path.join(rootfs, 'bench-data'), { recursive: true });
+  fs.mkdirSync(rootfs, { recursive: true });
   try {
+    await fill(rootfs);
     await check('tar', ['-xf', baseArchive, '-C', dir]);
     const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
     const baseConfigFile = manifest[0].Config;
     const config = JSON.parse(fs.readFileSync(path.join(dir, baseConfigFile), 'utf8'));
-    for (let i = 0, written = 0; written < BIG_LAYER_BYTES; i++) {
-      const size = Math.min(BIG_FILE_BYTES, BIG_LAYER_BYTES - written);
-      fs.writeFileSync(path.join(rootfs, 'bench-data', `blob-${String(i).padStart(3, '0')}.bin`), crypto.randomBytes(size));
-      written += size;
-    }
     const layerTmp = path.join(dir, 'layer.tar');
     await check('tar', [...TAR_FLAGS, '-C', rootfs, '-cf', layerTmp, '.']);
     fs.rmSync(rootfs, { recursive: true, force: true });
@@ -404,12 +400,12 @@ async function makeBigArchive(baseArchive, workDir, out) {
     fs.mkdirSync(path.join(dir, diffId));
     fs.renameSync(layerTmp, path.join(dir, diffId, 'layer.tar'));
     config.rootfs.diff_ids.push(`sha256:${diffId}`);
-    config.history = [...(config.history ?? []), { created: '2024-01-01T00:00:00Z', created_by: `bench/run.js: ${BIG_LAYER_BYTES} bytes of random data in /bench-data` }];
+    config.history = [...(config.history ?? []), { created: '2024-01-01T00:00:00Z', created_by: `bench/run.js: ${createdBy}` }];
     const configText = JSON.stringify(config);
     const configId = crypto.createHash('sha256').update(configText).digest('hex');
     fs.writeFileSync(path.join(dir, `${configId}.json`), configText);
     fs.rmSync(path.join(dir, baseConfigFile));
-    manifest[0] = { Config: `${configId}.json`, RepoTags: [BIG_IMAGE], Layers: [...manifest[0].Layers, `${diffId}/layer.tar`] };
+    manifest[0] = { Config: `${configId}.json`, RepoTags: [repoTag], Layers: [...manifest[0].Layers, `${diffId}/layer.tar`] };
     fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
     await check('tar', [...TAR_FLAGS, '-C', dir, '-cf', out, '.']);
   } finally {
@@ -417,6 +413,18 @@ async function makeBigArchive(baseArchive, workDir, out) {
     fs.rmSync(rootfs, { recursive: true, force: true });
   }
   return fs.statSync(out).size;
+}
+
+/** The busybox image plus a layer holding BIG_LAYER_BYTES of random (incompressible) files in /bench-data. */
+function makeBigArchive(baseArchive, workDir, out) {
+  return archiveWithLayer(baseArchive, workDir, 'big', out, BIG_IMAGE, `${BIG_LAYER_BYTES} bytes of random data in /bench-data`, async (rootfs) => {
+    fs.mkdirSync(path.join(rootfs, 'bench-data'));
+    for (let i = 0, written = 0; written < BIG_LAYER_BYTES; i++) {
+      const size = Math.min(BIG_FILE_BYTES, BIG_LAYER_BYTES - written);
+      fs.writeFileSync(path.join(rootfs, 'bench-data', `blob-${String(i).padStart(3, '0')}.bin`), crypto.randomBytes(size));
+      written += size;
+    }
+  });
 }
 
 async function duBytes(dir) {
@@ -1341,12 +1349,9 @@ function freeLoopbackPort() {
  * A docker-archive of the busybox image plus a layer with the host's /usr/bin/iperf3 and the shared libraries
  * `ldd` lists for it (at the paths ldd names, the dynamic loader included), made offline.
  */
-async function makeIperfArchive(baseArchive, workDir, out) {
-  const dir = path.join(workDir, 'iperf-archive');
-  const rootfs = path.join(workDir, 'iperf-rootfs');
-  fs.mkdirSync(dir, { recursive: true });
-  try {
-    const iperf = '/usr/bin/iperf3';
+function makeIperfArchive(baseArchive, workDir, out) {
+  const iperf = '/usr/bin/iperf3';
+  return archiveWithLayer(baseArchive, workDir, 'iperf', out, NET_IMAGE, `${iperf} and its libraries from the host`, async (rootfs) => {
     const ldd = await check('ldd', [iperf]);
     const libs = [...ldd.stdout.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)].map((m) => m[1]);
     if (!libs.some((l) => l.includes('libiperf'))) throw new Error(`ldd ${iperf} lists no libiperf: ${ldd.stdout.trim()}`);
@@ -1356,28 +1361,7 @@ async function makeIperfArchive(baseArchive, workDir, out) {
       fs.copyFileSync(fs.realpathSync(file), dest);
       fs.chmodSync(dest, 0o755);
     }
-    await check('tar', ['-xf', baseArchive, '-C', dir]);
-    const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
-    const baseConfigFile = manifest[0].Config;
-    const config = JSON.parse(fs.readFileSync(path.join(dir, baseConfigFile), 'utf8'));
-    const layerTmp = path.join(dir, 'layer.tar');
-    await check('tar', [...TAR_FLAGS, '-C', rootfs, '-cf', layerTmp, '.']);
-    const diffId = await sha256File(layerTmp);
-    fs.mkdirSync(path.join(dir, diffId));
-    fs.renameSync(layerTmp, path.join(dir, diffId, 'layer.tar'));
-    config.rootfs.diff_ids.push(`sha256:${diffId}`);
-    config.history = [...(config.history ?? []), { created: '2024-01-01T00:00:00Z', created_by: `bench/run.js: ${iperf} and its libraries from the host` }];
-    const configText = JSON.stringify(config);
-    const configId = crypto.createHash('sha256').update(configText).digest('hex');
-    fs.writeFileSync(path.join(dir, `${configId}.json`), configText);
-    fs.rmSync(path.join(dir, baseConfigFile));
-    manifest[0] = { Config: `${configId}.json`, RepoTags: [NET_IMAGE], Layers: [...manifest[0].Layers, `${diffId}/layer.tar`] };
-    fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
-    await check('tar', [...TAR_FLAGS, '-C', dir, '-cf', out, '.']);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.rmSync(rootfs, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Parses `iperf3 -J` output: the receiver's bits per second, in Gbit/s. */
