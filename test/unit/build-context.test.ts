@@ -3,8 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { extract, pack, type Headers } from 'tar-stream';
+import { pack, type Headers } from 'tar-stream';
 import { BuildContext } from '../../src/build/build-context.js';
+import { readTar } from '../helpers/tar-read.js';
 
 type Entry = Partial<Headers> & { name: string; content?: string };
 
@@ -27,16 +28,8 @@ async function contextOf(t: { teardown(f: () => void): void }, entries: Entry[],
 }
 
 async function listing(tar: Readable): Promise<string[]> {
-  const found: string[] = [];
-  const ex = extract();
-  tar.pipe(ex);
-  for await (const entry of ex) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry) chunks.push(chunk as Buffer);
-    const h = entry.header;
-    found.push(`${h.name} ${h.type} ${(h.mode! & 0o7777).toString(8)}${h.type === 'symlink' ? ` -> ${h.linkname}` : ''}${h.type === 'file' ? ` ${Buffer.concat(chunks).toString()}` : ''}`);
-  }
-  return found;
+  return (await readTar(tar)).map(({ header: h, content }) =>
+    `${h.name} ${h.type} ${(h.mode! & 0o7777).toString(8)}${h.type === 'symlink' ? ` -> ${h.linkname}` : ''}${h.type === 'file' ? ` ${content.toString()}` : ''}`);
 }
 
 const tree: Entry[] = [

@@ -4,12 +4,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { extract as tarExtract, pack as tarPack } from 'tar-stream';
+import { pack as tarPack } from 'tar-stream';
 import { archiveAt, decompressed, isTarHeader, localArchive } from '../../src/build/add-sources.js';
 import { sniffCompression as compressionOf } from '../../src/fs/decompress.js';
 import { checkPlatform, platformArgs } from '../../src/build/platform.js';
 import { missingPart, removeStub, runMounts } from '../../src/build/run-mounts.js';
 import { hostPlatform } from '../../src/registry/manifests.js';
+import { readTar } from '../helpers/tar-read.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'roost-build-unit-'));
 
@@ -39,15 +40,7 @@ test('local archives are recognised by content in every compression ADD unpacks;
 });
 
 async function entries(tar: Readable): Promise<Array<[string, string | undefined, number]>> {
-  const extract = tarExtract();
-  tar.on('error', (err) => extract.destroy(err));
-  tar.pipe(extract as unknown as NodeJS.WritableStream);
-  const out: Array<[string, string | undefined, number]> = [];
-  for await (const entry of extract) {
-    out.push([entry.header.name, entry.header.linkname ?? undefined, entry.header.uid ?? -1]);
-    entry.resume();
-  }
-  return out;
+  return (await readTar(tar)).map(({ header }) => [header.name, header.linkname ?? undefined, header.uid ?? -1]);
 }
 
 function archive(names: Array<{ name: string; type?: 'file' | 'directory' | 'link'; linkname?: string }>): Readable {

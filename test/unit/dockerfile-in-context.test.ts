@@ -2,8 +2,9 @@ import test from 'ava';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { extract, pack } from 'tar-stream';
+import { pack } from 'tar-stream';
 import { BuildContext } from '../../src/build/build-context.js';
+import { readTar } from '../helpers/tar-read.js';
 import { removeIgnoredBuildFiles, shownDockerfileName, terminatedTar } from '../../src/build/dockerfile-in-context.js';
 
 async function tarOf(files: Record<string, string>): Promise<Buffer> {
@@ -16,15 +17,7 @@ async function tarOf(files: Record<string, string>): Promise<Buffer> {
 }
 
 async function names(body: Readable): Promise<string[]> {
-  const found: string[] = [];
-  const ex = extract();
-  body.pipe(ex);
-  for await (const entry of ex) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry) chunks.push(chunk as Buffer);
-    found.push(`${entry.header.name}=${Buffer.concat(chunks).toString()}`);
-  }
-  return found;
+  return (await readTar(body)).map(({ header, content }) => `${header.name}=${content.toString()}`);
 }
 
 test('a context tar that stops after its last entry\'s data (the docker CLI with an added Dockerfile) reads whole; a complete one too', async (t) => {

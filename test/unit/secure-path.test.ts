@@ -8,6 +8,7 @@ import { pack } from 'tar-stream';
 import { archivePath, changes, cleanContainerPath, extractInto, goBase, goFileMode, MAX_SYMLINKS, resolveInRoot, statPath } from '../../src/engine/container-files.js';
 import { applyLayer } from '../../src/fs/layer-apply.js';
 import { EngineError } from '../../src/util/errors.js';
+import { readTar } from '../helpers/tar-read.js';
 
 /** A fake container root with hostile symlinks, and a directory beside it standing for the host. */
 async function sandbox(t: ExecutionContext): Promise<{ root: string; host: string }> {
@@ -94,15 +95,7 @@ test('statPath reports Go file modes and the resolved link target', async (t) =>
 });
 
 async function tarEntries(stream: Readable): Promise<string[]> {
-  const { extract } = await import('tar-stream');
-  const ex = extract();
-  const names: string[] = [];
-  stream.pipe(ex as unknown as NodeJS.WritableStream);
-  for await (const entry of ex) {
-    names.push(entry.header.type === 'symlink' ? `${entry.header.name} -> ${entry.header.linkname}` : entry.header.name);
-    entry.resume();
-  }
-  return names;
+  return (await readTar(stream)).map(({ header }) => (header.type === 'symlink' ? `${header.name} -> ${header.linkname}` : header.name));
 }
 
 test('archivePath names entries like Docker and stores inner symlinks as links', async (t) => {

@@ -1,19 +1,11 @@
 import test from 'ava';
-import { extract } from 'tar-stream';
 import { TarOut } from '../../src/fs/tar-out.js';
 import { xattrsFromPax } from '../../src/fs/pax-xattrs.js';
+import { readTar } from '../helpers/tar-read.js';
 
 async function read(out: TarOut): Promise<Array<Record<string, unknown>>> {
-  const found: Array<Record<string, unknown>> = [];
-  const ex = extract();
-  out.stream.pipe(ex);
-  for await (const entry of ex) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of entry) chunks.push(chunk as Buffer);
-    const h = entry.header;
-    found.push({ name: h.name, type: h.type, mode: h.mode, uid: h.pax?.uid ?? h.uid, size: h.size, linkname: h.linkname ?? undefined, content: Buffer.concat(chunks).toString(), mtime: h.mtime?.getTime() });
-  }
-  return found;
+  return (await readTar(out.stream)).map(({ header: h, content }) =>
+    ({ name: h.name, type: h.type, mode: h.mode, uid: h.pax?.uid ?? h.uid, size: h.size, linkname: h.linkname ?? undefined, content: content.toString(), mtime: h.mtime?.getTime() }));
 }
 
 test('TarOut writes what tar readers read back: long and non-ASCII names, links, large ids, PAX records', async (t) => {
