@@ -9,6 +9,14 @@ import { asEngineError, EngineError, invalid } from '../util/errors.js';
 const cliDir = typeof __filename === 'string' ? path.dirname(__filename) : path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist');
 const scriptPath = path.resolve(cliDir, '..', 'bin', 'roost.js');
 const daemonEntry = pathToFileURL(path.join(cliDir, 'daemon', 'entry.js')).href;
+const daemonUsage = `Usage:  roost daemon [--detach]
+
+Run this user's engine in the foreground (the CLI starts it in the background when its socket does not
+answer). It serves the Docker Engine API on $XDG_RUNTIME_DIR/roost/roost.sock; SIGTERM or SIGINT stop it.
+
+Options:
+      --detach   Return once the socket answers, the engine left running in the background
+`;
 
 /** Docker's management-command spellings that map onto the flat commands. */
 const aliases: Record<string, string> = {
@@ -61,6 +69,12 @@ async function main(argv: string[]): Promise<number> {
   try {
     const name = argv[0];
     if (name === 'daemon') {
+      if (argv.includes('--help') || argv.includes('-h')) {
+        process.stdout.write(daemonUsage);
+        return 0;
+      }
+      const unknown = argv.slice(1).find((a) => a !== '--detach' && a !== '--in-namespace');
+      if (unknown !== undefined) throw invalid(`unknown ${unknown.startsWith('-') ? 'flag' : 'argument'} for roost daemon: ${unknown}`, "See 'roost daemon --help'.");
       const { runDaemonInside, runDaemonOutside } = (await import(daemonEntry)) as typeof import('../daemon/run-daemon.js');
       return argv.includes('--in-namespace') ? await runDaemonInside() : await runDaemonOutside(scriptPath, { detach: argv.includes('--detach') });
     }

@@ -117,6 +117,9 @@ test('a systemctl that refuses to enable fails install with its one-line reason;
     [['system', 'service'], 'roost: "roost system service" requires a subcommand: install, uninstall'],
     [['system', 'service', 'install', 'extra'], 'roost: "roost system service install" accepts no arguments'],
     [['system', 'service', 'install', '--bogus'], 'roost: unknown flag: --bogus'],
+    // Not a daemon in the foreground that ignores what it was asked.
+    [['daemon', 'stop'], 'roost: unknown argument for roost daemon: stop'],
+    [['daemon', '--bogus'], 'roost: unknown flag for roost daemon: --bogus'],
   ] as const) {
     const result = await roost(home, [...args]);
     t.is(result.exitCode, 125, args.join(' '));
