@@ -462,17 +462,41 @@ export class ContainerService {
     return this.list().filter((r) => this.joinedNetworks(r).some((c) => c.NetworkID === networkId)).map((r) => r.Name.slice(1));
   }
 
-  /** A free ethN (N >= 1) in a container's namespace for one more veth. */
+  /** The first free ethN in a container's namespace for one more veth. */
   private async freeInterface(nsFile: string): Promise<string> {
     const links = await runCommand('nsenter', [`--net=${nsFile}`, '--', 'ip', '-o', 'link', 'show']);
     const taken = new Set([...links.matchAll(/^\d+: ([^:@]+)[:@]/gm)].map((m) => m[1]));
-    let n = 1;
+    let n = 0;
     while (taken.has(`eth${n}`)) n++;
     return `eth${n}`;
   }
 
+  /**
+   * The network whose gateway is a container's way out, with its address there: the one it was created on
+   * if it is still on it, else the first other one that is not --internal.
+   */
+  private exitNetwork(record: ContainerRecord): { gateway: string; address: string } | undefined {
+    const on = this.userNetworks.of(record.Id).filter((n) => !n.Internal);
+    const network = on.find((n) => n.Id === this.userNetworkOf(record)?.Id) ?? on[0];
+    return network && { gateway: network.IPAM.Config[0]!.Gateway, address: network.endpoints[record.Id]!.IPv4 };
+  }
+
+  /**
+   * After a live connect or disconnect: a running container that goes out through the networks' namespace
+   * and has no default route (it lost the network that carried it, or had only --internal ones) gets one
+   * through a network that has a way out, if it is on one.
+   */
+  private async keepWayOut(record: ContainerRecord, nsFile: string): Promise<void> {
+    const userNetwork = this.userNetworkOf(record);
+    if (!userNetwork || !this.networks.sharedBridge || wantsHostGateway(record.HostConfig.ExtraHosts)) return;
+    const exit = this.exitNetwork(record);
+    if (!exit || await this.networks.hasDefaultRoute(nsFile)) return;
+    await this.networks.routeOut(nsFile, path.dirname(nsFile), exit.gateway, exit.address, {});
+  }
+
   /** Puts a container in its own network namespace on one more user-defined network. */
   private async joinNetwork(record: ContainerRecord, networkId: string, nsFile: string, aliases: string[], ip: string | undefined, ifname?: string, ip6?: string): Promise<void> {
+    await this.networks.routeNetworks();
     await this.userNetworks.connect(networkId, {
       id: record.Id, name: record.Name.slice(1), aliases, nsFile, ifname: ifname ?? await this.freeInterface(nsFile), ip, ip6, dns: record.HostConfig.Dns ?? undefined,
     });
@@ -499,6 +523,7 @@ export class ContainerService {
       const nsFile = this.networks.recorded(path.dirname(this.monitorFiles(record.Id).socket))?.nsFile;
       if (!nsFile) throw new EngineError('internal', `container ${name} is running but its network namespace is not recorded`);
       await this.joinNetwork(record, network.Id, nsFile, aliases, opts.ip, undefined, opts.ip6);
+      await this.keepWayOut(record, nsFile);
     }
     record.connectedNetworks = [...this.joinedNetworks(record), { NetworkID: network.Id, Aliases: aliases, ...(opts.ip ? { IPv4Address: opts.ip } : {}), ...(opts.ip6 ? { IPv6Address: opts.ip6 } : {}) }];
     await this.persist(record);
@@ -530,6 +555,8 @@ export class ContainerService {
     if (network.endpoints[record.Id]) {
       await this.userNetworks.disconnect(network.Id, record.Id);
       await this.refreshPeersHosts(network.Id, record.Id);
+      const nsFile = this.networks.recorded(path.dirname(this.monitorFiles(record.Id).socket))?.nsFile;
+      if (record.State.Running && nsFile) await this.keepWayOut(record, nsFile);
     }
     record.connectedNetworks = joined.filter((c) => c.NetworkID !== network.Id);
     await this.persist(record);
@@ -775,7 +802,11 @@ export class ContainerService {
     await fsp.mkdir(runDir, { recursive: true, mode: 0o700 });
     const joinsNetwork = record.HostConfig.NetworkMode?.startsWith('container:') ? this.namespaceOf(record.HostConfig.NetworkMode, 'net') : undefined;
     const userNetwork = this.userNetworkOf(record);
-    const uplink = record.HostConfig.NetworkMode !== 'host' && record.HostConfig.NetworkMode !== 'none' && !joinsNetwork && !userNetwork?.Internal;
+    const toHost = wantsHostGateway(record.HostConfig.ExtraHosts);
+    // A user-defined network's container goes out through the networks' namespace, where there is one way
+    // out for all (the shared bridge's uplink), unless its gateway must lead to the host's loopback.
+    const throughNetworks = Boolean(userNetwork && !userNetwork.Internal && !toHost && this.networks.sharedBridge);
+    const uplink = record.HostConfig.NetworkMode !== 'host' && record.HostConfig.NetworkMode !== 'none' && !joinsNetwork && !userNetwork?.Internal && !throughNetworks;
     const sharedNamespaces = {
       pid: this.sharedNamespace(record.HostConfig.PidMode, 'pid'),
       ipc: this.sharedNamespace(record.HostConfig.IpcMode, 'ipc'),
@@ -785,7 +816,6 @@ export class ContainerService {
     let link: MonitorLink | undefined;
     try {
       let netnsPath: string | undefined = joinsNetwork;
-      const toHost = wantsHostGateway(record.HostConfig.ExtraHosts);
       if (uplink) {
         const ports = await resolveHostPorts(this.portBindings(record));
         const attachment = await this.networks.attach(runDir, ports, { hostLoopback: toHost, ownUplink: Boolean(userNetwork) })
@@ -805,9 +835,21 @@ export class ContainerService {
       if (toHost && hostNetwork) record.hostGateway = '127.0.0.1';
       for (const [index, joined] of (netnsPath && !hostNetwork && !joinsNetwork ? this.joinedNetworks(record) : []).entries()) {
         // The network it was created on, joined first, has a known interface name (no lookup on the common path).
-        const ifname = index === 0 && joined.NetworkID === userNetwork?.Id ? (userNetwork.Internal ? 'eth0' : 'eth1') : undefined;
+        const ifname = index === 0 && joined.NetworkID === userNetwork?.Id ? (uplink ? 'eth1' : 'eth0') : undefined;
         await this.joinNetwork(record, joined.NetworkID, netnsPath!, joined.Aliases, joined.IPv4Address, ifname, joined.IPv6Address);
         trace('user network');
+      }
+      if (throughNetworks) {
+        const ports = await resolveHostPorts(this.portBindings(record));
+        record.publishedPorts = ports;
+        delete record.bridgeAddress;
+        const exit = this.exitNetwork(record);
+        if (exit) {
+          await this.networks.routeOut(netnsPath!, runDir, exit.gateway, exit.address, ports).catch((err: Error) => { throw this.portTakenBy(err, ports); });
+          trace('route out');
+        } else if (Object.keys(ports).length) {
+          throw new EngineError('unavailable', 'cannot publish ports: the container is on no network with a way out');
+        }
       }
       const spec = buildSpec({
         container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, probePath, netnsPath,

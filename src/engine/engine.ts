@@ -62,8 +62,10 @@ export class Engine {
     this.buildCache = new BuildCache(options.dataDir);
     this.volumes = new VolumeService(options.dataDir, this.events);
     this.userNetworks = new UserNetworks(options.dataDir, options.runDir);
-    // The default network's bridge lives in the user-defined networks' namespace, beside their bridges.
-    const bridge = new SharedBridge(this.userNetworks.holder, options.runDir, () => this.userNetworks.ensureHolder());
+    // The default network's bridge lives in the user-defined networks' namespace, beside their bridges,
+    // and its uplink is theirs as well.
+    const bridge = new SharedBridge(this.userNetworks.holder, options.runDir, () => this.userNetworks.ensureHolder(),
+      () => this.userNetworks.list().map((n) => ({ bridge: n.bridge, internal: n.Internal })));
     this.networks = new ContainerNetworks(options.runDir, bridge);
     this.containers = new ContainerService({ dataDir: options.dataDir, runDir: options.runDir }, this.images, snapshotter, this.events, runtime, this.networks, this.volumes, this.userNetworks);
   }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { unavailable } from '../util/errors.js';
+import { runCommand } from '../util/exec.js';
 import { forwardedPorts, forwarderPidFile, portForwards, startPortForwarder } from './port-forwarder.js';
 import { bridgeName, bridgeSubnet, SharedBridge } from './shared-bridge.js';
 import { slirpGuestAddress } from './slirp-uplink.js';
@@ -24,8 +25,8 @@ type PublishedPorts = Record<string, Array<{ HostIp: string; HostPort: string }>
  * The default network's per-container namespaces and uplinks. Starting the uplink is most of a
  * container's start time, so one namespace with its uplink already running is kept ready: a container
  * takes it and the next one is prepared in the background. A slirp4netns spare also serves containers
- * with `-p` (TCP ports get a roost-portfwd, UDP ports go through slirp's API socket); a pasta spare only
- * those without (pasta takes its ports when it starts).
+ * with `-p` (they get a roost-portfwd); a pasta spare only those without (pasta takes its ports when it
+ * starts).
  */
 export class ContainerNetworks {
   private readonly poolDir: string;
@@ -47,7 +48,10 @@ export class ContainerNetworks {
     if (!this.bridgeUnavailable) this.bridge = bridge;
   }
 
-  /** Whether the default network is the shared bridge (for `network inspect bridge`). */
+  /**
+   * Whether the default network is the shared bridge (for `network inspect bridge`); then the user-defined
+   * networks' containers go out through its uplink as well (`routeOut`).
+   */
   get sharedBridge(): boolean {
     return Boolean(this.bridge);
   }
@@ -116,19 +120,40 @@ export class ContainerNetworks {
   }
 
   /**
-   * Publishes the ports of a namespace that has its place already (on the bridge, or a slirp4netns spare's;
+   * Publishes the ports of a namespace that has its place already (on a bridge, or a slirp4netns spare's;
    * a pasta spare takes no ports): roost-portfwd to the container's address there.
    */
-  private async publish(attachment: NetworkAttachment, dir: string, ports: PublishedPorts): Promise<void> {
+  private async publish(nsFile: string, dir: string, ports: PublishedPorts, address: string): Promise<void> {
     const forwarded = forwardedPorts(ports);
-    if (forwarded.length) await startPortForwarder(attachment.nsFile, forwarded, attachment.bridgeIp ?? slirpGuestAddress, forwarderPidFile(dir));
+    if (forwarded.length) await startPortForwarder(nsFile, forwarded, address, forwarderPidFile(dir));
+  }
+
+  /**
+   * The way out of a namespace on user-defined networks (made by `attachIsolated`), through the shared
+   * bridge's uplink: the default route through `gateway` (a bridge in the networks' namespace), and its
+   * published ports forwarded to `address`, its address on that network.
+   */
+  async routeOut(nsFile: string, containerRunDir: string, gateway: string, address: string, ports: PublishedPorts): Promise<void> {
+    await this.bridge!.ensure();
+    await runCommand('nsenter', [`--net=${nsFile}`, '--', 'ip', 'route', 'replace', 'default', 'via', gateway]);
+    await this.publish(nsFile, containerRunDir, ports, address);
+  }
+
+  /** Whether a namespace has a default route (a way out). */
+  async hasDefaultRoute(nsFile: string): Promise<boolean> {
+    return (await runCommand('nsenter', [`--net=${nsFile}`, '--', 'ip', '-4', 'route', 'show', 'default'])).trim() !== '';
+  }
+
+  /** Before a namespace joins a user-defined network: the networks' namespace forwards for it (its rules are current). */
+  async routeNetworks(): Promise<void> {
+    await this.bridge?.ensure();
   }
 
   /**
    * A namespace with its way out for a container; `record` is written to the container's run dir.
    * `hostLoopback`: the uplink's gateway must lead to the host's loopback (--add-host NAME:host-gateway).
-   * `ownUplink`: never the shared bridge (a container on a user-defined network, which must not share an
-   * L2 segment with the default network's containers, keeps an uplink of its own as its way out).
+   * `ownUplink`: never the shared bridge (a container on a user-defined network that cannot go out through
+   * it: where there is no shared bridge, or with host-gateway, gets an uplink of its own).
    */
   async attach(containerRunDir: string, ports: PublishedPorts, opts: { hostLoopback?: boolean; ownUplink?: boolean } = {}): Promise<NetworkAttachment> {
     let attachment: NetworkAttachment | undefined;
@@ -145,7 +170,7 @@ export class ContainerNetworks {
       this.spare = undefined;
       if (attachment && hasPorts) {
         try {
-          await this.publish(attachment, attachment.ownDir!, ports);
+          await this.publish(attachment.nsFile, attachment.ownDir!, ports, attachment.bridgeIp ?? slirpGuestAddress);
         } catch (err) {
           await this.release(attachment);
           this.refill();
@@ -157,7 +182,7 @@ export class ContainerNetworks {
       attachment = await this.prepare(containerRunDir, ports, hostLoopback, ownUplink);
       if (attachment.bridgeIp && hasPorts) {
         try {
-          await this.publish(attachment, containerRunDir, ports);
+          await this.publish(attachment.nsFile, containerRunDir, ports, attachment.bridgeIp);
         } catch (err) {
           await this.release(attachment);
           throw err;
@@ -169,7 +194,7 @@ export class ContainerNetworks {
     return attachment;
   }
 
-  /** A namespace with no uplink (an --internal network's containers). */
+  /** A namespace with no uplink (a user-defined network's container: it goes out through `routeOut`, or not at all on an --internal one). */
   async attachIsolated(containerRunDir: string): Promise<NetworkAttachment> {
     await fsp.mkdir(containerRunDir, { recursive: true, mode: 0o700 });
     const attachment = { nsFile: path.join(containerRunDir, 'netns'), uplinkPidFile: path.join(containerRunDir, 'uplink.pid') };

@@ -10,10 +10,12 @@ import { intToIp, ipToInt, parseSubnet } from './user-networks.js';
 /**
  * The default network as one bridge with one way out, as Docker's `bridge` is: every container's namespace
  * gets a veth pair to `roost0`, a bridge in the networks' namespace (the one user-defined networks live in),
- * and that namespace has the single slirp4netns uplink, with forwarding on and the bridge's subnet
- * masqueraded out of it (nftables). One slirp4netns for all containers instead of one each (~0.3 MiB PSS
- * per container here), and containers on it reach each other by address, as on Docker's bridge.
- * Its traffic is kept off the user-defined networks' bridges: it is only forwarded to and from the uplink.
+ * and that namespace has the single slirp4netns uplink, with forwarding on and what leaves through it
+ * masqueraded (nftables). One slirp4netns for all containers instead of one each (~0.3 MiB PSS per
+ * container here), and containers on it reach each other by address, as on Docker's bridge.
+ * The user-defined networks' containers go out through the same uplink (their default route is their
+ * network's gateway), except those of an --internal network. Nothing is forwarded between two bridges:
+ * only within one, and between a bridge and the uplink.
  */
 export const bridgeName = 'roost0';
 export const bridgeSubnet = '10.88.0.0/16';
@@ -21,22 +23,37 @@ export const bridgeGateway = '10.88.0.1';
 const { base, prefix, size } = parseSubnet(bridgeSubnet);
 const mtu = '65520';
 
-/** The nftables ruleset of the networks' namespace: the bridge's way out, and nothing else routed to or from it. */
-function ruleset(): string {
+/** A user-defined network's bridge, as the rules of the networks' namespace need it. */
+export interface RoutedBridge {
+  bridge: string;
+  /** No way out (`--internal`): forwarded within the bridge only. */
+  internal: boolean;
+}
+
+const quoted = (names: string[]) => `{ ${names.map((n) => `"${n}"`).join(', ')} }`;
+
+/**
+ * The nftables ruleset of the networks' namespace: forwarding within each bridge, between a bridge with a
+ * way out and the uplink, and nothing else (the policy drops it, so a bridge the rules do not name yet is
+ * cut off, not open); what leaves through the uplink is masqueraded.
+ */
+export function bridgeRuleset(networks: RoutedBridge[]): string {
+  const bridges = [bridgeName, ...networks.map((n) => n.bridge)];
+  const outbound = [bridgeName, ...networks.filter((n) => !n.internal).map((n) => n.bridge)];
   return [
     'table ip roost-bridge',
     'delete table ip roost-bridge',
     'table ip roost-bridge {',
     '  chain forward {',
-    '    type filter hook forward priority 0; policy accept;',
-    // Between containers on the bridge (seen here where the kernel passes bridged traffic to netfilter).
-    `    iifname "${bridgeName}" oifname "${bridgeName}" accept`,
-    `    iifname "${bridgeName}" oifname != "tap0" drop`,
-    `    oifname "${bridgeName}" iifname != "tap0" drop`,
+    '    type filter hook forward priority 0; policy drop;',
+    // Within a bridge (seen here where the kernel passes bridged traffic to netfilter).
+    ...bridges.map((b) => `    iifname "${b}" oifname "${b}" accept`),
+    `    iifname ${quoted(outbound)} oifname "tap0" accept`,
+    `    iifname "tap0" oifname ${quoted(outbound)} accept`,
     '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority 100; policy accept;',
-    `    ip saddr ${bridgeSubnet} oifname "tap0" masquerade`,
+    '    oifname "tap0" masquerade',
     '  }',
     '}',
     '',
@@ -48,12 +65,15 @@ export class SharedBridge {
   private readonly inUse = new Set<number>();
   private next = base + 2;
   private readonly pidFile: string;
+  /** The ruleset the namespace has, as last applied. */
+  private applied: string | undefined;
 
   /**
    * `holder`: the networks' namespace file; `ensureHolder` makes it when missing. `runDir` holds the
-   * uplink's pid file, API socket and log.
+   * uplink's pid file and log. `networks`: the user-defined networks' bridges as they are now.
    */
-  constructor(private readonly holder: string, private readonly runDir: string, private readonly ensureHolder: () => Promise<void>) {
+  constructor(private readonly holder: string, private readonly runDir: string, private readonly ensureHolder: () => Promise<void>,
+    private readonly networks: () => RoutedBridge[] = () => []) {
     this.pidFile = path.join(runDir, 'bridge-uplink.pid');
   }
 
@@ -65,9 +85,10 @@ export class SharedBridge {
   }
 
   /**
-   * Makes (or finds, after a daemon restart) the bridge, its uplink and its rules, once per engine; and
-   * starts the uplink again if it has gone since (killed, or crashed): the bridge's containers get their way
-   * out back with the next container that starts.
+   * Makes (or finds, after a daemon restart) the bridge, its uplink and its rules, once per engine; starts
+   * the uplink again if it has gone since (killed, or crashed): the bridge's containers get their way out
+   * back with the next container that starts; and brings the rules up to date with the networks (one
+   * created since is forwarded from its first container on).
    */
   async ensure(): Promise<void> {
     this.ready ??= this.setUp().catch((err: Error) => {
@@ -76,6 +97,14 @@ export class SharedBridge {
     });
     await this.ready;
     if (!this.uplinkAlive()) await this.startUplink();
+    await this.applyRules();
+  }
+
+  private async applyRules(): Promise<void> {
+    const rules = bridgeRuleset(this.networks());
+    if (rules === this.applied) return;
+    await this.inHolder(findSystemExecutable('nft')!, ['-f', '-'], rules);
+    this.applied = rules;
   }
 
   private async startUplink(): Promise<number> {
@@ -128,8 +157,10 @@ export class SharedBridge {
       `link set ${bridgeName} mtu ${mtu} up`,
       '',
     ].join('\n'));
+    // The rules first: forwarding is never on without them.
+    this.applied = undefined;
+    await this.applyRules();
     await this.inHolder('sh', ['-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
-    await this.inHolder(findSystemExecutable('nft')!, ['-f', '-'], ruleset());
   }
 
   /** Marks an address as taken (a running container's, found again after a daemon restart). */

@@ -61,10 +61,10 @@ e2e('the default network is one bridge: containers reach each other by address, 
   await roost.roost(['network', 'create', 'apart']);
   await roost.roost(['run', '-d', '--network', 'apart', '--name', 'apart1', 'busybox', ...server('apart')]);
   const apartIp = (await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.apart.IPAddress}}', 'apart1'])).stdout.trim();
-  // (Only this direction: the bridge's traffic stays in the networks' namespace, where it is dropped. A user-defined
-  // network's container would send 10.88.x.x out through its own uplink, off this machine.)
+  // Both ways the traffic reaches the networks' namespace, where it is dropped.
   // Not as PID 1 (a lone `sh -c` command would be exec'd): PID 1 ignores timeout's signal.
   t.not((await roost.roost(['run', '--rm', 'busybox', 'sh', '-c', `timeout 3 wget -qO- http://${apartIp}/; exit $?`])).exitCode, 0, 'the bridge does not lead to a user-defined network');
+  t.not((await roost.roost(['exec', 'apart1', 'sh', '-c', `timeout 3 wget -qO- http://${ip}/; exit $?`])).exitCode, 0, 'nor a user-defined network to the bridge');
   t.is((await roost.roost(['exec', 'apart1', 'sh', '-c', 'ip -4 -o addr | grep -c "10\\.88\\."'])).stdout, '0\n', 'a user-defined network\'s container is not on the bridge');
 
   process.kill(roost.daemonPid(), 'SIGKILL');
@@ -113,6 +113,53 @@ e2e('containers on a network find each other by name and alias; a container on a
   t.regex(inUse.stderr, /has active endpoints \(db\)/);
   await roost.roost(['rm', '-f', 'db']);
   t.is((await roost.roost(['network', 'rm', 'app', 'other'])).stdout, 'app\nother\n');
+});
+
+/** The slirp4netns processes that serve this test's engine (the uplinks of its namespaces). */
+function uplinksOf(roost: RoostEnv): number {
+  let count = 0;
+  for (const pid of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (args[0]!.endsWith('slirp4netns') && args.some((a) => a.startsWith(`${roost.env.XDG_RUNTIME_DIR}/`))) count++;
+    } catch { /* gone meanwhile */ }
+  }
+  return count;
+}
+
+e2e('user-defined networks go out through the one uplink of the networks\' namespace: their gateway is the way out, to the host but not to another network', async (t) => {
+  const { roost } = t.context;
+  const os = await import('node:os');
+  const http = await import('node:http');
+  const hostIp = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  if (!hostIp) return t.pass('no address of the host but its loopback');
+  await roost.roost(['network', 'create', 'outa']);
+  await roost.roost(['network', 'create', 'outb']);
+  await roost.roost(['run', '-d', '--network', 'outb', '--name', 'inb', 'busybox', ...server('in-b')]);
+  const bIp = (await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.outb.IPAddress}}', 'inb'])).stdout.trim();
+  const gateway = (await roost.roost(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'outa'])).stdout.trim();
+  const uplinks = uplinksOf(roost);
+  const onHostIp = http.createServer((_req, res) => res.end('from-host-address\n'));
+  await new Promise<void>((resolve) => onHostIp.listen(0, hostIp, resolve));
+  const hostPort = (onHostIp.address() as import('node:net').AddressInfo).port;
+  try {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    await roost.roost(['run', '-d', '--network', 'outa', '--name', 'ina', '-p', `127.0.0.1:${port}:80`, 'busybox', ...server('in-a')]);
+    const out = await roost.roost(['exec', 'ina', 'sh', '-c', `ip route; timeout 5 wget -qO- http://host.containers.internal:${hostPort}/; exit $?`]);
+    t.is(out.exitCode, 0, out.stderr);
+    t.regex(out.stdout, new RegExp(`^default via ${gateway.replace(/\./g, '\\.')} dev eth0`, 'm'), 'the default route is the network\'s gateway');
+    t.regex(out.stdout, /from-host-address\n$/, 'a service on the host answers');
+    t.is(uplinksOf(roost), uplinks, 'no uplink of its own');
+    t.is(await retry(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()).catch(() => ''), (body) => body === 'in-a\n'), 'in-a\n', 'its published port answers on the host');
+    t.regex((await roost.roost(['port', 'ina'])).stdout, new RegExp(`^80/tcp -> 127\\.0\\.0\\.1:${port}$`, 'm'));
+    // The gateway leads out, not to another network's bridge (one that has a way out too).
+    t.not((await roost.roost(['exec', 'ina', 'sh', '-c', `timeout 3 wget -qO- http://${bIp}/; exit $?`])).exitCode, 0, 'another network is out of reach');
+    t.is((await roost.roost(['exec', 'inb', 'sh', '-c', `timeout 3 wget -qO- http://host.containers.internal:${hostPort}/; exit $?`])).stdout, 'from-host-address\n');
+  } finally {
+    onHostIp.close();
+    await roost.roost(['rm', '-f', 'ina', 'inb']);
+    await roost.roost(['network', 'rm', 'outa', 'outb']);
+  }
 });
 
 e2e('an --internal network joins its containers with no way out; a published port of a network container answers on the host', async (t) => {
@@ -168,9 +215,9 @@ e2e('bad network requests are one line and change nothing; the docker CLI manage
   t.is((await roost.docker(['network', 'create', '-o', 'com.docker.network.driver.mtu=1400', 'dnet'])).exitCode, 0);
   t.regex((await roost.docker(['network', 'ls', '--format', '{{.Name}}'])).stdout, /^dnet$/m);
   t.is((await roost.roost(['network', 'inspect', '-f', '{{index .Options "com.docker.network.driver.mtu"}}', 'dnet'])).stdout, '1400\n');
-  t.is((await roost.roost(['run', '--rm', '--network', 'dnet', 'busybox', 'cat', '/sys/class/net/eth1/mtu'])).stdout, '1400\n', 'the driver option sets the MTU');
+  t.is((await roost.roost(['run', '--rm', '--network', 'dnet', 'busybox', 'cat', '/sys/class/net/eth0/mtu'])).stdout, '1400\n', 'the driver option sets the MTU');
   await roost.roost(['network', 'create', 'wide']);
-  t.is((await roost.roost(['run', '--rm', '--network', 'wide', 'busybox', 'cat', '/sys/class/net/eth1/mtu'])).stdout, '65520\n', 'the default MTU');
+  t.is((await roost.roost(['run', '--rm', '--network', 'wide', 'busybox', 'cat', '/sys/class/net/eth0/mtu'])).stdout, '65520\n', 'the default MTU');
   await roost.roost(['network', 'rm', 'wide']);
   await roost.docker(['run', '-d', '--network', 'dnet', '--name', 'peer', 'busybox', ...server('via-docker')]);
   const viaDocker = await retry(() => roost.docker(['run', '--rm', '--network', 'dnet', 'busybox', 'wget', '-qO-', 'http://peer/']), (r) => r.exitCode === 0);
@@ -444,11 +491,13 @@ e2e('network connect and disconnect take effect at once on a running container; 
   t.is(await networksOf('target'), 'live2');
   const addresses = async () => (await roost.roost(['exec', 'target', 'ip', '-o', '-4', 'addr'])).stdout;
   t.notRegex(await addresses(), /10\.89\./);
+  // Its way out went with the network it was created on; it goes out through the one it has left.
+  t.regex((await roost.roost(['exec', 'target', 'ip', 'route'])).stdout, /^default via 10\.92\.0\.1 dev eth1/m);
   t.is((await roost.roost(['network', 'connect', 'live1', 'target'])).exitCode, 0);
   t.regex(await addresses(), /10\.89\./);
   t.is((await roost.roost(['restart', '-t', '0', 'target'])).exitCode, 0);
   t.is(await networksOf('target'), 'live2,live1');
-  t.regex(await addresses(), /eth1 +inet 10\.92\.0\.\d+\/24[\s\S]*eth2 +inet 10\.89\./);
+  t.regex(await addresses(), /eth0 +inet 10\.92\.0\.\d+\/24[\s\S]*eth1 +inet 10\.89\./);
 
   // Through the docker CLI; a connected network is joined again when the container restarts.
   const outside = await roost.docker(['network', 'connect', '--ip', '10.89.250.9', 'live1', 'roamer']);
