@@ -1,3 +1,4 @@
+import { reclaimBuffers } from '../util/buffer-reclaim.js';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -131,32 +132,29 @@ export class ImagePusher {
     if (blob.size <= chunkBytes) {
       // Monolithic: the whole blob in the closing PUT.
       body = fs.createReadStream(this.content.blobPath(blob.digest), { highWaterMark: 1 << 20 });
-      body.on('data', (chunk) => report(chunk.length));
+      body.on('data', (chunk) => { report(chunk.length); reclaimBuffers(chunk.length); });
     } else {
       // Chunked: PATCHes of at most chunkBytes (each one retriable), following the registry's Location and
       // Range (a registry that kept less than was sent is sent the rest again), then an empty PUT.
-      const file = await fsp.open(this.content.blobPath(blob.digest), 'r');
-      try {
-        for (let offset = 0; offset < blob.size;) {
-          const length = Math.min(chunkBytes, blob.size - offset);
-          const chunk = Buffer.alloc(length);
-          const { bytesRead } = await file.read(chunk, 0, length, offset);
-          if (bytesRead !== length) throw new EngineError('internal', `the blob ${blob.digest} in the content store is shorter than its ${blob.size} bytes`);
-          const res = await client.request(pathOf(target), {
-            method: 'PATCH', scope, body: chunk, expect: [202],
-            headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(length), 'Content-Range': `${offset}-${offset + length - 1}` },
-            what: `a chunk of the upload of ${blob.digest}`,
-          });
-          res.body.resume();
-          if (res.headers.location) target = new URL(res.headers.location, base);
-          const kept = /^(?:bytes=)?0-(\d+)$/.exec(String(res.headers.range ?? ''));
-          const next = kept ? Number(kept[1]) + 1 : offset + length;
-          if (next <= offset || next > blob.size) throw new EngineError('unavailable', `${client.host} answered a chunk of ${blob.digest} with the range ${String(res.headers.range)}`);
-          report(next - offset);
-          offset = next;
-        }
-      } finally {
-        await file.close();
+      // Each chunk read from the blob as it is sent (a fresh read for a retry), not held whole in memory.
+      const blobFile = this.content.blobPath(blob.digest);
+      const stored = (await fsp.stat(blobFile)).size;
+      if (stored !== blob.size) throw new EngineError('internal', `the blob ${blob.digest} in the content store has ${stored} bytes, not its ${blob.size}`);
+      for (let offset = 0; offset < blob.size;) {
+        const length = Math.min(chunkBytes, blob.size - offset);
+        const start = offset;
+        const res = await client.request(pathOf(target), {
+          method: 'PATCH', scope, body: () => fs.createReadStream(blobFile, { start, end: start + length - 1, highWaterMark: 1 << 20 }).on('data', (c) => reclaimBuffers(c.length)), expect: [202],
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(length), 'Content-Range': `${offset}-${offset + length - 1}` },
+          what: `a chunk of the upload of ${blob.digest}`,
+        });
+        res.body.resume();
+        if (res.headers.location) target = new URL(res.headers.location, base);
+        const kept = /^(?:bytes=)?0-(\d+)$/.exec(String(res.headers.range ?? ''));
+        const next = kept ? Number(kept[1]) + 1 : offset + length;
+        if (next <= offset || next > blob.size) throw new EngineError('unavailable', `${client.host} answered a chunk of ${blob.digest} with the range ${String(res.headers.range)}`);
+        report(next - offset);
+        offset = next;
       }
     }
     target.searchParams.set('digest', blob.digest);

@@ -1,3 +1,4 @@
+import { reclaimBuffers } from '../util/buffer-reclaim.js';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -115,6 +116,7 @@ export class ContentStore {
           batch.push(chunk);
           batchBytes += chunk.length;
           if (batchBytes >= BLOB_BATCH_BYTES) flush();
+          reclaimBuffers(chunk.length);
           done();
         } catch (err) {
           done(err as Error);

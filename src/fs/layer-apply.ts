@@ -14,6 +14,7 @@
  * representation (one directory per layer, mounted with `userxattr`), or not recognised at all (user archives
  * copied into a container, where a file may well be named `.wh.x`).
  */
+import { reclaimBuffers } from '../util/buffer-reclaim.js';
 import { createHash } from 'node:crypto';
 import fs, { constants as fsConstants } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
@@ -837,7 +838,7 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
     const writer = new LayerWriter(targetDir, { uid: rootStat.uid, gid: rootStat.gid }, opts, rootFresh);
     const engine = scannerChoice === 'wasm' ? new TarScanWasm() : new TarScanJs();
     try {
-      await applyScanned(input, engine, (chunk) => { hash.update(chunk); size += chunk.length; opts.onBytes?.(size); }, (h, payload) => writer.entry(h as TarHeader, payload));
+      await applyScanned(input, engine, (chunk) => { hash.update(chunk); size += chunk.length; opts.onBytes?.(size); reclaimBuffers(chunk.length); }, (h, payload) => writer.entry(h as TarHeader, payload));
     } catch (err) {
       decompressor?.destroy();
       source.destroy();
@@ -908,6 +909,7 @@ export async function applyLayer(source: Readable, targetDir: string, opts: Appl
         size += chunk.length;
         if (!extract.write(chunk) && !(await waitDrain())) break;
         opts.onBytes?.(size);
+        reclaimBuffers(chunk.length);
       }
       if (!failed) extract.end(null);
     } catch (err) {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { EngineError } from '../util/errors.js';
-import type { HostTransport, RawResponse, SendOptions } from './transport.js';
+import { isRepeatable, type HostTransport, type RawResponse, type SendOptions } from './transport.js';
 
 /**
  * The Distribution API v2 as a client sees it: anonymous, basic and bearer-token auth (the challenge's
@@ -61,10 +61,11 @@ export class RegistryClient {
 
   /**
    * Sends a request under an auth `scope` (repository:NAME:pull,push); answers other than `expect`
-   * become errors. Requests without a streamed body are retried on transient failures.
+   * become errors. Requests whose body can be sent again (none, a Buffer, a stream factory) are retried on
+   * transient failures.
    */
   async request(target: string, opts: SendOptions & { scope: string; expect?: number[]; what?: string }): Promise<RawResponse> {
-    const repeatable = !opts.body || opts.body instanceof Buffer;
+    const repeatable = isRepeatable(opts.body);
     let attempt = 0;
     let authTried = false;
     for (;;) {

@@ -63,14 +63,22 @@ export interface RawResponse {
   body: http.IncomingMessage;
 }
 
+/** A request body that can be sent again: a fresh stream of the same bytes for each attempt. */
+export type RepeatableBody = () => NodeJS.ReadableStream;
+
 export interface SendOptions {
   method?: string;
   headers?: Record<string, string>;
-  body?: Buffer | NodeJS.ReadableStream;
+  body?: Buffer | NodeJS.ReadableStream | RepeatableBody;
   timeoutMs?: number;
 }
 
 const tlsErrorCodes = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED', 'UNABLE_TO_GET_ISSUER_CERT']);
+
+/** Whether a body can be sent again (after a challenge, a retry, or to another scheme). */
+export function isRepeatable(body: SendOptions['body']): boolean {
+  return !body || body instanceof Buffer || typeof body === 'function';
+}
 
 /** One host's connection settings; remembers whether it answered HTTP or HTTPS. */
 export class HostTransport {
@@ -109,7 +117,7 @@ export class HostTransport {
         this.scheme = 'https';
         return response;
       } catch (err) {
-        if (!this.httpAllowed || !isNotTls(err) || opts.body && !(opts.body instanceof Buffer)) throw err;
+        if (!this.httpAllowed || !isNotTls(err) || opts.body && !isRepeatable(opts.body)) throw err;
         this.scheme = 'http';
       }
     }
@@ -129,7 +137,7 @@ export class HostTransport {
       req.on('error', (err: NodeJS.ErrnoException) => reject(this.describe(err, url)));
       if (!opts.body) req.end();
       else if (opts.body instanceof Buffer) req.end(opts.body);
-      else (opts.body as NodeJS.ReadableStream).pipe(req);
+      else (typeof opts.body === 'function' ? opts.body() : opts.body as NodeJS.ReadableStream).pipe(req);
     });
   }
 

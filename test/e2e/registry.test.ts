@@ -232,15 +232,23 @@ e2e('pull --all-tags pulls every tag of the repository, the docker CLI way too; 
   t.deepEqual((await roost.roost(['images', repo, '--format', '{{.Tag}}'])).stdout.trim().split('\n').sort(), ['a', 'b', 'c']);
 });
 
-e2e('blobs above the chunk size are pushed in PATCH chunks with Content-Range; skopeo reads the same digest', async (t) => {
+e2e('blobs above the chunk size are pushed in PATCH chunks with Content-Range, a refused chunk sent again; skopeo reads the same digest', async (t) => {
   const { plain } = t.context;
   const roost = new RoostEnv('regchunk');
   roost.env.ROOST_PUSH_CHUNK_BYTES = String(64 * 1024);
   // A proxy in front of the registry that notes each request's method and Content-Range.
   const seen: string[] = [];
   const [registryHost, registryPort] = plain.host.split(':');
+  let refused = false;
   const proxy = http.createServer((req, res) => {
     seen.push(`${req.method} ${req.headers['content-range'] ?? ''}`.trim());
+    // The second chunk is refused once, as a busy registry would: it is read from the blob again and resent.
+    if (req.method === 'PATCH' && req.headers['content-range'] === '65536-131071' && !refused) {
+      refused = true;
+      req.resume();
+      res.writeHead(503).end();
+      return;
+    }
     const upstream = http.request({ host: registryHost, port: Number(registryPort), method: req.method, path: req.url, headers: { ...req.headers, host: plain.host } }, (up) => {
       const headers = { ...up.headers };
       if (typeof headers.location === 'string') headers.location = headers.location.replace(plain.host, proxyHost);
@@ -263,7 +271,8 @@ e2e('blobs above the chunk size are pushed in PATCH chunks with Content-Range; s
     t.true(patches.length >= 5, `the ~300 kB layer went in 64 KiB chunks: ${patches.join(', ')}`);
     // Layers go up in parallel, so their chunks interleave; each starts at 0 and runs on.
     t.true(patches.includes('PATCH 0-65535'));
-    t.true(patches.includes('PATCH 65536-131071'));
+    const sends = (range: string) => patches.filter((p) => p === `PATCH ${range}`).length;
+    t.is(sends('65536-131071'), sends('131072-196607') + 1, 'the refused chunk was sent again (once more than the next chunk)');
     const inspect = await execa('skopeo', ['inspect', '--tls-verify=false', `docker://${plain.host}/tools/chunked:1`], { reject: false });
     t.is(JSON.parse(inspect.stdout).Digest, digest, 'the registry holds the image the push reported');
   } finally {
