@@ -88,6 +88,12 @@ e2e('a detached httpd with -p 127.0.0.1:PORT:80 answers on the host; ps, logs, e
   const unpublished = await roost.roost(['port', 'web', '81/tcp']);
   t.is(unpublished.exitCode, 125);
   t.is(unpublished.stderr, "roost: no public port '81/tcp' published for web\n");
+  // An IPv6 host address in brackets, as Docker prints it.
+  const port6 = await freePort();
+  t.is((await roost.roost(['run', '-d', '--name', 'web6', '-p', `[::1]:${port6}:80`, 'busybox', 'sleep', '30'])).exitCode, 0);
+  t.is((await roost.roost(['ps', '--filter', 'name=web6', '--format', '{{.Ports}}'])).stdout, `[::1]:${port6}->80/tcp\n`);
+  t.is((await roost.roost(['port', 'web6'])).stdout, `80/tcp -> [::1]:${port6}\n`);
+  await roost.roost(['rm', '-f', 'web6']);
   const logs = await retry(() => roost.roost(['logs', 'web']), (r) => r.stdout.includes('started'));
   t.regex(logs.stdout, /started/);
   const exec = await roost.roost(['exec', 'web', 'sh', '-c', 'echo in $(hostname); exit 5']);

@@ -240,18 +240,17 @@ const port: Command = {
     const [name, wanted] = ctx.args.positionals as [string, string | undefined];
     if (wanted !== undefined && !/^\d+(\/(tcp|udp|sctp))?$/.test(wanted)) throw invalid(`invalid port ${JSON.stringify(wanted)}: use PORT or PORT/PROTO`);
     const info = await (await ctx.client()).json<{ NetworkSettings?: { Ports?: Record<string, Array<{ HostIp: string; HostPort: string }> | null> } }>(`/containers/${encodeURIComponent(name)}/json`);
-    const address = (b: { HostIp: string; HostPort: string }) => `${b.HostIp.includes(':') ? `[${b.HostIp}]` : b.HostIp || '0.0.0.0'}:${b.HostPort}`;
     const published = Object.entries(info.NetworkSettings?.Ports ?? {})
       .filter((entry): entry is [string, Array<{ HostIp: string; HostPort: string }>] => Array.isArray(entry[1]) && entry[1].length > 0)
       .sort(([a], [b]) => parseInt(a, 10) - parseInt(b, 10) || a.localeCompare(b));
     if (wanted === undefined) {
-      process.stdout.write(published.flatMap(([key, list]) => list.map((b) => `${key} -> ${address(b)}\n`)).join(''));
+      process.stdout.write(published.flatMap(([key, list]) => list.map((b) => `${key} -> ${hostAddress(b.HostIp, b.HostPort)}\n`)).join(''));
       return 0;
     }
     const key = wanted.includes('/') ? wanted : `${wanted}/tcp`;
     const list = published.find(([k]) => k === key)?.[1];
     if (!list) throw new EngineError('not_found', `no public port '${key}' published for ${name}`);
-    process.stdout.write(list.map((b) => `${address(b)}\n`).join(''));
+    process.stdout.write(list.map((b) => `${hostAddress(b.HostIp, b.HostPort)}\n`).join(''));
     return 0;
   },
 };
@@ -280,8 +279,13 @@ interface ContainerSummary {
   Labels: Record<string, string>; Ports: Array<{ IP?: string; PrivatePort: number; PublicPort?: number; Type: string }>;
 }
 
+/** A published port's host side as Docker prints it: `0.0.0.0:8080`, `[::]:8080`. */
+function hostAddress(ip: string | undefined, port: string | number): string {
+  return `${ip?.includes(':') ? `[${ip}]` : ip || '0.0.0.0'}:${port}`;
+}
+
 function portsText(ports: ContainerSummary['Ports']): string {
-  return ports.map((p) => (p.PublicPort ? `${p.IP ?? '0.0.0.0'}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`)).join(', ');
+  return ports.map((p) => (p.PublicPort ? `${hostAddress(p.IP, p.PublicPort)}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`)).join(', ');
 }
 
 function since(seconds: number): string {
