@@ -144,9 +144,13 @@ export class ContainerNetworks {
     return (await runCommand('nsenter', [`--net=${nsFile}`, '--', 'ip', '-4', 'route', 'show', 'default'])).trim() !== '';
   }
 
-  /** Before a namespace joins a user-defined network: the networks' namespace forwards for it (its rules are current). */
+  /**
+   * Before a namespace joins a user-defined network: the networks' namespace forwards for it (its rules are
+   * current). Not fatal here: without the rules nothing is forwarded (forwarding is switched on after them),
+   * an --internal network needs none, and `routeOut` reports the failure for a container that goes out.
+   */
   async routeNetworks(): Promise<void> {
-    await this.bridge?.ensure();
+    await this.bridge?.ensure().catch(() => {});
   }
 
   /**
