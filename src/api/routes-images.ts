@@ -12,8 +12,12 @@ function createdSeconds(image: ImageRecord): number {
   return Number.isNaN(created) ? 0 : Math.floor(created / 1000);
 }
 
+/** Docker's RepoDigests: the digests recorded at pull, and the manifest's for the other repositories it is named in. */
 function repoDigests(image: ImageRecord): string[] {
-  return image.names.map((n) => `${familiar(n).replace(/:[^:/]+$/, '')}@${image.manifestDigest}`);
+  const recorded = image.repoDigests ?? [];
+  const repositories = new Set(recorded.map((d) => d.slice(0, d.lastIndexOf('@'))));
+  const named = image.names.map((n) => n.replace(/:[^:/]+$/, '')).filter((repo) => !repositories.has(repo)).map((repo) => `${repo}@${image.manifestDigest}`);
+  return [...new Set([...recorded, ...named])].map(familiar);
 }
 
 export function imageSummary(image: ImageRecord, containers: number) {

@@ -3,7 +3,7 @@ import type { ContentStore } from '../fs/content-store.js';
 import type { Snapshotter } from '../fs/snapshotter.js';
 import { chainIds } from '../image/chain.js';
 import type { ImageStore } from '../image/image-store.js';
-import { familiarName, fullName, parseReference, type ImageReference } from '../image/reference.js';
+import { familiarName, fullName, parseReference, repositoryName, type ImageReference } from '../image/reference.js';
 import type { ImageConfig, ImageRecord } from '../image/types.js';
 import { listTags } from '../registry/tags.js';
 import { blobStream } from '../registry/blob-stream.js';
@@ -83,7 +83,7 @@ export class ImagePuller {
     await this.content.putBuffer(fetched.bytes);
     const names = ref.tag ? [fullName(ref)] : [];
     const existed = this.store.list().find((image) => image.id === fetched.manifest.config.digest && names.every((n) => image.names.includes(n)));
-    const image = await this.store.add(fetched.digest, names);
+    const image = await this.store.add(fetched.digest, names, `${repositoryName(ref)}@${fetched.topDigest}`);
     progress({ status: `Digest: ${fetched.topDigest}` });
     progress({ status: `Status: ${existed ? 'Image is up to date' : 'Downloaded newer image'} for ${familiarName(ref)}` });
     this.events.emit('image', 'pull', image.id, { name: familiarName(ref) });

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import type { ContentStore } from '../fs/content-store.js';
 import type { ImageStore } from '../image/image-store.js';
-import { familiarName, parseReference } from '../image/reference.js';
+import { familiarName, parseReference, repositoryName } from '../image/reference.js';
 import type { Descriptor, ImageManifest } from '../image/types.js';
 import { mediaTypes } from '../image/types.js';
 import type { Credentials, RegistryClient } from '../registry/registry-client.js';
@@ -79,6 +79,7 @@ export class ImagePusher {
     });
     res.body.resume();
     const digest = String(res.headers['docker-content-digest'] ?? image.manifestDigest);
+    if (/^sha256:[a-f0-9]{64}$/.test(digest)) await this.store.recordRepoDigest(image, `${repositoryName(ref)}@${digest}`);
     progress({ status: `${ref.tag ?? 'latest'}: digest: ${digest} size: ${manifestBytes.length}` });
     (progress as (m: object) => void)({ progressDetail: {}, aux: { Tag: ref.tag ?? 'latest', Digest: digest, Size: manifestBytes.length } });
     this.events.emit('image', 'push', image.id, { name: familiarName(ref) });

@@ -2,11 +2,13 @@ import path from 'node:path';
 import { ContentStore } from '../fs/content-store.js';
 import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
 import { EngineError, conflict } from '../util/errors.js';
-import { normalizeName, parseReference } from './reference.js';
+import { normalizeName, parseReference, repositoryName } from './reference.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, ImageRecord } from './types.js';
 import { mediaTypes } from './types.js';
 
 const refAnnotation = 'org.opencontainers.image.ref.name';
+/** Roost's own annotation on an image's descriptors: its recorded `repository@digest`s, as JSON. */
+const repoDigestsAnnotation = 'io.github.roost.repo-digests';
 
 /**
  * Images, kept in the OCI layout's index.json: one descriptor per (manifest, name), the name in the
@@ -31,6 +33,8 @@ export class ImageStore {
         const existing = this.images.get(record.id) ?? record;
         const name = desc.annotations?.[refAnnotation];
         if (name && !existing.names.includes(name)) existing.names.push(name);
+        const recorded = desc.annotations?.[repoDigestsAnnotation];
+        if (recorded) existing.repoDigests = [...new Set([...existing.repoDigests ?? [], ...JSON.parse(recorded) as string[]])];
         this.images.set(record.id, existing);
       } catch {
         // A descriptor whose blobs are missing (interrupted write) is ignored and dropped on the next save.
@@ -49,8 +53,9 @@ export class ImageStore {
     const manifests: Descriptor[] = [];
     for (const image of this.images.values()) {
       const base = { mediaType: mediaTypes.ociManifest, digest: image.manifestDigest, size: await this.content.size(image.manifestDigest) };
-      if (image.names.length === 0) manifests.push(base);
-      for (const name of image.names) manifests.push({ ...base, annotations: { [refAnnotation]: name } });
+      const recorded = image.repoDigests?.length ? { [repoDigestsAnnotation]: JSON.stringify(image.repoDigests) } : undefined;
+      if (image.names.length === 0) manifests.push(recorded ? { ...base, annotations: recorded } : base);
+      for (const name of image.names) manifests.push({ ...base, annotations: { [refAnnotation]: name, ...recorded } });
     }
     await writeJsonAtomic(this.indexFile, { schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests });
   }
@@ -59,8 +64,12 @@ export class ImageStore {
     return [...this.images.values()];
   }
 
-  /** Adds an image whose manifest, config and layers are in the content store; names move to it from older images. */
-  async add(manifestDigest: string, names: string[]): Promise<ImageRecord> {
+  /**
+   * Adds an image whose manifest, config and layers are in the content store; names move to it from older
+   * images. `repoDigest`: the `repository@digest` a registry served it by (it replaces the one recorded for
+   * that repository, on this image and any other).
+   */
+  async add(manifestDigest: string, names: string[], repoDigest?: string): Promise<ImageRecord> {
     const record = await this.loadRecord(manifestDigest);
     const existing = this.images.get(record.id);
     const image = existing ?? record;
@@ -68,6 +77,7 @@ export class ImageStore {
       this.untagEverywhere(name);
       if (!image.names.includes(name)) image.names.push(name);
     }
+    if (repoDigest) this.noteRepoDigest(image, repoDigest);
     this.images.set(image.id, image);
     await this.save();
     return image;
@@ -80,6 +90,18 @@ export class ImageStore {
     Object.assign(image, { manifestDigest, manifest: record.manifest, size: record.size });
     await this.save();
     return image;
+  }
+
+  /** Records the `repository@digest` a registry serves an image by (a pull's, a push's), for that repository alone. */
+  async recordRepoDigest(image: ImageRecord, repoDigest: string): Promise<void> {
+    this.noteRepoDigest(image, repoDigest);
+    await this.save();
+  }
+
+  private noteRepoDigest(image: ImageRecord, repoDigest: string): void {
+    const repository = repoDigest.slice(0, repoDigest.lastIndexOf('@') + 1);
+    for (const other of this.images.values()) other.repoDigests = other.repoDigests?.filter((d) => !d.startsWith(repository));
+    image.repoDigests = [...(image.repoDigests ?? []), repoDigest];
   }
 
   private untagEverywhere(name: string): void {
@@ -101,7 +123,8 @@ export class ImageStore {
       const ref = parseReference(text);
       name = normalizeName(text);
       if (ref.digest) {
-        const byDigest = [...this.images.values()].find((image) => image.manifestDigest === ref.digest);
+        const repoDigest = `${repositoryName(ref)}@${ref.digest}`;
+        const byDigest = [...this.images.values()].find((image) => image.manifestDigest === ref.digest || image.repoDigests?.includes(repoDigest));
         if (byDigest) return byDigest;
       }
     } catch {

@@ -91,6 +91,12 @@ export interface ImageRecord {
   config: ImageConfig;
   /** Full names (docker.io/library/busybox:latest). */
   names: string[];
+  /**
+   * `repository@digest` by which registries serve it, recorded at pull: the digest asked for, an index's
+   * where the manifest was picked from one (as Docker's RepoDigests). Repositories not here are served
+   * by `manifestDigest`.
+   */
+  repoDigests?: string[];
   /** Sum of the layer blob sizes. */
   size: number;
 }

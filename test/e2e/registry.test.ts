@@ -1,5 +1,6 @@
 import anyTest, { type TestFn } from 'ava';
 import { execa } from 'execa';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -70,6 +71,44 @@ e2e('push to a plain-HTTP loopback registry, skopeo sees the same digest; rmi, p
   t.is(never.exitCode, 125);
   t.regex(never.stderr, /No such image/);
   await roost.roost(['tag', name, 'busybox:latest']);
+});
+
+e2e('an image pulled through a multi-platform index is known by the index digest, as Docker records it', async (t) => {
+  const { roost, plain } = t.context;
+  // An OCI layout of busybox (skopeo), its manifest wrapped in an index for linux/amd64 and linux/arm64.
+  const dir = path.join(roost.base, 'multi-layout');
+  const toLayout = await execa('skopeo', ['copy', `docker-archive:${roost.busyboxArchive()}`, `oci:${dir}:1`], { reject: false });
+  t.is(toLayout.exitCode, 0, toLayout.stderr);
+  const layoutIndex = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8'));
+  const manifest = layoutIndex.manifests[0] as { mediaType: string; digest: string; size: number };
+  const index = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: ['amd64', 'arm64'].map((architecture) => ({ mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, platform: { os: 'linux', architecture } })),
+  }));
+  const indexDigest = `sha256:${createHash('sha256').update(index).digest('hex')}`;
+  fs.writeFileSync(path.join(dir, 'blobs', 'sha256', indexDigest.slice(7)), index);
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({
+    schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: indexDigest, size: index.length, annotations: { 'org.opencontainers.image.ref.name': '1' } }],
+  }));
+  const repo = `${plain.host}/tools/multi`;
+  const push = await execa('skopeo', ['copy', '--all', '--preserve-digests', '--dest-tls-verify=false', `oci:${dir}:1`, `docker://${repo}:1`], { reject: false });
+  t.is(push.exitCode, 0, push.stderr);
+
+  const pull = await roost.roost(['pull', `${repo}:1`]);
+  t.is(pull.exitCode, 0, pull.stderr);
+  t.regex(pull.stdout, new RegExp(`Digest: ${indexDigest}`));
+  t.is((await roost.roost(['inspect', '-f', '{{json .RepoDigests}}', `${repo}:1`])).stdout, `${JSON.stringify([`${repo}@${indexDigest}`])}\n`);
+  t.regex((await roost.roost(['images', '--digests', '--format', '{{.Repository}} {{.Digest}}', repo])).stdout, new RegExp(`^${repo} ${indexDigest}$`, 'm'));
+  // Kept in the store: a new daemon knows it.
+  process.kill(roost.daemonPid(), 'SIGKILL');
+  t.is((await roost.roost(['inspect', '-f', '{{json .RepoDigests}}', `${repo}:1`])).stdout, `${JSON.stringify([`${repo}@${indexDigest}`])}\n`);
+  // The index digest names the image, locally and in a pull by digest.
+  t.is((await roost.roost(['run', '--rm', `${repo}@${indexDigest}`, 'echo', 'by index digest'])).stdout, 'by index digest\n');
+  await roost.roost(['rmi', `${repo}:1`]);
+  const byDigest = await roost.roost(['pull', `${repo}@${indexDigest}`]);
+  t.is(byDigest.exitCode, 0, byDigest.stderr);
+  t.is((await roost.roost(['inspect', '-f', '{{json .RepoTags}} {{json .RepoDigests}}', `${repo}@${indexDigest}`])).stdout, `[] ${JSON.stringify([`${repo}@${indexDigest}`])}\n`);
+  await roost.roost(['rmi', `${repo}@${indexDigest}`]);
 });
 
 e2e('an image pushed by skopeo pulls into Roost; the docker CLI pulls and pushes through the socket', async (t) => {
