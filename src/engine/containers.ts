@@ -803,10 +803,12 @@ export class ContainerService {
     const joinsNetwork = record.HostConfig.NetworkMode?.startsWith('container:') ? this.namespaceOf(record.HostConfig.NetworkMode, 'net') : undefined;
     const userNetwork = this.userNetworkOf(record);
     const toHost = wantsHostGateway(record.HostConfig.ExtraHosts);
-    // A user-defined network's container goes out through the networks' namespace, where there is one way
-    // out for all (the shared bridge's uplink), unless its gateway must lead to the host's loopback.
-    const throughNetworks = Boolean(userNetwork && !userNetwork.Internal && !toHost && this.networks.sharedBridge);
-    const uplink = record.HostConfig.NetworkMode !== 'host' && record.HostConfig.NetworkMode !== 'none' && !joinsNetwork && !userNetwork?.Internal && !throughNetworks;
+    // A user-defined network's container has a namespace of its own on its networks and goes out through the
+    // networks' namespace, where there is one way out for all (the shared bridge's uplink), if one of its
+    // networks has a way out; unless its gateway must lead to the host's loopback (an uplink of its own).
+    const onNetworksOnly = Boolean(userNetwork && !toHost && this.networks.sharedBridge);
+    const throughNetworks = onNetworksOnly && this.joinedNetworks(record).some((joined) => this.userNetworks.find(joined.NetworkID)?.Internal === false);
+    const uplink = record.HostConfig.NetworkMode !== 'host' && record.HostConfig.NetworkMode !== 'none' && !joinsNetwork && !userNetwork?.Internal && !onNetworksOnly;
     const sharedNamespaces = {
       pid: this.sharedNamespace(record.HostConfig.PidMode, 'pid'),
       ipc: this.sharedNamespace(record.HostConfig.IpcMode, 'ipc'),

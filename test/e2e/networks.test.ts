@@ -155,10 +155,20 @@ e2e('user-defined networks go out through the one uplink of the networks\' names
     // The gateway leads out, not to another network's bridge (one that has a way out too).
     t.not((await roost.roost(['exec', 'ina', 'sh', '-c', `timeout 3 wget -qO- http://${bIp}/; exit $?`])).exitCode, 0, 'another network is out of reach');
     t.is((await roost.roost(['exec', 'inb', 'sh', '-c', `timeout 3 wget -qO- http://host.containers.internal:${hostPort}/; exit $?`])).stdout, 'from-host-address\n');
+    // A container of an --internal network gets its way out once connected to a network that has one, and keeps it across a restart.
+    await roost.roost(['network', 'create', '--internal', 'inner']);
+    await roost.roost(['run', '-d', '--network', 'inner', '--name', 'inc', 'busybox', 'sleep', '60']);
+    const route = async () => (await roost.roost(['exec', 'inc', 'ip', 'route'])).stdout;
+    t.notRegex(await route(), /default/);
+    t.is((await roost.roost(['network', 'connect', 'outa', 'inc'])).exitCode, 0);
+    t.regex(await route(), new RegExp(`^default via ${gateway.replace(/\./g, '\\.')} dev eth1`, 'm'));
+    t.is((await roost.roost(['restart', '-t', '0', 'inc'])).exitCode, 0);
+    t.regex(await route(), new RegExp(`^default via ${gateway.replace(/\./g, '\\.')} dev eth1`, 'm'), 'after a restart too');
+    t.is(uplinksOf(roost), uplinks, 'still no uplink of its own');
   } finally {
     onHostIp.close();
-    await roost.roost(['rm', '-f', 'ina', 'inb']);
-    await roost.roost(['network', 'rm', 'outa', 'outb']);
+    await roost.roost(['rm', '-f', 'ina', 'inb', 'inc']);
+    await roost.roost(['network', 'rm', 'outa', 'outb', 'inner']);
   }
 });
 
