@@ -9,6 +9,7 @@ import type { Snapshotter } from '../fs/snapshotter.js';
 import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
 import type { ContainerNetworks, NetworkAttachment } from '../net/container-network.js';
 import { resolveHostPorts, uplinkGateway } from '../net/uplink.js';
+import { withIPv6Bindings } from '../net/dual-stack.js';
 import { bridgeGateway, bridgeSubnet } from '../net/shared-bridge.js';
 import { checkDnsSettings, extraHostsLines, resolvConfContent, wantsHostGateway } from '../net/dns-config.js';
 import type { RuntimeChoice } from '../rootless/host-check.js';
@@ -1267,8 +1268,9 @@ export class ContainerService {
     return removed;
   }
 
+  /** A running container's published ports for the API: its bindings, and `::` beside `0.0.0.0` where that listens on IPv6 too. */
   publishedPorts(record: ContainerRecord): Record<string, Array<{ HostIp: string; HostPort: string }>> {
-    return record.publishedPorts ?? {};
+    return withIPv6Bindings(record.publishedPorts ?? {}, this.networks.dualStack);
   }
 
   /** -p bindings, plus every exposed port on a random host port with -P. */

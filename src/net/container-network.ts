@@ -4,6 +4,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { unavailable } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
+import { listensDualStack } from './dual-stack.js';
 import { forwardedPorts, forwarderPidFile, portForwards, startPortForwarder } from './port-forwarder.js';
 import { bridgeName, bridgeSubnet, SharedBridge } from './shared-bridge.js';
 import { slirpGuestAddress } from './slirp-uplink.js';
@@ -41,6 +42,11 @@ export class ContainerNetworks {
   private bridge: SharedBridge | undefined;
   /** Why containers get an uplink each instead of the shared bridge (for `roost info`). */
   bridgeUnavailable: string | undefined;
+  /**
+   * Whether a port published on every address (0.0.0.0) listens on IPv6 as well: roost-portfwd binds it as
+   * a dual-stack `[::]` and pasta binds both families, where the host can (decided once, at `open`).
+   */
+  dualStack = false;
 
   constructor(runDir: string, bridge?: SharedBridge, env: NodeJS.ProcessEnv = process.env) {
     this.poolDir = path.join(runDir, 'netpool');
@@ -67,6 +73,7 @@ export class ContainerNetworks {
    * `inUse`: the attachments of the running containers.
    */
   async open(inUse: NetworkAttachment[]): Promise<void> {
+    this.dualStack = await listensDualStack();
     await fsp.mkdir(this.poolDir, { recursive: true, mode: 0o700 });
     const ownDirs = new Set(inUse.map((a) => a.ownDir).filter(Boolean));
     for (const attachment of inUse) if (attachment.bridgeIp) this.bridge?.adopt(attachment.bridgeIp);

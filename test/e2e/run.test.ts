@@ -112,7 +112,7 @@ e2e('a detached httpd with -p 127.0.0.1:PORT:80 answers on the host; ps, logs, e
   t.is((await roost.roost(['ps', '-aq'])).stdout, '');
 });
 
-e2e('-p PORT:80 (every address) answers on the IPv4 and the IPv6 loopback, as Docker binds both', async (t) => {
+e2e('-p PORT:80 (every address) answers on the IPv4 and the IPv6 loopback and is listed for both, as Docker binds both', async (t) => {
   const { roost } = t.context;
   const port = await freePort();
   t.is((await roost.roost(['run', '-d', '--name', 'dual', '-p', `${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/var/www'])).exitCode, 0);
@@ -122,6 +122,10 @@ e2e('-p PORT:80 (every address) answers on the IPv4 and the IPv6 loopback, as Do
   // A host without IPv6 has no ::1: the port is then IPv4 only.
   if (fs.existsSync('/proc/net/if_inet6') && fs.readFileSync('/proc/net/if_inet6', 'utf8').includes('00000000000000000000000000000001')) {
     t.is(await get('[::1]'), '<h1>hello from roost</h1>\n');
+    // Listed once per family, as Docker lists such a port.
+    t.is((await roost.roost(['port', 'dual'])).stdout, `80/tcp -> 0.0.0.0:${port}\n80/tcp -> [::]:${port}\n`);
+    t.is((await roost.roost(['ps', '--filter', 'name=dual', '--format', '{{.Ports}}'])).stdout, `0.0.0.0:${port}->80/tcp, [::]:${port}->80/tcp\n`);
+    t.deepEqual(JSON.parse((await roost.roost(['inspect', '-f', '{{json .NetworkSettings.Ports}}', 'dual'])).stdout), { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: String(port) }, { HostIp: '::', HostPort: String(port) }] });
   }
   await roost.roost(['rm', '-f', 'dual']);
 });
