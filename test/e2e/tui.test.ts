@@ -4,6 +4,7 @@
 import test from 'ava';
 import { execa } from 'execa';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { e2eUnavailable, RoostEnv, roostBin } from '../helpers/roost-env.js';
 import { registryAvailable, startRegistry } from '../helpers/registry.js';
@@ -49,8 +50,17 @@ class Tmux {
     }
     throw new Error(`timed out waiting for ${what}; the screen was:\n${screen}`);
   }
-  kill() {
-    return this.run('kill-server');
+  /** Ends the server and waits until it is gone: a new session on the same socket could reach it while it exits. */
+  async kill(): Promise<void> {
+    await this.run('kill-server');
+    // Gone once its socket (left behind as a file) refuses connections.
+    const socket = path.join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid!()}`, this.socketName);
+    const answers = () => new Promise<boolean>((resolve) => {
+      const probe = net.connect(socket, () => { probe.destroy(); resolve(true); });
+      probe.on('error', () => resolve(false));
+    });
+    for (let i = 0; i < 50 && await answers(); i++) await new Promise((r) => setTimeout(r, 100));
+    fs.rmSync(socket, { force: true });
   }
 }
 
