@@ -1,5 +1,5 @@
 import { applyChanges } from '../image/changes.js';
-import { familiar } from '../image/reference.js';
+import { familiar, parseReference, repositoryName } from '../image/reference.js';
 import type { ImageRecord } from '../image/types.js';
 import { invalid } from '../util/errors.js';
 import { JsonProgress, readJsonBody, registryAuth, sendJson } from './http-util.js';
@@ -16,7 +16,7 @@ function createdSeconds(image: ImageRecord): number {
 function repoDigests(image: ImageRecord): string[] {
   const recorded = image.repoDigests ?? [];
   const repositories = new Set(recorded.map((d) => d.slice(0, d.lastIndexOf('@'))));
-  const named = image.names.map((n) => n.replace(/:[^:/]+$/, '')).filter((repo) => !repositories.has(repo)).map((repo) => `${repo}@${image.manifestDigest}`);
+  const named = image.names.map((n) => repositoryName(parseReference(n))).filter((repo) => !repositories.has(repo)).map((repo) => `${repo}@${image.manifestDigest}`);
   return [...new Set([...recorded, ...named])].map(familiar);
 }
 

@@ -216,7 +216,7 @@ export class ContainerService {
     }
     const inUse: NetworkAttachment[] = [];
     for (const record of this.records.values()) {
-      const attachment = record.State.Running ? this.networks.recorded(path.dirname(this.monitorFiles(record.Id).socket)) : undefined;
+      const attachment = record.State.Running ? this.networkAttachment(record) : undefined;
       if (attachment) inUse.push(attachment);
     }
     await this.networks.open(inUse);
@@ -463,6 +463,21 @@ export class ContainerService {
     return this.list().filter((r) => this.joinedNetworks(r).some((c) => c.NetworkID === networkId)).map((r) => r.Name.slice(1));
   }
 
+  /** The network namespace and uplink recorded for a container's current run. */
+  private networkAttachment(record: ContainerRecord): NetworkAttachment | undefined {
+    return this.networks.recorded(path.dirname(this.monitorFiles(record.Id).socket));
+  }
+
+  /**
+   * Whether a container has a namespace of its own on its user-defined networks only, going out (if one
+   * of them has a way out) through the networks' namespace and the shared bridge's one uplink: a
+   * user-defined network's container where the shared bridge is up, unless its gateway must lead to the
+   * host's loopback (--add-host NAME:host-gateway: an uplink of its own).
+   */
+  private onNetworksOnly(record: ContainerRecord): boolean {
+    return Boolean(this.userNetworkOf(record) && !wantsHostGateway(record.HostConfig.ExtraHosts) && this.networks.sharedBridge);
+  }
+
   /** The first free ethN in a container's namespace for one more veth. */
   private async freeInterface(nsFile: string): Promise<string> {
     const links = await runCommand('nsenter', [`--net=${nsFile}`, '--', 'ip', '-o', 'link', 'show']);
@@ -488,8 +503,7 @@ export class ContainerService {
    * through a network that has a way out, if it is on one.
    */
   private async keepWayOut(record: ContainerRecord, nsFile: string): Promise<void> {
-    const userNetwork = this.userNetworkOf(record);
-    if (!userNetwork || !this.networks.sharedBridge || wantsHostGateway(record.HostConfig.ExtraHosts)) return;
+    if (!this.onNetworksOnly(record)) return;
     const exit = this.exitNetwork(record);
     if (!exit || await this.networks.hasDefaultRoute(nsFile)) return;
     await this.networks.routeOut(nsFile, path.dirname(nsFile), exit.gateway, exit.address, {});
@@ -521,7 +535,7 @@ export class ContainerService {
     if (opts.ip) this.userNetworks.allocateAddress(network.Id, record.Id, opts.ip);
     if (opts.ip6) this.userNetworks.allocateAddress6(network.Id, record.Id, opts.ip6);
     if (record.State.Running) {
-      const nsFile = this.networks.recorded(path.dirname(this.monitorFiles(record.Id).socket))?.nsFile;
+      const nsFile = this.networkAttachment(record)?.nsFile;
       if (!nsFile) throw new EngineError('internal', `container ${name} is running but its network namespace is not recorded`);
       await this.joinNetwork(record, network.Id, nsFile, aliases, opts.ip, undefined, opts.ip6);
       await this.keepWayOut(record, nsFile);
@@ -556,7 +570,7 @@ export class ContainerService {
     if (network.endpoints[record.Id]) {
       await this.userNetworks.disconnect(network.Id, record.Id);
       await this.refreshPeersHosts(network.Id, record.Id);
-      const nsFile = this.networks.recorded(path.dirname(this.monitorFiles(record.Id).socket))?.nsFile;
+      const nsFile = this.networkAttachment(record)?.nsFile;
       if (record.State.Running && nsFile) await this.keepWayOut(record, nsFile);
     }
     record.connectedNetworks = joined.filter((c) => c.NetworkID !== network.Id);
@@ -804,10 +818,7 @@ export class ContainerService {
     const joinsNetwork = record.HostConfig.NetworkMode?.startsWith('container:') ? this.namespaceOf(record.HostConfig.NetworkMode, 'net') : undefined;
     const userNetwork = this.userNetworkOf(record);
     const toHost = wantsHostGateway(record.HostConfig.ExtraHosts);
-    // A user-defined network's container has a namespace of its own on its networks and goes out through the
-    // networks' namespace, where there is one way out for all (the shared bridge's uplink), if one of its
-    // networks has a way out; unless its gateway must lead to the host's loopback (an uplink of its own).
-    const onNetworksOnly = Boolean(userNetwork && !toHost && this.networks.sharedBridge);
+    const onNetworksOnly = this.onNetworksOnly(record);
     const throughNetworks = onNetworksOnly && this.joinedNetworks(record).some((joined) => this.userNetworks.find(joined.NetworkID)?.Internal === false);
     const uplink = record.HostConfig.NetworkMode !== 'host' && record.HostConfig.NetworkMode !== 'none' && !joinsNetwork && !userNetwork?.Internal && !onNetworksOnly;
     const sharedNamespaces = {

@@ -1,4 +1,3 @@
-import { reclaimBuffers } from '../util/buffer-reclaim.js';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -13,6 +12,7 @@ import type { Registries } from '../registry/registries.js';
 import { EngineError, invalid } from '../util/errors.js';
 import type { EventBus } from './events.js';
 import { bounded } from '../util/bounded.js';
+import { reclaimBuffers } from '../util/buffer-reclaim.js';
 import type { ProgressSink } from './pull-progress.js';
 
 const parallelUploads = 3;

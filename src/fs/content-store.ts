@@ -1,4 +1,3 @@
-import { reclaimBuffers } from '../util/buffer-reclaim.js';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -6,6 +5,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable, type Readable } from 'node:stream';
 import { EngineError, invalid } from '../util/errors.js';
+import { reclaimBuffers } from '../util/buffer-reclaim.js';
 import { writeFileAtomic } from './atomic.js';
 
 const digestPattern = /^sha256:[a-f0-9]{64}$/;

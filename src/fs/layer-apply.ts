@@ -14,7 +14,6 @@
  * representation (one directory per layer, mounted with `userxattr`), or not recognised at all (user archives
  * copied into a container, where a file may well be named `.wh.x`).
  */
-import { reclaimBuffers } from '../util/buffer-reclaim.js';
 import { createHash } from 'node:crypto';
 import fs, { constants as fsConstants } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
@@ -22,6 +21,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { extract as tarExtract, type Header } from 'tar-stream';
 import { EngineError, invalid } from '../util/errors.js';
+import { reclaimBuffers } from '../util/buffer-reclaim.js';
 import { createOverlayWhiteouts, markOverlayOpaque, parseWhiteout, runTool } from './whiteout.js';
 import { decompressStream, sniffCompression, SNIFF_BYTES, type Decompressor } from './decompress.js';
 import { applyScanned } from './layer-scan.js';

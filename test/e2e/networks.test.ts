@@ -1,6 +1,9 @@
 import anyTest, { type TestFn } from 'ava';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { e2eUnavailable, retry, RoostEnv } from '../helpers/roost-env.js';
 import { buildResponse, parseQuery, Rcode, RR } from '../../src/net/dns-message.js';
@@ -115,6 +118,15 @@ e2e('containers on a network find each other by name and alias; a container on a
   t.is((await roost.roost(['network', 'rm', 'app', 'other'])).stdout, 'app\nother\n');
 });
 
+/** A server on the host's first non-loopback IPv4 address (what host.containers.internal names); none on a host without one. */
+async function serverOnHostAddress(body: string): Promise<{ ip: string; port: number; close: () => void } | undefined> {
+  const ip = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  if (!ip) return undefined;
+  const server = http.createServer((_req, res) => res.end(body));
+  await new Promise<void>((resolve) => server.listen(0, ip, resolve));
+  return { ip, port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
 /** The slirp4netns processes that serve this test's engine (the uplinks of its namespaces). */
 function uplinksOf(roost: RoostEnv): number {
   let count = 0;
@@ -129,19 +141,15 @@ function uplinksOf(roost: RoostEnv): number {
 
 e2e('user-defined networks go out through the one uplink of the networks\' namespace: their gateway is the way out, to the host but not to another network', async (t) => {
   const { roost } = t.context;
-  const os = await import('node:os');
-  const http = await import('node:http');
-  const hostIp = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
-  if (!hostIp) return t.pass('no address of the host but its loopback');
+  const onHost = await serverOnHostAddress('from-host-address\n');
+  if (!onHost) return t.pass('no address of the host but its loopback');
+  const hostPort = onHost.port;
   await roost.roost(['network', 'create', 'outa']);
   await roost.roost(['network', 'create', 'outb']);
   await roost.roost(['run', '-d', '--network', 'outb', '--name', 'inb', 'busybox', ...server('in-b')]);
   const bIp = (await roost.roost(['inspect', '-f', '{{.NetworkSettings.Networks.outb.IPAddress}}', 'inb'])).stdout.trim();
   const gateway = (await roost.roost(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', 'outa'])).stdout.trim();
   const uplinks = uplinksOf(roost);
-  const onHostIp = http.createServer((_req, res) => res.end('from-host-address\n'));
-  await new Promise<void>((resolve) => onHostIp.listen(0, hostIp, resolve));
-  const hostPort = (onHostIp.address() as import('node:net').AddressInfo).port;
   try {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     await roost.roost(['run', '-d', '--network', 'outa', '--name', 'ina', '-p', `127.0.0.1:${port}:80`, 'busybox', ...server('in-a')]);
@@ -166,7 +174,7 @@ e2e('user-defined networks go out through the one uplink of the networks\' names
     t.regex(await route(), new RegExp(`^default via ${gateway.replace(/\./g, '\\.')} dev eth1`, 'm'), 'after a restart too');
     t.is(uplinksOf(roost), uplinks, 'still no uplink of its own');
   } finally {
-    onHostIp.close();
+    onHost.close();
     await roost.roost(['rm', '-f', 'ina', 'inb', 'inc']);
     await roost.roost(['network', 'rm', 'outa', 'outb', 'inner']);
   }
@@ -269,10 +277,9 @@ e2e('--add-host, --dns, --dns-search and --dns-option shape /etc/hosts and /etc/
   await roost.roost(['rm', 'shown']);
 
   // A server on the host's loopback, reached through host-gateway (on the default network and on a user-defined one).
-  const http = await import('node:http');
   const server = http.createServer((_req, res) => res.end('from-host\n'));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as import('node:net').AddressInfo;
+  const { port } = server.address() as AddressInfo;
   try {
     const viaGateway = await roost.roost(['run', '--rm', '--add-host', 'hostbox:host-gateway', 'busybox', 'timeout', '5', 'wget', '-qO-', `http://hostbox:${port}/`]);
     t.is(viaGateway.stdout, 'from-host\n', viaGateway.stderr);
@@ -288,18 +295,14 @@ e2e('--add-host, --dns, --dns-search and --dns-option shape /etc/hosts and /etc/
   }
 
   // host.containers.internal (and host.docker.internal): the host's own address, where a service of the host listens.
-  const os = await import('node:os');
-  const hostIp = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
-  if (hostIp) {
-    const onHostIp = http.createServer((_req, res) => res.end('from-host-address\n'));
-    await new Promise<void>((resolve) => onHostIp.listen(0, hostIp, resolve));
-    const hostPort = (onHostIp.address() as import('node:net').AddressInfo).port;
+  const onHost = await serverOnHostAddress('from-host-address\n');
+  if (onHost) {
     try {
-      const named = await roost.roost(['run', '--rm', 'busybox', 'sh', '-c', `grep host.containers.internal /etc/hosts; timeout 5 wget -qO- http://host.docker.internal:${hostPort}/; exit $?`]);
-      t.is(named.stdout, `${hostIp}\thost.containers.internal host.docker.internal\nfrom-host-address\n`, named.stderr);
+      const named = await roost.roost(['run', '--rm', 'busybox', 'sh', '-c', `grep host.containers.internal /etc/hosts; timeout 5 wget -qO- http://host.docker.internal:${onHost.port}/; exit $?`]);
+      t.is(named.stdout, `${onHost.ip}\thost.containers.internal host.docker.internal\nfrom-host-address\n`, named.stderr);
       t.is((await roost.roost(['run', '--rm', '--network', 'none', 'busybox', 'grep', '-c', 'host.containers.internal', '/etc/hosts'])).stdout, '0\n', 'no name where there is no way out');
     } finally {
-      onHostIp.close();
+      onHost.close();
     }
   }
 
@@ -326,9 +329,8 @@ e2e('--add-host, --dns, --dns-search and --dns-option shape /etc/hosts and /etc/
     t.is(result.stderr.trim().split('\n').length, 1, 'one line');
   }
   // The engine checks API bodies itself (the docker CLI's own checks are not the only guard).
-  const http2 = await import('node:http');
   const apiCreate = (hostConfig: object) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http2.request({ socketPath: roost.socket, path: '/containers/create', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = http.request({ socketPath: roost.socket, path: '/containers/create', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
       let body = '';
       res.on('data', (c) => { body += c; });
       res.on('end', () => resolve({ status: res.statusCode!, body }));
