@@ -1,8 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { writeFileAtomic } from '../fs/atomic.js';
 import { EngineError } from '../util/errors.js';
 import { findExecutable } from '../util/find-executable.js';
 
@@ -44,14 +42,22 @@ function readConfig(file: string): DockerConfig {
   }
 }
 
+/** Writes the config back; its writer (node:fs/promises) is loaded only by the calls that save. */
+async function saveConfig(file: string, config: DockerConfig): Promise<void> {
+  const { writeFileAtomic } = await import('../fs/atomic.js');
+  await writeFileAtomic(file, `${JSON.stringify(config, null, '\t')}\n`);
+}
+
 function helper(config: DockerConfig, key: string): string | undefined {
   return config.credHelpers?.[key] ?? config.credsStore;
 }
 
 
-function runHelper(name: string, action: 'get' | 'store' | 'erase', input: string): string {
+async function runHelper(name: string, action: 'get' | 'store' | 'erase', input: string): Promise<string> {
   const helperPath = findExecutable(`docker-credential-${name}`);
   if (!helperPath) throw new EngineError('unavailable', `the credential helper docker-credential-${name} is not installed`, { hint: `install it, or remove "${name}" from ${dockerConfigFile()}` });
+  // Loaded here, not with the module: only a helper needs it, and every CLI call would pay for it.
+  const { execFileSync } = await import('node:child_process');
   try {
     return execFileSync(helperPath, [action], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
   } catch (err) {
@@ -63,12 +69,12 @@ function runHelper(name: string, action: 'get' | 'store' | 'erase', input: strin
   }
 }
 
-export function getCredentials(domain: string, file = dockerConfigFile()): StoredCredentials | undefined {
+export async function getCredentials(domain: string, file = dockerConfigFile()): Promise<StoredCredentials | undefined> {
   const config = readConfig(file);
   const key = serverKey(domain);
   const helperName = helper(config, key);
   if (helperName) {
-    const out = runHelper(helperName, 'get', key);
+    const out = await runHelper(helperName, 'get', key);
     if (!out) return undefined;
     const parsed = JSON.parse(out) as { Username?: string; Secret?: string };
     if (!parsed.Username) return undefined;
@@ -89,7 +95,7 @@ export async function storeCredentials(domain: string, credentials: StoredCreden
   const key = serverKey(domain);
   const helperName = helper(config, key);
   if (helperName) {
-    runHelper(helperName, 'store', JSON.stringify({ ServerURL: key, Username: credentials.identitytoken ? '<token>' : credentials.username, Secret: credentials.identitytoken ?? credentials.password ?? '' }));
+    await runHelper(helperName, 'store', JSON.stringify({ ServerURL: key, Username: credentials.identitytoken ? '<token>' : credentials.username, Secret: credentials.identitytoken ?? credentials.password ?? '' }));
     config.auths = { ...config.auths, [key]: {} };
   } else {
     config.auths = {
@@ -98,7 +104,7 @@ export async function storeCredentials(domain: string, credentials: StoredCreden
     };
   }
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(file, `${JSON.stringify(config, null, '\t')}\n`);
+  await saveConfig(file, config);
 }
 
 /** Returns whether there was anything to remove. */
@@ -107,14 +113,15 @@ export async function eraseCredentials(domain: string, file = dockerConfigFile()
   const key = serverKey(domain);
   const had = Boolean(config.auths?.[key]);
   const helperName = helper(config, key);
-  if (helperName) runHelper(helperName, 'erase', key);
+  if (helperName) await runHelper(helperName, 'erase', key);
   if (config.auths) delete config.auths[key];
-  if (had) await writeFileAtomic(file, `${JSON.stringify(config, null, '\t')}\n`);
+  if (had) await saveConfig(file, config);
   return had;
 }
 
 /** The X-Registry-Auth header for a domain, from the saved credentials (empty JSON when there are none). */
-export function registryAuthHeader(domain: string, credentials = getCredentials(domain)): string {
+export async function registryAuthHeader(domain: string, credentials?: StoredCredentials): Promise<string> {
+  credentials ??= await getCredentials(domain);
   const body = credentials ? { username: credentials.username, password: credentials.password, identitytoken: credentials.identitytoken, serveraddress: serverKey(domain) } : {};
   return Buffer.from(JSON.stringify(body)).toString('base64url');
 }

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +12,8 @@ export async function connectDaemon(scriptPath: string): Promise<ApiClient> {
   if (await socketAnswers(paths.socket)) return new ApiClient(paths.socket);
   prepareRunDir(paths);
   const logFile = path.join(paths.runDir, 'daemon.log');
+  // Loaded only here: most calls find the daemon answering.
+  const { spawn } = await import('node:child_process');
   const logFd = fs.openSync(logFile, 'a', 0o600);
   // --detach: the outer process leaves once the engine answers (it would only wait for it, ~14 MB PSS).
   const child = spawn(process.execPath, ['--', scriptPath, 'daemon', '--detach'], { detached: true, stdio: ['ignore', logFd, logFd] });

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 
@@ -7,7 +6,7 @@ import path from 'node:path';
  * target, so a reader or a kill -9 never sees half a file. `durable` adds an fsync (power loss).
  */
 export async function writeFileAtomic(target: string, data: string | Buffer, tmpDir?: string, durable = true): Promise<void> {
-  const tmp = path.join(tmpDir ?? path.dirname(target), `.tmp-${path.basename(target)}-${randomBytes(6).toString('hex')}`);
+  const tmp = path.join(tmpDir ?? path.dirname(target), `.tmp-${path.basename(target)}-${tmpSuffix()}`);
   const handle = await fsp.open(tmp, 'w', 0o600);
   try {
     await handle.writeFile(data);
@@ -21,6 +20,19 @@ export async function writeFileAtomic(target: string, data: string | Buffer, tmp
     await fsp.rm(tmp, { force: true });
     throw err;
   }
+}
+
+let written = 0;
+
+/**
+ * Unique among this process's temp files (the counter) and other processes' (the pid); the random part keeps
+ * a name left by a killed process with the same pid from being reused. Not node:crypto: loading it costs
+ * every CLI call ~2 ms, and the names guard against collisions, not against an attacker (the directories
+ * are the user's own).
+ */
+function tmpSuffix(): string {
+  written += 1;
+  return `${process.pid}-${written}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
 export async function writeJsonAtomic(target: string, value: unknown, durable = true): Promise<void> {

@@ -17,21 +17,21 @@ test('credentials are kept in the docker CLI\'s config.json format, 0600, and ot
   t.is(saved.auths['127.0.0.1:5000'].auth, Buffer.from('alice:p:ss').toString('base64'));
   t.truthy(saved.auths['https://index.docker.io/v1/'], 'Docker Hub under its historical key');
   t.is(fs.statSync(file).mode & 0o777, 0o600);
-  t.deepEqual(getCredentials('127.0.0.1:5000', file), { username: 'alice', password: 'p:ss' });
-  t.deepEqual(JSON.parse(Buffer.from(registryAuthHeader('127.0.0.1:5000', getCredentials('127.0.0.1:5000', file)), 'base64url').toString()), { username: 'alice', password: 'p:ss', serveraddress: '127.0.0.1:5000' });
+  t.deepEqual(await getCredentials('127.0.0.1:5000', file), { username: 'alice', password: 'p:ss' });
+  t.deepEqual(JSON.parse(Buffer.from(await registryAuthHeader('127.0.0.1:5000', await getCredentials('127.0.0.1:5000', file)), 'base64url').toString()), { username: 'alice', password: 'p:ss', serveraddress: '127.0.0.1:5000' });
   t.true(await eraseCredentials('127.0.0.1:5000', file));
-  t.is(getCredentials('127.0.0.1:5000', file), undefined);
+  t.is(await getCredentials('127.0.0.1:5000', file), undefined);
   t.false(await eraseCredentials('127.0.0.1:5000', file));
   t.is(serverKey('docker.io'), 'https://index.docker.io/v1/');
 });
 
-test('a credential helper that is not installed is named in the error', (t) => {
+test('a credential helper that is not installed is named in the error', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'creds-'));
   const file = path.join(dir, 'config.json');
   fs.writeFileSync(file, JSON.stringify({ credsStore: 'roost-test-missing' }));
-  t.throws(() => getCredentials('example.test', file), { message: /docker-credential-roost-test-missing is not installed/ });
+  await t.throwsAsync(getCredentials('example.test', file), { message: /docker-credential-roost-test-missing is not installed/ });
   fs.writeFileSync(file, '{ not json');
-  t.throws(() => getCredentials('example.test', file), { message: /is not valid JSON/ });
+  await t.throwsAsync(getCredentials('example.test', file), { message: /is not valid JSON/ });
 });
 
 test('auth challenges and platforms are parsed as registries and Docker write them', (t) => {

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { EngineError, invalid } from '../../util/errors.js';
 import type { Command } from '../command.js';
@@ -72,6 +71,7 @@ async function contextTar(source: string, dockerfile: string | undefined): Promi
   });
   const tar = tools.tarHostPath(contextDir, undefined, '.', skip);
   if (!added) return { tar, dockerfileName };
+  const { randomBytes } = await import('node:crypto');
   const randomName = `.dockerfile.${randomBytes(10).toString('hex')}`;
   // The user's .dockerignore gets one more line; one made here lists itself too, so the context stays theirs.
   const ignore = fs.existsSync(contextIgnore) ? `${fs.readFileSync(contextIgnore, 'utf8')}\n${randomName}\n` : `${randomName}\n.dockerignore\n`;

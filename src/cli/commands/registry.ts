@@ -1,4 +1,3 @@
-import readline from 'node:readline';
 import { familiarName, fullName, parseReference } from '../../image/reference.js';
 import { invalid } from '../../util/errors.js';
 import type { Command } from '../command.js';
@@ -17,7 +16,7 @@ export async function pullImage(client: ApiClient, name: string, opts: { quiet?:
   const lines = client.jsonLines<ProgressLine>('/images/create', {
     method: 'POST',
     query: { fromImage: repository, tag, platform: opts.platform },
-    headers: { 'X-Registry-Auth': registryAuthHeader(ref.domain) },
+    headers: { 'X-Registry-Auth': await registryAuthHeader(ref.domain) },
   });
   for await (const line of lines) {
     if (opts.quiet) {
@@ -55,7 +54,7 @@ const push: Command = {
     const client = await ctx.client();
     let digest = '';
     for await (const line of client.jsonLines<ProgressLine & { aux?: { Digest?: string } }>(`/images/${encodeURIComponent(familiarName({ ...ref, tag: undefined }))}/push`, {
-      method: 'POST', query: { tag: ref.tag }, headers: { 'X-Registry-Auth': registryAuthHeader(ref.domain) },
+      method: 'POST', query: { tag: ref.tag }, headers: { 'X-Registry-Auth': await registryAuthHeader(ref.domain) },
     })) {
       if (line.aux?.Digest) digest = line.aux.Digest;
       if (!ctx.args.flags.quiet || line.error || line.errorDetail) view.show(line);
@@ -65,7 +64,8 @@ const push: Command = {
   },
 };
 
-function ask(question: string, hidden: boolean): Promise<string> {
+async function ask(question: string, hidden: boolean): Promise<string> {
+  const readline = await import('node:readline');
   return new Promise((resolve) => {
     const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
     if (hidden) {
@@ -114,7 +114,7 @@ const login: Command = {
       process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
     }
     if (!username || password === undefined) {
-      const saved = getCredentials(domain);
+      const saved = await getCredentials(domain);
       if (!process.stdin.isTTY) {
         if (!saved) throw invalid('cannot perform an interactive login from a non TTY device', 'use --username and --password-stdin');
       }

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from '../command.js';
-import { writeFileAtomic } from '../../fs/atomic.js';
 import { notFound } from '../../util/errors.js';
 import { renderServiceUnit, serviceName, userUnitDir } from '../service-unit.js';
 import { reloadUserManager, systemctlUser } from '../user-manager.js';
@@ -20,17 +19,18 @@ const install: Command = {
     const unitFile = path.join(userUnitDir(), serviceName);
     fs.mkdirSync(path.dirname(unitFile), { recursive: true });
     const existed = fs.existsSync(unitFile);
+    const { writeFileAtomic } = await import('../../fs/atomic.js');
     await writeFileAtomic(unitFile, renderServiceUnit({ nodePath: process.execPath, scriptPath: ctx.scriptPath }));
     fs.chmodSync(unitFile, 0o644);
     process.stdout.write(`${existed ? 'Updated' : 'Wrote'} ${unitFile}\n`);
     const now = ctx.args.flags.now === true;
     const enable = ['enable', ...(now ? ['--now'] : []), serviceName];
-    const manager = reloadUserManager();
+    const manager = await reloadUserManager();
     if ('reason' in manager) {
       process.stdout.write(fallback(manager.reason, ['systemctl --user daemon-reload', `systemctl --user ${enable.join(' ')}`]));
       return 0;
     }
-    systemctlUser(manager, enable);
+    await systemctlUser(manager, enable);
     process.stdout.write(`Enabled ${serviceName}: the daemon starts at login${now ? ', and runs now' : ''}; \`loginctl enable-linger\` starts it at boot\n`);
     return 0;
   },
@@ -45,8 +45,8 @@ const uninstall: Command = {
     const unitDir = userUnitDir();
     const unitFile = path.join(unitDir, serviceName);
     if (!fs.existsSync(unitFile)) throw notFound(`${serviceName} is not installed: there is no ${unitFile}`);
-    const manager = reloadUserManager();
-    if (!('reason' in manager)) systemctlUser(manager, ['disable', '--now', serviceName]);
+    const manager = await reloadUserManager();
+    if (!('reason' in manager)) await systemctlUser(manager, ['disable', '--now', serviceName]);
     fs.rmSync(unitFile);
     // Without a manager to ask, undo `enable` by hand: it is this one link.
     fs.rmSync(path.join(unitDir, 'default.target.wants', serviceName), { force: true });
@@ -55,7 +55,7 @@ const uninstall: Command = {
       process.stdout.write(fallback(manager.reason, [`systemctl --user stop ${serviceName}`, 'systemctl --user daemon-reload']));
       return 0;
     }
-    systemctlUser(manager, ['daemon-reload']);
+    await systemctlUser(manager, ['daemon-reload']);
     process.stdout.write(`Stopped and disabled ${serviceName}\n`);
     return 0;
   },

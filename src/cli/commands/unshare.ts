@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { unavailable } from '../../util/errors.js';
@@ -24,6 +23,7 @@ const unshare: Command = {
       throw unavailable('the engine\'s namespaces are not there', 'run `roost info` to start the daemon');
     }
     const command = ctx.args.positionals.length ? ctx.args.positionals : [process.env.SHELL || '/bin/sh'];
+    const { spawn } = await import('node:child_process');
     const child = spawn('nsenter', ['--target', pid, '--user', '--mount', '--preserve-credentials', '--', ...command], {
       stdio: 'inherit',
       env: { ...process.env, ROOST_UNSHARED: '1', ROOST_DATA_DIR: paths.dataDir },
