@@ -411,12 +411,15 @@ export class ContainerService {
     if (!['', 'host', 'keep-id', undefined].includes(record.HostConfig.UsernsMode as string | undefined)) {
       throw invalid(`invalid --userns ${JSON.stringify(record.HostConfig.UsernsMode)}: use host (the default) or keep-id`);
     }
+    const trace = tracer(`create ${id.slice(0, 12)}`);
     await fsp.mkdir(this.containerDir(id), { recursive: true, mode: 0o700 });
     const createdVolumes: string[] = [];
     try {
       const rootfs = await this.mountRootfs(record);
+      trace('rootfs');
       record.Mounts = await this.resolveMounts(mounts, rootfs, createdVolumes);
       await this.persist(record);
+      trace('persisted');
     } catch (err) {
       await this.snapshotter.unmountRootfs(this.containerDir(id)).catch(() => {});
       await fsp.rm(this.containerDir(id), { recursive: true, force: true });
@@ -1010,8 +1013,9 @@ export class ContainerService {
     };
     if (record.HostConfig.AutoRemove) {
       died();
-      // remove() releases the network and the runtime state together with the rootfs.
-      await this.remove(record.Id, { force: true, volumes: true }).catch(() => {});
+      // remove() releases the network and the runtime state together with the rootfs (the state only when
+      // the monitor is not dropping it itself).
+      await this.remove(record.Id, { force: true, volumes: true, runtimeStateDropped: opts.runtimeStateDropped }).catch(() => {});
       trace('removed');
       return;
     }
@@ -1163,7 +1167,8 @@ export class ContainerService {
     this.events.emit('container', 'restart', record.Id, this.eventAttributes(record));
   }
 
-  async remove(idOrName: string, opts: { force: boolean; volumes: boolean }): Promise<void> {
+  /** `runtimeStateDropped`: the monitor reported the exit and deletes the runtime's state itself. */
+  async remove(idOrName: string, opts: { force: boolean; volumes: boolean; runtimeStateDropped?: boolean }): Promise<void> {
     const record = this.get(idOrName);
     if (record.State.Status === 'restarting') {
       if (!opts.force) throw conflict(`cannot remove container "${record.Name.slice(1)}": container is restarting: stop the container before removing or force remove`);
@@ -1182,7 +1187,7 @@ export class ContainerService {
     // A monitor still holding its link deletes the runtime's state itself as it goes; nothing can start this
     // ID again, so there is no need to wait for it.
     const dropRuntimeState = async () => {
-      if (!this.monitorsClosing.has(record.Id)) await this.deleteRuntimeState(record.Id);
+      if (!opts.runtimeStateDropped && !this.monitorsClosing.has(record.Id)) await this.deleteRuntimeState(record.Id);
     };
     await Promise.all([this.snapshotter.unmountRootfs(dir).catch(() => {}), dropRuntimeState(), this.networks.detach(runDir), this.cgroups.release(record.Id)]);
     // Drop the record first: a kill -9 half way leaves a dir without container.json, which open() sweeps.
