@@ -6,7 +6,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Snapshotter } from '../fs/snapshotter.js';
-import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
+import { readJsonIfExists, writeJsonAtomicSync } from '../fs/atomic.js';
 import type { ContainerNetworks, NetworkAttachment } from '../net/container-network.js';
 import { resolveHostPorts, uplinkGateway } from '../net/uplink.js';
 import { withIPv6Bindings } from '../net/dual-stack.js';
@@ -313,7 +313,7 @@ export class ContainerService {
 
   /** Container state changes often and is rebuilt from the monitors after a crash: atomic, not fsync'd. */
   private async persist(record: ContainerRecord): Promise<void> {
-    await writeJsonAtomic(path.join(this.containerDir(record.Id), 'container.json'), record, false);
+    writeJsonAtomicSync(path.join(this.containerDir(record.Id), 'container.json'), record);
   }
 
   private nameTaken(name: string): boolean {
@@ -412,7 +412,7 @@ export class ContainerService {
       throw invalid(`invalid --userns ${JSON.stringify(record.HostConfig.UsernsMode)}: use host (the default) or keep-id`);
     }
     const trace = tracer(`create ${id.slice(0, 12)}`);
-    await fsp.mkdir(this.containerDir(id), { recursive: true, mode: 0o700 });
+    fs.mkdirSync(this.containerDir(id), { recursive: true, mode: 0o700 });
     const createdVolumes: string[] = [];
     try {
       const rootfs = await this.mountRootfs(record);
@@ -634,28 +634,30 @@ export class ContainerService {
     return out;
   }
 
-  private async writeEtcFiles(record: ContainerRecord): Promise<Record<string, string>> {
+  private writeEtcFiles(record: ContainerRecord): Record<string, string> {
     const dir = this.containerDir(record.Id);
     const hostname = record.Config.Hostname ?? '';
     const files: Record<string, string> = {};
+    // Synchronous: a few small files on the way to every start, where each asynchronous operation would be a
+    // thread-pool round trip.
     const hosts = path.join(dir, 'hosts');
-    await fsp.writeFile(hosts, this.hostsContent(record));
+    fs.writeFileSync(hosts, this.hostsContent(record));
     files['/etc/hosts'] = hosts;
     if (hostname) {
       const hostnameFile = path.join(dir, 'hostname');
-      await fsp.writeFile(hostnameFile, `${hostname}\n`);
+      fs.writeFileSync(hostnameFile, `${hostname}\n`);
       files['/etc/hostname'] = hostnameFile;
     }
     const resolv = path.join(dir, 'resolv.conf');
     let hostResolv = '';
-    try { hostResolv = await fsp.readFile('/etc/resolv.conf', 'utf8'); } catch { /* none */ }
+    try { hostResolv = fs.readFileSync('/etc/resolv.conf', 'utf8'); } catch { /* none */ }
     // Created on a user-defined network: the nameserver is the embedded DNS server at the gateway of a
     // network it is on (the one it was created on, unless it was disconnected from it).
     const userNetwork = this.userNetworkOf(record);
     const on = userNetwork ? this.userNetworks.of(record.Id) : [];
     const dnsNetwork = on.find((n) => n.Id === userNetwork?.Id) ?? on[0];
     const embeddedServer = dnsNetwork ? this.userNetworks.nameserverFor(dnsNetwork) : undefined;
-    await fsp.writeFile(resolv, resolvConfContent(hostResolv, record.HostConfig, { hostNetwork: record.HostConfig.NetworkMode === 'host', embeddedServer }));
+    fs.writeFileSync(resolv, resolvConfContent(hostResolv, record.HostConfig, { hostNetwork: record.HostConfig.NetworkMode === 'host', embeddedServer }));
     files['/etc/resolv.conf'] = resolv;
     return files;
   }
@@ -817,7 +819,7 @@ export class ContainerService {
     record.probeAgent = Boolean(probePath);
     const files = this.monitorFiles(record.Id);
     const runDir = path.dirname(files.socket);
-    await fsp.mkdir(runDir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
     const joinsNetwork = record.HostConfig.NetworkMode?.startsWith('container:') ? this.namespaceOf(record.HostConfig.NetworkMode, 'net') : undefined;
     const userNetwork = this.userNetworkOf(record);
     const toHost = wantsHostGateway(record.HostConfig.ExtraHosts);
@@ -869,15 +871,15 @@ export class ContainerService {
         }
       }
       const spec = buildSpec({
-        container: record, rootfs, user, etcFiles: await this.writeEtcFiles(record), hostNetwork, initPath, probePath, netnsPath,
+        container: record, rootfs, user, etcFiles: this.writeEtcFiles(record), hostNetwork, initPath, probePath, netnsPath,
         userMounts: await this.ociMounts(record), idMappings: keepId?.mappings, security, sharedNamespaces,
         sharedShm: await this.shmFor(record, security.shmSizeBytes),
       });
       const seccompKey = this.seccompCache.prepare(spec);
       const bundle = path.join(dir, 'bundle');
-      await fsp.mkdir(bundle, { recursive: true });
-      await fsp.writeFile(path.join(bundle, 'config.json'), JSON.stringify(spec));
-      for (const file of [files.exitFile, files.pidFile]) await fsp.rm(file, { force: true });
+      fs.mkdirSync(bundle, { recursive: true });
+      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+      for (const file of [files.exitFile, files.pidFile]) fs.rmSync(file, { force: true });
       await this.previousMonitorGone(record.Id);
       await this.deleteRuntimeState(record.Id);
       monitor = await launchMonitor({
@@ -1191,7 +1193,7 @@ export class ContainerService {
     };
     await Promise.all([this.snapshotter.unmountRootfs(dir).catch(() => {}), dropRuntimeState(), this.networks.detach(runDir), this.cgroups.release(record.Id)]);
     // Drop the record first: a kill -9 half way leaves a dir without container.json, which open() sweeps.
-    await fsp.rm(path.join(dir, 'container.json'), { force: true });
+    fs.rmSync(path.join(dir, 'container.json'), { force: true });
     this.records.delete(record.Id);
     for (const name of ['healthcheck', 'probe-agent']) this.probeSpecs.delete(`${record.Id}/${name}`);
     this.stopProbeAgent(record.Id);
