@@ -29,6 +29,7 @@ import { checkConnect, checkDisconnectPredefined, currentNetworks } from '../net
 
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
+import { mount, unmount } from '../fs/mounter.js';
 import { tracer } from '../util/trace.js';
 import type { ContainerConfig, ContainerRecord, HostConfig, PortBinding } from './container-types.js';
 import { initialState, transitions } from './container-types.js';
@@ -758,7 +759,7 @@ export class ContainerService {
       const shm = path.join(path.dirname(this.monitorFiles(record.Id).socket), 'shm');
       await fsp.mkdir(shm, { recursive: true, mode: 0o1777 });
       const mounted = (await fsp.readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === shm);
-      if (!mounted) await runCommand('mount', ['-t', 'tmpfs', '-o', `nosuid,nodev,noexec,mode=1777,size=${Math.ceil(sizeBytes / 1024)}k`, 'shm', shm]);
+      if (!mounted) await mount('tmpfs', 'shm', shm, `nosuid,nodev,noexec,mode=1777,size=${Math.ceil(sizeBytes / 1024)}k`);
       return shm;
     }
     if (mode?.startsWith('container:')) {
@@ -1185,7 +1186,7 @@ export class ContainerService {
     await this.persist(record).catch(() => {});
     const dir = this.containerDir(record.Id);
     const runDir = path.dirname(this.monitorFiles(record.Id).socket);
-    if (record.HostConfig.IpcMode === 'shareable') await runCommand('umount', ['-l', path.join(runDir, 'shm')]).catch(() => {});
+    if (record.HostConfig.IpcMode === 'shareable') await unmount(path.join(runDir, 'shm'), { lazy: true }).catch(() => {});
     // A monitor still holding its link deletes the runtime's state itself as it goes; nothing can start this
     // ID again, so there is no need to wait for it.
     const dropRuntimeState = async () => {

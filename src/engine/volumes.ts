@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
-import { runCommand } from '../util/exec.js';
+import { mount, unmount } from '../fs/mounter.js';
 import type { EventBus } from './events.js';
 
 /** A local volume as Docker's API shows it, plus whether Roost made it for one container (anonymous). */
@@ -116,7 +116,7 @@ export class VolumeService {
       const mountinfo = await fsp.readFile('/proc/self/mountinfo', 'utf8');
       if (!mountinfo.split('\n').some((line) => line.split(' ')[4] === volume.Mountpoint)) {
         const o = volume.Options.o ? `,${volume.Options.o}` : '';
-        await runCommand('mount', ['-t', 'tmpfs', '-o', `nosuid,nodev${o}`, 'tmpfs', volume.Mountpoint]);
+        await mount('tmpfs', 'tmpfs', volume.Mountpoint, `nosuid,nodev${o}`);
       }
     }
     return volume.Mountpoint;
@@ -135,7 +135,7 @@ export class VolumeService {
     }
     if (opts.usedBy.length > 0) throw conflict(`remove ${name}: volume is in use - [${opts.usedBy.join(', ')}]`);
     const dir = path.join(this.root, name);
-    if (volume.Options.type === 'tmpfs') await runCommand('umount', ['-l', volume.Mountpoint]).catch(() => {});
+    if (volume.Options.type === 'tmpfs') await unmount(volume.Mountpoint, { lazy: true }).catch(() => {});
     // Drop the record first: a kill -9 during the delete leaves a directory that open() sweeps.
     await fsp.rm(path.join(dir, 'volume.json'), { force: true });
     this.volumes.delete(name);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { runCommand } from '../util/exec.js';
+import { mount, unmount } from './mounter.js';
 import { EngineError } from '../util/errors.js';
 import { applyLayer } from './layer-apply.js';
 import { shiftOwners } from './shift-owners.js';
@@ -110,7 +111,7 @@ async function probeMount(scratch: string, mount: (lower: string, upper: string,
   try {
     for (const dir of [lower, upper, work, merged]) await fsp.mkdir(dir, { recursive: true });
     await mount(lower, upper, work, merged);
-    await runCommand('umount', [merged]);
+    await unmount(merged);
     return undefined;
   } catch (err) {
     return (err as Error).message;
@@ -119,8 +120,9 @@ async function probeMount(scratch: string, mount: (lower: string, upper: string,
   }
 }
 
-async function isMountPoint(dir: string): Promise<boolean> {
-  const mountinfo = await fsp.readFile('/proc/self/mountinfo', 'utf8');
+/** Synchronous: it is read on every create, start and removal, and is a few kB. */
+function isMountPoint(dir: string): boolean {
+  const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
   return mountinfo.split('\n').some((line) => line.split(' ')[4] === dir);
 }
 
@@ -130,7 +132,7 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
 
   /** Mounts lower dirs (topmost first) under upper/work at `target`. */
   protected async mountOverlay(lower: string[], upper: string, work: string, target: string): Promise<void> {
-    await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work},userxattr`, target]);
+    await mount('overlay', 'overlay', target, `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work},userxattr`);
   }
 
   async ensureLayer(chainId: string, _parent: string | undefined, openLayer: () => Readable, opts?: UnpackOptions) {
@@ -145,8 +147,8 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
     const rootfs = path.join(containerDir, 'rootfs');
     const upper = this.changesDir(containerDir);
     const work = path.join(containerDir, 'work');
-    for (const dir of [rootfs, upper, work]) await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-    if (await isMountPoint(rootfs)) return rootfs;
+    for (const dir of [rootfs, upper, work]) fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    if (isMountPoint(rootfs)) return rootfs;
     // overlay wants the topmost lower layer first.
     const lower = chainIds.map((id) => this.layerDir(id)).reverse();
     if (lower.length === 0) {
@@ -163,7 +165,7 @@ export class OverlaySnapshotter extends DirectorySnapshotter implements Snapshot
 
   async unmountRootfs(containerDir: string): Promise<void> {
     const rootfs = path.join(containerDir, 'rootfs');
-    if (await isMountPoint(rootfs)) await runCommand('umount', ['-l', rootfs]);
+    if (isMountPoint(rootfs)) await unmount(rootfs, { lazy: true });
   }
 
   /** Whether the kernel allows overlay in this user namespace; returns why not, or undefined. */

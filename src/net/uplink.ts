@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import { runCommand } from '../util/exec.js';
+import { unmount } from '../fs/mounter.js';
 import { unavailable } from '../util/errors.js';
 import { findExecutable } from '../util/find-executable.js';
 import type { PortBinding } from '../engine/container-types.js';
@@ -61,7 +62,7 @@ export async function createNetns(nsFile: string): Promise<void> {
 
 export async function removeNetns(nsFile: string): Promise<void> {
   if (!fs.existsSync(nsFile)) return;
-  await runCommand('umount', ['-l', nsFile]).catch(() => {});
+  await unmount(nsFile, { lazy: true }).catch(() => {});
   fs.rmSync(nsFile, { force: true });
 }
 
