@@ -22,7 +22,11 @@ if (!mainLoader || command === 'daemon' || command === 'tui') {
 const source = fs.readFileSync(file, 'utf8');
 const stat = fs.statSync(file);
 const cacheDir = path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME || '/nonexistent', '.cache'), 'roost');
-const cacheName = `cli-${process.version}-${stat.size}-${Math.floor(stat.mtimeMs)}.v8cache`;
+// Per install (two checkouts used in turn must not evict each other's), per Node and per build of the bundle.
+let pathHash = 0x811c9dc5;
+for (let i = 0; i < file.length; i++) pathHash = Math.imul(pathHash ^ file.charCodeAt(i), 0x01000193) >>> 0;
+const installPrefix = `cli-${pathHash.toString(16).padStart(8, '0')}-`;
+const cacheName = `${installPrefix}${process.version}-${stat.size}-${Math.floor(stat.mtimeMs)}.v8cache`;
 let cachedData;
 try { cachedData = fs.readFileSync(path.join(cacheDir, cacheName)); } catch { /* none yet */ }
 const script = new vm.Script(Module.wrap(source), {
@@ -34,7 +38,7 @@ if (!cachedData || script.cachedDataRejected) {
   process.once('exit', () => {
     try {
       fs.mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
-      for (const old of fs.readdirSync(cacheDir)) if (old.startsWith('cli-') && old.endsWith('.v8cache')) fs.rmSync(path.join(cacheDir, old), { force: true });
+      for (const old of fs.readdirSync(cacheDir)) if (old.startsWith(installPrefix) && old.endsWith('.v8cache')) fs.rmSync(path.join(cacheDir, old), { force: true });
       const tmp = path.join(cacheDir, `.${cacheName}.${process.pid}`);
       fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
       fs.renameSync(tmp, path.join(cacheDir, cacheName));

@@ -14,12 +14,16 @@ function cli(cacheHome: string, ...args: string[]) {
 test('the CLI keeps V8\'s code cache of its bundle in the user\'s cache directory, and shrugs off a bad one', (t) => {
   const cacheHome = fs.mkdtempSync(path.join(os.tmpdir(), 'roost-cache-'));
   const dir = path.join(cacheHome, 'roost');
+  // Another install's cache (another checkout) stays.
+  fs.mkdirSync(dir);
+  const foreign = path.join(dir, 'cli-00000000-v20.0.0-1-1.v8cache');
+  fs.writeFileSync(foreign, 'x');
   const first = cli(cacheHome, '--help');
   t.is(first.status, 0);
   t.regex(first.stdout, /^Usage: {2}roost \[OPTIONS\] COMMAND/);
-  const files = fs.readdirSync(dir);
+  const files = fs.readdirSync(dir).filter((name) => name !== path.basename(foreign));
   t.is(files.length, 1);
-  t.regex(files[0]!, /^cli-v\d+\.\d+\.\d+-\d+-\d+\.v8cache$/);
+  t.regex(files[0]!, /^cli-[0-9a-f]{8}-v\d+\.\d+\.\d+-\d+-\d+\.v8cache$/);
   const cacheFile = path.join(dir, files[0]!);
   t.is(fs.statSync(cacheFile).mode & 0o777, 0o600);
   t.true(fs.statSync(cacheFile).size > 10_000);
@@ -36,6 +40,7 @@ test('the CLI keeps V8\'s code cache of its bundle in the user\'s cache director
   t.is(third.status, 125);
   t.is(third.stderr.split('\n')[0], "roost: 'nosuchcommand' is not a roost command");
   t.true(fs.statSync(cacheFile).size > 10_000);
+  t.deepEqual(fs.readdirSync(dir).sort(), [path.basename(cacheFile), path.basename(foreign)].sort());
 
   // No usable cache directory: no cache, no error.
   const blocked = path.join(cacheHome, 'file');
