@@ -437,17 +437,13 @@ async function duBytes(dir) {
 
 /** Copies the built tree (bin, dist, build, native/build) into `dir`; returns the copy's bin/roost.js. */
 async function snapshotTree(dir) {
-  // What bin/roost.js loads (dist/…) must be there: wait a little for a build in progress.
-  const entry = () => {
-    // `import '../dist/…'` (ESM) or `require('../dist/…')` (the CommonJS bundle).
-    const spec = fs.readFileSync(ROOST_JS, 'utf8').match(/^\s*(?:import\s+|require\(\s*)['"](\.[^'"]+)['"]/m)?.[1];
-    return spec ? path.resolve(path.dirname(ROOST_JS), spec) : undefined;
-  };
-  for (let i = 0; i < 120 && !(entry() && fs.existsSync(entry())); i++) {
-    if (i === 0) log(`${entry() ? path.relative(REPO, entry()) : 'the entry point of bin/roost.js'} is missing: waiting up to 60 s for a build in progress`);
+  // What bin/roost.js loads (the CLI bundle) must be there: wait a little for a build in progress.
+  const entry = () => path.join(REPO, 'dist', 'cli.cjs');
+  for (let i = 0; i < 120 && !fs.existsSync(entry()); i++) {
+    if (i === 0) log(`${path.relative(REPO, entry())} is missing: waiting up to 60 s for a build in progress`);
     await sleep(500);
   }
-  if (!(entry() && fs.existsSync(entry()))) throw new Error('Roost is not built (bin/roost.js imports a missing file): run npm run build');
+  if (!fs.existsSync(entry())) throw new Error('Roost is not built (dist/cli.cjs is missing): run npm run build');
   const dest = path.join(dir, 'roost-tree');
   for (const rel of ['package.json', 'bin', 'dist', 'build', path.join('native', 'build')]) {
     if (fs.existsSync(path.join(REPO, rel))) fs.cpSync(path.join(REPO, rel), path.join(dest, rel), { recursive: true });

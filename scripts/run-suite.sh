@@ -3,7 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund
-[ -f dist/cli.cjs ] && [ -f dist/daemon/entry.js ] && [ -x native/build/roost-monitor ] && [ -f build/kernels.wasm ] || npm run build >/dev/null
+[ -f dist/cli.cjs ] && [ -f dist/daemon/entry.js ] && [ -x native/build/roost-monitor ] && [ -x native/build/roost-mounter ] && [ -f build/kernels.wasm ] || npm run build >/dev/null
 out=$(mktemp)
 # ava's own reporter lists every test: ✔ passed, ✘ failed, - [skip] skipped.
 npx ava 2>&1 | tee "$out"
