@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from '../api/client.js';
+import { daemonLockHolder } from '../daemon/daemon-lock.js';
 import { prepareRunDir, socketAnswers } from '../daemon/socket.js';
 import { EngineError } from '../util/errors.js';
 import { roostPaths } from '../util/paths.js';
@@ -23,10 +24,11 @@ export async function connectDaemon(scriptPath: string): Promise<ApiClient> {
   child.unref();
   for (let i = 0; i < 300; i++) {
     if (await socketAnswers(paths.socket)) return new ApiClient(paths.socket);
-    // With --detach it exits once the socket answers: look once more before calling it a failure.
+    // With --detach it exits once the socket answers: look once more before calling it a failure. It also
+    // exits when another call's daemon, starting at the same moment, holds the engine's lock: wait for that one.
     if (exited) {
       if (await socketAnswers(paths.socket)) return new ApiClient(paths.socket);
-      break;
+      if (daemonLockHolder(paths.runDir) === undefined) break;
     }
     await sleep(i < 20 ? 10 : 50);
   }

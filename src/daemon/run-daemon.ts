@@ -5,6 +5,7 @@ import { findExecutable } from '../util/find-executable.js';
 import { PauseProcess, pausePidFile, readMapping } from '../rootless/user-namespace.js';
 import { EngineError, unavailable } from '../util/errors.js';
 import { roostPaths } from '../util/paths.js';
+import { acquireDaemonLock } from './daemon-lock.js';
 import { prepareRunDir, socketAnswers } from './socket.js';
 
 /**
@@ -79,13 +80,22 @@ export async function runDaemonInside(): Promise<number> {
   const { createApiServer, listenUnix } = await import('../api/server.js');
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   if (await socketAnswers(paths.socket)) throw new EngineError('conflict', `a roost daemon is already running on ${paths.socket}`);
-  const engine = await Engine.open({
-    dataDir: paths.dataDir,
-    runDir: paths.runDir,
-    mapping: JSON.parse(process.env.ROOST_ID_MAPPING ?? '{"kind":"single","uidMap":"","gidMap":""}'),
-    hostFindings: JSON.parse(process.env.ROOST_HOST_FINDINGS ?? '[]'),
-    snapshotter: process.env.ROOST_STORAGE_DRIVER,
-  });
+  // Held until the engine stops: another one started at the same moment (two first CLI calls) stops here.
+  const lock = await acquireDaemonLock(paths.runDir);
+  if ('heldBy' in lock) throw new EngineError('conflict', `a roost daemon is already running for this user (pid ${lock.heldBy})`);
+  let engine;
+  try {
+    engine = await Engine.open({
+      dataDir: paths.dataDir,
+      runDir: paths.runDir,
+      mapping: JSON.parse(process.env.ROOST_ID_MAPPING ?? '{"kind":"single","uidMap":"","gidMap":""}'),
+      hostFindings: JSON.parse(process.env.ROOST_HOST_FINDINGS ?? '[]'),
+      snapshotter: process.env.ROOST_STORAGE_DRIVER,
+    });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   // One client's broken connection must never take the engine down for every other client.
   process.on('uncaughtException', (err) => log(`internal error (kept running): ${err.stack ?? err.message}`));
   process.on('unhandledRejection', (err) => log(`internal error (kept running): ${err instanceof Error ? err.stack ?? err.message : String(err)}`));
@@ -101,5 +111,6 @@ export async function runDaemonInside(): Promise<number> {
   server.close();
   fs.rmSync(paths.socket, { force: true });
   await engine.close();
+  lock.release();
   return 0;
 }

@@ -30,6 +30,33 @@ e2e('a second daemon for the same user refuses with a clear message', async (t) 
   t.is((await roost.roost(['ps'])).exitCode, 0, 'the first daemon still answers');
 });
 
+/** The engines (`roost daemon --in-namespace`) serving this test's run directory. */
+function enginesFor(runDir: string): number[] {
+  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => {
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (!args.includes('--in-namespace')) return false;
+      return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`ROOST_RUN_DIR=${runDir}`);
+    } catch {
+      return false;
+    }
+  });
+}
+
+e2e('first CLI calls at the same moment start one daemon between them, and all of them are answered', async (t) => {
+  const { roost } = t.context;
+  const runDir = path.join(roost.env.XDG_RUNTIME_DIR!, 'roost');
+  for (let round = 0; round < 3; round++) {
+    const pid = roost.daemonPid();
+    process.kill(pid, 'SIGTERM');
+    await retry(async () => enginesFor(runDir), (pids) => pids.length === 0);
+    const calls = await Promise.all(Array.from({ length: 5 }, () => roost.roost(['ps', '-q'])));
+    for (const call of calls) t.is(call.exitCode, 0, call.stderr);
+    await new Promise((r) => setTimeout(r, 500));
+    t.deepEqual(enginesFor(runDir), [roost.daemonPid()], `round ${round}: one engine, the one that answers`);
+  }
+});
+
 e2e('after kill -9 of the daemon, running containers keep running and ps, logs -f, exec, stop work on them', async (t) => {
   const { roost } = t.context;
   const run = await roost.roost(['run', '-d', '--name', 'survivor', 'busybox', 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick$i; sleep 0.2; done']);

@@ -1,0 +1,104 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/**
+ * One engine per user: a lock the running engine holds for its lifetime, in its run directory. The socket
+ * alone cannot be it: two first CLI calls at once each start a daemon, both find no socket answering, and
+ * both would open the same store (measured before this lock: 2 or 3 engines from 5 concurrent `roost ps`,
+ * in 4 of 6 tries). A directory is made atomically or not at all; it holds the engine's pid. A lock whose
+ * engine is gone (kill -9) is stale, and is removed and taken again.
+ */
+
+const lockName = 'daemon.lock';
+
+function lockDir(runDir: string): string {
+  return path.join(runDir, lockName);
+}
+
+/** Whether `pid` is a running engine (`roost daemon --in-namespace`), not a process that reused the pid. */
+function isEngine(pid: number): boolean {
+  try {
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const at = args.indexOf('daemon');
+    return at > 0 && args[at + 1] === '--in-namespace';
+  } catch {
+    return false;
+  }
+}
+
+function readHolder(dir: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid of the engine holding the lock, if one is alive. */
+export function daemonLockHolder(runDir: string): number | undefined {
+  const pid = readHolder(lockDir(runDir));
+  return pid !== undefined && isEngine(pid) ? pid : undefined;
+}
+
+export interface DaemonLock {
+  release(): void;
+}
+
+/** How long a lock directory may stay without a pid before it counts as left by a starter that died. */
+const pidGraceMs = 2000;
+
+/** Whether the lock in `dir` has no live engine: its pid is another process's or none, or it has no pid for too long. */
+function stale(dir: string): { stale: boolean; holder?: number } {
+  const holder = readHolder(dir);
+  if (holder !== undefined) return isEngine(holder) ? { stale: false, holder } : { stale: true };
+  try {
+    return { stale: Date.now() - fs.statSync(dir).mtimeMs >= pidGraceMs };
+  } catch {
+    return { stale: false }; // just released
+  }
+}
+
+/**
+ * Takes the lock for this process, or returns the pid of the live engine that has it. A stale lock is
+ * removed under a second, short-lived lock (`daemon.lock.break`), so that two starters that both found it
+ * stale cannot remove, one after the other, the stale lock and then the lock the first one took.
+ */
+export async function acquireDaemonLock(runDir: string): Promise<DaemonLock | { heldBy: number }> {
+  const dir = lockDir(runDir);
+  const breaker = `${dir}.break`;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 10));
+  for (let attempt = 0; attempt < 500; attempt++) {
+    try {
+      fs.mkdirSync(dir, { mode: 0o700 });
+      fs.writeFileSync(path.join(dir, 'pid'), `${process.pid}\n`);
+      return { release: () => { if (readHolder(dir) === process.pid) fs.rmSync(dir, { recursive: true, force: true }); } };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const seen = stale(dir);
+    if (seen.holder !== undefined) return { heldBy: seen.holder };
+    if (!seen.stale) {
+      await pause();
+      continue;
+    }
+    try {
+      fs.mkdirSync(breaker, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // Another starter is breaking it; one that died at it leaves an old breaker behind.
+      try { if (Date.now() - fs.statSync(breaker).mtimeMs > 5000) fs.rmSync(breaker, { recursive: true, force: true }); } catch { /* gone */ }
+      await pause();
+      continue;
+    }
+    try {
+      // Only a breaker removes the lock, so what is there now is what counts.
+      const now = stale(dir);
+      if (now.holder !== undefined) return { heldBy: now.holder };
+      if (now.stale) fs.rmSync(dir, { recursive: true, force: true });
+    } finally {
+      fs.rmSync(breaker, { recursive: true, force: true });
+    }
+  }
+  throw new Error(`cannot take ${dir}`);
+}
