@@ -15,12 +15,14 @@ function lockDir(runDir: string): string {
   return path.join(runDir, lockName);
 }
 
-/** Whether `pid` is a running engine (`roost daemon --in-namespace`), not a process that reused the pid. */
-function isEngine(pid: number): boolean {
+/**
+ * Whether `pid` is a running `roost daemon` (the engine, or the process outside the namespaces that starts
+ * it and hands the lock over), not a process that reused the pid.
+ */
+function isDaemon(pid: number): boolean {
   try {
     const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const at = args.indexOf('daemon');
-    return at > 0 && args[at + 1] === '--in-namespace';
+    return args.some((arg, i) => arg === 'daemon' && i > 0 && args[i - 1]!.endsWith('roost.js'));
   } catch {
     return false;
   }
@@ -35,10 +37,10 @@ function readHolder(dir: string): number | undefined {
   }
 }
 
-/** The pid of the engine holding the lock, if one is alive. */
+/** The pid of the daemon holding the lock, if one is alive. */
 export function daemonLockHolder(runDir: string): number | undefined {
   const pid = readHolder(lockDir(runDir));
-  return pid !== undefined && isEngine(pid) ? pid : undefined;
+  return pid !== undefined && isDaemon(pid) ? pid : undefined;
 }
 
 export interface DaemonLock {
@@ -51,7 +53,7 @@ const pidGraceMs = 2000;
 /** Whether the lock in `dir` has no live engine: its pid is another process's or none, or it has no pid for too long. */
 function stale(dir: string): { stale: boolean; holder?: number } {
   const holder = readHolder(dir);
-  if (holder !== undefined) return isEngine(holder) ? { stale: false, holder } : { stale: true };
+  if (holder !== undefined) return isDaemon(holder) ? { stale: false, holder } : { stale: true };
   try {
     return { stale: Date.now() - fs.statSync(dir).mtimeMs >= pidGraceMs };
   } catch {
@@ -60,23 +62,32 @@ function stale(dir: string): { stale: boolean; holder?: number } {
 }
 
 /**
- * Takes the lock for this process, or returns the pid of the live engine that has it. A stale lock is
- * removed under a second, short-lived lock (`daemon.lock.break`), so that two starters that both found it
- * stale cannot remove, one after the other, the stale lock and then the lock the first one took.
+ * Takes the lock for this process, or returns the pid of the live daemon that has it. `takeOverFrom`: the
+ * process that took it to start this one (`roost daemon` outside the namespaces, which takes it before it
+ * makes the namespaces, so that two starters cannot make two) hands it over. A stale lock is removed under
+ * a second, short-lived lock (`daemon.lock.break`), so that two starters that both found it stale cannot
+ * remove, one after the other, the stale lock and then the lock the first one took.
  */
-export async function acquireDaemonLock(runDir: string): Promise<DaemonLock | { heldBy: number }> {
+export async function acquireDaemonLock(runDir: string, opts: { takeOverFrom?: number } = {}): Promise<DaemonLock | { heldBy: number }> {
   const dir = lockDir(runDir);
   const breaker = `${dir}.break`;
   const pause = () => new Promise((resolve) => setTimeout(resolve, 10));
+  const held = (): DaemonLock => ({ release: () => { if (readHolder(dir) === process.pid) fs.rmSync(dir, { recursive: true, force: true }); } });
   for (let attempt = 0; attempt < 500; attempt++) {
     try {
       fs.mkdirSync(dir, { mode: 0o700 });
       fs.writeFileSync(path.join(dir, 'pid'), `${process.pid}\n`);
-      return { release: () => { if (readHolder(dir) === process.pid) fs.rmSync(dir, { recursive: true, force: true }); } };
+      return held();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const seen = stale(dir);
+    if (seen.holder !== undefined && seen.holder === opts.takeOverFrom) {
+      const tmp = path.join(dir, `pid.${process.pid}`);
+      fs.writeFileSync(tmp, `${process.pid}\n`);
+      fs.renameSync(tmp, path.join(dir, 'pid'));
+      return held();
+    }
     if (seen.holder !== undefined) return { heldBy: seen.holder };
     if (!seen.stale) {
       await pause();

@@ -31,11 +31,20 @@ export async function runDaemonOutside(scriptPath: string, opts: { detach?: bool
     try { pid = fs.readFileSync(`${paths.runDir}/daemon.pid`, 'utf8').trim(); } catch { /* unknown */ }
     throw new EngineError('conflict', `a roost daemon is already running for this user${pid ? ` (pid ${pid})` : ''} on ${paths.socket}`);
   }
+  // Taken before the namespaces are found or made (two starters at once would make two), and handed to the
+  // engine, which holds it while it runs.
+  const lock = await acquireDaemonLock(paths.runDir);
+  if ('heldBy' in lock) throw new EngineError('conflict', `a roost daemon is already running for this user (pid ${lock.heldBy})`);
   const pause = new PauseProcess(pausePidFile(paths.runDir));
   let pid = pause.findExisting();
   let mapping;
-  if (pid === undefined) ({ pid, mapping } = await pause.create());
-  else mapping = readMapping(pid);
+  try {
+    if (pid === undefined) ({ pid, mapping } = await pause.create());
+    else mapping = readMapping(pid);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const nsenter = findExecutable('nsenter');
   if (!nsenter) throw unavailable('nsenter (util-linux) is not installed', 'sudo apt-get install util-linux');
   // Device access and subuid ranges are judged as the real user, outside the namespace.
@@ -54,6 +63,7 @@ export async function runDaemonOutside(scriptPath: string, opts: { detach?: bool
       ROOST_HOST_FINDINGS: JSON.stringify(findings),
       ROOST_OUTER_UID: String(process.getuid!()),
       ROOST_OUTER_GID: String(process.getgid!()),
+      ROOST_DAEMON_LOCK_FROM: String(process.pid),
     },
   });
   const exited = new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
@@ -81,7 +91,9 @@ export async function runDaemonInside(): Promise<number> {
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   if (await socketAnswers(paths.socket)) throw new EngineError('conflict', `a roost daemon is already running on ${paths.socket}`);
   // Held until the engine stops: another one started at the same moment (two first CLI calls) stops here.
-  const lock = await acquireDaemonLock(paths.runDir);
+  const handedBy = Number(process.env.ROOST_DAEMON_LOCK_FROM) || undefined;
+  delete process.env.ROOST_DAEMON_LOCK_FROM;
+  const lock = await acquireDaemonLock(paths.runDir, { takeOverFrom: handedBy });
   if ('heldBy' in lock) throw new EngineError('conflict', `a roost daemon is already running for this user (pid ${lock.heldBy})`);
   let engine;
   try {

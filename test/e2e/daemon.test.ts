@@ -43,17 +43,35 @@ function enginesFor(runDir: string): number[] {
   });
 }
 
-e2e('first CLI calls at the same moment start one daemon between them, and all of them are answered', async (t) => {
+/** The namespace holders (`sleep infinity` under unshare) started for this test's runtime directory. */
+function pauseProcessesFor(runtimeDir: string): number[] {
+  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== 'sleep\0infinity\0') return false;
+      return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`XDG_RUNTIME_DIR=${runtimeDir}`);
+    } catch {
+      return false;
+    }
+  });
+}
+
+e2e('first CLI calls at the same moment start one daemon and one set of namespaces between them, and all are answered', async (t) => {
   const { roost } = t.context;
   const runDir = path.join(roost.env.XDG_RUNTIME_DIR!, 'roost');
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < 4; round++) {
     const pid = roost.daemonPid();
     process.kill(pid, 'SIGTERM');
     await retry(async () => enginesFor(runDir), (pids) => pids.length === 0);
+    // Every other round without the namespaces too (no container runs here): the calls must make them once.
+    if (round % 2 === 0) {
+      for (const pause of pauseProcessesFor(roost.env.XDG_RUNTIME_DIR!)) process.kill(pause, 'SIGKILL');
+      await retry(async () => pauseProcessesFor(roost.env.XDG_RUNTIME_DIR!), (pids) => pids.length === 0);
+    }
     const calls = await Promise.all(Array.from({ length: 5 }, () => roost.roost(['ps', '-q'])));
     for (const call of calls) t.is(call.exitCode, 0, call.stderr);
     await new Promise((r) => setTimeout(r, 500));
     t.deepEqual(enginesFor(runDir), [roost.daemonPid()], `round ${round}: one engine, the one that answers`);
+    t.deepEqual(pauseProcessesFor(roost.env.XDG_RUNTIME_DIR!), [Number(fs.readFileSync(path.join(runDir, 'pause.pid'), 'utf8'))], `round ${round}: one namespace holder`);
   }
 });
 
