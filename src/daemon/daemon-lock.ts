@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /**
- * One engine per user: a lock the running engine holds for its lifetime, in its run directory. The socket
- * alone cannot be it: two first CLI calls at once each start a daemon, both find no socket answering, and
- * both would open the same store (measured before this lock: 2 or 3 engines from 5 concurrent `roost ps`,
- * in 4 of 6 tries). A directory is made atomically or not at all; it holds the engine's pid. A lock whose
- * engine is gone (kill -9) is stale, and is removed and taken again.
+ * One engine per user: a lock in its run directory, taken by `roost daemon` before it finds or makes the
+ * namespaces and held by the engine for its lifetime. The socket alone cannot be it: two first CLI calls
+ * at once each start a daemon, both find no socket answering, and both would open the same store
+ * (measured before this lock: 2 or 3 engines from 5 concurrent `roost ps`, in 4 of 6 tries). A directory is
+ * made atomically or not at all; it holds its holder's pid. A lock whose holder is gone (kill -9) is
+ * stale, and is removed and taken again.
  */
 
 const lockName = 'daemon.lock';
@@ -50,7 +51,7 @@ export interface DaemonLock {
 /** How long a lock directory may stay without a pid before it counts as left by a starter that died. */
 const pidGraceMs = 2000;
 
-/** Whether the lock in `dir` has no live engine: its pid is another process's or none, or it has no pid for too long. */
+/** Whether the lock in `dir` has no live holder: its pid is another process's or none, or it has no pid for too long. */
 function stale(dir: string): { stale: boolean; holder?: number } {
   const holder = readHolder(dir);
   if (holder !== undefined) return isDaemon(holder) ? { stale: false, holder } : { stale: true };
