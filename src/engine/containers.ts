@@ -29,7 +29,7 @@ import { checkConnect, checkDisconnectPredefined, currentNetworks } from '../net
 
 import { EngineError, conflict, invalid } from '../util/errors.js';
 import { runCommand } from '../util/exec.js';
-import { mount, unmount } from '../fs/mounter.js';
+import { isMountPoint, mount, unmount } from '../fs/mounter.js';
 import { tracer } from '../util/trace.js';
 import type { ContainerConfig, ContainerRecord, HostConfig, PortBinding } from './container-types.js';
 import { initialState, transitions } from './container-types.js';
@@ -758,8 +758,7 @@ export class ContainerService {
     if (mode === 'shareable') {
       const shm = path.join(path.dirname(this.monitorFiles(record.Id).socket), 'shm');
       await fsp.mkdir(shm, { recursive: true, mode: 0o1777 });
-      const mounted = (await fsp.readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === shm);
-      if (!mounted) await mount('tmpfs', 'shm', shm, `nosuid,nodev,noexec,mode=1777,size=${Math.ceil(sizeBytes / 1024)}k`);
+      if (!isMountPoint(shm)) await mount('tmpfs', 'shm', shm, `nosuid,nodev,noexec,mode=1777,size=${Math.ceil(sizeBytes / 1024)}k`);
       return shm;
     }
     if (mode?.startsWith('container:')) {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readJsonIfExists, writeJsonAtomic } from '../fs/atomic.js';
 import { EngineError, conflict, invalid } from '../util/errors.js';
-import { mount, unmount } from '../fs/mounter.js';
+import { isMountPoint, mount, unmount } from '../fs/mounter.js';
 import type { EventBus } from './events.js';
 
 /** A local volume as Docker's API shows it, plus whether Roost made it for one container (anonymous). */
@@ -113,8 +113,7 @@ export class VolumeService {
   /** Where a container mounts the volume from; a tmpfs volume gets its tmpfs on first use. */
   async prepare(volume: VolumeRecord): Promise<string> {
     if (volume.Options.type === 'tmpfs') {
-      const mountinfo = await fsp.readFile('/proc/self/mountinfo', 'utf8');
-      if (!mountinfo.split('\n').some((line) => line.split(' ')[4] === volume.Mountpoint)) {
+      if (!isMountPoint(volume.Mountpoint)) {
         const o = volume.Options.o ? `,${volume.Options.o}` : '';
         await mount('tmpfs', 'tmpfs', volume.Mountpoint, `nosuid,nodev${o}`);
       }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { runCommand } from '../util/exec.js';
-import { mount, unmount } from './mounter.js';
+import { isMountPoint, mount, unmount } from './mounter.js';
 import { EngineError } from '../util/errors.js';
 import { applyLayer } from './layer-apply.js';
 import { shiftOwners } from './shift-owners.js';
@@ -118,12 +118,6 @@ async function probeMount(scratch: string, mount: (lower: string, upper: string,
   } finally {
     await fsp.rm(scratch, { recursive: true, force: true });
   }
-}
-
-/** Synchronous: it is read on every create, start and removal, and is a few kB. */
-function isMountPoint(dir: string): boolean {
-  const mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-  return mountinfo.split('\n').some((line) => line.split(' ')[4] === dir);
 }
 
 /** Native overlayfs inside the user namespace (Linux ≥ 5.11): each layer its own lower dir. */

@@ -10,6 +10,7 @@ import { defaultUpstreams, EmbeddedDns, parseUpstream, type DnsClient, type Upst
 import { socketsInNetns } from './netns-sockets.js';
 import { addressesOf } from './network-names.js';
 import { bigIntToIPv6, freeAddress6, gateway6, ipv6ToBigInt, isIPv6Cidr, overlaps6, parseSubnet6, randomUlaSubnet } from './ipv6-subnet.js';
+import { isMountPoint } from '../fs/mounter.js';
 
 /**
  * User-defined networks (`network create`): one Linux bridge per network inside a network namespace the
@@ -147,7 +148,7 @@ export class UserNetworks {
   }
 
   private async ensureHolderNow(): Promise<void> {
-    const exists = fs.existsSync(this.holder) && (await fsp.readFile('/proc/self/mountinfo', 'utf8')).includes(` ${this.holder} `);
+    const exists = fs.existsSync(this.holder) && isMountPoint(this.holder);
     if (!exists) {
       await createNetns(this.holder);
       await this.inHolder(['link', 'set', 'lo', 'up']);
