@@ -31,6 +31,8 @@ export async function runDaemonOutside(scriptPath: string, opts: { detach?: bool
     try { pid = fs.readFileSync(`${paths.runDir}/daemon.pid`, 'utf8').trim(); } catch { /* unknown */ }
     throw new EngineError('conflict', `a roost daemon is already running for this user${pid ? ` (pid ${pid})` : ''} on ${paths.socket}`);
   }
+  const nsenter = findExecutable('nsenter');
+  if (!nsenter) throw unavailable('nsenter (util-linux) is not installed', 'sudo apt-get install util-linux');
   // Taken before the namespaces are found or made (two starters at once would make two), and handed to the
   // engine, which holds it while it runs.
   const lock = await acquireDaemonLock(paths.runDir);
@@ -45,8 +47,6 @@ export async function runDaemonOutside(scriptPath: string, opts: { detach?: bool
     lock.release();
     throw err;
   }
-  const nsenter = findExecutable('nsenter');
-  if (!nsenter) throw unavailable('nsenter (util-linux) is not installed', 'sudo apt-get install util-linux');
   // Device access and subuid ranges are judged as the real user, outside the namespace.
   const findings = checkHost();
   // --preserve-credentials: our own uid and gid are the namespace's root already (both mappings put them at 0),

@@ -509,7 +509,7 @@ export class ContainerService {
   private async keepWayOut(record: ContainerRecord, nsFile: string): Promise<void> {
     if (!this.onNetworksOnly(record)) return;
     const exit = this.exitNetwork(record);
-    if (!exit || await this.networks.hasDefaultRoute(nsFile)) return;
+    if (!exit || await uplinkGateway(nsFile)) return;
     await this.networks.routeOut(nsFile, path.dirname(nsFile), exit.gateway, exit.address, {});
   }
 

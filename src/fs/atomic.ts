@@ -7,7 +7,7 @@ import path from 'node:path';
  * target, so a reader or a kill -9 never sees half a file. `durable` adds an fsync (power loss).
  */
 export async function writeFileAtomic(target: string, data: string | Buffer, tmpDir?: string, durable = true): Promise<void> {
-  const tmp = path.join(tmpDir ?? path.dirname(target), `.tmp-${path.basename(target)}-${tmpSuffix()}`);
+  const tmp = tmpPath(target, tmpDir);
   const handle = await fsp.open(tmp, 'w', 0o600);
   try {
     await handle.writeFile(data);
@@ -24,6 +24,11 @@ export async function writeFileAtomic(target: string, data: string | Buffer, tmp
 }
 
 let written = 0;
+
+/** A temp file's name for `target`, in `dir` (default: beside it, on the same file system). */
+function tmpPath(target: string, dir = path.dirname(target)): string {
+  return path.join(dir, `.tmp-${path.basename(target)}-${tmpSuffix()}`);
+}
 
 /**
  * Unique among this process's temp files (the counter) and other processes' (the pid); the random part keeps
@@ -46,7 +51,7 @@ export async function writeJsonAtomic(target: string, value: unknown, durable = 
  * (0.2-0.5 ms here), and the write and rename of a few kB take microseconds.
  */
 export function writeJsonAtomicSync(target: string, value: unknown): void {
-  const tmp = path.join(path.dirname(target), `.tmp-${path.basename(target)}-${tmpSuffix()}`);
+  const tmp = tmpPath(target);
   fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
   try {
     fs.renameSync(tmp, target);

@@ -146,11 +146,6 @@ export class ContainerNetworks {
     await this.publish(nsFile, containerRunDir, ports, address);
   }
 
-  /** Whether a namespace has a default route (a way out). */
-  async hasDefaultRoute(nsFile: string): Promise<boolean> {
-    return (await runCommand('nsenter', [`--net=${nsFile}`, '--', 'ip', '-4', 'route', 'show', 'default'])).trim() !== '';
-  }
-
   /**
    * Before a namespace joins a user-defined network: the networks' namespace forwards for it (its rules are
    * current). Not fatal here: without the rules nothing is forwarded (forwarding is switched on after them),

@@ -144,7 +144,10 @@ export async function startUplink(uplink: UplinkName, nsFile: string, bindings: 
   }
 }
 
-/** The IPv4 gateway of a namespace's default route (the uplink's side), for `--add-host NAME:host-gateway`. */
+/**
+ * The IPv4 gateway of a namespace's default route (the uplink's side, or a user-defined network's gateway),
+ * if it has one: for `--add-host NAME:host-gateway`, and whether a container still has a way out.
+ */
 export async function uplinkGateway(nsFile: string): Promise<string | undefined> {
   const stdout = await runCommand('nsenter', [`--net=${nsFile}`, '--', 'ip', '-4', 'route', 'show', 'default']);
   return /\bvia (\d+\.\d+\.\d+\.\d+)/.exec(stdout)?.[1];
