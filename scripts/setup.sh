@@ -13,7 +13,13 @@ if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split("."
 fi
 
 sudo_cmd=()
-[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null; then
+    echo "setup: the distribution's packages and device modes need root once, and sudo is not installed: run this script as root (it then runs the container as an unprivileged user), or install sudo" >&2
+    exit 1
+  fi
+  sudo_cmd=(sudo)
+fi
 say "system packages (crun, runc, uidmap, passt, busybox-static, ...) and device modes"
 "${sudo_cmd[@]}" "$repo/scripts/prepare-host.sh" "$( [ "$(id -u)" -eq 0 ] && echo "" || id -un )"
 
